@@ -1,0 +1,34 @@
+"""gridsim: Numba-accelerated transmission power flow.
+
+Data flow: ``io`` (MATPOWER, pandapower, YAML) → :class:`Network` (validated tables) →
+``compile`` (arrays) → ``numerics``/``solvers`` (Numba kernels) → ``analysis`` →
+results (pandas tables).
+"""
+
+from gridsim.analysis.powerflow import run_ac, run_dc
+from gridsim.exceptions import (
+    ConvergenceError,
+    GridsimError,
+    InvalidNetworkError,
+    UnsupportedElementError,
+)
+from gridsim.io import from_pandapower, load_network, read_matpower, to_pandapower
+from gridsim.model.network import Network
+from gridsim.results import PowerFlowResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceError",
+    "GridsimError",
+    "InvalidNetworkError",
+    "Network",
+    "PowerFlowResult",
+    "UnsupportedElementError",
+    "from_pandapower",
+    "load_network",
+    "read_matpower",
+    "run_ac",
+    "run_dc",
+    "to_pandapower",
+]

@@ -1,0 +1,1 @@
+"""Analyses: compiled network in, results out."""

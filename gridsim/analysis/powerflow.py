@@ -1,0 +1,206 @@
+"""AC and DC power flow on a network: the orchestration above the solvers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gridsim.exceptions import GridsimError
+from gridsim.model.compile import NONE, PQ, PV, REF, CompiledNetwork
+from gridsim.numerics.dc import bbus, dc_branch_parameters
+from gridsim.numerics.mismatch import bus_currents
+from gridsim.results import PowerFlowResult
+from gridsim.solvers.dc import dc_pf
+from gridsim.solvers.linear import SingularMatrixError
+from gridsim.solvers.newton import NewtonSolver
+
+INITS = ("flat", "dc")
+
+
+def _compiled(network) -> CompiledNetwork:
+    return network if isinstance(network, CompiledNetwork) else network.compile()
+
+
+def run_ac(
+    network,
+    *,
+    tol_mva: float = 1e-8,
+    max_iter: int = 30,
+    enforce_q_limits: bool = False,
+    init: str | np.ndarray | PowerFlowResult = "flat",
+) -> PowerFlowResult:
+    """Solve the AC power flow by Newton-Raphson.
+
+    Parameters
+    ----------
+    network : Network or CompiledNetwork
+        The network; its compiled arrays are cached and reused.
+    tol_mva : float
+        Convergence when the largest bus active or reactive mismatch is below this, in MVA.
+    max_iter : int
+        Newton iterations allowed (per Q-limit round when ``enforce_q_limits``).
+    enforce_q_limits : bool
+        Turn voltage-controlling generators and converter ends whose reactive output
+        leaves its limits into fixed-Q injections at the limit (their bus becomes PQ),
+        and solve again until none does (MATPOWER's and pandapower's rule; slack
+        elements are not limited).
+    init : {"flat", "dc"}, complex ndarray or PowerFlowResult
+        Start: flat (|V| = setpoints or 1, angles = slack angle), DC angles, given
+        complex bus voltages, or an earlier result's voltages.
+
+    Returns
+    -------
+    PowerFlowResult
+        With ``converged``, ``iterations``, ``max_mismatch_mva`` and result tables. A
+        solve that does not converge is returned with ``converged=False`` and the
+        reason in ``message``; it is not raised.
+    """
+    cn = _compiled(network)
+    if not (tol_mva > 0):
+        raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
+    tol = tol_mva / cn.sn_mva
+    bus_type = cn.bus_type.copy()
+    q_fixed = np.full(cn.inj_kind.size, np.nan)
+    v = _initial_voltage(cn, init)
+    total_it = 0
+    limited: list[int] = []
+    while True:
+        res = _newton(cn, bus_type, q_fixed, v, tol, max_iter)
+        total_it += res.iterations
+        v = res.v
+        if not res.converged or not enforce_q_limits:
+            break
+        newly = _apply_q_limits(cn, v, bus_type, q_fixed)
+        if newly.size == 0:
+            break
+        limited.extend(newly.tolist())
+    return PowerFlowResult.from_ac(
+        cn,
+        v,
+        bus_type,
+        q_fixed,
+        converged=res.converged,
+        iterations=total_it,
+        max_mismatch_mva=res.max_mismatch * cn.sn_mva,
+        message=res.message,
+        q_limited=np.asarray(limited, dtype=np.int64),
+    )
+
+
+def _newton(cn: CompiledNetwork, bus_type, q_fixed, v0, tol, max_iter):
+    ref, pv, pq = cn.bus_sets(bus_type)
+    key = ("newton", pv.tobytes(), pq.tobytes())
+    solver = cn._cache.get(key)
+    if solver is None:
+        solver = NewtonSolver(cn.indptr, cn.indices, np.concatenate([pv, pq]), pq)
+        cn._cache[key] = solver
+    sbus = cn.sbus(bus_type, q_fixed)
+    return solver.solve(cn.ydata, sbus, v0, tol=tol, max_iter=max_iter)
+
+
+def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:
+    if isinstance(init, PowerFlowResult):
+        init = init.v
+    if isinstance(init, np.ndarray):
+        if init.shape != (cn.n_bus,):
+            raise GridsimError(f"init has {init.shape} values; the network has {cn.n_bus} buses")
+        return init.astype(complex)
+    if init not in INITS:
+        raise GridsimError(f"init must be one of {INITS}, an array or a result; got {init!r}")
+    vm = np.where(np.isin(cn.bus_type, (PV, REF)), cn.vm_set, 1.0)
+    va = np.zeros(cn.n_bus)
+    for members in cn.islands:
+        refs = members[cn.bus_type[members] == REF]
+        va[members] = cn.va_set[refs[0]]
+    if init == "dc":
+        va = _dc_angles(cn)
+    v = vm * np.exp(1j * va)
+    v[cn.bus_type == NONE] = 0.0
+    return v
+
+
+def _injector_q_share(cn: CompiledNetwork, v, bus_type, q_fixed):
+    """Reactive output of every injector (Mvar), given the solved voltages.
+
+    The reactive power a bus needs beyond its fixed injections is shared among its
+    voltage-controlling injectors in proportion to their reactive ranges (MATPOWER's
+    ``pfsoln`` rule), or equally where a range is infinite.
+    """
+    s_calc = v * np.conj(bus_currents(cn.indptr, cn.indices, cn.ydata, v)) * cn.sn_mva
+    q = np.where(cn.inj_pv, np.nan, cn.inj_q)
+    q = np.where(np.isnan(q_fixed), q, q_fixed)
+    free = np.isnan(q)
+    need = s_calc.imag.copy()
+    np.add.at(need, cn.load_bus, cn.load_s.imag)
+    np.subtract.at(need, cn.inj_bus[~free], q[~free])
+    fb = cn.inj_bus[free]
+    qmin, qmax = cn.inj_qmin[free], cn.inj_qmax[free]
+    n = cn.n_bus
+    sum_min = np.bincount(fb, qmin, n)
+    sum_max = np.bincount(fb, qmax, n)
+    count = np.bincount(fb, minlength=n)
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(sum_min) & np.isfinite(sum_max) & (sum_max > sum_min)
+    share = need[fb] / np.maximum(count[fb], 1)
+    fin = finite[fb]
+    frac = (need[fb][fin] - sum_min[fb][fin]) / (sum_max[fb][fin] - sum_min[fb][fin])
+    share[fin] = qmin[fin] + frac * (qmax[fin] - qmin[fin])
+    q[free] = share
+    return q, s_calc
+
+
+def _apply_q_limits(cn: CompiledNetwork, v, bus_type, q_fixed) -> np.ndarray:
+    """Fix violating PV injectors at their limit and make their buses PQ (in place)."""
+    q, _ = _injector_q_share(cn, v, bus_type, q_fixed)
+    candidates = cn.inj_pv & np.isnan(q_fixed) & (bus_type[cn.inj_bus] == PV)
+    over = candidates & (q > cn.inj_qmax)
+    under = candidates & (q < cn.inj_qmin)
+    hit = np.flatnonzero(over | under)
+    if hit.size == 0:
+        return hit
+    q_fixed[over] = cn.inj_qmax[over]
+    q_fixed[under] = cn.inj_qmin[under]
+    buses = np.unique(cn.inj_bus[hit])
+    # every other voltage controller at those buses is held at its share as well
+    others = np.flatnonzero(np.isin(cn.inj_bus, buses) & cn.inj_pv & np.isnan(q_fixed))
+    q_fixed[others] = q[others]
+    bus_type[buses] = PQ
+    return np.unique(cn.inj_bus[hit])
+
+
+def _dc_angles(cn: CompiledNetwork) -> np.ndarray:
+    theta, _, _ = _solve_dc(cn)
+    return theta
+
+
+def _solve_dc(cn: CompiledNetwork):
+    b, p_shift = dc_branch_parameters(cn.br_ys, cn.br_tap)
+    n = cn.n_bus
+    bm = bbus(n, cn.br_f, cn.br_t, b)
+    p_businj = np.zeros(n)
+    np.add.at(p_businj, cn.br_f, p_shift)
+    np.subtract.at(p_businj, cn.br_t, p_shift)
+    pbus = cn.sbus().real - p_businj - cn.ysh.real
+    ref = np.flatnonzero(cn.bus_type == REF)
+    unknown = np.flatnonzero((cn.bus_type == PV) | (cn.bus_type == PQ))
+    theta = dc_pf(bm, pbus, cn.va_set[ref], ref, unknown)
+    return theta, (b, p_shift), bm
+
+
+def run_dc(network) -> PowerFlowResult:
+    """Solve the DC power flow (lossless, |V| = 1, angles from ``B theta = P``).
+
+    Branch resistance and line charging are ignored; transformer ratios scale the series
+    susceptance and phase shifts enter as injections (MATPOWER's DC model). Bus shunt
+    conductance is kept as a load.
+
+    Returns
+    -------
+    PowerFlowResult
+        ``converged`` is False only when the susceptance matrix is singular.
+    """
+    cn = _compiled(network)
+    try:
+        theta, (b, p_shift), bm = _solve_dc(cn)
+    except SingularMatrixError as exc:
+        return PowerFlowResult.from_dc(cn, None, None, None, message=f"singular B matrix: {exc}")
+    return PowerFlowResult.from_dc(cn, theta, b, p_shift, message="")

@@ -1,0 +1,5 @@
+"""MATPOWER reader (being written)."""
+
+
+def read_matpower(path):
+    raise NotImplementedError

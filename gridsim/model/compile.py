@@ -1,0 +1,496 @@
+"""Network → contiguous arrays (MATPOWER's ``ext2int``, done once and cached).
+
+A :class:`CompiledNetwork` holds everything a solver needs as flat NumPy arrays: bus
+index maps, per-unit branch admittances on a fixed Ybus pattern, fixed injections, the
+bus types and the islands. Lines and transformers become one branch list (lines first).
+Every generator-like element (``gen``, ``sgen``, ``ext_grid`` and both ends of each
+``hvdc`` link) becomes one *injector*, so results and Q-limit logic treat them alike.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from gridsim.numerics.ybus import branch_admittances, ybus_pattern, ybus_values
+
+PQ, PV, REF, NONE = 1, 2, 3, 4  # MATPOWER's bus type codes; NONE: de-energised
+
+# injector kinds, in the order they are stacked
+GEN, SGEN, EXT_GRID, HVDC_FROM, HVDC_TO = 0, 1, 2, 3, 4
+INJECTOR_TABLES = {GEN: "gen", SGEN: "sgen", EXT_GRID: "ext_grid"}
+LINE, TRAFO = 0, 1
+
+
+@dataclass
+class CompiledNetwork:
+    """A network as arrays, bus-indexed 0..n-1 (see module docstring)."""
+
+    sn_mva: float
+    bus_ids: pd.Index  # external id of each internal bus
+    vn_kv: np.ndarray
+    vm_min: np.ndarray
+    vm_max: np.ndarray
+    island: np.ndarray  # island label per bus (-1: out of service / de-energised)
+    bus_type: np.ndarray  # PQ, PV, REF or NONE
+    vm_set: np.ndarray  # voltage setpoint (PV and REF buses), else 1.0
+    va_set: np.ndarray  # angle setpoint, radians (REF buses), else 0.0
+    # branches
+    br_kind: np.ndarray  # LINE or TRAFO
+    br_id: np.ndarray  # external id (object array)
+    br_f: np.ndarray
+    br_t: np.ndarray
+    br_ys: np.ndarray
+    br_yf: np.ndarray
+    br_yt: np.ndarray
+    br_tap: np.ndarray  # complex ratio on the from side
+    br_rate_mva: np.ndarray
+    ysh: np.ndarray  # bus shunt admittance, p.u.
+    # injectors (gen, sgen, ext_grid, hvdc ends)
+    inj_kind: np.ndarray
+    inj_id: np.ndarray
+    inj_bus: np.ndarray
+    inj_p: np.ndarray  # MW, scheduled (slack: its dispatch before balancing)
+    inj_q: np.ndarray  # Mvar, for injectors that do not control voltage
+    inj_pv: np.ndarray  # controls its bus voltage
+    inj_slack: np.ndarray
+    inj_qmin: np.ndarray
+    inj_qmax: np.ndarray
+    inj_weight: np.ndarray
+    # loads
+    load_bus: np.ndarray
+    load_s: np.ndarray  # complex MVA drawn
+    load_id: np.ndarray
+    # hvdc links (in service); ends are injectors
+    hvdc_id: np.ndarray
+    hvdc_p: np.ndarray
+    hvdc_loss: np.ndarray  # MW lost in the link at hvdc_p
+    hvdc_from: np.ndarray
+    hvdc_to: np.ndarray
+    # Ybus on a fixed pattern
+    indptr: np.ndarray
+    indices: np.ndarray
+    ydata: np.ndarray
+    ypos: np.ndarray
+    ydiag: np.ndarray
+    islands: list[np.ndarray] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def n_bus(self) -> int:
+        return self.vn_kv.size
+
+    @property
+    def n_branch(self) -> int:
+        return self.br_f.size
+
+    def ybus(self):
+        """Ybus as a scipy CSR matrix (shares the data array)."""
+        import scipy.sparse as sp
+
+        n = self.n_bus
+        return sp.csr_matrix((self.ydata, self.indices, self.indptr), shape=(n, n))
+
+    def bus_sets(self, bus_type: np.ndarray | None = None):
+        """``ref, pv, pq`` index arrays for the given (default: compiled) bus types."""
+        bt = self.bus_type if bus_type is None else bus_type
+        return (
+            np.flatnonzero(bt == REF),
+            np.flatnonzero(bt == PV),
+            np.flatnonzero(bt == PQ),
+        )
+
+    def sbus(self, bus_type: np.ndarray | None = None, q_fixed: np.ndarray | None = None):
+        """Scheduled complex injection per bus, p.u. (generation minus load).
+
+        ``q_fixed`` gives, per injector, a reactive output to use for voltage-controlling
+        injectors whose bus became PQ (NaN where it does not apply).
+        """
+        bt = self.bus_type if bus_type is None else bus_type
+        n = self.n_bus
+        q = np.where(self.inj_pv, 0.0, self.inj_q)
+        if q_fixed is not None:
+            q = np.where(np.isnan(q_fixed), q, q_fixed)
+        s_inj = self.inj_p + 1j * q
+        s = np.zeros(n, dtype=complex)
+        np.add.at(s, self.inj_bus, s_inj)
+        np.subtract.at(s, self.load_bus, self.load_s)
+        s[bt == NONE] = 0.0
+        return s / self.sn_mva
+
+    def branch_y(self):
+        """``Yff, Yft, Ytf, Ytt`` per branch (cached)."""
+        if "branch_y" not in self._cache:
+            self._cache["branch_y"] = branch_admittances(
+                self.br_ys, self.br_yf, self.br_yt, self.br_tap
+            )
+        return self._cache["branch_y"]
+
+
+def compile_network(network) -> CompiledNetwork:
+    """Compile ``network`` (a :class:`~gridsim.model.network.Network`) to arrays.
+
+    Raises
+    ------
+    InvalidNetworkError
+        When an energised island has no slack (see :mod:`gridsim.model.topology`).
+    """
+    from gridsim.model.topology import assign_islands
+
+    notes: list[str] = []
+    sn = network.sn_mva
+    bus = network.bus
+    in_bus = bus.in_service.to_numpy()
+    bus_tab = bus[in_bus]
+    bus_ids = bus_tab.index
+    n = len(bus_ids)
+    vn = bus_tab.vn_kv.to_numpy(dtype=float)
+
+    def lookup(ids: pd.Series) -> np.ndarray:
+        return bus_ids.get_indexer(ids)
+
+    # -- branches -------------------------------------------------------------------
+    parts = []
+    line = network.line
+    lf, lt = lookup(line.from_bus), lookup(line.to_bus)
+    on = line.in_service.to_numpy() & (lf >= 0) & (lt >= 0)
+    if on.any():
+        parts.append(_line_arrays(line[on], lf[on], lt[on], vn, sn))
+    trafo = network.trafo
+    tf, tt = lookup(trafo.hv_bus), lookup(trafo.lv_bus)
+    on = trafo.in_service.to_numpy() & (tf >= 0) & (tt >= 0)
+    if on.any():
+        parts.append(_trafo_arrays(trafo[on], tf[on], tt[on], vn, sn, network.trafo_model))
+    br = {
+        k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dtype=_BR_DTYPES[k])
+        for k in _BR_DTYPES
+    }
+
+    # -- bus shunts -----------------------------------------------------------------
+    ysh = np.zeros(n, dtype=complex)
+    sh = network.shunt
+    sb = lookup(sh.bus)
+    on = sh.in_service.to_numpy() & (sb >= 0)
+    if on.any():
+        vn_sh = sh.vn_kv.to_numpy()[on]
+        vn_sh = np.where(np.isnan(vn_sh), vn[sb[on]], vn_sh)
+        ratio = (vn[sb[on]] / vn_sh) ** 2 * sh.step.to_numpy()[on]
+        y = (sh.p_mw.to_numpy()[on] - 1j * sh.q_mvar.to_numpy()[on]) * ratio / sn
+        np.add.at(ysh, sb[on], y)
+
+    # -- injectors ------------------------------------------------------------------
+    inj = _injectors(network, lookup)
+    ld = network.load
+    lb = lookup(ld.bus)
+    on = ld.in_service.to_numpy() & (lb >= 0)
+    load_s = ld.p_mw.to_numpy()[on] + 1j * ld.q_mvar.to_numpy()[on]
+
+    hv = network.hvdc
+    hf, ht = lookup(hv.from_bus), lookup(hv.to_bus)
+    hon = hv.in_service.to_numpy() & (hf >= 0) & (ht >= 0)
+    hp = hv.p_mw.to_numpy()[hon]
+    hloss = hv.loss_mw.to_numpy()[hon] + hv.loss_percent.to_numpy()[hon] / 100.0 * np.abs(hp)
+
+    # -- bus types and setpoints -------------------------------------------------------
+    bus_type = np.full(n, PQ, dtype=np.int64)
+    vm_set = np.ones(n)
+    va_set = np.zeros(n)
+    _set_bus_types(inj, bus_type, vm_set, va_set, notes, bus_ids)
+
+    indptr, indices, ypos, ydiag = ybus_pattern(n, br["f"], br["t"])
+    yff, yft, ytf, ytt = branch_admittances(br["ys"], br["yf"], br["yt"], br["tap"])
+    ydata = ybus_values(indices.size, ypos, ydiag, yff, yft, ytf, ytt, ysh)
+
+    cn = CompiledNetwork(
+        sn_mva=sn,
+        bus_ids=bus_ids,
+        vn_kv=vn,
+        vm_min=bus_tab.min_vm_pu.to_numpy(dtype=float),
+        vm_max=bus_tab.max_vm_pu.to_numpy(dtype=float),
+        island=np.full(n, -1, dtype=np.int64),
+        bus_type=bus_type,
+        vm_set=vm_set,
+        va_set=va_set,
+        br_kind=br["kind"],
+        br_id=br["id"],
+        br_f=br["f"],
+        br_t=br["t"],
+        br_ys=br["ys"],
+        br_yf=br["yf"],
+        br_yt=br["yt"],
+        br_tap=br["tap"],
+        br_rate_mva=br["rate"],
+        ysh=ysh,
+        **inj,
+        load_bus=lb[on],
+        load_s=load_s,
+        load_id=ld.index.to_numpy()[on],
+        hvdc_id=hv.index.to_numpy()[hon],
+        hvdc_p=hp,
+        hvdc_loss=hloss,
+        hvdc_from=hf[hon],
+        hvdc_to=ht[hon],
+        indptr=indptr,
+        indices=indices,
+        ydata=ydata,
+        ypos=ypos,
+        ydiag=ydiag,
+        warnings=notes,
+    )
+    assign_islands(cn, network)
+    for note in notes:
+        warnings.warn(note, stacklevel=3)
+    return cn
+
+
+_BR_DTYPES = {
+    "kind": np.int64,
+    "id": object,
+    "f": np.int64,
+    "t": np.int64,
+    "ys": complex,
+    "yf": complex,
+    "yt": complex,
+    "tap": complex,
+    "rate": float,
+}
+
+
+def _line_arrays(line: pd.DataFrame, f, t, vn, sn) -> dict:
+    """Per-unit pi model of lines (base: the from bus's nominal voltage)."""
+    base_z = vn[f] ** 2 / sn
+    length = line.length_km.to_numpy()
+    par = line.parallel.to_numpy()
+    z = (line.r_ohm_per_km.to_numpy() + 1j * line.x_ohm_per_km.to_numpy()) * length / par / base_z
+    y_sh = (line.g_us_per_km.to_numpy() + 1j * line.b_us_per_km.to_numpy()) * 1e-6
+    y_sh = y_sh * length * par * base_z
+    return {
+        "kind": np.full(f.size, LINE, dtype=np.int64),
+        "id": line.index.to_numpy(dtype=object),
+        "f": f.astype(np.int64),
+        "t": t.astype(np.int64),
+        "ys": 1.0 / z,
+        "yf": y_sh / 2,
+        "yt": y_sh / 2,
+        "tap": np.ones(f.size, dtype=complex),
+        "rate": line.rate_mva.to_numpy(dtype=float),
+    }
+
+
+def trafo_parameters(trafo: pd.DataFrame, vn_hv_bus, vn_lv_bus, sn, model: str):
+    """Per-unit pi equivalent of two-winding transformers, as pandapower computes it.
+
+    The tap changer scales the rated voltage of its side (a step may carry an angle,
+    ``tap_step_degree``); the nominal ratio is measured against the buses' nominal
+    voltages; the short-circuit impedance is referred to the low-voltage side; the
+    magnetising branch is split half/half (``"pi"``) or put at the midpoint of the
+    leakage impedance and converted by a wye-delta transform (``"t"``).
+
+    Returns
+    -------
+    ys, yf, yt, tap : ndarray of complex
+    """
+    vn_hv = trafo.vn_hv_kv.to_numpy(dtype=float).copy()
+    vn_lv = trafo.vn_lv_kv.to_numpy(dtype=float).copy()
+    shift = trafo.shift_degree.to_numpy(dtype=float).copy()
+    steps = (
+        trafo.tap_pos.to_numpy() - trafo.tap_neutral.to_numpy()
+    ) * trafo.tap_step_percent.to_numpy()
+    step_deg = np.deg2rad(trafo.tap_step_degree.to_numpy())
+    side = trafo.tap_side.to_numpy()
+    for name, vn_side, direction in (("hv", vn_hv, 1.0), ("lv", vn_lv, -1.0)):
+        m = side == name
+        if not m.any():
+            continue
+        du = vn_side[m] * steps[m] / 100.0
+        re = vn_side[m] + du * np.cos(step_deg[m])
+        im = du * np.sin(step_deg[m])
+        shift[m] += np.rad2deg(np.arctan(direction * im / re))
+        vn_side[m] = np.hypot(re, im)
+    ratio = (vn_hv / vn_lv) / (vn_hv_bus / vn_lv_bus)
+
+    sn_t = trafo.sn_mva.to_numpy(dtype=float)
+    par = trafo.parallel.to_numpy(dtype=float)
+    scale = (vn_lv / vn_lv_bus) ** 2 * sn / sn_t / par  # % on own rating -> p.u., lv side
+    vk, vkr = trafo.vk_percent.to_numpy(), trafo.vkr_percent.to_numpy()
+    r = vkr / 100.0 * scale
+    x = np.sign(vk) * np.sqrt(np.maximum((vk / 100.0) ** 2 - (vkr / 100.0) ** 2, 0.0)) * scale
+    # magnetising admittance (sign of i0 gives inductive > 0, capacitive < 0)
+    i0 = trafo.i0_percent.to_numpy()
+    pfe = trafo.pfe_kw.to_numpy() / 1000.0
+    ym = np.abs(i0) / 100.0 * sn_t
+    b_mva = -np.sign(i0) * np.sqrt(np.maximum(ym**2 - pfe**2, 0.0))
+    ymag = (pfe + 1j * b_mva) * (vn_lv_bus / vn_lv) ** 2 * par / sn
+
+    z = r + 1j * x
+    ys = 1.0 / z
+    yf = ymag / 2
+    yt = ymag / 2
+    if model == "t":
+        m = ymag != 0
+        za = z[m] / 2  # leakage impedance split half/half
+        zc = 1.0 / ymag[m]
+        zsum = za * za + 2 * za * zc
+        ys[m] = zc / zsum
+        yf[m] = za / zsum
+        yt[m] = za / zsum
+    tap = ratio * np.exp(1j * np.deg2rad(shift))
+    return ys, yf, yt, tap
+
+
+def _trafo_arrays(trafo: pd.DataFrame, f, t, vn, sn, model: str) -> dict:
+    ys, yf, yt, tap = trafo_parameters(trafo, vn[f], vn[t], sn, model)
+    return {
+        "kind": np.full(f.size, TRAFO, dtype=np.int64),
+        "id": trafo.index.to_numpy(dtype=object),
+        "f": f.astype(np.int64),
+        "t": t.astype(np.int64),
+        "ys": ys,
+        "yf": yf,
+        "yt": yt,
+        "tap": tap,
+        "rate": trafo.rate_mva.to_numpy(dtype=float),
+    }
+
+
+def _injectors(network, lookup) -> dict:
+    """Stack gen, sgen, ext_grid and hvdc ends into one injector list."""
+    cols = {
+        k: []
+        for k in ("kind", "id", "bus", "p", "q", "pv", "slack", "qmin", "qmax", "w", "vm", "va")
+    }
+
+    def add(kind, tab, bus, p, q, pv, slack, qmin, qmax, w, vm, va):
+        on = tab.in_service.to_numpy() & (bus >= 0)
+        m = int(on.sum())
+        vals = (
+            np.full(m, kind),
+            tab.index.to_numpy(dtype=object)[on],
+            bus[on],
+            np.broadcast_to(p, on.shape)[on],
+            np.broadcast_to(q, on.shape)[on],
+            np.broadcast_to(pv, on.shape)[on],
+            np.broadcast_to(slack, on.shape)[on],
+            np.broadcast_to(qmin, on.shape)[on],
+            np.broadcast_to(qmax, on.shape)[on],
+            np.broadcast_to(w, on.shape)[on],
+            np.broadcast_to(vm, on.shape)[on],
+            np.broadcast_to(va, on.shape)[on],
+        )
+        for key, v in zip(cols, vals, strict=True):
+            cols[key].append(v)
+
+    g = network.gen
+    add(
+        GEN,
+        g,
+        lookup(g.bus),
+        g.p_mw.to_numpy(),
+        0.0,
+        True,
+        g.slack.to_numpy(),
+        g.min_q_mvar.to_numpy(),
+        g.max_q_mvar.to_numpy(),
+        g.slack_weight.to_numpy(),
+        g.vm_pu.to_numpy(),
+        g.va_degree.to_numpy(),
+    )
+    s = network.sgen
+    add(
+        SGEN,
+        s,
+        lookup(s.bus),
+        s.p_mw.to_numpy(),
+        s.q_mvar.to_numpy(),
+        False,
+        False,
+        -np.inf,
+        np.inf,
+        0.0,
+        np.nan,
+        0.0,
+    )
+    e = network.ext_grid
+    add(
+        EXT_GRID,
+        e,
+        lookup(e.bus),
+        0.0,
+        0.0,
+        True,
+        True,
+        e.min_q_mvar.to_numpy(),
+        e.max_q_mvar.to_numpy(),
+        e.slack_weight.to_numpy(),
+        e.vm_pu.to_numpy(),
+        e.va_degree.to_numpy(),
+    )
+    h = network.hvdc
+    hf, ht = lookup(h.from_bus), lookup(h.to_bus)
+    link_on = (hf >= 0) & (ht >= 0)
+    h_on = h[link_on] if not link_on.all() else h
+    hp = h_on.p_mw.to_numpy()
+    loss = h_on.loss_mw.to_numpy() + h_on.loss_percent.to_numpy() / 100.0 * np.abs(hp)
+    p_to = np.where(hp >= 0, hp - loss, hp)
+    p_from = np.where(hp >= 0, -hp, -hp - loss)  # reverse flow: losses on the sending end
+    for kind, bus, p, end in (
+        (HVDC_FROM, hf[link_on], p_from, "from"),
+        (HVDC_TO, ht[link_on], p_to, "to"),
+    ):
+        vm = h_on[f"vm_{end}_pu"].to_numpy()
+        add(
+            kind,
+            h_on,
+            bus,
+            p,
+            0.0,
+            ~np.isnan(vm),
+            False,
+            h_on[f"min_q_{end}_mvar"].to_numpy(),
+            h_on[f"max_q_{end}_mvar"].to_numpy(),
+            0.0,
+            vm,
+            0.0,
+        )
+
+    out = {
+        f"inj_{k}" if k not in ("w",) else "inj_weight": np.concatenate(v) for k, v in cols.items()
+    }
+    out["inj_kind"] = out["inj_kind"].astype(np.int64)
+    out["inj_bus"] = out["inj_bus"].astype(np.int64)
+    out["inj_pv"] = out["inj_pv"].astype(bool)
+    out["inj_slack"] = out["inj_slack"].astype(bool)
+    for k in ("inj_p", "inj_q", "inj_qmin", "inj_qmax", "inj_weight", "inj_vm", "inj_va"):
+        out[k] = out[k].astype(float)
+    return out
+
+
+def _set_bus_types(inj: dict, bus_type, vm_set, va_set, notes: list[str], bus_ids) -> None:
+    """REF where a slack injector sits, PV where a voltage-controlling one does.
+
+    Setpoint precedence at a bus: ext_grid, then slack gen, then gen/hvdc end; among
+    equals the last one in table order wins (MATPOWER's rule for ``V0(gbus) = Vg``).
+    """
+    kind, bus, pv, slack = inj["inj_kind"], inj["inj_bus"], inj["inj_pv"], inj["inj_slack"]
+    vm, va = inj.pop("inj_vm"), inj.pop("inj_va")
+    rank = np.where(kind == EXT_GRID, 3, np.where(slack, 2, 1))
+    order = np.lexsort((np.arange(kind.size), rank))  # ascending rank, then table order
+    for k in order:
+        if not pv[k]:
+            continue
+        b = bus[k]
+        if bus_type[b] != PQ and vm_set[b] != vm[k]:
+            notes.append(
+                f"bus {bus_ids[b]!r}: conflicting voltage setpoints {vm_set[b]} and {vm[k]} p.u.; "
+                f"using {vm[k]}"
+            )
+        vm_set[b] = vm[k]
+        if slack[k]:
+            bus_type[b] = REF
+            va_set[b] = np.deg2rad(va[k])
+        elif bus_type[b] != REF:
+            bus_type[b] = PV

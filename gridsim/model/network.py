@@ -1,0 +1,247 @@
+"""The network model: one validated pandas table per element type, indexed by element id."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridsim.exceptions import InvalidNetworkError
+from gridsim.model.schema import BOOL, ELEMENTS, FLOAT, REF, SCHEMA, STR
+
+TRAFO_MODELS = ("t", "pi")
+
+
+class Network:
+    """A power network as element tables.
+
+    Tables (``bus``, ``line``, ``trafo``, ``gen``, ``sgen``, ``ext_grid``, ``load``,
+    ``shunt``, ``hvdc``) are :class:`pandas.DataFrame` objects indexed by element id,
+    with the columns of :data:`gridsim.model.schema.SCHEMA` (extra columns are kept).
+
+    Parameters
+    ----------
+    tables : mapping of str to DataFrame or list of dict or dict of arrays
+        Element tables; missing ones are empty. A list of dicts needs an ``id`` key.
+    sn_mva : float
+        Base power of the per-unit system.
+    f_hz : float
+        System frequency (used only when converting capacitances).
+    trafo_model : {"t", "pi"}
+        Transformer equivalent circuit, as pandapower's ``trafo_model``.
+    name : str
+        Name of the network.
+    source : str, optional
+        File the network came from; named in error messages.
+    validate : bool
+        Check the tables now (default). Readers that built clean tables may skip it.
+    unsupplied_islands : {"error", "isolate"}
+        What to do with an island that has load or generation but no slack: raise
+        (default) or de-energise it, as pandapower does.
+
+    Notes
+    -----
+    Solvers work on :meth:`compile`'s arrays, which are cached. Edit tables through
+    :meth:`set` (or call :meth:`invalidate` after editing a table in place) so that the
+    next solve sees the change.
+    """
+
+    def __init__(
+        self,
+        tables: Mapping[str, Any] | None = None,
+        *,
+        sn_mva: float = 100.0,
+        f_hz: float = 50.0,
+        trafo_model: str = "t",
+        name: str = "",
+        source: str | None = None,
+        validate: bool = True,
+        unsupplied_islands: str = "error",
+    ):
+        tables = dict(tables or {})
+        unknown = set(tables) - set(ELEMENTS)
+        if unknown:
+            raise InvalidNetworkError(
+                f"unknown element table(s) {sorted(unknown)}; known: {', '.join(ELEMENTS)}", source
+            )
+        if trafo_model not in TRAFO_MODELS:
+            raise InvalidNetworkError(
+                f"trafo_model must be 't' or 'pi', got {trafo_model!r}", source
+            )
+        if not (np.isfinite(sn_mva) and sn_mva > 0):
+            raise InvalidNetworkError(f"sn_mva must be positive, got {sn_mva!r}", source)
+        self.sn_mva = float(sn_mva)
+        self.f_hz = float(f_hz)
+        self.trafo_model = trafo_model
+        self.name = name
+        self.source = source
+        if unsupplied_islands not in ("error", "isolate"):
+            raise InvalidNetworkError("unsupplied_islands must be 'error' or 'isolate'", source)
+        self.unsupplied_islands = unsupplied_islands
+        self.groups: dict[str, list[str]] = {}
+        self._tables: dict[str, pd.DataFrame] = {}
+        for element in ELEMENTS:
+            self._tables[element] = _make_table(element, tables.get(element), source)
+        self._compiled = None
+        if validate:
+            from gridsim.model.validate import validate_network
+
+            validate_network(self)
+
+    # -- table access -------------------------------------------------------------------
+    def __getattr__(self, item: str) -> pd.DataFrame:
+        tables = self.__dict__.get("_tables")
+        if tables is not None and item in tables:
+            return tables[item]
+        raise AttributeError(item)
+
+    def __getitem__(self, element: str) -> pd.DataFrame:
+        return self._tables[element]
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """All element tables, by element type."""
+        return self._tables
+
+    def __repr__(self) -> str:
+        counts = ", ".join(f"{len(t)} {e}" for e, t in self._tables.items() if len(t))
+        return f"<gridsim.Network {self.name or '(unnamed)'}: {counts}>"
+
+    # -- edits --------------------------------------------------------------------------
+    def set(self, element: str, element_id: Any, field: str, value: Any) -> None:
+        """Set one field of one element and drop the compiled arrays.
+
+        Raises
+        ------
+        InvalidNetworkError
+            For an unknown element type, id or field.
+        """
+        table = self._element_table(element)
+        if element_id not in table.index:
+            raise InvalidNetworkError(f"{element} {element_id!r} does not exist", self.source)
+        if field not in table.columns:
+            raise InvalidNetworkError(f"{element} has no field {field!r}", self.source)
+        table.loc[element_id, field] = value
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        """Forget the compiled arrays; the next solve compiles again."""
+        self._compiled = None
+
+    def compile(self):
+        """The network as contiguous arrays for the solvers (cached).
+
+        Returns
+        -------
+        gridsim.model.compile.CompiledNetwork
+        """
+        if self._compiled is None:
+            from gridsim.model.compile import compile_network
+
+            self._compiled = compile_network(self)
+        return self._compiled
+
+    def copy(self) -> Network:
+        """A deep copy (tables copied, compiled arrays not shared)."""
+        new = Network.__new__(Network)
+        new.__dict__.update(self.__dict__)
+        new._tables = {e: t.copy() for e, t in self._tables.items()}
+        new.groups = {k: list(v) for k, v in self.groups.items()}
+        new._compiled = None
+        return new
+
+    def _element_table(self, element: str) -> pd.DataFrame:
+        if element not in self._tables:
+            raise InvalidNetworkError(f"unknown element type {element!r}", self.source)
+        return self._tables[element]
+
+
+def _make_table(element: str, data: Any, source: str | None) -> pd.DataFrame:
+    """Build an element table with every schema column, filling defaults."""
+    columns = SCHEMA[element]
+    if data is None:
+        frame = pd.DataFrame(index=pd.Index([], name="id"))
+    elif isinstance(data, pd.DataFrame):
+        frame = data.copy()
+    elif isinstance(data, Mapping):
+        index = data.get("id")
+        body = {k: v for k, v in data.items() if k != "id"}
+        frame = pd.DataFrame(body, index=index)
+    else:
+        rows = list(data)
+        for n, row in enumerate(rows):
+            if not isinstance(row, Mapping) or "id" not in row:
+                raise InvalidNetworkError(f"{element} entry {n + 1} has no 'id'", source)
+        frame = pd.DataFrame(rows).set_index("id")
+    frame.index.name = "id"
+    n = len(frame)
+    for col in columns:
+        if col.name in frame.columns:
+            if col.kind == FLOAT:
+                frame[col.name] = _as_float(frame, element, col.name, source)
+            elif col.kind == BOOL:
+                frame[col.name] = _as_bool(frame, element, col.name, source)
+            elif col.kind == STR:
+                frame[col.name] = frame[col.name].fillna("").astype(str)
+            continue
+        if col.required:
+            if n == 0:
+                frame[col.name] = np.zeros(0, dtype=object if col.kind == REF else float)
+                continue
+            raise InvalidNetworkError(
+                f"{element} table lacks the required field {col.name!r}", source
+            )
+        if col.kind == FLOAT:
+            frame[col.name] = np.full(n, col.default, dtype=float)
+        elif col.kind == BOOL:
+            frame[col.name] = np.full(n, col.default, dtype=bool)
+        else:
+            frame[col.name] = [col.default] * n if n else np.zeros(0, dtype=object)
+    order = [c.name for c in columns] + [c for c in frame.columns if c not in _names(element)]
+    return frame[order]
+
+
+def _names(element: str) -> set[str]:
+    return {c.name for c in SCHEMA[element]}
+
+
+def _as_float(frame: pd.DataFrame, element: str, field: str, source: str | None) -> np.ndarray:
+    values = frame[field].to_numpy()
+    if values.dtype.kind in "fiu":
+        return values.astype(float, copy=False)
+    out = np.empty(len(values))
+    for k, v in enumerate(values):
+        try:
+            if isinstance(v, bool):
+                raise TypeError
+            out[k] = np.nan if v is None else float(v)
+        except (TypeError, ValueError):
+            raise InvalidNetworkError(
+                f"{element} {_plain(frame.index[k])!r}: {field} = {v!r} is not a number", source
+            ) from None
+    return out
+
+
+def _as_bool(frame: pd.DataFrame, element: str, field: str, source: str | None) -> np.ndarray:
+    values = frame[field].to_numpy()
+    if values.dtype == bool:
+        return values
+    out = np.empty(len(values), dtype=bool)
+    for k, v in enumerate(values):
+        if isinstance(v, bool | np.bool_) or (
+            isinstance(v, int | float | np.number) and v in (0, 1)
+        ):
+            out[k] = bool(v)
+        elif isinstance(v, str) and v.lower() in ("true", "false", "yes", "no"):
+            out[k] = v.lower() in ("true", "yes")
+        else:
+            raise InvalidNetworkError(
+                f"{element} {_plain(frame.index[k])!r}: {field} = {v!r} is not true/false", source
+            )
+    return out
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value

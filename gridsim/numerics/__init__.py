@@ -1,0 +1,1 @@
+"""Numba kernels on flat arrays: no pandas, no Network objects."""

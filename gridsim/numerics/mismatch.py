@@ -1,0 +1,48 @@
+"""Bus power injections and the Newton-Raphson mismatch vector (polar form)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gridsim.numerics._jit import njit
+
+
+@njit
+def bus_currents(indptr, indices, ydata, v):  # pragma: no cover (jitted)
+    """``Ibus = Ybus @ V`` on CSR arrays."""
+    n = indptr.size - 1
+    ibus = np.zeros(n, dtype=np.complex128)
+    for r in range(n):
+        acc = 0j
+        for k in range(indptr[r], indptr[r + 1]):
+            acc += ydata[k] * v[indices[k]]
+        ibus[r] = acc
+    return ibus
+
+
+@njit
+def mismatch(indptr, indices, ydata, v, sbus, pvpq, pq):  # pragma: no cover (jitted)
+    """Mismatch ``F = [dP(pvpq), dQ(pq)]`` with ``dS = V conj(Ybus V) - Sbus``, p.u.
+
+    Returns ``(F, Ibus)``; ``Ibus`` is reused by the Jacobian.
+    """
+    ibus = bus_currents(indptr, indices, ydata, v)
+    f = np.empty(pvpq.size + pq.size)
+    for j in range(pvpq.size):
+        i = pvpq[j]
+        f[j] = (v[i] * np.conj(ibus[i]) - sbus[i]).real
+    for j in range(pq.size):
+        i = pq[j]
+        f[pvpq.size + j] = (v[i] * np.conj(ibus[i]) - sbus[i]).imag
+    return f, ibus
+
+
+@njit
+def max_abs(x):  # pragma: no cover (jitted)
+    """Infinity norm (0 for an empty vector)."""
+    m = 0.0
+    for k in range(x.size):
+        a = abs(x[k])
+        if a > m:
+            m = a
+    return m

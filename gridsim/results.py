@@ -1,0 +1,356 @@
+"""Power-flow results: arrays from the solver, pandas tables on demand.
+
+Sign conventions are pandapower's: bus ``p_mw``/``q_mvar`` are what the bus draws
+(loads and shunts minus generation); generator-like elements report what they inject;
+branch ``p_from_mw`` is the power entering the branch at its from (hv) end and
+``p_to_mw`` at its to (lv) end, so ``pl_mw = p_from_mw + p_to_mw`` are its losses.
+``loading_percent`` is ``100 max(|S_from|, |S_to|) / rate_mva`` (NaN where unrated).
+HVDC ``p_from_mw`` is the power the link takes at its from end and ``p_to_mw`` (< 0 for
+forward flow) what it delivers at its to end. De-energised buses report NaN voltages.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from gridsim.model.compile import (
+    EXT_GRID,
+    GEN,
+    HVDC_FROM,
+    HVDC_TO,
+    LINE,
+    NONE,
+    REF,
+    SGEN,
+    TRAFO,
+)
+
+SQRT3 = np.sqrt(3.0)
+
+
+class PowerFlowResult:
+    """Outcome of one AC or DC power flow.
+
+    Attributes
+    ----------
+    converged : bool
+    iterations : int
+        Newton iterations (summed over Q-limit rounds); 0 for DC.
+    max_mismatch_mva : float
+        Largest bus power mismatch at the returned state, MVA.
+    message : str
+        Why the solve failed (empty when it converged).
+    kind : {"ac", "dc"}
+    v : ndarray of complex
+        Bus voltages in the compiled bus order, p.u.
+    """
+
+    def __init__(
+        self,
+        cn,
+        kind: str,
+        v,
+        converged: bool,
+        iterations: int,
+        max_mismatch_mva: float,
+        message: str,
+    ):
+        self.cn = cn
+        self.kind = kind
+        self.v = v
+        self.converged = converged
+        self.iterations = iterations
+        self.max_mismatch_mva = max_mismatch_mva
+        self.message = message
+        self.warnings = list(cn.warnings)
+        self.q_limited_buses: list = []
+
+    # -- construction ---------------------------------------------------------------------
+    @classmethod
+    def from_ac(
+        cls,
+        cn,
+        v,
+        bus_type,
+        q_fixed,
+        *,
+        converged,
+        iterations,
+        max_mismatch_mva,
+        message,
+        q_limited,
+    ) -> PowerFlowResult:
+        from gridsim.analysis.powerflow import _injector_q_share
+
+        res = cls(cn, "ac", v, converged, iterations, max_mismatch_mva, message)
+        res.bus_type = bus_type
+        res.q_limited_buses = list(cn.bus_ids[q_limited])
+        q_inj, s_calc = _injector_q_share(cn, v, bus_type, q_fixed)
+        res._s_calc = s_calc
+        res._inj_q = q_inj
+        res._inj_p = _slack_share(cn, s_calc.real)
+        yff, yft, ytf, ytt = cn.branch_y()
+        vf, vt = v[cn.br_f], v[cn.br_t]
+        res._s_from = vf * np.conj(yff * vf + yft * vt) * cn.sn_mva
+        res._s_to = vt * np.conj(ytf * vf + ytt * vt) * cn.sn_mva
+        res._s_shunt = np.abs(v) ** 2 * np.conj(cn.ysh) * cn.sn_mva
+        return res
+
+    @classmethod
+    def from_dc(cls, cn, theta, b, p_shift, *, message) -> PowerFlowResult:
+        if theta is None:
+            v = np.full(cn.n_bus, np.nan + 0j)
+            res = cls(cn, "dc", v, False, 0, np.nan, message)
+            res._s_calc = np.full(cn.n_bus, np.nan + 0j)
+            res._s_from = res._s_to = np.full(cn.n_branch, np.nan + 0j)
+            res._inj_p = np.full(cn.inj_kind.size, np.nan)
+            res._inj_q = np.full(cn.inj_kind.size, np.nan)
+            res._s_shunt = np.full(cn.n_bus, np.nan + 0j)
+            res.bus_type = cn.bus_type
+            return res
+        v = np.exp(1j * theta)
+        v[cn.bus_type == NONE] = np.nan
+        res = cls(cn, "dc", v, True, 0, 0.0, message)
+        res.bus_type = cn.bus_type
+        pf = (b * (theta[cn.br_f] - theta[cn.br_t]) + p_shift) * cn.sn_mva
+        res._s_from = pf + 0j
+        res._s_to = -pf + 0j
+        p_net = np.zeros(cn.n_bus)
+        np.add.at(p_net, cn.br_f, pf)
+        np.subtract.at(p_net, cn.br_t, pf)
+        res._s_shunt = cn.ysh.real * cn.sn_mva + 0j
+        p_calc = p_net + res._s_shunt.real  # injection needed at each bus
+        res._s_calc = p_calc + 0j
+        res._inj_p = _slack_share(cn, p_calc)
+        res._inj_q = np.zeros(cn.inj_kind.size)
+        return res
+
+    # -- scalar summaries ---------------------------------------------------------------
+    @property
+    def losses_mw(self) -> float:
+        """Active losses of all AC branches (MW)."""
+        return float(np.nansum((self._s_from + self._s_to).real))
+
+    def __repr__(self) -> str:
+        state = "converged" if self.converged else f"NOT converged ({self.message})"
+        return (
+            f"<PowerFlowResult {self.kind.upper()} {state}, {self.iterations} iterations, "
+            f"max mismatch {self.max_mismatch_mva:.3g} MVA>"
+        )
+
+    # -- tables -------------------------------------------------------------------------
+    @cached_property
+    def bus(self) -> pd.DataFrame:
+        """Per bus: vm_pu, va_degree, p_mw, q_mvar (drawn: load + shunt - generation)."""
+        cn = self.cn
+        v = self.v.copy()
+        dead = self.bus_type == NONE
+        v[dead] = np.nan
+        s = -self._s_calc + self._s_shunt
+        s[dead] = np.nan
+        return pd.DataFrame(
+            {
+                "vm_pu": np.abs(v),
+                "va_degree": np.rad2deg(np.angle(v)),
+                "p_mw": s.real,
+                "q_mvar": s.imag,
+            },
+            index=cn.bus_ids,
+        )
+
+    @cached_property
+    def branch(self) -> pd.DataFrame:
+        """Lines and transformers together, indexed by (element, id)."""
+        cn = self.cn
+        sf, st = self._s_from, self._s_to
+        vf, vt = self.v[cn.br_f], self.v[cn.br_t]
+        idx = pd.MultiIndex.from_arrays(
+            [np.where(cn.br_kind == LINE, "line", "trafo"), cn.br_id], names=["element", "id"]
+        )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            i_from = np.abs(sf) / (SQRT3 * np.abs(vf) * cn.vn_kv[cn.br_f])
+            i_to = np.abs(st) / (SQRT3 * np.abs(vt) * cn.vn_kv[cn.br_t])
+            loading = 100.0 * np.maximum(np.abs(sf), np.abs(st)) / cn.br_rate_mva
+        return pd.DataFrame(
+            {
+                "from_bus": cn.bus_ids[cn.br_f],
+                "to_bus": cn.bus_ids[cn.br_t],
+                "p_from_mw": sf.real,
+                "q_from_mvar": sf.imag,
+                "p_to_mw": st.real,
+                "q_to_mvar": st.imag,
+                "pl_mw": (sf + st).real,
+                "ql_mvar": (sf + st).imag,
+                "i_from_ka": i_from,
+                "i_to_ka": i_to,
+                "vm_from_pu": np.abs(vf),
+                "va_from_degree": np.rad2deg(np.angle(vf)),
+                "vm_to_pu": np.abs(vt),
+                "va_to_degree": np.rad2deg(np.angle(vt)),
+                "loading_percent": loading,
+                "rate_mva": cn.br_rate_mva,
+            },
+            index=idx,
+        )
+
+    @cached_property
+    def line(self) -> pd.DataFrame:
+        """Line results (pandapower's ``res_line`` columns, MVA-based loading)."""
+        return self._branch_part("line", LINE, {})
+
+    @cached_property
+    def trafo(self) -> pd.DataFrame:
+        """Transformer results with hv/lv names (pandapower's ``res_trafo`` columns)."""
+        names = {
+            "p_from_mw": "p_hv_mw",
+            "q_from_mvar": "q_hv_mvar",
+            "p_to_mw": "p_lv_mw",
+            "q_to_mvar": "q_lv_mvar",
+            "i_from_ka": "i_hv_ka",
+            "i_to_ka": "i_lv_ka",
+            "vm_from_pu": "vm_hv_pu",
+            "va_from_degree": "va_hv_degree",
+            "vm_to_pu": "vm_lv_pu",
+            "va_to_degree": "va_lv_degree",
+            "from_bus": "hv_bus",
+            "to_bus": "lv_bus",
+        }
+        return self._branch_part("trafo", TRAFO, names)
+
+    def _branch_part(self, name, kind, names) -> pd.DataFrame:
+        part = self.branch.loc[self.cn.br_kind == kind]
+        part = part.droplevel("element").rename(columns=names)
+        part.index.name = name
+        return part
+
+    def _injector_table(self, kind: int, with_v: bool = False) -> pd.DataFrame:
+        cn = self.cn
+        m = cn.inj_kind == kind
+        data = {"p_mw": self._inj_p[m], "q_mvar": self._inj_q[m]}
+        if with_v:
+            vb = self.v[cn.inj_bus[m]]
+            data["va_degree"] = np.rad2deg(np.angle(vb))
+            data["vm_pu"] = np.abs(vb)
+        frame = pd.DataFrame(data, index=pd.Index(cn.inj_id[m], name="id"))
+        return frame
+
+    @cached_property
+    def gen(self) -> pd.DataFrame:
+        """Generators: p_mw, q_mvar, va_degree, vm_pu (injected)."""
+        return self._injector_table(GEN, with_v=True)
+
+    @cached_property
+    def sgen(self) -> pd.DataFrame:
+        """Static generators: p_mw, q_mvar (injected)."""
+        return self._injector_table(SGEN)
+
+    @cached_property
+    def ext_grid(self) -> pd.DataFrame:
+        """External grids (slack sources): p_mw, q_mvar (injected)."""
+        return self._injector_table(EXT_GRID)
+
+    @cached_property
+    def load(self) -> pd.DataFrame:
+        """Loads: p_mw, q_mvar (drawn, constant power)."""
+        cn = self.cn
+        return pd.DataFrame(
+            {"p_mw": cn.load_s.real, "q_mvar": cn.load_s.imag},
+            index=pd.Index(cn.load_id, name="id"),
+        )
+
+    @cached_property
+    def hvdc(self) -> pd.DataFrame:
+        """HVDC links: p/q at both ends (drawn from the AC bus), losses, loading."""
+        cn = self.cn
+        fm = cn.inj_kind == HVDC_FROM
+        tm = cn.inj_kind == HVDC_TO
+        p_from, p_to = -self._inj_p[fm], -self._inj_p[tm]
+        v = self.v
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rating = _hvdc_rating(cn)
+            loading = 100.0 * np.abs(cn.hvdc_p) / rating
+        return pd.DataFrame(
+            {
+                "from_bus": cn.bus_ids[cn.hvdc_from],
+                "to_bus": cn.bus_ids[cn.hvdc_to],
+                "p_from_mw": p_from,
+                "q_from_mvar": -self._inj_q[fm],
+                "p_to_mw": p_to,
+                "q_to_mvar": -self._inj_q[tm],
+                "pl_mw": p_from + p_to,
+                "vm_from_pu": np.abs(v[cn.hvdc_from]),
+                "vm_to_pu": np.abs(v[cn.hvdc_to]),
+                "loading_percent": loading,
+            },
+            index=pd.Index(cn.hvdc_id, name="id"),
+        )
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """All non-empty result tables by name."""
+        out = {}
+        for name in ("bus", "line", "trafo", "gen", "sgen", "ext_grid", "load", "hvdc"):
+            t = getattr(self, name)
+            if len(t):
+                out[name] = t
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary and tables (records keyed by element id)."""
+        out = {
+            "kind": self.kind,
+            "converged": self.converged,
+            "iterations": self.iterations,
+            "max_mismatch_mva": _finite_or_none(self.max_mismatch_mva),
+            "message": self.message,
+            "losses_mw": _finite_or_none(self.losses_mw),
+            "q_limited_buses": [_jsonable(b) for b in self.q_limited_buses],
+            "warnings": self.warnings,
+        }
+        for name, t in self.tables().items():
+            out[name] = {
+                str(_jsonable(i)): {k: _jsonable(v) for k, v in row.items()}
+                for i, row in zip(t.index, t.to_dict("records"), strict=True)
+            }
+        return out
+
+    def to_json(self, **kwargs) -> str:
+        """:meth:`to_dict` as a JSON string (NaN written as null)."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+def _hvdc_rating(cn) -> np.ndarray:
+    return cn._cache.get("hvdc_rating", np.full(cn.hvdc_id.size, np.nan))
+
+
+def _slack_share(cn, p_calc_mw: np.ndarray) -> np.ndarray:
+    """Active output of every injector; slack ones share what their bus must supply."""
+    p = cn.inj_p.copy()
+    slack = cn.inj_slack & (cn.bus_type[cn.inj_bus] == REF)
+    if not slack.any():
+        return p
+    need = p_calc_mw.copy()
+    np.add.at(need, cn.load_bus, cn.load_s.real)
+    np.subtract.at(need, cn.inj_bus[~slack], p[~slack])
+    sb = cn.inj_bus[slack]
+    w = cn.inj_weight[slack]
+    wsum = np.bincount(sb, w, cn.n_bus)
+    count = np.bincount(sb, minlength=cn.n_bus)
+    frac = np.where(wsum[sb] > 0, w / np.where(wsum[sb] > 0, wsum[sb], 1.0), 1.0 / count[sb])
+    p[slack] = need[sb] * frac
+    return p
+
+
+def _finite_or_none(x):
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
+def _jsonable(x):
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x

@@ -1,0 +1,1 @@
+"""Solvers: Newton-Raphson AC power flow, DC power flow, sparse linear solves."""
