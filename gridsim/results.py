@@ -271,8 +271,7 @@ class PowerFlowResult:
         p_from, p_to = -self._inj_p[fm], -self._inj_p[tm]
         v = self.v
         with np.errstate(invalid="ignore", divide="ignore"):
-            rating = _hvdc_rating(cn)
-            loading = 100.0 * np.abs(cn.hvdc_p) / rating
+            loading = 100.0 * np.abs(cn.hvdc_p) / cn.hvdc_rating
         return pd.DataFrame(
             {
                 "from_bus": cn.bus_ids[cn.hvdc_from],
@@ -320,10 +319,6 @@ class PowerFlowResult:
     def to_json(self, **kwargs) -> str:
         """:meth:`to_dict` as a JSON string (NaN written as null)."""
         return json.dumps(self.to_dict(), **kwargs)
-
-
-def _hvdc_rating(cn) -> np.ndarray:
-    return cn._cache.get("hvdc_rating", np.full(cn.hvdc_id.size, np.nan))
 
 
 def _slack_share(cn, p_calc_mw: np.ndarray) -> np.ndarray:

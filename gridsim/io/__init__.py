@@ -1,7 +1,64 @@
 """Readers and writers: MATPOWER .m files, pandapower nets, gridsim YAML network files."""
 
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from gridsim.exceptions import InvalidNetworkError
 from gridsim.io.matpower import read_matpower
 from gridsim.io.network_file import load_network
 from gridsim.io.pandapower import from_pandapower, to_pandapower
 
-__all__ = ["from_pandapower", "load_network", "read_matpower", "to_pandapower"]
+__all__ = ["from_pandapower", "load_network", "read_matpower", "read_network", "to_pandapower"]
+
+
+def read_network(path: str | os.PathLike, scenario: str | None = None):
+    """Read any supported network file, chosen by extension.
+
+    ``.yaml``/``.yml``: gridsim network file; ``.m``: MATPOWER case; ``.json``:
+    pandapower net (``pandapower.to_json``).
+
+    Raises
+    ------
+    InvalidNetworkError
+        For an unknown extension, a missing or unreadable file, or bad content.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix in (".yaml", ".yml"):
+        return load_network(p, scenario=scenario)
+    if scenario is not None:
+        raise InvalidNetworkError("--scenario applies to gridsim .yaml files only", str(p))
+    if suffix == ".m":
+        return read_matpower(p)
+    if suffix == ".json":
+        return _read_pandapower_json(p)
+    raise InvalidNetworkError(
+        f"unknown file type {suffix or '(none)'!r}: expected .yaml, .m or .json", str(p)
+    )
+
+
+def _read_pandapower_json(path: Path):
+    src = str(path)
+    if not path.is_file():
+        raise InvalidNetworkError("no such file", src)
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if not text.strip():
+        raise InvalidNetworkError("file is empty", src)
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidNetworkError(f"not valid JSON: {exc.msg} at line {exc.lineno}", src) from None
+    try:
+        import pandapower as pp
+    except ImportError:  # pragma: no cover - depends on the installation
+        raise InvalidNetworkError(
+            "reading pandapower JSON needs pandapower (pip install 'gridsim[pandapower]')", src
+        ) from None
+    try:
+        net = pp.from_json_string(text)
+    except Exception as exc:  # pandapower raises many kinds on malformed nets
+        raise InvalidNetworkError(f"not a pandapower net: {exc}", src) from None
+    return from_pandapower(net, source=src)

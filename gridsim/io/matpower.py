@@ -1,5 +1,1088 @@
-"""MATPOWER reader (being written)."""
+"""MATPOWER version-2 case files: reader, writer and a text-level parser.
+
+:func:`read_matpower` turns a ``.m`` case file (``function mpc = caseX`` with literal
+``mpc.baseMVA``, ``mpc.bus``, ``mpc.gen`` and ``mpc.branch`` assignments) into a
+:class:`~gridsim.model.network.Network` that solves to MATPOWER's ``runpf`` answer.
+:func:`write_matpower` goes the other way, from a network or a PYPOWER-style ``ppc``
+dict. :func:`parse_matpower` is the text layer under both: it reads the literal
+assignments and returns the matrices as arrays, skipping fields it does not use
+(``mpc.gencost`` and other matrices are returned, ``mpc.bus_name`` and other cell arrays
+as lists of strings). It understands ``%`` comments, ``%{ ... %}`` blocks, ``...``
+continuations, rows ended by ``;`` and/or newlines and values separated by blanks or
+commas; any other MATLAB statement that touches the case (``mpc.bus(:, 9) = ...``) is
+an error rather than silently ignored.
+
+Mapping (MATPOWER's semantics, as ``runpf`` applies them)
+---------------------------------------------------------
+Element ids:
+
+* buses keep their MATPOWER bus numbers (``int``);
+* ``gen``/``sgen`` ids and ``line``/``trafo`` ids are the 1-based **row numbers** of the
+  row in ``mpc.gen`` and ``mpc.branch`` (so ``gen`` 3 is the third gen row, and the
+  ``gen`` and ``sgen`` tables together hold each row number once; likewise ``line`` and
+  ``trafo``);
+* ``load`` and ``shunt`` ids are bus numbers (one per bus with non-zero ``PD``/``QD``,
+  respectively ``GS``/``BS``; the shunt draws ``p_mw = GS``, ``q_mvar = -BS``).
+
+Buses: ``vn_kv = BASE_KV`` (``BASE_KV <= 0`` becomes 1 kV, with a warning: it only sets
+the base of the ohmic values, which are converted back to the same per-unit values);
+``min_vm_pu``/``max_vm_pu`` from ``VMIN``/``VMAX``; ``area``/``zone`` are the area and
+zone numbers as strings; type 4 (isolated) buses are out of service, and so are the
+gens at them and the branches touching them. A bus's type is otherwise not stored:
+gridsim derives it from the generators, exactly as MATPOWER's ``bustypes`` does.
+
+Generators: a gen row at a PV (2) or REF (3) bus becomes a voltage-controlling ``gen``
+(``p_mw = PG``, ``vm_pu = VG``, reactive and active limits); a gen row at a PQ (1) bus
+becomes an ``sgen`` with fixed ``p_mw = PG``, ``q_mvar = QG``, since MATPOWER treats it
+as a fixed injection. ``GEN_STATUS <= 0`` means out of service. At each REF bus the
+first in-service gen becomes the slack (``slack=True``, ``va_degree`` = the bus's
+``VA``); if no REF bus has an in-service gen, the first PV bus (in file order) with an
+in-service gen takes the role, as in ``bustypes`` (with a warning). Several in-service
+gens at one bus: MATPOWER uses the *last* one's ``VG``. gridsim does the same at PV
+buses; at a REF bus it would prefer the slack's setpoint, so the slack gen's ``vm_pu``
+is set to the last in-service gen's ``VG`` there (the other gens keep their own).
+``QMAX``/``QMIN`` may be ``±Inf`` (no limit); infinite ``PMAX``/``PMIN`` become NaN.
+
+Branches: ``TAP == 0`` and ``SHIFT == 0`` gives a ``line`` of 1 km (``parallel = 1``)
+whose ohmic values reproduce ``BR_R``, ``BR_X``, ``BR_B`` on the from bus's base
+(``z_base = BASE_KV(from)^2 / baseMVA``, the base that gridsim's compiler uses). Any
+other branch is a ``trafo`` with the ideal tap on the from side (``hv_bus = F_BUS``,
+``lv_bus = T_BUS``, whichever has the higher voltage) and the series impedance on the
+to side, as MATPOWER models it: ``sn_mva = baseMVA``, ``vn_lv_kv = BASE_KV(to)``,
+``vn_hv_kv = ratio * BASE_KV(from)`` with ``ratio = TAP`` (1 when ``TAP == 0``),
+``shift_degree = SHIFT``, ``vk_percent = sign(BR_X) * hypot(BR_R, BR_X) * 100``,
+``vkr_percent = BR_R * 100``, ``pfe_kw = 0``, ``i0_percent = -BR_B * 100`` (a capacitive
+magnetising branch: with ``trafo_model = "pi"`` it puts ``BR_B / 2`` at each end, the
+from half divided by ``|tap|^2`` like MATPOWER's ``Yff``) and no tap changer. A branch
+with ``TAP == 0``, ``SHIFT == 0`` but ``BR_R < 0`` (allowed by MATPOWER, refused by
+gridsim's line checks) becomes such a ``trafo`` of ratio 1 as well. ``RATE_A = 0``
+(unrated) becomes NaN. ``BR_STATUS`` must be 0 or 1.
+
+The network is built with ``sn_mva = baseMVA`` and ``trafo_model = "pi"``. Its compiled
+bus admittance matrix equals MATPOWER's ``makeYbus`` (in-service buses in file order).
+
+Known differences from MATPOWER: with several in-service gens at one PQ bus, gridsim
+reports each ``sgen``'s own ``QG`` where MATPOWER's ``pfsoln`` re-shares the bus total
+among them (totals agree); gens at PQ buses are not subject to Q-limit enforcement.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridsim.exceptions import InvalidNetworkError, UnsupportedElementError
+
+__all__ = ["parse_matpower", "read_matpower", "write_matpower"]
+
+BUS_COLUMNS = ("BUS_I", "BUS_TYPE", "PD", "QD", "GS", "BS", "BUS_AREA", "VM", "VA",
+               "BASE_KV", "ZONE", "VMAX", "VMIN")  # fmt: skip
+GEN_COLUMNS = ("GEN_BUS", "PG", "QG", "QMAX", "QMIN", "VG", "MBASE", "GEN_STATUS", "PMAX",
+               "PMIN")  # fmt: skip
+BRANCH_COLUMNS = ("F_BUS", "T_BUS", "BR_R", "BR_X", "BR_B", "RATE_A", "RATE_B", "RATE_C",
+                  "TAP", "SHIFT", "BR_STATUS")  # fmt: skip
+_COLUMNS = {"bus": BUS_COLUMNS, "gen": GEN_COLUMNS, "branch": BRANCH_COLUMNS}
+
+# column indices
+(BUS_I, BUS_TYPE, PD, QD, GS, BS, BUS_AREA, VM, VA, BASE_KV, ZONE, VMAX, VMIN) = range(13)
+(GEN_BUS, PG, QG, QMAX, QMIN, VG, MBASE, GEN_STATUS, PMAX, PMIN) = range(10)
+(F_BUS, T_BUS, BR_R, BR_X, BR_B, RATE_A, RATE_B, RATE_C, TAP, SHIFT, BR_STATUS) = range(11)
+PQ_BUS, PV_BUS, REF_BUS, ISOLATED = 1, 2, 3, 4
+
+# columns in which +-Inf means "no limit"
+_INF_OK = {"bus": {VMAX, VMIN}, "gen": {QMAX, QMIN, PMAX, PMIN}, "branch": set()}
+
+_NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Inf|inf|NaN|nan)\Z")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
+_ROW_BREAK = None  # marker between rows in a token stream
 
 
-def read_matpower(path):
-    raise NotImplementedError
+# ======================================================================================
+# text layer
+# ======================================================================================
+class _Parser:
+    """Reads the literal assignments of a MATPOWER case file, statement by statement."""
+
+    def __init__(self, text: str, source: str | None):
+        self.text = text
+        self.src = source
+        self.pos = 0
+        self.line = 1
+
+    def fail(self, message: str) -> None:
+        raise InvalidNetworkError(message, self.src)
+
+    # -- characters -------------------------------------------------------------------
+    def _peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def _advance(self, n: int = 1) -> None:
+        self.line += self.text.count("\n", self.pos, self.pos + n)
+        self.pos += n
+
+    def _eol(self) -> int:
+        eol = self.text.find("\n", self.pos)
+        return len(self.text) if eol < 0 else eol
+
+    def _skip_comment(self) -> None:
+        """Skip a ``%`` comment to the end of its line, or a whole ``%{ ... %}`` block."""
+        eol = self._eol()
+        line_start = self.text.rfind("\n", 0, self.pos) + 1
+        own_line = not self.text[line_start : self.pos].strip()
+        if own_line and self.text[self.pos : eol].strip() == "%{":
+            start = self.line
+            self._advance(eol - self.pos)
+            while self.pos < len(self.text):
+                self._advance(1)  # the newline
+                eol = self._eol()
+                body = self.text[self.pos : eol].strip()
+                self._advance(eol - self.pos)
+                if body == "%}":
+                    return
+            self.fail(f"line {start}: block comment '%{{' is never closed")
+        self.pos = eol
+
+    def _skip_blank(self, newlines: bool) -> None:
+        """Skip blanks, comments and continuations (and newlines, ``;``, ``,`` if asked)."""
+        text = self.text
+        while self.pos < len(text):
+            c = text[self.pos]
+            if c in " \t\r\f\v" or (newlines and c in "\n;,"):
+                self._advance(1)
+            elif c == "%":
+                self._skip_comment()
+            elif text.startswith("...", self.pos):
+                self.pos = self._eol()
+                if self.pos < len(text):
+                    self._advance(1)
+            else:
+                return
+
+    def _identifier(self) -> str | None:
+        m = _IDENT.match(self.text, self.pos)
+        if not m:
+            return None
+        self.pos = m.end()
+        return m.group()
+
+    def _string(self) -> str:
+        """A quoted string at the cursor (``''`` inside single quotes is one quote)."""
+        quote = self.text[self.pos]
+        start = self.line
+        self.pos += 1
+        out = []
+        text = self.text
+        while True:
+            if self.pos >= len(text) or text[self.pos] == "\n":
+                self.fail(f"line {start}: string is never closed")
+            c = text[self.pos]
+            if c == quote:
+                if text.startswith(quote * 2, self.pos):
+                    out.append(quote)
+                    self.pos += 2
+                    continue
+                self.pos += 1
+                return "".join(out)
+            out.append(c)
+            self.pos += 1
+
+    # -- statements --------------------------------------------------------------------
+    def parse(self) -> tuple[str | None, dict[str, tuple[Any, int]]]:
+        """All ``<out>.<field> = <literal>`` assignments: ``(function name, fields)``."""
+        if not self.text.strip():
+            self.fail("file is empty")
+        fields: dict[str, tuple[Any, int]] = {}
+        out_var, name = "mpc", None
+        while True:
+            self._skip_blank(newlines=True)
+            if self.pos >= len(self.text):
+                break
+            line = self.line
+            word = self._identifier()
+            if word is None:
+                c = self._peek()
+                self.fail(f"line {line}: unexpected character {c!r}")
+            if word == "function":
+                out_var, name = self._function_header(line)
+                continue
+            if word in ("end", "endfunction", "return"):
+                self._end_statement(line, word)
+                continue
+            path = [word]
+            while self._peek() == ".":
+                self.pos += 1
+                part = self._identifier()
+                if part is None:
+                    self.fail(f"line {line}: expected a field name after '{'.'.join(path)}.'")
+                path.append(part)
+            lhs = ".".join(path)
+            self._skip_blank(newlines=False)
+            if self._peek() in ("(", "{"):
+                self.fail(
+                    f"line {line}: indexed assignment '{lhs}{self._peek()}...' is not supported "
+                    "(only literal assignments such as 'mpc.bus = [...];' are read)"
+                )
+            if self._peek() != "=" or self.text.startswith("==", self.pos):
+                self.fail(f"line {line}: expected '=' after '{lhs}'")
+            self.pos += 1
+            self._skip_blank(newlines=False)
+            value = self._value(lhs, line)
+            self._end_statement(line, lhs)
+            if len(path) == 2 and path[0] == out_var:
+                fields[path[1]] = (value, line)
+        return name, fields
+
+    def _function_header(self, line: int) -> tuple[str, str]:
+        eol = self._eol()
+        header = self.text[self.pos : eol]
+        cut = header.find("%")
+        header = (header[:cut] if cut >= 0 else header).strip().rstrip(";").strip()
+        self.pos = eol
+        if "=" in header:
+            outputs, _, fname = (s.strip() for s in header.partition("="))
+        else:
+            outputs, fname = "", header
+        if outputs.startswith("["):
+            self.fail(
+                f"line {line}: MATPOWER version 1 case file ('function [baseMVA, bus, ...] = "
+                "...') is not supported; only version 2 ('function mpc = ...')"
+            )
+        if not _IDENT.fullmatch(fname) or (outputs and not _IDENT.fullmatch(outputs)):
+            self.fail(f"line {line}: cannot read the function header {header!r}")
+        return outputs or "mpc", fname
+
+    def _end_statement(self, line: int, what: str) -> None:
+        self._skip_blank(newlines=False)
+        c = self._peek()
+        if c in ("", "\n", ";", ","):
+            return
+        eol = self._eol()
+        self.fail(f"line {line}: unexpected {self.text[self.pos : eol].strip()!r} after {what}")
+
+    def _value(self, lhs: str, line: int) -> Any:
+        c = self._peek()
+        if c == "[":
+            self.pos += 1
+            return ("matrix", *self._bracketed("]", lhs, line))
+        if c == "{":
+            self.pos += 1
+            return ("cell", *self._bracketed("}", lhs, line))
+        if c in ("'", '"'):
+            return ("string", self._string())
+        start = self.pos
+        text = self.text
+        while self.pos < len(text) and text[self.pos] not in " \t\r\n;,%":
+            self.pos += 1
+        token = text[start : self.pos]
+        if not token:
+            self.fail(f"line {line}: expected a value after '{lhs} ='")
+        return ("scalar", token)
+
+    def _bracketed(self, closer: str, lhs: str, line: int) -> tuple[list[list[str]], list[int]]:
+        """Rows of raw tokens up to ``closer``, with the line number of each row."""
+        rows: list[list[str]] = []
+        row_lines: list[int] = []
+        row: list[str] = []
+        row_line = self.line
+        text = self.text
+        while True:
+            if self.pos >= len(text):
+                self.fail(f"line {line}: '{lhs}' has no closing '{closer}' (truncated file?)")
+            eol = self._eol()
+            items, stop, end = self._scan_line(text[self.pos : eol], closer)
+            for item in items:
+                if item is _ROW_BREAK:
+                    if row:
+                        rows.append(row)
+                        row_lines.append(row_line)
+                    row = []
+                    row_line = self.line
+                else:
+                    if not row:
+                        row_line = self.line
+                    row.append(item)
+            self.pos += end
+            if stop == "close":
+                if row:
+                    rows.append(row)
+                    row_lines.append(row_line)
+                return rows, row_lines
+            if stop == "eol":  # a newline ends a row
+                if row:
+                    rows.append(row)
+                    row_lines.append(row_line)
+                row = []
+            self.pos = eol
+            if self.pos < len(text):
+                self._advance(1)
+
+    def _scan_line(self, seg: str, closer: str) -> tuple[list[str | None], str, int]:
+        """Tokens of one physical line inside brackets.
+
+        Returns the tokens (``_ROW_BREAK`` where a ``;`` splits rows), how the line ends
+        (``"eol"``, ``"cont"`` for ``...`` or ``"close"``) and where the scan stopped.
+        """
+        if "'" not in seg and '"' not in seg:  # fast path: plain numbers
+            stops = [(k, kind) for k, kind in ((seg.find("%"), "eol"), (seg.find("..."), "cont"),
+                     (seg.find(closer), "close")) if k >= 0]  # fmt: skip
+            k, kind = min(stops) if stops else (len(seg), "eol")
+            items: list[str | None] = []
+            for n, part in enumerate(seg[:k].split(";")):
+                if n:
+                    items.append(_ROW_BREAK)
+                items.extend(part.replace(",", " ").split())
+            return items, kind, k + (1 if kind == "close" else 0)
+        items = []
+        token: list[str] = []
+        k = 0
+
+        def flush() -> None:
+            if token:
+                items.append("".join(token))
+                token.clear()
+
+        while k < len(seg):
+            c = seg[k]
+            if c in ("'", '"') and not token:
+                end = k + 1
+                while True:
+                    end = seg.find(c, end)
+                    if end < 0:
+                        self.fail(f"line {self.line}: string is never closed")
+                    if seg.startswith(c * 2, end):
+                        end += 2
+                        continue
+                    break
+                items.append(seg[k : end + 1])
+                k = end + 1
+                continue
+            if c == closer:
+                flush()
+                return items, "close", k + 1
+            if c == "%":
+                flush()
+                return items, "eol", k
+            if seg.startswith("...", k):
+                flush()
+                return items, "cont", k
+            if c in " \t\r,":
+                flush()
+            elif c == ";":
+                flush()
+                items.append(_ROW_BREAK)
+            else:
+                token.append(c)
+            k += 1
+        flush()
+        return items, "eol", k
+
+
+def _unquote(token: str) -> str:
+    if len(token) >= 2 and token[0] == token[-1] and token[0] in ("'", '"'):
+        q = token[0]
+        return token[1:-1].replace(q * 2, q)
+    return token
+
+
+def _number(token: str) -> float | None:
+    return float(token) if _NUMBER.match(token) else None
+
+
+def _matrix(field: str, rows: list[list[str]], src: str | None) -> np.ndarray:
+    """A numeric matrix from raw token rows, with the checks that name the bad row."""
+    columns = _COLUMNS.get(field, ())
+    required = len(columns)
+    if not rows:
+        return np.zeros((0, required))
+    width = len(rows[0])
+    for k, row in enumerate(rows, start=1):
+        if len(row) < required:
+            raise InvalidNetworkError(
+                f"{field} row {k} (mpc.{field}): expected {required} columns, found {len(row)} "
+                "(truncated matrix?)",
+                src,
+            )
+        if len(row) != width:
+            raise InvalidNetworkError(
+                f"{field} row {k} (mpc.{field}): {len(row)} values, but row 1 has {width}", src
+            )
+    out = np.empty((len(rows), width))
+    for k, row in enumerate(rows, start=1):
+        for j, token in enumerate(row):
+            value = _number(token)
+            if value is None:
+                col = columns[j] if j < required else f"column {j + 1}"
+                raise InvalidNetworkError(
+                    f"{field} row {k}: {col} = {_unquote(token)!r} is not a number", src
+                )
+            out[k - 1, j] = value
+    return out
+
+
+def parse_matpower(text: str, source: str | None = None) -> dict[str, Any]:
+    """Read the literal assignments of a MATPOWER version-2 case file.
+
+    Parameters
+    ----------
+    text : str
+        The contents of a ``.m`` case file.
+    source : str, optional
+        Where the text came from; prefixed to error messages.
+
+    Returns
+    -------
+    dict
+        ``baseMVA`` (float), ``version`` (str), ``name`` (the function name or None),
+        ``bus``, ``gen`` and ``branch`` (float arrays with at least 13, 10 and 11
+        columns), ``gencost`` when present, and every other field assigned a literal:
+        numeric matrices as arrays, cell arrays as lists (of str for one column),
+        strings as str and scalars as float (or as written if not a number).
+
+    Raises
+    ------
+    InvalidNetworkError
+        For syntax the reader does not accept, a missing or non-numeric required field,
+        truncated or ragged matrices, and anything that is not a number in ``bus``,
+        ``gen``, ``branch`` or ``gencost``. Values are not checked further here (see
+        :func:`read_matpower`).
+    """
+    name, fields = _Parser(text, source).parse()
+    out: dict[str, Any] = {"name": name}
+    for key, (value, _line) in fields.items():
+        kind = value[0]
+        if kind == "matrix":
+            rows = value[1]
+            if key in _COLUMNS or key == "gencost":
+                out[key] = _matrix(key, rows, source)
+            else:
+                try:
+                    out[key] = _matrix(key, rows, source)
+                except InvalidNetworkError:
+                    out[key] = [[_unquote(t) for t in row] for row in rows]
+        elif kind == "cell":
+            cells = [[_unquote(t) for t in row] for row in value[1]]
+            out[key] = [r[0] for r in cells] if all(len(r) == 1 for r in cells) else cells
+        elif kind == "string":
+            out[key] = value[1]
+        else:
+            number = _number(value[1])
+            out[key] = number if number is not None else value[1]
+    for key in ("bus", "gen", "branch", "baseMVA"):
+        if key not in out:
+            raise InvalidNetworkError(f"mpc.{key} is missing", source)
+        if key != "baseMVA" and fields[key][0][0] != "matrix":
+            raise InvalidNetworkError(f"mpc.{key} must be a matrix '[...]'", source)
+    base = out["baseMVA"]
+    if not isinstance(base, float):
+        raise InvalidNetworkError(f"mpc.baseMVA = {base!r} is not a number", source)
+    if not (math.isfinite(base) and base > 0):
+        raise InvalidNetworkError(f"mpc.baseMVA = {base!r} must be positive", source)
+    version = out.get("version", "2")
+    if isinstance(version, float) and version.is_integer():
+        version = str(int(version))
+    if version != "2":
+        raise InvalidNetworkError(f"mpc.version = {version!r} is not supported (only '2')", source)
+    out["version"] = version
+    if len(out["bus"]) == 0:
+        raise InvalidNetworkError("mpc.bus is empty", source)
+    return out
+
+
+# ======================================================================================
+# ppc -> Network
+# ======================================================================================
+def read_matpower(path: str | os.PathLike) -> Any:
+    """Read a MATPOWER version-2 case file into a network.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.m`` file.
+
+    Returns
+    -------
+    gridsim.Network
+        With ``sn_mva = baseMVA``, ``trafo_model = "pi"``, the function name (or the file
+        stem) as name and ``source = str(path)``. See the module docstring for the
+        element mapping and ids (buses by number, gens and branches by row number).
+
+    Raises
+    ------
+    InvalidNetworkError
+        When the file is missing or unreadable, or its data are malformed or
+        inconsistent; the message names the file, the element and the problem.
+
+    Warns
+    -----
+    UserWarning
+        For ``BASE_KV <= 0`` and when a PV bus must stand in for a missing reference.
+    """
+    src = str(path)
+    p = Path(path)
+    if not p.exists():
+        raise InvalidNetworkError("no such file", src)
+    if not p.is_file():
+        raise InvalidNetworkError("not a file", src)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise InvalidNetworkError(f"cannot read the file ({exc.strerror})", src) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    ppc = parse_matpower(text, src)
+    return _build_network(ppc, name=ppc.get("name") or p.stem, source=src)
+
+
+def _label(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _check_finite(kind: str, data: np.ndarray, names: list[str], src: str | None) -> None:
+    """NaN anywhere, or Inf outside limit columns, of the used columns is an error."""
+    columns = _COLUMNS[kind]
+    used = data[:, : len(columns)]
+    bad = np.isnan(used) | (np.isinf(used) & ~np.isin(np.arange(len(columns)),
+                                                      list(_INF_OK[kind])))  # fmt: skip
+    if bad.any():
+        k, j = np.argwhere(bad)[0]
+        what = "NaN" if np.isnan(used[k, j]) else "infinite"
+        raise InvalidNetworkError(f"{names[k]}: {columns[j]} is {what}", src)
+
+
+def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
+    """The network of a parsed (or PYPOWER) case; see the module docstring."""
+    from gridsim.model.network import Network
+
+    src = source
+    base = float(ppc["baseMVA"])
+    bus = np.asarray(ppc["bus"], dtype=float)
+    gen = np.asarray(ppc["gen"], dtype=float).reshape(-1, np.shape(ppc["gen"])[-1] or 10)
+    branch = np.asarray(ppc["branch"], dtype=float)
+    if branch.size == 0:
+        branch = branch.reshape(0, 11)
+    for key, arr in (("bus", bus), ("gen", gen), ("branch", branch)):
+        if arr.ndim != 2 or arr.shape[1] < len(_COLUMNS[key]):
+            raise InvalidNetworkError(
+                f"mpc.{key}: expected at least {len(_COLUMNS[key])} columns, got shape {arr.shape}",
+                src,
+            )
+
+    # -- buses ------------------------------------------------------------------------
+    num = bus[:, BUS_I]
+    for k, b in enumerate(num):
+        if not (np.isfinite(b) and b == int(b) and b > 0):
+            raise InvalidNetworkError(
+                f"bus row {k + 1}: BUS_I = {_label(b)} is not a positive integer bus number", src
+            )
+    ids = num.astype(np.int64)
+    uniq, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        dup = ids[np.isin(ids, uniq[counts > 1])][0]
+        raise InvalidNetworkError(f"duplicate bus number {dup}", src)
+    _check_finite("bus", bus, [f"bus {b}" for b in ids], src)
+    btype = bus[:, BUS_TYPE]
+    bad = ~np.isin(btype, (1, 2, 3, 4))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InvalidNetworkError(
+            f"bus {ids[k]}: BUS_TYPE = {_label(btype[k])} is not 1 (PQ), 2 (PV), 3 (REF) or "
+            "4 (isolated)",
+            src,
+        )
+    btype = btype.astype(np.int64)
+    row_of = {int(b): k for k, b in enumerate(ids)}
+    vn = bus[:, BASE_KV].copy()
+    no_kv = ~(vn > 0)
+    if no_kv.any():
+        warnings.warn(
+            f"{src or name}: {int(no_kv.sum())} bus(es) have BASE_KV <= 0 (e.g. bus "
+            f"{ids[np.argmax(no_kv)]}); using 1 kV as their voltage base",
+            UserWarning,
+            stacklevel=3,
+        )
+        vn[no_kv] = 1.0
+    bus_on = btype != ISOLATED
+
+    def limit(values: np.ndarray) -> np.ndarray:
+        return np.where(np.isinf(values), np.nan, values)
+
+    bus_names = ppc.get("bus_name")
+    if not (isinstance(bus_names, list) and len(bus_names) == len(ids)
+            and all(isinstance(s, str) for s in bus_names)):  # fmt: skip
+        bus_names = [""] * len(ids)
+    bus_table = pd.DataFrame(
+        {
+            "name": bus_names,
+            "vn_kv": vn,
+            "in_service": bus_on,
+            "min_vm_pu": limit(bus[:, VMIN]),
+            "max_vm_pu": limit(bus[:, VMAX]),
+            "zone": [_label(z) for z in bus[:, ZONE]],
+            "area": [_label(a) for a in bus[:, BUS_AREA]],
+        },
+        index=pd.Index(ids, name="id"),
+    )
+
+    def bus_rows(kind: str, numbers: np.ndarray, end: str) -> np.ndarray:
+        rows = np.empty(numbers.size, dtype=np.int64)
+        for k, b in enumerate(numbers):
+            r = row_of.get(int(b)) if float(b).is_integer() else None
+            if r is None:
+                where = f"{end} bus" if end else "bus"
+                raise InvalidNetworkError(f"{kind} row {k + 1}: {where} {_label(b)} does not exist",
+                                          src)  # fmt: skip
+            rows[k] = r
+        return rows
+
+    # -- loads and shunts ---------------------------------------------------------------
+    has_load = (bus[:, PD] != 0) | (bus[:, QD] != 0)
+    load = pd.DataFrame(
+        {"bus": ids[has_load], "p_mw": bus[has_load, PD], "q_mvar": bus[has_load, QD]},
+        index=pd.Index(ids[has_load], name="id"),
+    )
+    has_sh = (bus[:, GS] != 0) | (bus[:, BS] != 0)
+    shunt = pd.DataFrame(
+        {"bus": ids[has_sh], "p_mw": bus[has_sh, GS], "q_mvar": 0.0 - bus[has_sh, BS]},
+        index=pd.Index(ids[has_sh], name="id"),
+    )
+
+    # -- generators ----------------------------------------------------------------------
+    ng = len(gen)
+    gen_ids = np.arange(1, ng + 1)
+    _check_finite("gen", gen, [f"gen row {k}" for k in gen_ids], src)
+    grow = bus_rows("gen", gen[:, GEN_BUS], "")
+    gtype = btype[grow]
+    g_on = (gen[:, GEN_STATUS] > 0) & bus_on[grow]
+    controls = np.isin(gtype, (PV_BUS, REF_BUS)) | (gtype == ISOLATED)
+    slack = np.zeros(ng, dtype=bool)
+    va = np.zeros(ng)
+    vm = gen[:, VG].copy()
+    has_gen = np.zeros(len(ids), dtype=bool)
+    has_gen[grow[g_on]] = True
+    ref_buses = np.flatnonzero(has_gen & (btype == REF_BUS)).tolist()
+    if not ref_buses:
+        pv_buses = np.flatnonzero(has_gen & (btype == PV_BUS)).tolist()
+        if pv_buses:
+            warnings.warn(
+                f"{src or name}: no in-service generator at a REF bus; bus {ids[pv_buses[0]]} "
+                "(the first PV bus with one) is the angle reference, as in MATPOWER",
+                UserWarning,
+                stacklevel=3,
+            )
+            ref_buses = pv_buses[:1]
+        else:
+            warnings.warn(
+                f"{src or name}: no in-service generator at a REF or PV bus: no angle reference",
+                UserWarning,
+                stacklevel=3,
+            )
+    for r in ref_buses:
+        at = np.flatnonzero(g_on & (grow == r))
+        slack[at[0]] = True
+        va[at[0]] = bus[r, VA]
+        vm[at[0]] = gen[at[-1], VG]  # MATPOWER: the last online gen's VG sets the voltage
+    vm = np.where(g_on | (vm > 0), vm, 1.0)  # offline gens: VG unused, keep validation happy
+    ctl = controls
+    gen_table = pd.DataFrame(
+        {
+            "bus": ids[grow[ctl]],
+            "p_mw": gen[ctl, PG],
+            "vm_pu": vm[ctl],
+            "min_q_mvar": gen[ctl, QMIN],
+            "max_q_mvar": gen[ctl, QMAX],
+            "min_p_mw": limit(gen[ctl, PMIN]),
+            "max_p_mw": limit(gen[ctl, PMAX]),
+            "slack": slack[ctl],
+            "va_degree": va[ctl],
+            "in_service": g_on[ctl],
+        },
+        index=pd.Index(gen_ids[ctl], name="id"),
+    )
+    fixed = ~controls
+    sgen_table = pd.DataFrame(
+        {
+            "bus": ids[grow[fixed]],
+            "p_mw": gen[fixed, PG],
+            "q_mvar": gen[fixed, QG],
+            "min_p_mw": limit(gen[fixed, PMIN]),
+            "max_p_mw": limit(gen[fixed, PMAX]),
+            "in_service": g_on[fixed],
+        },
+        index=pd.Index(gen_ids[fixed], name="id"),
+    )
+
+    # -- branches ------------------------------------------------------------------------
+    nbr = len(branch)
+    br_ids = np.arange(1, nbr + 1)
+    _check_finite("branch", branch, [f"branch row {k}" for k in br_ids], src)
+    frow = bus_rows("branch", branch[:, F_BUS], "from")
+    trow = bus_rows("branch", branch[:, T_BUS], "to")
+    status = branch[:, BR_STATUS]
+    bad = ~np.isin(status, (0, 1))
+    if bad.any():
+        k = int(np.argmax(bad))
+        raise InvalidNetworkError(
+            f"branch row {k + 1}: BR_STATUS = {_label(status[k])} is not 0 or 1", src
+        )
+    loop = frow == trow
+    if loop.any():
+        k = int(np.argmax(loop))
+        raise InvalidNetworkError(
+            f"branch row {k + 1}: from bus equals to bus ({ids[frow[k]]})", src
+        )
+    r, x, b = branch[:, BR_R], branch[:, BR_X], branch[:, BR_B]
+    zero = (r == 0) & (x == 0)
+    if zero.any():
+        k = int(np.argmax(zero))
+        raise InvalidNetworkError(f"branch row {k + 1}: zero impedance (BR_R = BR_X = 0)", src)
+    br_on = (status == 1) & bus_on[frow] & bus_on[trow]
+    rate = np.where(branch[:, RATE_A] == 0, np.nan, branch[:, RATE_A])
+    tap, shift = branch[:, TAP], branch[:, SHIFT]
+    is_line = (tap == 0) & (shift == 0) & (r >= 0)
+    vf, vt = vn[frow], vn[trow]
+    zb = vf**2 / base
+    li = is_line
+    line_table = pd.DataFrame(
+        {
+            "from_bus": ids[frow[li]],
+            "to_bus": ids[trow[li]],
+            "length_km": 1.0,
+            "r_ohm_per_km": r[li] * zb[li],
+            "x_ohm_per_km": x[li] * zb[li],
+            "b_us_per_km": b[li] / zb[li] * 1e6,
+            "parallel": 1.0,
+            "rate_mva": rate[li],
+            "in_service": br_on[li],
+        },
+        index=pd.Index(br_ids[li], name="id"),
+    )
+    tr = ~is_line
+    ratio = np.where(tap == 0, 1.0, tap)
+    trafo_table = pd.DataFrame(
+        {
+            "hv_bus": ids[frow[tr]],
+            "lv_bus": ids[trow[tr]],
+            "sn_mva": base,
+            "vn_hv_kv": ratio[tr] * vf[tr],
+            "vn_lv_kv": vt[tr],
+            "vk_percent": np.where(x[tr] < 0, -1.0, 1.0) * np.hypot(r[tr], x[tr]) * 100.0,
+            "vkr_percent": r[tr] * 100.0,
+            "pfe_kw": 0.0,
+            "i0_percent": -b[tr] * 100.0,
+            "shift_degree": shift[tr],
+            "tap_side": "",
+            "parallel": 1.0,
+            "rate_mva": rate[tr],
+            "in_service": br_on[tr],
+        },
+        index=pd.Index(br_ids[tr], name="id"),
+    )
+    tables = {
+        "bus": bus_table,
+        "line": line_table,
+        "trafo": trafo_table,
+        "gen": gen_table,
+        "sgen": sgen_table,
+        "load": load,
+        "shunt": shunt,
+    }
+    return Network(tables, sn_mva=base, trafo_model="pi", name=name, source=source)
+
+
+# ======================================================================================
+# writer
+# ======================================================================================
+def write_matpower(network_or_ppc: Any, path: str | os.PathLike) -> Path:
+    """Write a network, or a PYPOWER-style case dict, as a MATPOWER version-2 case file.
+
+    Parameters
+    ----------
+    network_or_ppc : gridsim.Network or dict
+        A network, or a dict with ``baseMVA`` and the ``bus``, ``gen`` and ``branch``
+        arrays (``gencost`` and a ``bus_name`` list are written too when present), such
+        as PYPOWER's ``case30()``; a dict's arrays are written as they are.
+    path : str or os.PathLike
+        The ``.m`` file to write; its stem, made a valid MATLAB identifier, is the
+        function name.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    UnsupportedElementError
+        For what a MATPOWER branch or gen row cannot express: in-service HVDC links,
+        lines with shunt conductance, transformers with iron losses or a magnetising
+        branch in the ``"t"`` model, transformers whose tap changer sits off-neutral on
+        the lv side.
+
+    Notes
+    -----
+    For a network: buses keep integer ids (other ids are numbered 1..n in table order
+    and written as ``mpc.bus_name``); loads and shunts are summed per bus; each line or
+    transformer is one branch row in its per-unit pi model (with the transformer's tap
+    ratio and phase shift); ``ext_grid`` rows are written first, then slack gens, then
+    the other gens, then the ``sgen`` rows, so that the first in-service gen at a REF bus
+    is the slack when read back. A voltage-controlling bus gets MATPOWER type 2 (3 with
+    a slack), and all gen rows there carry gridsim's effective voltage setpoint. An
+    ``sgen`` becomes a fixed gen row only at a PQ bus; at a PV or REF bus (where
+    MATPOWER would let it control the voltage) it is written as negative load instead,
+    and an out-of-service one there is left out. NaN limits are written as ``Inf``.
+    :func:`read_matpower` of the file solves to the same voltages.
+    """
+    out = Path(path)
+    fname = re.sub(r"\W", "_", out.stem) or "case"
+    if not (fname[0].isalpha()):
+        fname = "case_" + fname
+    if isinstance(network_or_ppc, Mapping):
+        ppc = dict(network_or_ppc)
+        for key in ("baseMVA", "bus", "gen", "branch"):
+            if key not in ppc:
+                raise InvalidNetworkError(f"ppc has no {key!r}", str(path))
+        title = f"{fname} (written from a PYPOWER case by gridsim)"
+    else:
+        ppc = _network_to_ppc(network_or_ppc)
+        title = f"{network_or_ppc.name or fname} (written from a gridsim network)"
+    out.write_text(_format_case(ppc, fname, title))
+    return out
+
+
+def _network_to_ppc(net) -> dict[str, Any]:
+    from gridsim.model.compile import trafo_parameters
+
+    src = net.source
+    sn = net.sn_mva
+    bus = net.bus
+    nb = len(bus)
+    if net.hvdc.in_service.any():
+        raise UnsupportedElementError(
+            f"hvdc {net.hvdc.index[net.hvdc.in_service.to_numpy()][0]!r}: HVDC links cannot "
+            "be written to a MATPOWER case (mpc.dcline is not supported)",
+            src,
+        )
+    ids = list(bus.index)
+    integer = all(
+        isinstance(i, int | np.integer) and not isinstance(i, bool) and i > 0 for i in ids
+    )
+    numbers = np.array(ids, dtype=np.int64) if integer else np.arange(1, nb + 1)
+    pos = {i: k for k, i in enumerate(ids)}
+    on_bus = bus.in_service.to_numpy()
+    vn = bus.vn_kv.to_numpy(dtype=float)
+
+    def rows(series: pd.Series) -> np.ndarray:
+        return np.array([pos[i] for i in series], dtype=np.int64)
+
+    # -- bus types and effective setpoints (gridsim's compile rule) -------------------
+    btype = np.where(on_bus, PQ_BUS, ISOLATED)
+    vm_set = np.ones(nb)
+    va_set = np.zeros(nb)
+    gen, ext = net.gen, net.ext_grid
+    g_rows, e_rows = rows(gen.bus), rows(ext.bus)
+    cands = []  # (rank, order, row, vm, slack, va)
+    for k, (rw, on) in enumerate(zip(g_rows, gen.in_service.to_numpy(), strict=True)):
+        if on and on_bus[rw]:
+            s = bool(gen.slack.iloc[k])
+            cands.append((2 if s else 1, k, rw, gen.vm_pu.iloc[k], s, gen.va_degree.iloc[k]))
+    for k, (rw, on) in enumerate(zip(e_rows, ext.in_service.to_numpy(), strict=True)):
+        if on and on_bus[rw]:
+            cands.append((3, k, rw, ext.vm_pu.iloc[k], True, ext.va_degree.iloc[k]))
+    for _rank, _k, rw, v, s, a in sorted(cands, key=lambda c: (c[0], c[1])):
+        vm_set[rw] = v
+        if s:
+            btype[rw] = REF_BUS
+            va_set[rw] = a
+        elif btype[rw] != REF_BUS:
+            btype[rw] = PV_BUS
+
+    # -- loads and shunts ---------------------------------------------------------------
+    pd_, qd = np.zeros(nb), np.zeros(nb)
+    ld = net.load[net.load.in_service.to_numpy()]
+    np.add.at(pd_, rows(ld.bus), ld.p_mw.to_numpy(dtype=float))
+    np.add.at(qd, rows(ld.bus), ld.q_mvar.to_numpy(dtype=float))
+    gs, bs = np.zeros(nb), np.zeros(nb)
+    sh = net.shunt[net.shunt.in_service.to_numpy()]
+    if len(sh):
+        sr = rows(sh.bus)
+        vn_sh = sh.vn_kv.to_numpy(dtype=float)
+        vn_sh = np.where(np.isnan(vn_sh), vn[sr], vn_sh)
+        scale = (vn[sr] / vn_sh) ** 2 * sh.step.to_numpy(dtype=float)
+        np.add.at(gs, sr, sh.p_mw.to_numpy(dtype=float) * scale)
+        np.add.at(bs, sr, -sh.q_mvar.to_numpy(dtype=float) * scale)
+
+    # -- generator rows -------------------------------------------------------------------
+    def inf(values, sign: float) -> np.ndarray:
+        v = np.asarray(values, dtype=float)
+        return np.where(np.isnan(v), sign * np.inf, v)
+
+    gen_rows: list[list[float]] = []
+
+    def add_gen(rw, p, q, qmax, qmin, vg, on, pmax, pmin):
+        gen_rows.append([numbers[rw], p, q, qmax, qmin, vg, sn, 1.0 if on else 0.0, pmax, pmin])
+
+    for k, rw in enumerate(e_rows):
+        e = ext.iloc[k]
+        vg = vm_set[rw] if btype[rw] in (PV_BUS, REF_BUS) else e.vm_pu
+        add_gen(rw, 0.0, 0.0, e.max_q_mvar, e.min_q_mvar, vg, e.in_service, np.inf, -np.inf)
+    order = np.argsort(~gen.slack.to_numpy(dtype=bool), kind="stable")
+    for k in order:
+        g, rw = gen.iloc[k], g_rows[k]
+        vg = vm_set[rw] if btype[rw] in (PV_BUS, REF_BUS) else g.vm_pu
+        add_gen(rw, g.p_mw, 0.0, g.max_q_mvar, g.min_q_mvar, vg, g.in_service,
+                inf(g.max_p_mw, 1.0), inf(g.min_p_mw, -1.0))  # fmt: skip
+    sg = net.sgen
+    for k, rw in enumerate(rows(sg.bus)):
+        s = sg.iloc[k]
+        if btype[rw] in (PV_BUS, REF_BUS):  # MATPOWER would make it control the voltage
+            if s.in_service:
+                pd_[rw] -= s.p_mw
+                qd[rw] -= s.q_mvar
+            continue
+        add_gen(rw, s.p_mw, s.q_mvar, np.inf, -np.inf, 1.0, s.in_service,
+                inf(s.max_p_mw, 1.0), inf(s.min_p_mw, -1.0))  # fmt: skip
+
+    # -- branch rows ----------------------------------------------------------------------
+    branch_rows: list[list[float]] = []
+    line = net.line
+    if len(line):
+        if (line.g_us_per_km.to_numpy(dtype=float) != 0).any():
+            k = int(np.argmax(line.g_us_per_km.to_numpy(dtype=float) != 0))
+            raise UnsupportedElementError(
+                f"line {line.index[k]!r}: shunt conductance g_us_per_km cannot be written as "
+                "a MATPOWER branch",
+                src,
+            )
+        f, t = rows(line.from_bus), rows(line.to_bus)
+        zb = vn[f] ** 2 / sn
+        length, par = line.length_km.to_numpy(dtype=float), line.parallel.to_numpy(dtype=float)
+        z = (line.r_ohm_per_km.to_numpy(dtype=float) + 1j * line.x_ohm_per_km.to_numpy(
+            dtype=float)) * length / par / zb  # fmt: skip
+        bsh = line.b_us_per_km.to_numpy(dtype=float) * 1e-6 * length * par * zb
+        rate = np.nan_to_num(line.rate_mva.to_numpy(dtype=float), nan=0.0)
+        for k in range(len(line)):
+            branch_rows.append([numbers[f[k]], numbers[t[k]], z[k].real, z[k].imag, bsh[k],
+                                rate[k], rate[k], rate[k], 0.0, 0.0,
+                                1.0 if line.in_service.iloc[k] else 0.0])  # fmt: skip
+    trafo = net.trafo
+    if len(trafo):
+        steps = (trafo.tap_pos - trafo.tap_neutral).to_numpy(dtype=float)
+        lv_tap = (
+            (trafo.tap_side.to_numpy() == "lv")
+            & (steps != 0)
+            & (
+                (trafo.tap_step_percent.to_numpy(dtype=float) != 0)
+                | (trafo.tap_step_degree.to_numpy(dtype=float) != 0)
+            )
+        )
+        if lv_tap.any():
+            raise UnsupportedElementError(
+                f"trafo {trafo.index[np.argmax(lv_tap)]!r}: a tap changer off neutral on the lv "
+                "side cannot be written as a MATPOWER branch (its tap is on the from/hv side)",
+                src,
+            )
+        f, t = rows(trafo.hv_bus), rows(trafo.lv_bus)
+        ys, yf, yt, tap = trafo_parameters(trafo, vn[f], vn[t], sn, net.trafo_model)
+        scale = np.maximum(np.abs(yf), 1.0)
+        bad = (np.abs(yf.real) > 1e-14 * scale) | (np.abs(yf - yt) > 1e-14 * scale)
+        if bad.any():
+            raise UnsupportedElementError(
+                f"trafo {trafo.index[np.argmax(bad)]!r}: its magnetising branch (iron losses "
+                f"pfe_kw, or trafo_model {net.trafo_model!r}) cannot be written as MATPOWER's "
+                "branch charging BR_B",
+                src,
+            )
+        z = 1.0 / ys
+        rate = np.nan_to_num(trafo.rate_mva.to_numpy(dtype=float), nan=0.0)
+        for k in range(len(trafo)):
+            branch_rows.append([numbers[f[k]], numbers[t[k]], z[k].real, z[k].imag,
+                                2.0 * yf[k].imag, rate[k], rate[k], rate[k], abs(tap[k]),
+                                math.degrees(np.angle(tap[k])),
+                                1.0 if trafo.in_service.iloc[k] else 0.0])  # fmt: skip
+
+    def number_of(text: str, default: int = 1) -> float:
+        return float(text) if _NUMBER.match(text or "") and np.isfinite(float(text)) else default
+
+    bus_mat = np.column_stack([
+        numbers, btype, pd_, qd, gs, bs,
+        [number_of(a) for a in bus.area], np.where(btype == ISOLATED, 1.0, vm_set), va_set, vn,
+        [number_of(z) for z in bus.zone], inf(bus.max_vm_pu, 1.0), inf(bus.min_vm_pu, -1.0),
+    ])  # fmt: skip
+    ppc: dict[str, Any] = {
+        "baseMVA": sn,
+        "bus": bus_mat,
+        "gen": np.array(gen_rows, dtype=float).reshape(-1, 10),
+        "branch": np.array(branch_rows, dtype=float).reshape(-1, 11),
+    }
+    if not integer:
+        ppc["bus_name"] = [str(i) for i in ids]
+    return ppc
+
+
+def _fmt(x: float) -> str:
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "Inf" if x > 0 else "-Inf"
+    if x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)
+
+
+def _format_matrix(name: str, data: Any, header: tuple[str, ...]) -> list[str]:
+    arr = np.asarray(data, dtype=float)
+    if arr.ndim != 2:
+        arr = arr.reshape(len(arr), -1) if arr.size else arr.reshape(0, len(header))
+    lines = [f"%\t{chr(9).join(header)}"] if header else []
+    lines.append(f"mpc.{name} = [")
+    lines.extend("\t" + "\t".join(_fmt(v) for v in row) + ";" for row in arr)
+    lines.append("];")
+    return lines
+
+
+def _format_case(ppc: Mapping[str, Any], fname: str, title: str) -> str:
+    out = [
+        f"function mpc = {fname}",
+        f"%{fname.upper()}  {title}.",
+        "%   MATPOWER case format version 2; see MATPOWER's caseformat for the columns.",
+        "",
+        "%% MATPOWER Case Format : Version 2",
+        "mpc.version = '2';",
+        "",
+        "%%-----  Power Flow Data  -----%%",
+        "%% system MVA base",
+        f"mpc.baseMVA = {_fmt(ppc['baseMVA'])};",
+        "",
+        "%% bus data",
+        *_format_matrix("bus", ppc["bus"], ("bus_i", "type", "Pd", "Qd", "Gs", "Bs", "area",
+                                            "Vm", "Va", "baseKV", "zone", "Vmax", "Vmin")),
+        "",
+        "%% generator data",
+        *_format_matrix("gen", ppc["gen"], ("bus", "Pg", "Qg", "Qmax", "Qmin", "Vg", "mBase",
+                                            "status", "Pmax", "Pmin")),
+        "",
+        "%% branch data",
+        *_format_matrix("branch", ppc["branch"], ("fbus", "tbus", "r", "x", "b", "rateA",
+                                                  "rateB", "rateC", "ratio", "angle",
+                                                  "status")),
+    ]  # fmt: skip
+    if ppc.get("gencost") is not None and np.size(ppc["gencost"]):
+        out += ["", "%%-----  OPF Data  -----%%", "%% generator cost data",
+                *_format_matrix("gencost", ppc["gencost"], ())]  # fmt: skip
+    names = ppc.get("bus_name")
+    if names is not None and len(names):
+        out += ["", "%% bus names", "mpc.bus_name = {"]
+        out += ["\t'" + str(s).replace("'", "''") + "';" for s in names]
+        out.append("};")
+    return "\n".join(out) + "\n"

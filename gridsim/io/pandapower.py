@@ -52,7 +52,7 @@ def _active(df: pd.DataFrame) -> np.ndarray:
     return df["in_service"].to_numpy(dtype=bool)
 
 
-def from_pandapower(net, *, trafo_model: str = "t") -> Network:
+def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -> Network:
     """Build a :class:`Network` from a pandapower net.
 
     Parameters
@@ -60,6 +60,8 @@ def from_pandapower(net, *, trafo_model: str = "t") -> Network:
     net : pandapower.pandapowerNet
     trafo_model : {"t", "pi"}
         Transformer equivalent circuit, as ``pandapower.runpp``'s option (default "t").
+    source : str, optional
+        Where the net came from (a file name), for error messages.
 
     Returns
     -------
@@ -72,7 +74,8 @@ def from_pandapower(net, *, trafo_model: str = "t") -> Network:
     UnsupportedElementError
         For elements or options gridsim does not model (listed in the message).
     """
-    name = str(net.name) if getattr(net, "name", None) else "pandapower net"
+    title = str(net.name) if getattr(net, "name", None) else "pandapower net"
+    name = source or title  # what error messages name
     for element in _UNSUPPORTED:
         if element in net and isinstance(net[element], pd.DataFrame) and len(net[element]):
             table = net[element]
@@ -215,7 +218,7 @@ def from_pandapower(net, *, trafo_model: str = "t") -> Network:
         sn_mva=float(net.sn_mva),
         f_hz=float(net.f_hz),
         trafo_model=trafo_model,
-        name=name,
+        name=title,
         source=name,
         unsupplied_islands="isolate",
     )

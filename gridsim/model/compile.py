@@ -68,6 +68,7 @@ class CompiledNetwork:
     hvdc_id: np.ndarray
     hvdc_p: np.ndarray
     hvdc_loss: np.ndarray  # MW lost in the link at hvdc_p
+    hvdc_rating: np.ndarray  # MW (NaN: unrated)
     hvdc_from: np.ndarray
     hvdc_to: np.ndarray
     # Ybus on a fixed pattern
@@ -232,6 +233,7 @@ def compile_network(network) -> CompiledNetwork:
         hvdc_id=hv.index.to_numpy()[hon],
         hvdc_p=hp,
         hvdc_loss=hloss,
+        hvdc_rating=hv.max_p_mw.to_numpy(dtype=float)[hon],
         hvdc_from=hf[hon],
         hvdc_to=ht[hon],
         indptr=indptr,

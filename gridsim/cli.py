@@ -1,0 +1,278 @@
+"""Command line: ``gridsim pf|info ...``.
+
+Exit status: 0 success; 1 a computation failed (e.g. no convergence, reported with the
+iteration count and the largest mismatch); 2 bad input or usage. Errors are one line on
+stderr naming the file, the element and the problem; ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gridsim",
+        description="Transmission power flow for the Caspian-EU export corridor.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    pf = sub.add_parser("pf", help="AC (or DC) power flow of a network file")
+    pf.add_argument("file", help="gridsim .yaml, MATPOWER .m or pandapower .json file")
+    pf.add_argument("--scenario", help="scenario of a gridsim .yaml network")
+    pf.add_argument("--dc", action="store_true", help="DC power flow instead of AC")
+    pf.add_argument("--enforce-q-limits", action="store_true", help="PV->PQ at reactive limits")
+    pf.add_argument("--init", choices=("flat", "dc"), default="flat", help="AC start (flat)")
+    pf.add_argument("--tol-mva", type=float, default=1e-8, help="mismatch tolerance, MVA")
+    pf.add_argument("--max-iter", type=int, default=30, help="Newton iterations allowed")
+    pf.add_argument("--json", action="store_true", help="print results as JSON")
+    pf.add_argument("--out", metavar="DIR", help="also write every result table as CSV to DIR")
+    pf.add_argument("--top", type=int, default=10, help="rows in the text summary tables")
+
+    info = sub.add_parser("info", help="what a network file contains")
+    info.add_argument("file")
+    info.add_argument("--scenario")
+    info.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    from gridsim.exceptions import ConvergenceError, GridsimError, InvalidNetworkError
+
+    try:
+        if args.command == "pf":
+            return _cmd_pf(args)
+        if args.command == "info":
+            return _cmd_info(args)
+    except InvalidNetworkError as exc:
+        return _error(args, exc, EXIT_USAGE)
+    except ConvergenceError as exc:
+        return _error(args, exc, EXIT_FAILED)
+    except GridsimError as exc:
+        return _error(args, exc, EXIT_USAGE)
+    except KeyboardInterrupt:
+        print("gridsim: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in gridsim, not the user's mistake
+        if args.debug:
+            raise
+        print(
+            f"gridsim: internal error: {type(exc).__name__}: {exc} (rerun with --debug "
+            "for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    parser.error(f"unknown command {args.command}")  # pragma: no cover
+    return EXIT_USAGE  # pragma: no cover
+
+
+def _error(args, exc: Exception, status: int) -> int:
+    if args.debug:
+        raise exc
+    message = " ".join(str(exc).split())
+    print(f"gridsim: error: {message}", file=sys.stderr)
+    return status
+
+
+def _cmd_pf(args) -> int:
+    import warnings
+
+    import gridsim
+    from gridsim.io import read_network
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        network = read_network(args.file, scenario=args.scenario)
+        if args.dc:
+            res = gridsim.run_dc(network)
+        else:
+            res = gridsim.run_ac(
+                network,
+                tol_mva=args.tol_mva,
+                max_iter=args.max_iter,
+                enforce_q_limits=args.enforce_q_limits,
+                init=args.init,
+            )
+    for w in caught:
+        print(f"gridsim: warning: {w.message}", file=sys.stderr)
+    if args.out:
+        _write_tables(res, Path(args.out))
+    if args.json:
+        doc = {"file": str(args.file), "network": network.name, "scenario": args.scenario}
+        doc.update(res.to_dict())
+        print(json.dumps(doc, indent=1))
+    else:
+        print(_pf_text(network, res, args.top))
+    if not res.converged:
+        print(
+            f"gridsim: error: {args.file}: power flow did not converge after "
+            f"{res.iterations} iterations ({res.message}); largest mismatch "
+            f"{res.max_mismatch_mva:.4g} MVA",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _write_tables(res, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in res.tables().items():
+        tmp = out / f".{name}.csv.tmp"
+        table.to_csv(tmp)
+        tmp.replace(out / f"{name}.csv")
+
+
+def _pf_text(network, res, top: int) -> str:
+    kind = res.kind.upper()
+    lines = [
+        f"{network.name or network.source}: {kind} power flow "
+        + ("converged" if res.converged else "did NOT converge")
+        + (
+            f" in {res.iterations} iterations, largest mismatch {res.max_mismatch_mva:.3g} MVA"
+            if res.kind == "ac"
+            else ""
+        )
+    ]
+    if not res.converged:
+        return "\n".join(lines)
+    bus = res.bus
+    gen_p = sum(t.p_mw.sum() for t in (res.gen, res.sgen, res.ext_grid) if len(t))
+    load_p = res.load.p_mw.sum() if len(res.load) else 0.0
+    lines.append(
+        f"buses {len(bus)}, branches {len(res.branch)}, HVDC links {len(res.hvdc)}; "
+        f"generation {gen_p:.1f} MW, load {load_p:.1f} MW, "
+        f"AC losses {res.losses_mw:.2f} MW"
+    )
+    if res.q_limited_buses:
+        lines.append(
+            f"reactive limits reached at {len(res.q_limited_buses)} bus(es): "
+            + ", ".join(map(str, res.q_limited_buses[:10]))
+            + (" ..." if len(res.q_limited_buses) > 10 else "")
+        )
+    vm = bus.vm_pu.dropna()
+    if len(vm):
+        lines.append(
+            f"voltage: min {vm.min():.4f} p.u. at bus {vm.idxmin()}, "
+            f"max {vm.max():.4f} p.u. at bus {vm.idxmax()}"
+        )
+    branch = res.branch
+    rated = branch.dropna(subset=["loading_percent"])
+    if len(rated):
+        worst = rated.sort_values("loading_percent", ascending=False).head(top)
+        lines.append(f"highest branch loadings (of {len(rated)} rated):")
+        lines.append(
+            worst[["from_bus", "to_bus", "p_from_mw", "q_from_mvar", "loading_percent"]]
+            .round(2)
+            .to_string()
+        )
+    else:
+        flows = branch.assign(abs_p=np.abs(branch.p_from_mw))
+        worst = flows.sort_values("abs_p", ascending=False).head(top)
+        lines.append("largest branch flows (no ratings in the file):")
+        lines.append(
+            worst[["from_bus", "to_bus", "p_from_mw", "q_from_mvar", "pl_mw"]].round(2).to_string()
+        )
+    if len(res.hvdc):
+        lines.append("HVDC links:")
+        lines.append(
+            res.hvdc[["from_bus", "to_bus", "p_from_mw", "p_to_mw", "pl_mw"]].round(2).to_string()
+        )
+    for w in res.warnings:
+        lines.append(f"note: {w}")
+    return "\n".join(lines)
+
+
+def _cmd_info(args) -> int:
+    from gridsim.io import read_network
+
+    network = read_network(args.file, scenario=args.scenario)
+    cn = network.compile()
+    counts = {
+        e: {"total": len(t), "in_service": int(t.in_service.sum())}
+        for e, t in network.tables.items()
+        if len(t)
+    }
+    islands = []
+    for k, members in enumerate(cn.islands):
+        zones = sorted(set(network.bus.zone.loc[cn.bus_ids[members]]) - {""})
+        ref = cn.bus_ids[members[cn.bus_type[members] == 3]]
+        islands.append(
+            {
+                "island": k,
+                "buses": int(members.size),
+                "zones": zones,
+                "slack_buses": [_plain(b) for b in ref],
+            }
+        )
+    load = network.load[network.load.in_service]
+    doc = {
+        "file": str(args.file),
+        "name": network.name,
+        "sn_mva": network.sn_mva,
+        "f_hz": network.f_hz,
+        "trafo_model": network.trafo_model,
+        "elements": counts,
+        "voltage_levels_kv": sorted({float(v) for v in network.bus.vn_kv}),
+        "zones": sorted(set(network.bus.zone) - {""}),
+        "areas": sorted(set(network.bus.area) - {""}),
+        "groups": network.groups,
+        "islands": islands,
+        "load_mw": float(load.p_mw.sum()),
+        "load_mvar": float(load.q_mvar.sum()),
+        "hvdc": [
+            {
+                "id": _plain(i),
+                "from_bus": _plain(r.from_bus),
+                "to_bus": _plain(r.to_bus),
+                "p_mw": r.p_mw,
+                "max_p_mw": None if np.isnan(r.max_p_mw) else r.max_p_mw,
+            }
+            for i, r in network.hvdc.iterrows()
+        ],
+    }
+    if args.json:
+        print(json.dumps(doc, indent=1))
+        return EXIT_OK
+    out = [
+        f"{doc['name']} ({args.file}): base {network.sn_mva:g} MVA, {network.f_hz:g} Hz, "
+        f"transformer model {network.trafo_model!r}"
+    ]
+    for e, c in counts.items():
+        out.append(f"  {e:9s} {c['total']:6d} ({c['in_service']} in service)")
+    out.append(f"  voltage levels (kV): {', '.join(f'{v:g}' for v in doc['voltage_levels_kv'])}")
+    if doc["zones"]:
+        out.append(f"  zones: {', '.join(doc['zones'])}")
+    out.append(f"  load: {doc['load_mw']:.1f} MW, {doc['load_mvar']:.1f} Mvar")
+    out.append(f"  AC islands: {len(islands)}")
+    for isl in islands:
+        zones = f", zones {', '.join(isl['zones'])}" if isl["zones"] else ""
+        out.append(
+            f"    island {isl['island']}: {isl['buses']} buses, slack at "
+            f"{', '.join(map(str, isl['slack_buses']))}{zones}"
+        )
+    for h in doc["hvdc"]:
+        out.append(
+            f"  HVDC {h['id']}: {h['from_bus']} -> {h['to_bus']}, {h['p_mw']:g} MW "
+            f"(rating {h['max_p_mw']})"
+        )
+    print("\n".join(out))
+    return EXIT_OK
+
+
+def _plain(x):
+    return x.item() if isinstance(x, np.generic) else x
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
