@@ -38,11 +38,14 @@ def run_ac(
         Convergence when the largest bus active or reactive mismatch is below this, in MVA.
     max_iter : int
         Newton iterations allowed (per Q-limit round when ``enforce_q_limits``).
-    enforce_q_limits : bool
+    enforce_q_limits : bool or {0, 1, 2}
         Turn voltage-controlling generators and converter ends whose reactive output
         leaves its limits into fixed-Q injections at the limit (their bus becomes PQ),
-        and solve again until none does (MATPOWER's and pandapower's rule; slack
-        elements are not limited).
+        and solve again until none does; slack elements are not limited. ``True`` or 1
+        fixes every violation found after a solve at once (MATPOWER's
+        ``ENFORCE_Q_LIMS = 1``, pandapower's rule); 2 fixes only the largest one per
+        round (``ENFORCE_Q_LIMS = 2``): slower, but it converges on cases where
+        switching many generators at once makes Newton diverge (case300).
     init : {"flat", "dc"}, complex ndarray or PowerFlowResult
         Start: flat (|V| = setpoints or 1, angles = slack angle), DC angles, given
         complex bus voltages, or an earlier result's voltages.
@@ -55,6 +58,9 @@ def run_ac(
         reason in ``message``; it is not raised.
     """
     cn = _compiled(network)
+    q_mode = int(enforce_q_limits)
+    if q_mode not in (0, 1, 2):
+        raise GridsimError(f"enforce_q_limits must be False, True, 1 or 2, got {enforce_q_limits!r}")
     if not (tol_mva > 0):
         raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
     tol = tol_mva / cn.sn_mva
@@ -67,9 +73,9 @@ def run_ac(
         res = _newton(cn, bus_type, q_fixed, v, tol, max_iter)
         total_it += res.iterations
         v = res.v
-        if not res.converged or not enforce_q_limits:
+        if not res.converged or not q_mode:
             break
-        newly = _apply_q_limits(cn, v, bus_type, q_fixed)
+        newly = _apply_q_limits(cn, v, bus_type, q_fixed, one_at_a_time=q_mode == 2)
         if newly.size == 0:
             break
         limited.extend(newly.tolist())
@@ -148,8 +154,11 @@ def _injector_q_share(cn: CompiledNetwork, v, bus_type, q_fixed):
     return q, s_calc
 
 
-def _apply_q_limits(cn: CompiledNetwork, v, bus_type, q_fixed) -> np.ndarray:
-    """Fix violating PV injectors at their limit and make their buses PQ (in place)."""
+def _apply_q_limits(cn: CompiledNetwork, v, bus_type, q_fixed, one_at_a_time=False):
+    """Fix violating PV injectors at their limit and make their buses PQ (in place).
+
+    Violations are strict (``q > qmax``), as in MATPOWER: no tolerance is added.
+    """
     q, _ = _injector_q_share(cn, v, bus_type, q_fixed)
     candidates = cn.inj_pv & np.isnan(q_fixed) & (bus_type[cn.inj_bus] == PV)
     over = candidates & (q > cn.inj_qmax)
@@ -157,6 +166,12 @@ def _apply_q_limits(cn: CompiledNetwork, v, bus_type, q_fixed) -> np.ndarray:
     hit = np.flatnonzero(over | under)
     if hit.size == 0:
         return hit
+    if one_at_a_time:
+        excess = np.where(over, q - cn.inj_qmax, 0.0) + np.where(under, cn.inj_qmin - q, 0.0)
+        worst = int(np.argmax(excess))
+        keep = np.zeros_like(over)
+        keep[worst] = True
+        over, under, hit = over & keep, under & keep, np.array([worst])
     q_fixed[over] = cn.inj_qmax[over]
     q_fixed[under] = cn.inj_qmin[under]
     buses = np.unique(cn.inj_bus[hit])

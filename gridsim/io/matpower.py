@@ -29,7 +29,8 @@ the base of the ohmic values, which are converted back to the same per-unit valu
 ``min_vm_pu``/``max_vm_pu`` from ``VMIN``/``VMAX``; ``area``/``zone`` are the area and
 zone numbers as strings; type 4 (isolated) buses are out of service, and so are the
 gens at them and the branches touching them. A bus's type is otherwise not stored:
-gridsim derives it from the generators, exactly as MATPOWER's ``bustypes`` does.
+gridsim derives it from the generators, exactly as MATPOWER's ``bustypes`` does
+(a gen row at an isolated bus is kept as an out-of-service ``gen``).
 
 Generators: a gen row at a PV (2) or REF (3) bus becomes a voltage-controlling ``gen``
 (``p_mw = PG``, ``vm_pu = VG``, reactive and active limits); a gen row at a PQ (1) bus
@@ -566,10 +567,12 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
     src = source
     base = float(ppc["baseMVA"])
     bus = np.asarray(ppc["bus"], dtype=float)
-    gen = np.asarray(ppc["gen"], dtype=float).reshape(-1, np.shape(ppc["gen"])[-1] or 10)
+    gen = np.asarray(ppc["gen"], dtype=float)
     branch = np.asarray(ppc["branch"], dtype=float)
+    if gen.size == 0:
+        gen = gen.reshape(0, len(GEN_COLUMNS))
     if branch.size == 0:
-        branch = branch.reshape(0, 11)
+        branch = branch.reshape(0, len(BRANCH_COLUMNS))
     for key, arr in (("bus", bus), ("gen", gen), ("branch", branch)):
         if arr.ndim != 2 or arr.shape[1] < len(_COLUMNS[key]):
             raise InvalidNetworkError(

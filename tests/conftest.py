@@ -1,0 +1,64 @@
+"""Shared fixtures: pandapower reference cases and comparison helpers."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+pp = pytest.importorskip("pandapower", reason="pandapower is the reference")
+import pandapower.networks as pn  # noqa: E402
+
+# Tolerances of the core issue, in the quantities' units.
+TOL_VM_PU = 1e-6
+TOL_VA_DEG = 1e-5
+TOL_P_MW = 1e-3
+
+
+@lru_cache(maxsize=None)
+def _case(name: str):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(pn, name)()
+
+
+def pandapower_case(name: str):
+    """A fresh copy of a pandapower bundled case (loaded once per session)."""
+    return copy.deepcopy(_case(name))
+
+
+def run_pandapower(net, **kwargs):
+    """pandapower's own Newton-Raphson: never lightsim2grid, angles always on."""
+    options = dict(lightsim2grid=False, calculate_voltage_angles=True, init="flat",
+                   tolerance_mva=1e-8, max_iteration=30)
+    options.update(kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.runpp(net, **options)
+    return net
+
+
+def assert_matches_pandapower(res, net, *, tol_vm=TOL_VM_PU, tol_va=TOL_VA_DEG, tol_p=TOL_P_MW):
+    """Compare a gridsim AC result with ``net.res_*`` element by element."""
+    energized = net.res_bus.vm_pu.notna()
+    buses = net.res_bus.index[energized]
+    dvm = np.abs(res.bus.vm_pu.loc[buses].to_numpy() - net.res_bus.vm_pu.loc[buses].to_numpy())
+    dva = np.abs(res.bus.va_degree.loc[buses].to_numpy()
+                 - net.res_bus.va_degree.loc[buses].to_numpy())
+    assert dvm.max() <= tol_vm, f"|dVm| = {dvm.max():.2e} p.u. at bus {buses[dvm.argmax()]}"
+    assert dva.max() <= tol_va, f"|dVa| = {dva.max():.2e} deg at bus {buses[dva.argmax()]}"
+    for element, sides in (("line", ("from", "to")), ("trafo", ("hv", "lv"))):
+        ref = net[f"res_{element}"]
+        ours = getattr(res, element)
+        ids = net[element].index[net[element].in_service & ref.p_from_mw.notna()
+                                 if element == "line" else net[element].in_service]
+        for side in sides:
+            for q in ("p", "q"):
+                unit = "mw" if q == "p" else "mvar"
+                col = f"{q}_{side}_{unit}"
+                d = np.abs(ours[col].loc[ids].to_numpy() - ref[col].loc[ids].to_numpy())
+                if d.size:
+                    assert d.max() <= tol_p, f"{element} {col}: |d| = {d.max():.2e} at {ids[d.argmax()]}"
