@@ -213,9 +213,13 @@ SLACK_Q_LIMIT = (
 
 @pytest.mark.parametrize(
     "name",
-    ["case30", "case118", "case8_quirks",
-     pytest.param("case300", marks=pytest.mark.xfail(strict=True, reason=SLACK_Q_LIMIT))],
-)  # fmt: skip
+    [
+        "case30",
+        "case118",
+        "case8_quirks",
+        pytest.param("case300", marks=pytest.mark.xfail(strict=True, reason=SLACK_Q_LIMIT)),
+    ],
+)
 def test_ac_q_limits_match_matpower(name):
     path = DATA / f"{name}.m"
     net = _read(path)
@@ -231,8 +235,10 @@ def test_ac_q_limits_match_matpower_with_unlimited_slack(name):
     net = _read(path)
     res = _solve(net, enforce_q_limits=True)
     _compare(net, res, _pypower(_ppc(path), qlim=True, limit_ref=False))
-    assert len(res.q_limited_buses) == {"case30": 0, "case118": 6, "case300": 10,
-                                        "case8_quirks": 1}[name]  # fmt: skip
+    assert (
+        len(res.q_limited_buses)
+        == {"case30": 0, "case118": 6, "case300": 10, "case8_quirks": 1}[name]
+    )
 
 
 def test_generated_files_match_pypower_cases():
@@ -446,8 +452,9 @@ def test_write_read_round_trip_network(tmp_path):
     assert parse_matpower(path.read_text())["bus_name"] == [f"B{k}" for k in range(1, 6)] + ["X"]
     res2 = _solve(back)
     np.testing.assert_allclose(res2.v, res.v, atol=1e-9)
-    np.testing.assert_allclose(abs(back.compile().ybus() - net.compile().ybus()).max(), 0,
-                               atol=1e-9)  # fmt: skip
+    np.testing.assert_allclose(
+        abs(back.compile().ybus() - net.compile().ybus()).max(), 0, atol=1e-9
+    )
     # slack power: the ext_grid (first gen row at the REF bus) takes what G2 does not
     assert res2.gen.loc[1, "p_mw"] == pytest.approx(res.ext_grid.loc["grid", "p_mw"], abs=1e-6)
 
@@ -456,8 +463,9 @@ def test_write_read_round_trip_matpower_network(tmp_path):
     net = _read(QUIRKS)
     back = _read(write_matpower(net, tmp_path / "again.m"))
     np.testing.assert_allclose(_solve(back).v, _solve(net).v, atol=1e-10)
-    np.testing.assert_allclose(abs(back.compile().ybus() - net.compile().ybus()).max(), 0,
-                               atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(
+        abs(back.compile().ybus() - net.compile().ybus()).max(), 0, atol=1e-12
+    )
 
 
 @pytest.mark.parametrize(
@@ -490,10 +498,13 @@ def test_write_t_model_magnetising_unsupported(tmp_path):
 # ---------------------------------------------------------------------------------------
 # syntax and bad input
 # ---------------------------------------------------------------------------------------
-def _mini(bus: str | None = None, gen: str | None = None, branch: str | None = None,
-          extra: str = "") -> str:  # fmt: skip
-    bus = bus or ("\t1\t3\t0\t0\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n"
-                  "\t2\t1\t50\t10\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n")  # fmt: skip
+def _mini(
+    bus: str | None = None, gen: str | None = None, branch: str | None = None, extra: str = ""
+) -> str:
+    bus = bus or (
+        "\t1\t3\t0\t0\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n"
+        "\t2\t1\t50\t10\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n"
+    )
     gen = gen or "\t1\t0\t0\t100\t-100\t1.0\t100\t1\t100\t0;\n"
     branch = branch or "\t1\t2\t0.01\t0.1\t0.02\t100\t100\t100\t0\t0\t1;\n"
     return (

@@ -13,8 +13,16 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-CASES = ("case4gs", "case6ww", "case24_ieee_rts", "case30", "case39", "case57", "case118",
-         "case300")  # fmt: skip
+CASES = (
+    "case4gs",
+    "case6ww",
+    "case24_ieee_rts",
+    "case30",
+    "case39",
+    "case57",
+    "case118",
+    "case300",
+)
 
 
 def pypower_case(name: str) -> dict:
@@ -27,8 +35,11 @@ def pypower_case(name: str) -> dict:
         ppc["bus"][:, 0] += shift
         ppc["gen"][:, 0] += shift
         ppc["branch"][:, :2] += shift
-    return {k: np.array(ppc[k], dtype=float) if k != "baseMVA" else float(ppc[k])
-            for k in ("baseMVA", "bus", "gen", "branch", "gencost") if k in ppc}  # fmt: skip
+    return {
+        k: np.array(ppc[k], dtype=float) if k != "baseMVA" else float(ppc[k])
+        for k in ("baseMVA", "bus", "gen", "branch", "gencost")
+        if k in ppc
+    }
 
 
 def main(folder: Path = HERE) -> list[Path]:
