@@ -163,39 +163,34 @@ class PowerFlowResult:
         )
 
     @cached_property
-    def branch(self) -> pd.DataFrame:
-        """Lines and transformers together, indexed by (element, id)."""
+    def _branch_columns(self) -> dict[str, np.ndarray]:
         cn = self.cn
         sf, st = self._s_from, self._s_to
         vf, vt = self.v[cn.br_f], self.v[cn.br_t]
-        idx = pd.MultiIndex.from_arrays(
-            [np.where(cn.br_kind == LINE, "line", "trafo"), cn.br_id], names=["element", "id"]
-        )
         with np.errstate(invalid="ignore", divide="ignore"):
             i_from = np.abs(sf) / (SQRT3 * np.abs(vf) * cn.vn_kv[cn.br_f])
             i_to = np.abs(st) / (SQRT3 * np.abs(vt) * cn.vn_kv[cn.br_t])
             loading = 100.0 * np.maximum(np.abs(sf), np.abs(st)) / cn.br_rate_mva
-        return pd.DataFrame(
-            {
-                "from_bus": cn.bus_ids[cn.br_f],
-                "to_bus": cn.bus_ids[cn.br_t],
-                "p_from_mw": sf.real,
-                "q_from_mvar": sf.imag,
-                "p_to_mw": st.real,
-                "q_to_mvar": st.imag,
-                "pl_mw": (sf + st).real,
-                "ql_mvar": (sf + st).imag,
-                "i_from_ka": i_from,
-                "i_to_ka": i_to,
-                "vm_from_pu": np.abs(vf),
-                "va_from_degree": np.rad2deg(np.angle(vf)),
-                "vm_to_pu": np.abs(vt),
-                "va_to_degree": np.rad2deg(np.angle(vt)),
-                "loading_percent": loading,
-                "rate_mva": cn.br_rate_mva,
-            },
-            index=idx,
+        return {
+            "from_bus": cn.bus_ids.to_numpy()[cn.br_f],
+            "to_bus": cn.bus_ids.to_numpy()[cn.br_t],
+            "p_from_mw": sf.real, "q_from_mvar": sf.imag,
+            "p_to_mw": st.real, "q_to_mvar": st.imag,
+            "pl_mw": (sf + st).real, "ql_mvar": (sf + st).imag,
+            "i_from_ka": i_from, "i_to_ka": i_to,
+            "vm_from_pu": np.abs(vf), "va_from_degree": np.rad2deg(np.angle(vf)),
+            "vm_to_pu": np.abs(vt), "va_to_degree": np.rad2deg(np.angle(vt)),
+            "loading_percent": loading, "rate_mva": cn.br_rate_mva,
+        }
+
+    @cached_property
+    def branch(self) -> pd.DataFrame:
+        """Lines and transformers together, indexed by (element, id)."""
+        cn = self.cn
+        idx = pd.MultiIndex.from_arrays(
+            [np.where(cn.br_kind == LINE, "line", "trafo"), cn.br_id], names=["element", "id"]
         )
+        return pd.DataFrame(self._branch_columns, index=idx)
 
     @cached_property
     def line(self) -> pd.DataFrame:
@@ -205,27 +200,17 @@ class PowerFlowResult:
     @cached_property
     def trafo(self) -> pd.DataFrame:
         """Transformer results with hv/lv names (pandapower's ``res_trafo`` columns)."""
-        names = {
-            "p_from_mw": "p_hv_mw",
-            "q_from_mvar": "q_hv_mvar",
-            "p_to_mw": "p_lv_mw",
-            "q_to_mvar": "q_lv_mvar",
-            "i_from_ka": "i_hv_ka",
-            "i_to_ka": "i_lv_ka",
-            "vm_from_pu": "vm_hv_pu",
-            "va_from_degree": "va_hv_degree",
-            "vm_to_pu": "vm_lv_pu",
-            "va_to_degree": "va_lv_degree",
-            "from_bus": "hv_bus",
-            "to_bus": "lv_bus",
-        }
+        names = {"p_from_mw": "p_hv_mw", "q_from_mvar": "q_hv_mvar", "p_to_mw": "p_lv_mw",
+                 "q_to_mvar": "q_lv_mvar", "i_from_ka": "i_hv_ka", "i_to_ka": "i_lv_ka",
+                 "vm_from_pu": "vm_hv_pu", "va_from_degree": "va_hv_degree",
+                 "vm_to_pu": "vm_lv_pu", "va_to_degree": "va_lv_degree",
+                 "from_bus": "hv_bus", "to_bus": "lv_bus"}
         return self._branch_part("trafo", TRAFO, names)
 
     def _branch_part(self, name, kind, names) -> pd.DataFrame:
-        part = self.branch.loc[self.cn.br_kind == kind]
-        part = part.droplevel("element").rename(columns=names)
-        part.index.name = name
-        return part
+        m = self.cn.br_kind == kind
+        cols = {names.get(k, k): v[m] for k, v in self._branch_columns.items()}
+        return pd.DataFrame(cols, index=pd.Index(self.cn.br_id[m], name=name))
 
     def _injector_table(self, kind: int, with_v: bool = False) -> pd.DataFrame:
         cn = self.cn

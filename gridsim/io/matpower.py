@@ -84,12 +84,11 @@ from gridsim.exceptions import InvalidNetworkError, UnsupportedElementError
 
 __all__ = ["parse_matpower", "read_matpower", "write_matpower"]
 
-BUS_COLUMNS = ("BUS_I", "BUS_TYPE", "PD", "QD", "GS", "BS", "BUS_AREA", "VM", "VA",
-               "BASE_KV", "ZONE", "VMAX", "VMIN")  # fmt: skip
-GEN_COLUMNS = ("GEN_BUS", "PG", "QG", "QMAX", "QMIN", "VG", "MBASE", "GEN_STATUS", "PMAX",
-               "PMIN")  # fmt: skip
-BRANCH_COLUMNS = ("F_BUS", "T_BUS", "BR_R", "BR_X", "BR_B", "RATE_A", "RATE_B", "RATE_C",
-                  "TAP", "SHIFT", "BR_STATUS")  # fmt: skip
+BUS_COLUMNS = tuple("BUS_I BUS_TYPE PD QD GS BS BUS_AREA VM VA BASE_KV ZONE VMAX VMIN".split())
+GEN_COLUMNS = tuple("GEN_BUS PG QG QMAX QMIN VG MBASE GEN_STATUS PMAX PMIN".split())
+BRANCH_COLUMNS = tuple(
+    "F_BUS T_BUS BR_R BR_X BR_B RATE_A RATE_B RATE_C TAP SHIFT BR_STATUS".split()
+)
 _COLUMNS = {"bus": BUS_COLUMNS, "gen": GEN_COLUMNS, "branch": BRANCH_COLUMNS}
 
 # column indices
@@ -272,10 +271,10 @@ class _Parser:
         c = self._peek()
         if c == "[":
             self.pos += 1
-            return ("matrix", *self._bracketed("]", lhs, line))
+            return ("matrix", self._bracketed("]", lhs, line))
         if c == "{":
             self.pos += 1
-            return ("cell", *self._bracketed("}", lhs, line))
+            return ("cell", self._bracketed("}", lhs, line))
         if c in ("'", '"'):
             return ("string", self._string())
         start = self.pos
@@ -287,12 +286,10 @@ class _Parser:
             self.fail(f"line {line}: expected a value after '{lhs} ='")
         return ("scalar", token)
 
-    def _bracketed(self, closer: str, lhs: str, line: int) -> tuple[list[list[str]], list[int]]:
-        """Rows of raw tokens up to ``closer``, with the line number of each row."""
+    def _bracketed(self, closer: str, lhs: str, line: int) -> list[list[str]]:
+        """Rows of raw tokens up to ``closer`` (empty rows dropped)."""
         rows: list[list[str]] = []
-        row_lines: list[int] = []
         row: list[str] = []
-        row_line = self.line
         text = self.text
         while True:
             if self.pos >= len(text):
@@ -303,23 +300,16 @@ class _Parser:
                 if item is _ROW_BREAK:
                     if row:
                         rows.append(row)
-                        row_lines.append(row_line)
                     row = []
-                    row_line = self.line
                 else:
-                    if not row:
-                        row_line = self.line
                     row.append(item)
-            self.pos += end
             if stop == "close":
+                self.pos += end
                 if row:
                     rows.append(row)
-                    row_lines.append(row_line)
-                return rows, row_lines
-            if stop == "eol":  # a newline ends a row
-                if row:
-                    rows.append(row)
-                    row_lines.append(row_line)
+                return rows
+            if stop == "eol" and row:  # a newline ends a row; "..." continues it
+                rows.append(row)
                 row = []
             self.pos = eol
             if self.pos < len(text):
@@ -332,8 +322,15 @@ class _Parser:
         (``"eol"``, ``"cont"`` for ``...`` or ``"close"``) and where the scan stopped.
         """
         if "'" not in seg and '"' not in seg:  # fast path: plain numbers
-            stops = [(k, kind) for k, kind in ((seg.find("%"), "eol"), (seg.find("..."), "cont"),
-                     (seg.find(closer), "close")) if k >= 0]  # fmt: skip
+            stops = [
+                (k, kind)
+                for k, kind in (
+                    (seg.find("%"), "eol"),
+                    (seg.find("..."), "cont"),
+                    (seg.find(closer), "close"),
+                )
+                if k >= 0
+            ]
             k, kind = min(stops) if stops else (len(seg), "eol")
             items: list[str | None] = []
             for n, part in enumerate(seg[:k].split(";")):
@@ -552,8 +549,7 @@ def _check_finite(kind: str, data: np.ndarray, names: list[str], src: str | None
     """NaN anywhere, or Inf outside limit columns, of the used columns is an error."""
     columns = _COLUMNS[kind]
     used = data[:, : len(columns)]
-    bad = np.isnan(used) | (np.isinf(used) & ~np.isin(np.arange(len(columns)),
-                                                      list(_INF_OK[kind])))  # fmt: skip
+    bad = np.isnan(used) | (np.isinf(used) & ~np.isin(np.arange(len(columns)), list(_INF_OK[kind])))
     if bad.any():
         k, j = np.argwhere(bad)[0]
         what = "NaN" if np.isnan(used[k, j]) else "infinite"
@@ -620,8 +616,11 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
         return np.where(np.isinf(values), np.nan, values)
 
     bus_names = ppc.get("bus_name")
-    if not (isinstance(bus_names, list) and len(bus_names) == len(ids)
-            and all(isinstance(s, str) for s in bus_names)):  # fmt: skip
+    if not (
+        isinstance(bus_names, list)
+        and len(bus_names) == len(ids)
+        and all(isinstance(s, str) for s in bus_names)
+    ):
         bus_names = [""] * len(ids)
     bus_table = pd.DataFrame(
         {
@@ -642,8 +641,9 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
             r = row_of.get(int(b)) if float(b).is_integer() else None
             if r is None:
                 where = f"{end} bus" if end else "bus"
-                raise InvalidNetworkError(f"{kind} row {k + 1}: {where} {_label(b)} does not exist",
-                                          src)  # fmt: skip
+                raise InvalidNetworkError(
+                    f"{kind} row {k + 1}: {where} {_label(b)} does not exist", src
+                )
             rows[k] = r
         return rows
 
@@ -869,10 +869,11 @@ def _network_to_ppc(net) -> dict[str, Any]:
     sn = net.sn_mva
     bus = net.bus
     nb = len(bus)
-    if net.hvdc.in_service.any():
+    hvdc_on = net.hvdc.in_service.to_numpy()
+    if hvdc_on.any():
         raise UnsupportedElementError(
-            f"hvdc {net.hvdc.index[net.hvdc.in_service.to_numpy()][0]!r}: HVDC links cannot "
-            "be written to a MATPOWER case (mpc.dcline is not supported)",
+            f"hvdc {net.hvdc.index[hvdc_on][0]!r}: HVDC links cannot be written to a MATPOWER "
+            "case (mpc.dcline is not supported)",
             src,
         )
     ids = list(bus.index)
@@ -887,20 +888,25 @@ def _network_to_ppc(net) -> dict[str, Any]:
     def rows(series: pd.Series) -> np.ndarray:
         return np.array([pos[i] for i in series], dtype=np.int64)
 
+    def col(table: pd.DataFrame, name: str) -> np.ndarray:
+        return table[name].to_numpy(dtype=float)
+
+    def inf(values: np.ndarray, sign: float) -> np.ndarray:
+        return np.where(np.isnan(values), sign * np.inf, values)
+
     # -- bus types and effective setpoints (gridsim's compile rule) -------------------
     btype = np.where(on_bus, PQ_BUS, ISOLATED)
     vm_set = np.ones(nb)
     va_set = np.zeros(nb)
     gen, ext = net.gen, net.ext_grid
     g_rows, e_rows = rows(gen.bus), rows(ext.bus)
-    cands = []  # (rank, order, row, vm, slack, va)
-    for k, (rw, on) in enumerate(zip(g_rows, gen.in_service.to_numpy(), strict=True)):
-        if on and on_bus[rw]:
-            s = bool(gen.slack.iloc[k])
-            cands.append((2 if s else 1, k, rw, gen.vm_pu.iloc[k], s, gen.va_degree.iloc[k]))
-    for k, (rw, on) in enumerate(zip(e_rows, ext.in_service.to_numpy(), strict=True)):
-        if on and on_bus[rw]:
-            cands.append((3, k, rw, ext.vm_pu.iloc[k], True, ext.va_degree.iloc[k]))
+    g_slack = gen.slack.to_numpy(dtype=bool)
+    cands = []  # (rank, table order, bus row, vm, slack, va): ext_grid > slack gen > gen
+    for k in np.flatnonzero(gen.in_service.to_numpy() & on_bus[g_rows]):
+        s = bool(g_slack[k])
+        cands.append((2 if s else 1, k, g_rows[k], gen.vm_pu.iloc[k], s, gen.va_degree.iloc[k]))
+    for k in np.flatnonzero(ext.in_service.to_numpy() & on_bus[e_rows]):
+        cands.append((3, k, e_rows[k], ext.vm_pu.iloc[k], True, ext.va_degree.iloc[k]))
     for _rank, _k, rw, v, s, a in sorted(cands, key=lambda c: (c[0], c[1])):
         vm_set[rw] = v
         if s:
@@ -908,128 +914,129 @@ def _network_to_ppc(net) -> dict[str, Any]:
             va_set[rw] = a
         elif btype[rw] != REF_BUS:
             btype[rw] = PV_BUS
+    controlled = np.isin(btype, (PV_BUS, REF_BUS))
 
     # -- loads and shunts ---------------------------------------------------------------
     pd_, qd = np.zeros(nb), np.zeros(nb)
     ld = net.load[net.load.in_service.to_numpy()]
-    np.add.at(pd_, rows(ld.bus), ld.p_mw.to_numpy(dtype=float))
-    np.add.at(qd, rows(ld.bus), ld.q_mvar.to_numpy(dtype=float))
+    np.add.at(pd_, rows(ld.bus), col(ld, "p_mw"))
+    np.add.at(qd, rows(ld.bus), col(ld, "q_mvar"))
     gs, bs = np.zeros(nb), np.zeros(nb)
     sh = net.shunt[net.shunt.in_service.to_numpy()]
-    if len(sh):
-        sr = rows(sh.bus)
-        vn_sh = sh.vn_kv.to_numpy(dtype=float)
-        vn_sh = np.where(np.isnan(vn_sh), vn[sr], vn_sh)
-        scale = (vn[sr] / vn_sh) ** 2 * sh.step.to_numpy(dtype=float)
-        np.add.at(gs, sr, sh.p_mw.to_numpy(dtype=float) * scale)
-        np.add.at(bs, sr, -sh.q_mvar.to_numpy(dtype=float) * scale)
+    sr = rows(sh.bus)
+    vn_sh = col(sh, "vn_kv")
+    scale = (vn[sr] / np.where(np.isnan(vn_sh), vn[sr], vn_sh)) ** 2 * col(sh, "step")
+    np.add.at(gs, sr, col(sh, "p_mw") * scale)
+    np.add.at(bs, sr, -col(sh, "q_mvar") * scale)
 
-    # -- generator rows -------------------------------------------------------------------
-    def inf(values, sign: float) -> np.ndarray:
-        v = np.asarray(values, dtype=float)
-        return np.where(np.isnan(v), sign * np.inf, v)
+    # -- generator rows: ext_grids, slack gens, other gens, sgens at PQ buses ---------------
+    def gen_block(brow, p, q, qmax, qmin, vg, on, pmax, pmin) -> np.ndarray:
+        n = brow.size
+        return np.column_stack(
+            [numbers[brow], p, q, qmax, qmin, np.where(controlled[brow], vm_set[brow], vg),
+             np.full(n, sn), on.astype(float), pmax, pmin]
+        ).reshape(n, 10)  # fmt: skip
 
-    gen_rows: list[list[float]] = []
-
-    def add_gen(rw, p, q, qmax, qmin, vg, on, pmax, pmin):
-        gen_rows.append([numbers[rw], p, q, qmax, qmin, vg, sn, 1.0 if on else 0.0, pmax, pmin])
-
-    for k, rw in enumerate(e_rows):
-        e = ext.iloc[k]
-        vg = vm_set[rw] if btype[rw] in (PV_BUS, REF_BUS) else e.vm_pu
-        add_gen(rw, 0.0, 0.0, e.max_q_mvar, e.min_q_mvar, vg, e.in_service, np.inf, -np.inf)
-    order = np.argsort(~gen.slack.to_numpy(dtype=bool), kind="stable")
-    for k in order:
-        g, rw = gen.iloc[k], g_rows[k]
-        vg = vm_set[rw] if btype[rw] in (PV_BUS, REF_BUS) else g.vm_pu
-        add_gen(rw, g.p_mw, 0.0, g.max_q_mvar, g.min_q_mvar, vg, g.in_service,
-                inf(g.max_p_mw, 1.0), inf(g.min_p_mw, -1.0))  # fmt: skip
+    ne = len(ext)
+    ext_block = gen_block(
+        e_rows, np.zeros(ne), np.zeros(ne), col(ext, "max_q_mvar"), col(ext, "min_q_mvar"),
+        col(ext, "vm_pu"), ext.in_service.to_numpy(), np.full(ne, np.inf), np.full(ne, -np.inf),
+    )  # fmt: skip
+    order = np.argsort(~g_slack, kind="stable")
+    g = gen.iloc[order]
+    gen_block_ = gen_block(
+        g_rows[order], col(g, "p_mw"), np.zeros(len(g)), col(g, "max_q_mvar"),
+        col(g, "min_q_mvar"), col(g, "vm_pu"), g.in_service.to_numpy(),
+        inf(col(g, "max_p_mw"), 1.0), inf(col(g, "min_p_mw"), -1.0),
+    )  # fmt: skip
     sg = net.sgen
-    for k, rw in enumerate(rows(sg.bus)):
-        s = sg.iloc[k]
-        if btype[rw] in (PV_BUS, REF_BUS):  # MATPOWER would make it control the voltage
-            if s.in_service:
-                pd_[rw] -= s.p_mw
-                qd[rw] -= s.q_mvar
-            continue
-        add_gen(rw, s.p_mw, s.q_mvar, np.inf, -np.inf, 1.0, s.in_service,
-                inf(s.max_p_mw, 1.0), inf(s.min_p_mw, -1.0))  # fmt: skip
+    s_rows = rows(sg.bus)
+    s_on = sg.in_service.to_numpy()
+    folded = controlled[s_rows]  # MATPOWER would let a gen row there control the voltage
+    np.subtract.at(pd_, s_rows[folded & s_on], col(sg, "p_mw")[folded & s_on])
+    np.subtract.at(qd, s_rows[folded & s_on], col(sg, "q_mvar")[folded & s_on])
+    s = sg[~folded]
+    ns = len(s)
+    sgen_block = gen_block(
+        s_rows[~folded], col(s, "p_mw"), col(s, "q_mvar"), np.full(ns, np.inf),
+        np.full(ns, -np.inf), np.ones(ns), s_on[~folded], inf(col(s, "max_p_mw"), 1.0),
+        inf(col(s, "min_p_mw"), -1.0),
+    )  # fmt: skip
 
-    # -- branch rows ----------------------------------------------------------------------
-    branch_rows: list[list[float]] = []
+    # -- branch rows --------------------------------------------------------------------
     line = net.line
-    if len(line):
-        if (line.g_us_per_km.to_numpy(dtype=float) != 0).any():
-            k = int(np.argmax(line.g_us_per_km.to_numpy(dtype=float) != 0))
-            raise UnsupportedElementError(
-                f"line {line.index[k]!r}: shunt conductance g_us_per_km cannot be written as "
-                "a MATPOWER branch",
-                src,
-            )
-        f, t = rows(line.from_bus), rows(line.to_bus)
-        zb = vn[f] ** 2 / sn
-        length, par = line.length_km.to_numpy(dtype=float), line.parallel.to_numpy(dtype=float)
-        z = (line.r_ohm_per_km.to_numpy(dtype=float) + 1j * line.x_ohm_per_km.to_numpy(
-            dtype=float)) * length / par / zb  # fmt: skip
-        bsh = line.b_us_per_km.to_numpy(dtype=float) * 1e-6 * length * par * zb
-        rate = np.nan_to_num(line.rate_mva.to_numpy(dtype=float), nan=0.0)
-        for k in range(len(line)):
-            branch_rows.append([numbers[f[k]], numbers[t[k]], z[k].real, z[k].imag, bsh[k],
-                                rate[k], rate[k], rate[k], 0.0, 0.0,
-                                1.0 if line.in_service.iloc[k] else 0.0])  # fmt: skip
-    trafo = net.trafo
-    if len(trafo):
-        steps = (trafo.tap_pos - trafo.tap_neutral).to_numpy(dtype=float)
-        lv_tap = (
-            (trafo.tap_side.to_numpy() == "lv")
-            & (steps != 0)
-            & (
-                (trafo.tap_step_percent.to_numpy(dtype=float) != 0)
-                | (trafo.tap_step_degree.to_numpy(dtype=float) != 0)
-            )
+    g_line = col(line, "g_us_per_km") != 0
+    if g_line.any():
+        raise UnsupportedElementError(
+            f"line {line.index[g_line][0]!r}: shunt conductance g_us_per_km cannot be written "
+            "as a MATPOWER branch",
+            src,
         )
-        if lv_tap.any():
-            raise UnsupportedElementError(
-                f"trafo {trafo.index[np.argmax(lv_tap)]!r}: a tap changer off neutral on the lv "
-                "side cannot be written as a MATPOWER branch (its tap is on the from/hv side)",
-                src,
-            )
-        f, t = rows(trafo.hv_bus), rows(trafo.lv_bus)
-        ys, yf, yt, tap = trafo_parameters(trafo, vn[f], vn[t], sn, net.trafo_model)
-        scale = np.maximum(np.abs(yf), 1.0)
-        bad = (np.abs(yf.real) > 1e-14 * scale) | (np.abs(yf - yt) > 1e-14 * scale)
-        if bad.any():
-            raise UnsupportedElementError(
-                f"trafo {trafo.index[np.argmax(bad)]!r}: its magnetising branch (iron losses "
-                f"pfe_kw, or trafo_model {net.trafo_model!r}) cannot be written as MATPOWER's "
-                "branch charging BR_B",
-                src,
-            )
-        z = 1.0 / ys
-        rate = np.nan_to_num(trafo.rate_mva.to_numpy(dtype=float), nan=0.0)
-        for k in range(len(trafo)):
-            branch_rows.append([numbers[f[k]], numbers[t[k]], z[k].real, z[k].imag,
-                                2.0 * yf[k].imag, rate[k], rate[k], rate[k], abs(tap[k]),
-                                math.degrees(np.angle(tap[k])),
-                                1.0 if trafo.in_service.iloc[k] else 0.0])  # fmt: skip
+    lf, lt = rows(line.from_bus), rows(line.to_bus)
+    zb = vn[lf] ** 2 / sn
+    length, par = col(line, "length_km"), col(line, "parallel")
+    z = (col(line, "r_ohm_per_km") + 1j * col(line, "x_ohm_per_km")) * length / par / zb
+    b_line = col(line, "b_us_per_km") * 1e-6 * length * par * zb
+    nl = len(line)
+    line_block = _branch_block(
+        numbers[lf], numbers[lt], z, b_line, col(line, "rate_mva"), np.zeros(nl), np.zeros(nl),
+        line.in_service.to_numpy(),
+    )  # fmt: skip
 
-    def number_of(text: str, default: int = 1) -> float:
-        return float(text) if _NUMBER.match(text or "") and np.isfinite(float(text)) else default
+    trafo = net.trafo
+    steps = col(trafo, "tap_pos") - col(trafo, "tap_neutral")
+    stepped = (col(trafo, "tap_step_percent") != 0) | (col(trafo, "tap_step_degree") != 0)
+    lv_tap = (trafo.tap_side.to_numpy() == "lv") & (steps != 0) & stepped
+    if lv_tap.any():
+        raise UnsupportedElementError(
+            f"trafo {trafo.index[lv_tap][0]!r}: a tap changer off neutral on the lv side cannot "
+            "be written as a MATPOWER branch (its tap is on the from/hv side)",
+            src,
+        )
+    tf, tt = rows(trafo.hv_bus), rows(trafo.lv_bus)
+    if len(trafo):
+        ys, yf, yt, tap = trafo_parameters(trafo, vn[tf], vn[tt], sn, net.trafo_model)
+    else:
+        ys = yf = yt = tap = np.zeros(0, dtype=complex)
+    tol = 1e-14 * np.maximum(np.abs(yf), 1.0)
+    bad = (np.abs(yf.real) > tol) | (np.abs(yf - yt) > tol)
+    if bad.any():
+        raise UnsupportedElementError(
+            f"trafo {trafo.index[bad][0]!r}: its magnetising branch (iron losses pfe_kw, or "
+            f"trafo_model {net.trafo_model!r}) cannot be written as MATPOWER's branch charging "
+            "BR_B",
+            src,
+        )
+    trafo_block = _branch_block(
+        numbers[tf], numbers[tt], 1.0 / ys, 2.0 * yf.imag, col(trafo, "rate_mva"), np.abs(tap),
+        np.degrees(np.angle(tap)), trafo.in_service.to_numpy(),
+    )  # fmt: skip
 
-    bus_mat = np.column_stack([
-        numbers, btype, pd_, qd, gs, bs,
-        [number_of(a) for a in bus.area], np.where(btype == ISOLATED, 1.0, vm_set), va_set, vn,
-        [number_of(z) for z in bus.zone], inf(bus.max_vm_pu, 1.0), inf(bus.min_vm_pu, -1.0),
-    ])  # fmt: skip
+    def number_of(text: str) -> float:
+        return float(text) if _NUMBER.match(text or "") and np.isfinite(float(text)) else 1.0
+
+    bus_mat = np.column_stack(
+        [numbers, btype, pd_, qd, gs, bs, [number_of(a) for a in bus.area],
+         np.where(controlled, vm_set, 1.0), va_set, vn, [number_of(z) for z in bus.zone],
+         inf(col(bus, "max_vm_pu"), 1.0), inf(col(bus, "min_vm_pu"), -1.0)]
+    )  # fmt: skip
     ppc: dict[str, Any] = {
         "baseMVA": sn,
         "bus": bus_mat,
-        "gen": np.array(gen_rows, dtype=float).reshape(-1, 10),
-        "branch": np.array(branch_rows, dtype=float).reshape(-1, 11),
+        "gen": np.vstack([ext_block, gen_block_, sgen_block]),
+        "branch": np.vstack([line_block, trafo_block]),
     }
     if not integer:
         ppc["bus_name"] = [str(i) for i in ids]
     return ppc
+
+
+def _branch_block(f, t, z, b, rate, ratio, angle, on) -> np.ndarray:
+    """MATPOWER branch rows (RATE_A = RATE_B = RATE_C; NaN rating written as 0)."""
+    rate = np.nan_to_num(rate, nan=0.0)
+    return np.column_stack(
+        [f, t, z.real, z.imag, b, rate, rate, rate, ratio, angle, on.astype(float)]
+    ).reshape(len(f), 11)
 
 
 def _fmt(x: float) -> str:
@@ -1054,6 +1061,11 @@ def _format_matrix(name: str, data: Any, header: tuple[str, ...]) -> list[str]:
     return lines
 
 
+_BUS_HEADER = tuple("bus_i type Pd Qd Gs Bs area Vm Va baseKV zone Vmax Vmin".split())
+_GEN_HEADER = tuple("bus Pg Qg Qmax Qmin Vg mBase status Pmax Pmin".split())
+_BRANCH_HEADER = tuple("fbus tbus r x b rateA rateB rateC ratio angle status".split())
+
+
 def _format_case(ppc: Mapping[str, Any], fname: str, title: str) -> str:
     out = [
         f"function mpc = {fname}",
@@ -1068,21 +1080,21 @@ def _format_case(ppc: Mapping[str, Any], fname: str, title: str) -> str:
         f"mpc.baseMVA = {_fmt(ppc['baseMVA'])};",
         "",
         "%% bus data",
-        *_format_matrix("bus", ppc["bus"], ("bus_i", "type", "Pd", "Qd", "Gs", "Bs", "area",
-                                            "Vm", "Va", "baseKV", "zone", "Vmax", "Vmin")),
+        *_format_matrix("bus", ppc["bus"], _BUS_HEADER),
         "",
         "%% generator data",
-        *_format_matrix("gen", ppc["gen"], ("bus", "Pg", "Qg", "Qmax", "Qmin", "Vg", "mBase",
-                                            "status", "Pmax", "Pmin")),
+        *_format_matrix("gen", ppc["gen"], _GEN_HEADER),
         "",
         "%% branch data",
-        *_format_matrix("branch", ppc["branch"], ("fbus", "tbus", "r", "x", "b", "rateA",
-                                                  "rateB", "rateC", "ratio", "angle",
-                                                  "status")),
-    ]  # fmt: skip
+        *_format_matrix("branch", ppc["branch"], _BRANCH_HEADER),
+    ]
     if ppc.get("gencost") is not None and np.size(ppc["gencost"]):
-        out += ["", "%%-----  OPF Data  -----%%", "%% generator cost data",
-                *_format_matrix("gencost", ppc["gencost"], ())]  # fmt: skip
+        out += [
+            "",
+            "%%-----  OPF Data  -----%%",
+            "%% generator cost data",
+            *_format_matrix("gencost", ppc["gencost"], ()),
+        ]
     names = ppc.get("bus_name")
     if names is not None and len(names):
         out += ["", "%% bus names", "mpc.bus_name = {"]

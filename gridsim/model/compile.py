@@ -132,6 +132,17 @@ class CompiledNetwork:
         return self._cache["branch_y"]
 
 
+def columns(table: pd.DataFrame, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The table's columns as NumPy arrays (rows where ``mask``), read once.
+
+    Boolean-indexing a DataFrame costs more than compiling a small network; indexing
+    its column arrays costs next to nothing.
+    """
+    if mask is None:
+        return {c: table[c].to_numpy() for c in table.columns}
+    return {c: table[c].to_numpy()[mask] for c in table.columns}
+
+
 def compile_network(network) -> CompiledNetwork:
     """Compile ``network`` (a :class:`~gridsim.model.network.Network`) to arrays.
 
@@ -146,10 +157,9 @@ def compile_network(network) -> CompiledNetwork:
     sn = network.sn_mva
     bus = network.bus
     in_bus = bus.in_service.to_numpy()
-    bus_tab = bus[in_bus]
-    bus_ids = bus_tab.index
+    bus_ids = bus.index[in_bus]
     n = len(bus_ids)
-    vn = bus_tab.vn_kv.to_numpy(dtype=float)
+    vn = bus.vn_kv.to_numpy(dtype=float)[in_bus]
 
     def lookup(ids: pd.Series) -> np.ndarray:
         return bus_ids.get_indexer(ids)
@@ -160,12 +170,13 @@ def compile_network(network) -> CompiledNetwork:
     lf, lt = lookup(line.from_bus), lookup(line.to_bus)
     on = line.in_service.to_numpy() & (lf >= 0) & (lt >= 0)
     if on.any():
-        parts.append(_line_arrays(line[on], lf[on], lt[on], vn, sn))
+        parts.append(_line_arrays(columns(line, on), line.index[on], lf[on], lt[on], vn, sn))
     trafo = network.trafo
     tf, tt = lookup(trafo.hv_bus), lookup(trafo.lv_bus)
     on = trafo.in_service.to_numpy() & (tf >= 0) & (tt >= 0)
     if on.any():
-        parts.append(_trafo_arrays(trafo[on], tf[on], tt[on], vn, sn, network.trafo_model))
+        parts.append(_trafo_arrays(columns(trafo, on), trafo.index[on], tf[on], tt[on], vn, sn,
+                                   network.trafo_model))
     br = {
         k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dtype=_BR_DTYPES[k])
         for k in _BR_DTYPES
@@ -210,8 +221,8 @@ def compile_network(network) -> CompiledNetwork:
         sn_mva=sn,
         bus_ids=bus_ids,
         vn_kv=vn,
-        vm_min=bus_tab.min_vm_pu.to_numpy(dtype=float),
-        vm_max=bus_tab.max_vm_pu.to_numpy(dtype=float),
+        vm_min=bus.min_vm_pu.to_numpy(dtype=float)[in_bus],
+        vm_max=bus.max_vm_pu.to_numpy(dtype=float)[in_bus],
         island=np.full(n, -1, dtype=np.int64),
         bus_type=bus_type,
         vm_set=vm_set,
@@ -262,28 +273,27 @@ _BR_DTYPES = {
 }
 
 
-def _line_arrays(line: pd.DataFrame, f, t, vn, sn) -> dict:
+def _line_arrays(line: dict, ids, f, t, vn, sn) -> dict:
     """Per-unit pi model of lines (base: the from bus's nominal voltage)."""
     base_z = vn[f] ** 2 / sn
-    length = line.length_km.to_numpy()
-    par = line.parallel.to_numpy()
-    z = (line.r_ohm_per_km.to_numpy() + 1j * line.x_ohm_per_km.to_numpy()) * length / par / base_z
-    y_sh = (line.g_us_per_km.to_numpy() + 1j * line.b_us_per_km.to_numpy()) * 1e-6
-    y_sh = y_sh * length * par * base_z
+    length = line["length_km"]
+    par = line["parallel"]
+    z = (line["r_ohm_per_km"] + 1j * line["x_ohm_per_km"]) * length / par / base_z
+    y_sh = (line["g_us_per_km"] + 1j * line["b_us_per_km"]) * 1e-6 * length * par * base_z
     return {
         "kind": np.full(f.size, LINE, dtype=np.int64),
-        "id": line.index.to_numpy(dtype=object),
+        "id": ids.to_numpy(dtype=object),
         "f": f.astype(np.int64),
         "t": t.astype(np.int64),
         "ys": 1.0 / z,
         "yf": y_sh / 2,
         "yt": y_sh / 2,
         "tap": np.ones(f.size, dtype=complex),
-        "rate": line.rate_mva.to_numpy(dtype=float),
+        "rate": line["rate_mva"].astype(float),
     }
 
 
-def trafo_parameters(trafo: pd.DataFrame, vn_hv_bus, vn_lv_bus, sn, model: str):
+def trafo_parameters(trafo, vn_hv_bus, vn_lv_bus, sn, model: str):
     """Per-unit pi equivalent of two-winding transformers, as pandapower computes it.
 
     The tap changer scales the rated voltage of its side (a step may carry an angle,
@@ -292,18 +302,21 @@ def trafo_parameters(trafo: pd.DataFrame, vn_hv_bus, vn_lv_bus, sn, model: str):
     magnetising branch is split half/half (``"pi"``) or put at the midpoint of the
     leakage impedance and converted by a wye-delta transform (``"t"``).
 
+    ``trafo`` maps the trafo table's column names to arrays (a DataFrame will do).
+
     Returns
     -------
     ys, yf, yt, tap : ndarray of complex
     """
-    vn_hv = trafo.vn_hv_kv.to_numpy(dtype=float).copy()
-    vn_lv = trafo.vn_lv_kv.to_numpy(dtype=float).copy()
-    shift = trafo.shift_degree.to_numpy(dtype=float).copy()
-    steps = (
-        trafo.tap_pos.to_numpy() - trafo.tap_neutral.to_numpy()
-    ) * trafo.tap_step_percent.to_numpy()
-    step_deg = np.deg2rad(trafo.tap_step_degree.to_numpy())
-    side = trafo.tap_side.to_numpy()
+    def col(name):
+        return np.asarray(trafo[name], dtype=float)
+
+    vn_hv = col("vn_hv_kv").copy()
+    vn_lv = col("vn_lv_kv").copy()
+    shift = col("shift_degree").copy()
+    steps = (col("tap_pos") - col("tap_neutral")) * col("tap_step_percent")
+    step_deg = np.deg2rad(col("tap_step_degree"))
+    side = np.asarray(trafo["tap_side"])
     for name, vn_side, direction in (("hv", vn_hv, 1.0), ("lv", vn_lv, -1.0)):
         m = side == name
         if not m.any():
@@ -315,15 +328,15 @@ def trafo_parameters(trafo: pd.DataFrame, vn_hv_bus, vn_lv_bus, sn, model: str):
         vn_side[m] = np.hypot(re, im)
     ratio = (vn_hv / vn_lv) / (vn_hv_bus / vn_lv_bus)
 
-    sn_t = trafo.sn_mva.to_numpy(dtype=float)
-    par = trafo.parallel.to_numpy(dtype=float)
+    sn_t = col("sn_mva")
+    par = col("parallel")
     scale = (vn_lv / vn_lv_bus) ** 2 * sn / sn_t / par  # % on own rating -> p.u., lv side
-    vk, vkr = trafo.vk_percent.to_numpy(), trafo.vkr_percent.to_numpy()
+    vk, vkr = col("vk_percent"), col("vkr_percent")
     r = vkr / 100.0 * scale
     x = np.sign(vk) * np.sqrt(np.maximum((vk / 100.0) ** 2 - (vkr / 100.0) ** 2, 0.0)) * scale
     # magnetising admittance (sign of i0 gives inductive > 0, capacitive < 0)
-    i0 = trafo.i0_percent.to_numpy()
-    pfe = trafo.pfe_kw.to_numpy() / 1000.0
+    i0 = col("i0_percent")
+    pfe = col("pfe_kw") / 1000.0
     ym = np.abs(i0) / 100.0 * sn_t
     b_mva = -np.sign(i0) * np.sqrt(np.maximum(ym**2 - pfe**2, 0.0))
     ymag = (pfe + 1j * b_mva) * (vn_lv_bus / vn_lv) ** 2 * par / sn
@@ -344,18 +357,18 @@ def trafo_parameters(trafo: pd.DataFrame, vn_hv_bus, vn_lv_bus, sn, model: str):
     return ys, yf, yt, tap
 
 
-def _trafo_arrays(trafo: pd.DataFrame, f, t, vn, sn, model: str) -> dict:
+def _trafo_arrays(trafo: dict, ids, f, t, vn, sn, model: str) -> dict:
     ys, yf, yt, tap = trafo_parameters(trafo, vn[f], vn[t], sn, model)
     return {
         "kind": np.full(f.size, TRAFO, dtype=np.int64),
-        "id": trafo.index.to_numpy(dtype=object),
+        "id": ids.to_numpy(dtype=object),
         "f": f.astype(np.int64),
         "t": t.astype(np.int64),
         "ys": ys,
         "yf": yf,
         "yt": yt,
         "tap": tap,
-        "rate": trafo.rate_mva.to_numpy(dtype=float),
+        "rate": trafo["rate_mva"].astype(float),
     }
 
 
