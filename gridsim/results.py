@@ -174,13 +174,20 @@ class PowerFlowResult:
         return {
             "from_bus": cn.bus_ids.to_numpy()[cn.br_f],
             "to_bus": cn.bus_ids.to_numpy()[cn.br_t],
-            "p_from_mw": sf.real, "q_from_mvar": sf.imag,
-            "p_to_mw": st.real, "q_to_mvar": st.imag,
-            "pl_mw": (sf + st).real, "ql_mvar": (sf + st).imag,
-            "i_from_ka": i_from, "i_to_ka": i_to,
-            "vm_from_pu": np.abs(vf), "va_from_degree": np.rad2deg(np.angle(vf)),
-            "vm_to_pu": np.abs(vt), "va_to_degree": np.rad2deg(np.angle(vt)),
-            "loading_percent": loading, "rate_mva": cn.br_rate_mva,
+            "p_from_mw": sf.real,
+            "q_from_mvar": sf.imag,
+            "p_to_mw": st.real,
+            "q_to_mvar": st.imag,
+            "pl_mw": (sf + st).real,
+            "ql_mvar": (sf + st).imag,
+            "i_from_ka": i_from,
+            "i_to_ka": i_to,
+            "vm_from_pu": np.abs(vf),
+            "va_from_degree": np.rad2deg(np.angle(vf)),
+            "vm_to_pu": np.abs(vt),
+            "va_to_degree": np.rad2deg(np.angle(vt)),
+            "loading_percent": loading,
+            "rate_mva": cn.br_rate_mva,
         }
 
     @cached_property
@@ -200,11 +207,20 @@ class PowerFlowResult:
     @cached_property
     def trafo(self) -> pd.DataFrame:
         """Transformer results with hv/lv names (pandapower's ``res_trafo`` columns)."""
-        names = {"p_from_mw": "p_hv_mw", "q_from_mvar": "q_hv_mvar", "p_to_mw": "p_lv_mw",
-                 "q_to_mvar": "q_lv_mvar", "i_from_ka": "i_hv_ka", "i_to_ka": "i_lv_ka",
-                 "vm_from_pu": "vm_hv_pu", "va_from_degree": "va_hv_degree",
-                 "vm_to_pu": "vm_lv_pu", "va_to_degree": "va_lv_degree",
-                 "from_bus": "hv_bus", "to_bus": "lv_bus"}
+        names = {
+            "p_from_mw": "p_hv_mw",
+            "q_from_mvar": "q_hv_mvar",
+            "p_to_mw": "p_lv_mw",
+            "q_to_mvar": "q_lv_mvar",
+            "i_from_ka": "i_hv_ka",
+            "i_to_ka": "i_lv_ka",
+            "vm_from_pu": "vm_hv_pu",
+            "va_from_degree": "va_hv_degree",
+            "vm_to_pu": "vm_lv_pu",
+            "va_to_degree": "va_lv_degree",
+            "from_bus": "hv_bus",
+            "to_bus": "lv_bus",
+        }
         return self._branch_part("trafo", TRAFO, names)
 
     def _branch_part(self, name, kind, names) -> pd.DataFrame:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -18,7 +18,7 @@ TOL_VA_DEG = 1e-5
 TOL_P_MW = 1e-3
 
 
-@lru_cache(maxsize=None)
+@cache
 def _case(name: str):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -32,8 +32,13 @@ def pandapower_case(name: str):
 
 def run_pandapower(net, **kwargs):
     """pandapower's own Newton-Raphson: never lightsim2grid, angles always on."""
-    options = dict(lightsim2grid=False, calculate_voltage_angles=True, init="flat",
-                   tolerance_mva=1e-8, max_iteration=30)
+    options = dict(
+        lightsim2grid=False,
+        calculate_voltage_angles=True,
+        init="flat",
+        tolerance_mva=1e-8,
+        max_iteration=30,
+    )
     options.update(kwargs)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -46,19 +51,25 @@ def assert_matches_pandapower(res, net, *, tol_vm=TOL_VM_PU, tol_va=TOL_VA_DEG, 
     energized = net.res_bus.vm_pu.notna()
     buses = net.res_bus.index[energized]
     dvm = np.abs(res.bus.vm_pu.loc[buses].to_numpy() - net.res_bus.vm_pu.loc[buses].to_numpy())
-    dva = np.abs(res.bus.va_degree.loc[buses].to_numpy()
-                 - net.res_bus.va_degree.loc[buses].to_numpy())
+    dva = np.abs(
+        res.bus.va_degree.loc[buses].to_numpy() - net.res_bus.va_degree.loc[buses].to_numpy()
+    )
     assert dvm.max() <= tol_vm, f"|dVm| = {dvm.max():.2e} p.u. at bus {buses[dvm.argmax()]}"
     assert dva.max() <= tol_va, f"|dVa| = {dva.max():.2e} deg at bus {buses[dva.argmax()]}"
     for element, sides in (("line", ("from", "to")), ("trafo", ("hv", "lv"))):
         ref = net[f"res_{element}"]
         ours = getattr(res, element)
-        ids = net[element].index[net[element].in_service & ref.p_from_mw.notna()
-                                 if element == "line" else net[element].in_service]
+        ids = net[element].index[
+            net[element].in_service & ref.p_from_mw.notna()
+            if element == "line"
+            else net[element].in_service
+        ]
         for side in sides:
             for q in ("p", "q"):
                 unit = "mw" if q == "p" else "mvar"
                 col = f"{q}_{side}_{unit}"
                 d = np.abs(ours[col].loc[ids].to_numpy() - ref[col].loc[ids].to_numpy())
                 if d.size:
-                    assert d.max() <= tol_p, f"{element} {col}: |d| = {d.max():.2e} at {ids[d.argmax()]}"
+                    assert d.max() <= tol_p, (
+                        f"{element} {col}: |d| = {d.max():.2e} at {ids[d.argmax()]}"
+                    )

@@ -62,21 +62,31 @@ def test_pf_writes_csv_tables(tmp_path, capsys):
 BAD_YAML = {
     "branch to a missing bus": (GOOD.replace("to_bus: B", "to_bus: Z"), ["line 'L1'", "'Z'"]),
     "no slack in an island": (
-        GOOD.replace("  - {id: B, vn_kv: 400}\n", "  - {id: B, vn_kv: 400}\n  - {id: C, vn_kv: 400}\n")
+        GOOD.replace(
+            "  - {id: B, vn_kv: 400}\n", "  - {id: B, vn_kv: 400}\n  - {id: C, vn_kv: 400}\n"
+        )
         + "  - {id: D2, bus: C, p_mw: 10}\n",
         ["island", "no slack"],
     ),
-    "NaN value": (GOOD.replace("x_ohm_per_km: 0.3", "x_ohm_per_km: .nan"),
-                  ["line 'L1'", "x_ohm_per_km", "NaN"]),
+    "NaN value": (
+        GOOD.replace("x_ohm_per_km: 0.3", "x_ohm_per_km: .nan"),
+        ["line 'L1'", "x_ohm_per_km", "NaN"],
+    ),
     "non-numeric value": (GOOD.replace("p_mw: 300", "p_mw: lots"), ["load 'D'", "p_mw", "lots"]),
-    "zero impedance": (GOOD.replace("r_ohm_per_km: 0.03, x_ohm_per_km: 0.3",
-                                    "r_ohm_per_km: 0, x_ohm_per_km: 0"),
-                       ["line 'L1'", "zero impedance"]),
-    "duplicate ids": (GOOD.replace("{id: B, vn_kv: 400}", "{id: A, vn_kv: 400}"),
-                      ["duplicate bus id 'A'"]),
+    "zero impedance": (
+        GOOD.replace("r_ohm_per_km: 0.03, x_ohm_per_km: 0.3", "r_ohm_per_km: 0, x_ohm_per_km: 0"),
+        ["line 'L1'", "zero impedance"],
+    ),
+    "duplicate ids": (
+        GOOD.replace("{id: B, vn_kv: 400}", "{id: A, vn_kv: 400}"),
+        ["duplicate bus id 'A'"],
+    ),
     "truncated file": (GOOD[: GOOD.index("x_ohm_per_km")], ["YAML syntax error", "line"]),
     "empty file": ("", ["file is empty"]),
-    "misspelt field": (GOOD.replace("x_ohm_per_km", "x_ohm_perkm"), ["unknown field", "x_ohm_perkm"]),
+    "misspelt field": (
+        GOOD.replace("x_ohm_per_km", "x_ohm_perkm"),
+        ["unknown field", "x_ohm_perkm"],
+    ),
 }
 
 
@@ -119,15 +129,17 @@ def test_divergence_exits_1_with_iterations_and_mismatch(tmp_path, capsys):
 
 
 def test_usage_error_exits_2():
-    proc = subprocess.run([sys.executable, "-m", "gridsim.cli", "pf"], capture_output=True,
-                          text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gridsim.cli", "pf"], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
 def test_console_script_runs_without_traceback(tmp_path):
     path = tmp_path / "net.yaml"
     path.write_text(GOOD.replace("to_bus: B", "to_bus: Z"))
-    proc = subprocess.run([sys.executable, "-m", "gridsim.cli", "pf", str(path)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gridsim.cli", "pf", str(path)], capture_output=True, text=True
+    )
     assert proc.returncode == 2
     one_line_error(proc.stderr)

@@ -26,7 +26,7 @@ def test_jacobian_matches_finite_differences(case):
     def residual(x):
         a, m = va.copy(), vm.copy()
         a[pvpq] = x[: pvpq.size]
-        m[pq] = x[pvpq.size:]
+        m[pq] = x[pvpq.size :]
         return mismatch(cn.indptr, cn.indices, cn.ydata, m * np.exp(1j * a), sbus, pvpq, pq)[0]
 
     pat = jacobian_pattern(cn.indptr, cn.indices, pvpq, pq)
@@ -68,13 +68,16 @@ def test_dc_matches_pandapower_rundcpp(case):
         pp.rundcpp(net, calculate_voltage_angles=True, trafo_model="t")
     res = gridsim.run_dc(gridsim.from_pandapower(net))
     assert res.converged
-    np.testing.assert_allclose(res.bus.va_degree.loc[net.bus.index], net.res_bus.va_degree,
-                               atol=1e-6)
-    np.testing.assert_allclose(res.line.p_from_mw.loc[net.line.index], net.res_line.p_from_mw,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        res.bus.va_degree.loc[net.bus.index], net.res_bus.va_degree, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        res.line.p_from_mw.loc[net.line.index], net.res_line.p_from_mw, atol=1e-6
+    )
     if len(net.trafo):
-        np.testing.assert_allclose(res.trafo.p_hv_mw.loc[net.trafo.index],
-                                   net.res_trafo.p_hv_mw, atol=1e-6)
+        np.testing.assert_allclose(
+            res.trafo.p_hv_mw.loc[net.trafo.index], net.res_trafo.p_hv_mw, atol=1e-6
+        )
     np.testing.assert_allclose(res.ext_grid.p_mw, net.res_ext_grid.p_mw, atol=1e-6)
 
 
@@ -85,13 +88,14 @@ def test_results_do_not_depend_on_element_order(case):
     rng = np.random.default_rng(3)
     shuffled = gridsim.from_pandapower(net)
     tables = {e: t.iloc[rng.permutation(len(t))] for e, t in shuffled.tables.items()}
-    other = gridsim.Network(tables, sn_mva=shuffled.sn_mva, f_hz=shuffled.f_hz,
-                            unsupplied_islands="isolate")
+    other = gridsim.Network(
+        tables, sn_mva=shuffled.sn_mva, f_hz=shuffled.f_hz, unsupplied_islands="isolate"
+    )
     res = gridsim.run_ac(other)
     assert res.converged
     np.testing.assert_allclose(res.bus.vm_pu.loc[base.bus.index], base.bus.vm_pu, atol=1e-10)
-    np.testing.assert_allclose(res.bus.va_degree.loc[base.bus.index], base.bus.va_degree,
-                               atol=1e-8)
-    np.testing.assert_allclose(res.branch.p_from_mw.loc[base.branch.index],
-                               base.branch.p_from_mw, atol=1e-7)
+    np.testing.assert_allclose(res.bus.va_degree.loc[base.bus.index], base.bus.va_degree, atol=1e-8)
+    np.testing.assert_allclose(
+        res.branch.p_from_mw.loc[base.branch.index], base.branch.p_from_mw, atol=1e-7
+    )
     np.testing.assert_allclose(res.gen.q_mvar.loc[base.gen.index], base.gen.q_mvar, atol=1e-7)

@@ -13,8 +13,18 @@ from conftest import assert_matches_pandapower, pandapower_case, pp, run_pandapo
 
 import gridsim
 
-CASES = ["case9", "case14", "case30", "case57", "case118", "case300", "case1354pegase",
-         "case2869pegase", "case9241pegase", "GBnetwork"]
+CASES = [
+    "case9",
+    "case14",
+    "case30",
+    "case57",
+    "case118",
+    "case300",
+    "case1354pegase",
+    "case2869pegase",
+    "case9241pegase",
+    "GBnetwork",
+]
 
 
 def _degenerate_condensers(net):

@@ -32,8 +32,9 @@ def test_yaml_network_round_trip_and_pandapower(q_limits):
     by_name = net.res_bus.set_index(net.bus.name)
     np.testing.assert_allclose(res.bus.vm_pu.loc[by_name.index], by_name.vm_pu, atol=1e-6)
     np.testing.assert_allclose(res.bus.va_degree.loc[by_name.index], by_name.va_degree, atol=1e-5)
-    np.testing.assert_allclose(res.hvdc.p_to_mw.to_numpy(), net.res_dcline.p_to_mw.to_numpy(),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        res.hvdc.p_to_mw.to_numpy(), net.res_dcline.p_to_mw.to_numpy(), atol=1e-3
+    )
     back = gridsim.from_pandapower(net)
     res_back = gridsim.run_ac(back, enforce_q_limits=q_limits)
     np.testing.assert_allclose(np.sort(res_back.bus.vm_pu), np.sort(res.bus.vm_pu), atol=1e-9)

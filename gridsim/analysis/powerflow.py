@@ -41,11 +41,11 @@ def run_ac(
     enforce_q_limits : bool or {0, 1, 2}
         Turn voltage-controlling generators and converter ends whose reactive output
         leaves its limits into fixed-Q injections at the limit (their bus becomes PQ),
-        and solve again until none does; slack elements are not limited. ``True`` or 1
-        fixes every violation found after a solve at once (MATPOWER's
-        ``ENFORCE_Q_LIMS = 1``, pandapower's rule); 2 fixes only the largest one per
-        round (``ENFORCE_Q_LIMS = 2``): slower, but it converges on cases where
-        switching many generators at once makes Newton diverge (case300).
+        and solve again until none does. ``True`` or 1 fixes every violation found after
+        a solve at once, 2 only the largest one per round (as MATPOWER's
+        ``ENFORCE_Q_LIMS`` 1 and 2). As in pandapower, slack elements are never limited
+        and a violation is any excess, however small (MATPOWER also limits the slack,
+        moving the reference to another PV bus, and ignores excesses below 5e-6 Mvar).
     init : {"flat", "dc"}, complex ndarray or PowerFlowResult
         Start: flat (|V| = setpoints or 1, angles = slack angle), DC angles, given
         complex bus voltages, or an earlier result's voltages.
@@ -60,7 +60,9 @@ def run_ac(
     cn = _compiled(network)
     q_mode = int(enforce_q_limits)
     if q_mode not in (0, 1, 2):
-        raise GridsimError(f"enforce_q_limits must be False, True, 1 or 2, got {enforce_q_limits!r}")
+        raise GridsimError(
+            f"enforce_q_limits must be False, True, 1 or 2, got {enforce_q_limits!r}"
+        )
     if not (tol_mva > 0):
         raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
     tol = tol_mva / cn.sn_mva
@@ -97,7 +99,9 @@ def _newton(cn: CompiledNetwork, bus_type, q_fixed, v0, tol, max_iter):
     key = ("newton", pv.tobytes(), pq.tobytes())
     solver = cn._cache.get(key)
     if solver is None:
-        solver = NewtonSolver(cn.indptr, cn.indices, np.concatenate([pv, pq]), pq)
+        solver = NewtonSolver(
+            cn.indptr, cn.indices, np.concatenate([pv, pq]), pq, bus_order=cn.bus_order()
+        )
         cn._cache[key] = solver
     sbus = cn.sbus(bus_type, q_fixed)
     return solver.solve(cn.ydata, sbus, v0, tol=tol, max_iter=max_iter)
@@ -157,7 +161,7 @@ def _injector_q_share(cn: CompiledNetwork, v, bus_type, q_fixed):
 def _apply_q_limits(cn: CompiledNetwork, v, bus_type, q_fixed, one_at_a_time=False):
     """Fix violating PV injectors at their limit and make their buses PQ (in place).
 
-    Violations are strict (``q > qmax``), as in MATPOWER: no tolerance is added.
+    Violations are strict (``q > qmax``), as in pandapower: no tolerance is added.
     """
     q, _ = _injector_q_share(cn, v, bus_type, q_fixed)
     candidates = cn.inj_pv & np.isnan(q_fixed) & (bus_type[cn.inj_bus] == PV)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from gridsim.exceptions import InvalidNetworkError, UnsupportedElementError
+from gridsim.model.compile import bus_lookup
 from gridsim.model.network import Network
 
 _UNSUPPORTED = (
@@ -46,6 +47,25 @@ def _col(df: pd.DataFrame, name: str, default) -> np.ndarray:
             return np.where(np.isnan(values), default, values)
         return values
     return np.full(len(df), default)
+
+
+def _flag(df: pd.DataFrame, name: str, nonzero: bool = False) -> np.ndarray:
+    """Rows where an optional column is set (true, or non-zero); NaN/None count as unset."""
+    if name not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    values = df[name].to_numpy()
+    missing = pd.isna(values)
+    if nonzero:
+        return ~missing & (np.where(missing, 0, values) != 0)
+    return ~missing & np.where(missing, False, values).astype(bool)
+
+
+def _text(df: pd.DataFrame, name: str) -> np.ndarray:
+    """A string column with None/NaN as ""."""
+    values = df[name].to_numpy(dtype=object) if name in df.columns else np.full(len(df), "")
+    out = values.copy()
+    out[pd.isna(values)] = ""
+    return out
 
 
 def _active(df: pd.DataFrame) -> np.ndarray:
@@ -114,7 +134,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
         "g_us_per_km": _col(line, "g_us_per_km", 0.0),
         "parallel": parallel,
         "rate_mva": _SQRT3
-        * vn.loc[line.from_bus].to_numpy()
+        * vn.to_numpy()[bus_lookup(bus.index)(line.from_bus.to_numpy())]
         * line.max_i_ka.to_numpy()
         * _col(line, "df", 1.0)
         * parallel,
@@ -167,8 +187,9 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
         "const_z_percent",
         "const_i_percent",
     ):
-        if field in load.columns and (load[field].fillna(0).to_numpy() != 0).any():
-            k = load.index[load[field].fillna(0).to_numpy() != 0][0]
+        used = _flag(load, field, nonzero=True)
+        if used.any():
+            k = load.index[used][0]
             raise UnsupportedElementError(
                 f"load {k}: voltage-dependent load ({field} != 0) is not supported", name
             )
@@ -182,7 +203,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
         "in_service": _active(load),
     }
     shunt = net.shunt
-    if "step_dependency_table" in shunt.columns and shunt.step_dependency_table.fillna(False).any():
+    if _flag(shunt, "step_dependency_table").any():
         raise UnsupportedElementError("shunt with step_dependency_table is not supported", name)
     tables["shunt"] = {
         "id": shunt.index.to_numpy(),
@@ -241,24 +262,21 @@ def _apply_switches(net, line_on: np.ndarray, trafo_on: np.ndarray, name: str) -
 
 def _trafo_table(net, trafo_on: np.ndarray, name: str) -> dict:
     t = net.trafo
-    if (
-        "tap_dependency_table" in t.columns
-        and t.tap_dependency_table.fillna(False).astype(bool).any()
-    ):
+    if _flag(t, "tap_dependency_table").any():
         raise UnsupportedElementError("trafo with tap_dependency_table is not supported", name)
     if "tap2_pos" in t.columns and t.tap2_pos.notna().any():
         raise UnsupportedElementError(
             "trafo with a second tap changer (tap2_*) is not supported", name
         )
     for ratio_col in ("leakage_resistance_ratio_hv", "leakage_reactance_ratio_hv"):
-        if ratio_col in t.columns and (t[ratio_col].fillna(0.5) != 0.5).any():
+        if ratio_col in t.columns and (_col(t, ratio_col, 0.5) != 0.5).any():
             raise UnsupportedElementError(
                 f"trafo {ratio_col} other than 0.5 is not supported", name
             )
-    side = t.tap_side.fillna("").to_numpy(dtype=object) if len(t) else np.zeros(0, dtype=object)
+    side = _text(t, "tap_side")
     pos = _col(t, "tap_pos", np.nan)
     if "tap_changer_type" in t.columns:
-        kind = t.tap_changer_type.fillna("").to_numpy(dtype=object)
+        kind = _text(t, "tap_changer_type")
         odd = (kind != "") & (kind != "Ratio") & (kind != "Symmetrical") & (side != "")
         if odd.any():
             k = t.index[odd][0]

@@ -123,6 +123,14 @@ class CompiledNetwork:
         s[bt == NONE] = 0.0
         return s / self.sn_mva
 
+    def bus_order(self) -> np.ndarray:
+        """Fill-reducing ordering of the buses for sparse LU (cached; topology only)."""
+        if "bus_order" not in self._cache:
+            from gridsim.solvers.linear import minimum_degree_order
+
+            self._cache["bus_order"] = minimum_degree_order(self.indptr, self.indices, self.n_bus)
+        return self._cache["bus_order"]
+
     def branch_y(self):
         """``Yff, Yft, Ytf, Ytt`` per branch (cached)."""
         if "branch_y" not in self._cache:
@@ -132,15 +140,33 @@ class CompiledNetwork:
         return self._cache["branch_y"]
 
 
-def columns(table: pd.DataFrame, mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The table's columns as NumPy arrays (rows where ``mask``), read once.
+def bus_lookup(bus_ids: pd.Index):
+    """A function mapping bus ids to internal indices (-1 where not a bus).
 
-    Boolean-indexing a DataFrame costs more than compiling a small network; indexing
-    its column arrays costs next to nothing.
+    Integer ids use a dense array (a pandas ``get_indexer`` per table costs more than
+    the rest of compiling a small network); other ids use the index's hash table.
     """
-    if mask is None:
-        return {c: table[c].to_numpy() for c in table.columns}
-    return {c: table[c].to_numpy()[mask] for c in table.columns}
+    values = bus_ids.to_numpy()
+    if (
+        values.dtype.kind in "iu"
+        and values.size
+        and values.min() >= 0
+        and values.max() < 16 * values.size + 1024
+    ):
+        dense = np.full(int(values.max()) + 1, -1, dtype=np.int64)
+        dense[values] = np.arange(values.size)
+
+        def lookup(ids) -> np.ndarray:
+            ids = np.asarray(ids)
+            if ids.dtype.kind not in "iu":
+                return bus_ids.get_indexer(ids)
+            out = np.full(ids.size, -1, dtype=np.int64)
+            ok = (ids >= 0) & (ids < dense.size)
+            out[ok] = dense[ids[ok]]
+            return out
+
+        return lookup
+    return lambda ids: bus_ids.get_indexer(np.asarray(ids))
 
 
 def compile_network(network) -> CompiledNetwork:
@@ -155,28 +181,30 @@ def compile_network(network) -> CompiledNetwork:
 
     notes: list[str] = []
     sn = network.sn_mva
-    bus = network.bus
-    in_bus = bus.in_service.to_numpy()
+    bus = network.columns("bus")
+    in_bus = bus.in_service
     bus_ids = bus.index[in_bus]
     n = len(bus_ids)
-    vn = bus.vn_kv.to_numpy(dtype=float)[in_bus]
+    vn = bus.vn_kv[in_bus]
 
-    def lookup(ids: pd.Series) -> np.ndarray:
-        return bus_ids.get_indexer(ids)
+    lookup = bus_lookup(bus_ids)
 
     # -- branches -------------------------------------------------------------------
     parts = []
-    line = network.line
+    line = network.columns("line")
     lf, lt = lookup(line.from_bus), lookup(line.to_bus)
-    on = line.in_service.to_numpy() & (lf >= 0) & (lt >= 0)
+    on = line.in_service & (lf >= 0) & (lt >= 0)
     if on.any():
-        parts.append(_line_arrays(columns(line, on), line.index[on], lf[on], lt[on], vn, sn))
-    trafo = network.trafo
+        part = line.rows(on)
+        parts.append(_line_arrays(part.cols, part.index, lf[on], lt[on], vn, sn))
+    trafo = network.columns("trafo")
     tf, tt = lookup(trafo.hv_bus), lookup(trafo.lv_bus)
-    on = trafo.in_service.to_numpy() & (tf >= 0) & (tt >= 0)
+    on = trafo.in_service & (tf >= 0) & (tt >= 0)
     if on.any():
-        parts.append(_trafo_arrays(columns(trafo, on), trafo.index[on], tf[on], tt[on], vn, sn,
-                                   network.trafo_model))
+        part = trafo.rows(on)
+        parts.append(
+            _trafo_arrays(part.cols, part.index, tf[on], tt[on], vn, sn, network.trafo_model)
+        )
     br = {
         k: np.concatenate([p[k] for p in parts]) if parts else np.zeros(0, dtype=_BR_DTYPES[k])
         for k in _BR_DTYPES
@@ -184,28 +212,28 @@ def compile_network(network) -> CompiledNetwork:
 
     # -- bus shunts -----------------------------------------------------------------
     ysh = np.zeros(n, dtype=complex)
-    sh = network.shunt
+    sh = network.columns("shunt")
     sb = lookup(sh.bus)
-    on = sh.in_service.to_numpy() & (sb >= 0)
+    on = sh.in_service & (sb >= 0)
     if on.any():
-        vn_sh = sh.vn_kv.to_numpy()[on]
+        vn_sh = sh.vn_kv[on]
         vn_sh = np.where(np.isnan(vn_sh), vn[sb[on]], vn_sh)
-        ratio = (vn[sb[on]] / vn_sh) ** 2 * sh.step.to_numpy()[on]
-        y = (sh.p_mw.to_numpy()[on] - 1j * sh.q_mvar.to_numpy()[on]) * ratio / sn
+        ratio = (vn[sb[on]] / vn_sh) ** 2 * sh.step[on]
+        y = (sh.p_mw[on] - 1j * sh.q_mvar[on]) * ratio / sn
         np.add.at(ysh, sb[on], y)
 
     # -- injectors ------------------------------------------------------------------
     inj = _injectors(network, lookup)
-    ld = network.load
+    ld = network.columns("load")
     lb = lookup(ld.bus)
-    on = ld.in_service.to_numpy() & (lb >= 0)
-    load_s = ld.p_mw.to_numpy()[on] + 1j * ld.q_mvar.to_numpy()[on]
+    on = ld.in_service & (lb >= 0)
+    load_s = ld.p_mw[on] + 1j * ld.q_mvar[on]
 
-    hv = network.hvdc
+    hv = network.columns("hvdc")
     hf, ht = lookup(hv.from_bus), lookup(hv.to_bus)
-    hon = hv.in_service.to_numpy() & (hf >= 0) & (ht >= 0)
-    hp = hv.p_mw.to_numpy()[hon]
-    hloss = hv.loss_mw.to_numpy()[hon] + hv.loss_percent.to_numpy()[hon] / 100.0 * np.abs(hp)
+    hon = hv.in_service & (hf >= 0) & (ht >= 0)
+    hp = hv.p_mw[hon]
+    hloss = hv.loss_mw[hon] + hv.loss_percent[hon] / 100.0 * np.abs(hp)
 
     # -- bus types and setpoints -------------------------------------------------------
     bus_type = np.full(n, PQ, dtype=np.int64)
@@ -221,8 +249,8 @@ def compile_network(network) -> CompiledNetwork:
         sn_mva=sn,
         bus_ids=bus_ids,
         vn_kv=vn,
-        vm_min=bus.min_vm_pu.to_numpy(dtype=float)[in_bus],
-        vm_max=bus.max_vm_pu.to_numpy(dtype=float)[in_bus],
+        vm_min=bus.min_vm_pu[in_bus],
+        vm_max=bus.max_vm_pu[in_bus],
         island=np.full(n, -1, dtype=np.int64),
         bus_type=bus_type,
         vm_set=vm_set,
@@ -244,7 +272,7 @@ def compile_network(network) -> CompiledNetwork:
         hvdc_id=hv.index.to_numpy()[hon],
         hvdc_p=hp,
         hvdc_loss=hloss,
-        hvdc_rating=hv.max_p_mw.to_numpy(dtype=float)[hon],
+        hvdc_rating=hv.max_p_mw[hon],
         hvdc_from=hf[hon],
         hvdc_to=ht[hon],
         indptr=indptr,
@@ -308,6 +336,7 @@ def trafo_parameters(trafo, vn_hv_bus, vn_lv_bus, sn, model: str):
     -------
     ys, yf, yt, tap : ndarray of complex
     """
+
     def col(name):
         return np.asarray(trafo[name], dtype=float)
 
@@ -380,7 +409,7 @@ def _injectors(network, lookup) -> dict:
     }
 
     def add(kind, tab, bus, p, q, pv, slack, qmin, qmax, w, vm, va):
-        on = tab.in_service.to_numpy() & (bus >= 0)
+        on = tab.in_service & (bus >= 0)
         m = int(on.sum())
         vals = (
             np.full(m, kind),
@@ -399,28 +428,28 @@ def _injectors(network, lookup) -> dict:
         for key, v in zip(cols, vals, strict=True):
             cols[key].append(v)
 
-    g = network.gen
+    g = network.columns("gen")
     add(
         GEN,
         g,
         lookup(g.bus),
-        g.p_mw.to_numpy(),
+        g.p_mw,
         0.0,
         True,
-        g.slack.to_numpy(),
-        g.min_q_mvar.to_numpy(),
-        g.max_q_mvar.to_numpy(),
-        g.slack_weight.to_numpy(),
-        g.vm_pu.to_numpy(),
-        g.va_degree.to_numpy(),
+        g.slack,
+        g.min_q_mvar,
+        g.max_q_mvar,
+        g.slack_weight,
+        g.vm_pu,
+        g.va_degree,
     )
-    s = network.sgen
+    s = network.columns("sgen")
     add(
         SGEN,
         s,
         lookup(s.bus),
-        s.p_mw.to_numpy(),
-        s.q_mvar.to_numpy(),
+        s.p_mw,
+        s.q_mvar,
         False,
         False,
         -np.inf,
@@ -429,7 +458,7 @@ def _injectors(network, lookup) -> dict:
         np.nan,
         0.0,
     )
-    e = network.ext_grid
+    e = network.columns("ext_grid")
     add(
         EXT_GRID,
         e,
@@ -438,25 +467,25 @@ def _injectors(network, lookup) -> dict:
         0.0,
         True,
         True,
-        e.min_q_mvar.to_numpy(),
-        e.max_q_mvar.to_numpy(),
-        e.slack_weight.to_numpy(),
-        e.vm_pu.to_numpy(),
-        e.va_degree.to_numpy(),
+        e.min_q_mvar,
+        e.max_q_mvar,
+        e.slack_weight,
+        e.vm_pu,
+        e.va_degree,
     )
-    h = network.hvdc
+    h = network.columns("hvdc")
     hf, ht = lookup(h.from_bus), lookup(h.to_bus)
     link_on = (hf >= 0) & (ht >= 0)
-    h_on = h[link_on] if not link_on.all() else h
-    hp = h_on.p_mw.to_numpy()
-    loss = h_on.loss_mw.to_numpy() + h_on.loss_percent.to_numpy() / 100.0 * np.abs(hp)
+    h_on = h.rows(link_on)
+    hp = h_on.p_mw
+    loss = h_on.loss_mw + h_on.loss_percent / 100.0 * np.abs(hp)
     p_to = np.where(hp >= 0, hp - loss, hp)
     p_from = np.where(hp >= 0, -hp, -hp - loss)  # reverse flow: losses on the sending end
     for kind, bus, p, end in (
         (HVDC_FROM, hf[link_on], p_from, "from"),
         (HVDC_TO, ht[link_on], p_to, "to"),
     ):
-        vm = h_on[f"vm_{end}_pu"].to_numpy()
+        vm = h_on[f"vm_{end}_pu"]
         add(
             kind,
             h_on,
@@ -465,8 +494,8 @@ def _injectors(network, lookup) -> dict:
             0.0,
             ~np.isnan(vm),
             False,
-            h_on[f"min_q_{end}_mvar"].to_numpy(),
-            h_on[f"max_q_{end}_mvar"].to_numpy(),
+            h_on[f"min_q_{end}_mvar"],
+            h_on[f"max_q_{end}_mvar"],
             0.0,
             vm,
             0.0,
@@ -487,25 +516,38 @@ def _injectors(network, lookup) -> dict:
 def _set_bus_types(inj: dict, bus_type, vm_set, va_set, notes: list[str], bus_ids) -> None:
     """REF where a slack injector sits, PV where a voltage-controlling one does.
 
-    Setpoint precedence at a bus: ext_grid, then slack gen, then gen/hvdc end; among
-    equals the last one in table order wins (MATPOWER's rule for ``V0(gbus) = Vg``).
+    Setpoint precedence at a bus: an ext_grid's, else the last voltage-controlling gen or
+    hvdc end in table order (MATPOWER's rule for ``V0(gbus) = Vg``), slack or not.
     """
     kind, bus, pv, slack = inj["inj_kind"], inj["inj_bus"], inj["inj_pv"], inj["inj_slack"]
     vm, va = inj.pop("inj_vm"), inj.pop("inj_va")
-    rank = np.where(kind == EXT_GRID, 3, np.where(slack, 2, 1))
-    order = np.lexsort((np.arange(kind.size), rank))  # ascending rank, then table order
-    for k in order:
-        if not pv[k]:
-            continue
-        b = bus[k]
-        if bus_type[b] != PQ and vm_set[b] != vm[k]:
-            notes.append(
-                f"bus {bus_ids[b]!r}: conflicting voltage setpoints {vm_set[b]} and {vm[k]} p.u.; "
-                f"using {vm[k]}"
-            )
-        vm_set[b] = vm[k]
-        if slack[k]:
-            bus_type[b] = REF
-            va_set[b] = np.deg2rad(va[k])
-        elif bus_type[b] != REF:
-            bus_type[b] = PV
+    ctl = np.flatnonzero(pv)
+    if ctl.size == 0:
+        return
+    rank = np.where(kind[ctl] == EXT_GRID, 2, 1)
+    ctl = ctl[np.lexsort((ctl, rank))]  # ascending precedence: the last per bus wins
+    last = _last_per_key(bus[ctl], ctl)
+    vm_set[bus[last]] = vm[last]
+    # buses whose controllers disagree on the setpoint
+    spread = np.zeros(vm_set.size)
+    np.maximum.at(spread, bus[ctl], np.abs(vm[ctl] - vm_set[bus[ctl]]))
+    for b in np.flatnonzero(spread > 0):
+        notes.append(
+            f"bus {_plain(bus_ids[b])!r}: conflicting voltage setpoints; using {vm_set[b]} p.u."
+        )
+    bus_type[bus[ctl]] = PV
+    sl = ctl[slack[ctl]]
+    if sl.size:
+        last_slack = _last_per_key(bus[sl], sl)
+        bus_type[bus[last_slack]] = REF
+        va_set[bus[last_slack]] = np.deg2rad(va[last_slack])
+
+
+def _last_per_key(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each distinct key, the value at its last occurrence."""
+    _, first_from_end = np.unique(keys[::-1], return_index=True)
+    return values[::-1][first_from_end]
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value

@@ -9,9 +9,39 @@ import numpy as np
 import pandas as pd
 
 from gridsim.exceptions import InvalidNetworkError
-from gridsim.model.schema import BOOL, ELEMENTS, FLOAT, REF, SCHEMA, STR
+from gridsim.model.schema import BOOL, ELEMENTS, FLOAT, SCHEMA, STR
 
 TRAFO_MODELS = ("t", "pi")
+
+
+class ColumnTable:
+    """An element table as an id index plus one NumPy array per field.
+
+    What compile and validation read: attribute or item access gives the column
+    array, so ``t.p_mw`` works as on a DataFrame but costs nothing.
+    """
+
+    __slots__ = ("index", "cols")
+
+    def __init__(self, index: pd.Index, cols: dict[str, np.ndarray]):
+        self.index = index
+        self.cols = cols
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        try:
+            return self.cols[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.cols[name]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def rows(self, mask: np.ndarray) -> ColumnTable:
+        """The rows where ``mask`` is true."""
+        return ColumnTable(self.index[mask], {k: v[mask] for k, v in self.cols.items()})
 
 
 class Network:
@@ -81,9 +111,13 @@ class Network:
             raise InvalidNetworkError("unsupplied_islands must be 'error' or 'isolate'", source)
         self.unsupplied_islands = unsupplied_islands
         self.groups: dict[str, list[str]] = {}
+        # A table lives as columns until someone asks for its DataFrame; from then on the
+        # DataFrame is the truth (building 9 DataFrames costs more than solving case118).
+        self._columns: dict[str, ColumnTable] = {}
         self._tables: dict[str, pd.DataFrame] = {}
         for element in ELEMENTS:
-            self._tables[element] = _make_table(element, tables.get(element), source)
+            index, cols = _make_table(element, tables.get(element), source)
+            self._columns[element] = ColumnTable(index, cols)
         self._compiled = None
         if validate:
             from gridsim.model.validate import validate_network
@@ -92,21 +126,38 @@ class Network:
 
     # -- table access -------------------------------------------------------------------
     def __getattr__(self, item: str) -> pd.DataFrame:
-        tables = self.__dict__.get("_tables")
-        if tables is not None and item in tables:
-            return tables[item]
+        if item in ELEMENTS and "_tables" in self.__dict__:
+            return self._frame(item)
         raise AttributeError(item)
 
     def __getitem__(self, element: str) -> pd.DataFrame:
-        return self._tables[element]
+        return self._frame(element)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
-        """All element tables, by element type."""
-        return self._tables
+        """All element tables as DataFrames, by element type."""
+        return {e: self._frame(e) for e in ELEMENTS}
+
+    def columns(self, element: str) -> ColumnTable:
+        """One element table as column arrays (cheap; what solvers read)."""
+        table = self._columns.get(element)
+        if table is not None:
+            return table
+        frame = self._element_table(element)
+        return ColumnTable(frame.index, {c: frame[c].to_numpy() for c in frame.columns})
+
+    def _frame(self, element: str) -> pd.DataFrame:
+        frame = self._tables.get(element)
+        if frame is None:
+            if element not in self._columns:
+                raise KeyError(element)
+            table = self._columns.pop(element)
+            frame = pd.DataFrame(table.cols, index=table.index, copy=False)
+            self._tables[element] = frame
+        return frame
 
     def __repr__(self) -> str:
-        counts = ", ".join(f"{len(t)} {e}" for e, t in self._tables.items() if len(t))
+        counts = ", ".join(f"{len(self.columns(e))} {e}" for e in ELEMENTS if len(self.columns(e)))
         return f"<gridsim.Network {self.name or '(unnamed)'}: {counts}>"
 
     # -- edits --------------------------------------------------------------------------
@@ -148,18 +199,24 @@ class Network:
         new = Network.__new__(Network)
         new.__dict__.update(self.__dict__)
         new._tables = {e: t.copy() for e, t in self._tables.items()}
+        new._columns = {
+            e: ColumnTable(t.index.copy(), {k: v.copy() for k, v in t.cols.items()})
+            for e, t in self._columns.items()
+        }
         new.groups = {k: list(v) for k, v in self.groups.items()}
         new._compiled = None
         return new
 
     def _element_table(self, element: str) -> pd.DataFrame:
-        if element not in self._tables:
+        if element not in ELEMENTS:
             raise InvalidNetworkError(f"unknown element type {element!r}", self.source)
-        return self._tables[element]
+        return self._frame(element)
 
 
-def _make_table(element: str, data: Any, source: str | None) -> pd.DataFrame:
+def _make_table(element: str, data: Any, source: str | None):
     """Build an element table with every schema column, filling defaults.
+
+    Returns the id index and the columns as arrays.
 
     Built in one ``DataFrame`` construction from a dict of arrays: column-by-column
     assignment costs more than the solve on small networks.
@@ -196,8 +253,8 @@ def _make_table(element: str, data: Any, source: str | None) -> pd.DataFrame:
     for col in columns:
         if col.name in raw:
             values = raw[col.name]
-            if values.dtype == object and not col.required:
-                absent = np.array([v is None for v in values], dtype=bool)
+            if values.dtype == object and not col.required and col.kind != STR:
+                absent = values == None  # noqa: E711 (elementwise on object arrays)
                 if absent.any():
                     values = values.copy()
                     values[absent] = col.default
@@ -206,7 +263,7 @@ def _make_table(element: str, data: Any, source: str | None) -> pd.DataFrame:
             elif col.kind == BOOL:
                 values = _as_bool(values, index, element, col.name, source)
             elif col.kind == STR:
-                values = np.array(["" if _missing(v) else str(v) for v in values], dtype=object)
+                values = _as_str(values)
             out[col.name] = values
         elif col.required and n:
             raise InvalidNetworkError(
@@ -221,11 +278,20 @@ def _make_table(element: str, data: Any, source: str | None) -> pd.DataFrame:
     for name, values in raw.items():
         if name not in out:
             out[name] = values
-    return pd.DataFrame(out, index=index, copy=False)
+    return index, out
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+def _as_str(values) -> np.ndarray:
+    """Strings, with None/NaN as "" (vectorised: names of 10^4 elements are common)."""
+    values = np.asarray(values, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        return values
+    missing = pd.isna(values)
+    if missing.all():
+        return np.full(values.size, "", dtype=object)
+    out = values.astype(str).astype(object)
+    out[missing] = ""
+    return out
 
 
 def _names(element: str) -> set[str]:

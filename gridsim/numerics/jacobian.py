@@ -34,38 +34,69 @@ class JacobianPattern:
 def jacobian_pattern(indptr, indices, pvpq: np.ndarray, pq: np.ndarray) -> JacobianPattern:
     """Build the CSC pattern of J for the given PV+PQ and PQ bus sets."""
     n_bus = indptr.size - 1
-    npvpq = pvpq.size
     ia = np.full(n_bus, -1, dtype=np.int64)
     im = np.full(n_bus, -1, dtype=np.int64)
-    ia[pvpq] = np.arange(npvpq)
-    im[pq] = npvpq + np.arange(pq.size)
-    rows_y = np.repeat(np.arange(n_bus, dtype=np.int64), np.diff(indptr))
-    cols_y = indices
+    ia[pvpq] = np.arange(pvpq.size)
+    im[pq] = pvpq.size + np.arange(pq.size)
+    n = pvpq.size + pq.size
+    jindptr, jindices, pos = _jacobian_csc(indptr, indices, ia, im, n)
+    return JacobianPattern(n, jindptr, jindices, pos, pvpq.astype(np.int64), pq.astype(np.int64))
+
+
+@njit
+def _jacobian_csc(indptr, indices, ia, im, n):  # pragma: no cover (jitted)
+    """CSC pattern of J and, for each Ybus entry, the positions of its four J entries.
+
+    Ybus's pattern is symmetric, so column c of J (bus c's angle or magnitude) collects
+    the entries of Ybus row c, each landing in J row ia[r] and im[r] of its bus r.
+    """
+    n_bus = indptr.size - 1
     nnz_y = indices.size
-    entry_rows, entry_cols, entry_src = [], [], []
-    for part, (ridx, cidx) in enumerate(((ia, ia), (ia, im), (im, ia), (im, im))):
-        r, c = ridx[rows_y], cidx[cols_y]
-        keep = (r >= 0) & (c >= 0)
-        entry_rows.append(r[keep])
-        entry_cols.append(c[keep])
-        entry_src.append(part * nnz_y + np.flatnonzero(keep))
-    r = np.concatenate(entry_rows)
-    c = np.concatenate(entry_cols)
-    src = np.concatenate(entry_src)
-    order = np.lexsort((r, c))  # column-major: by column, then row
-    n = npvpq + pq.size
-    jindptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(c, minlength=n), out=jindptr[1:])
-    pos = np.full(4 * nnz_y, -1, dtype=np.int64)
-    pos[src[order]] = np.arange(order.size)
-    return JacobianPattern(
-        n,
-        jindptr,
-        r[order].astype(np.int64),
-        pos.reshape(4, nnz_y),
-        pvpq.astype(np.int64),
-        pq.astype(np.int64),
-    )
+    count = np.zeros(n + 1, dtype=np.int64)
+    for r in range(n_bus):
+        for k in range(indptr[r], indptr[r + 1]):
+            c = indices[k]
+            rows = (ia[r] >= 0) + (im[r] >= 0)
+            if ia[c] >= 0:
+                count[ia[c] + 1] += rows
+            if im[c] >= 0:
+                count[im[c] + 1] += rows
+    jindptr = np.cumsum(count)
+    fill = jindptr[:-1].copy()
+    jindices = np.empty(jindptr[-1], dtype=np.int64)
+    pos = np.full((4, nnz_y), -1, dtype=np.int64)
+    for r in range(n_bus):
+        for k in range(indptr[r], indptr[r + 1]):
+            c = indices[k]
+            for part in range(4):
+                row = ia[r] if part < 2 else im[r]
+                col = ia[c] if part % 2 == 0 else im[c]
+                if row >= 0 and col >= 0:
+                    p = fill[col]
+                    jindices[p] = row
+                    pos[part, k] = p
+                    fill[col] += 1
+    # sort rows within each column (insertion sort: columns hold a handful of entries),
+    # carrying the Ybus -> J position map along
+    owner = np.empty((jindptr[-1], 2), dtype=np.int64)
+    for part in range(4):
+        for k in range(nnz_y):
+            p = pos[part, k]
+            if p >= 0:
+                owner[p, 0] = part
+                owner[p, 1] = k
+    for j in range(n):
+        for a in range(jindptr[j] + 1, jindptr[j + 1]):
+            b = a
+            while b > jindptr[j] and jindices[b - 1] > jindices[b]:
+                jindices[b - 1], jindices[b] = jindices[b], jindices[b - 1]
+                o0, o1 = owner[b - 1, 0], owner[b - 1, 1]
+                owner[b - 1, 0], owner[b - 1, 1] = owner[b, 0], owner[b, 1]
+                owner[b, 0], owner[b, 1] = o0, o1
+                b -= 1
+    for p in range(jindptr[-1]):
+        pos[owner[p, 0], owner[p, 1]] = p
+    return jindptr, jindices, pos
 
 
 @njit
@@ -73,12 +104,15 @@ def jacobian_values(indptr, indices, ydata, v, ibus, pos, nnz_j):  # pragma: no 
     """Values of J (CSC data array) at voltage ``v``, given ``ibus = Ybus v``."""
     jdata = np.zeros(nnz_j)
     n = indptr.size - 1
+    vnorm = np.empty(n, dtype=np.complex128)
+    for i in range(n):
+        vnorm[i] = v[i] / abs(v[i])
     for r in range(n):
         vr = v[r]
         for k in range(indptr[r], indptr[r + 1]):
             c = indices[k]
             vc = v[c]
-            vnorm_c = vc / abs(vc)
+            vnorm_c = vnorm[c]
             ds_dvm = vr * np.conj(ydata[k] * vnorm_c)
             ds_dva = -1j * vr * np.conj(ydata[k] * vc)
             if c == r:
@@ -97,3 +131,14 @@ def jacobian_values(indptr, indices, ydata, v, ibus, pos, nnz_j):  # pragma: no 
             if p >= 0:
                 jdata[p] = ds_dvm.imag
     return jdata
+
+
+def jacobian_order(bus_order: np.ndarray, pvpq: np.ndarray, pq: np.ndarray) -> np.ndarray:
+    """Expand a bus ordering to the Jacobian's unknowns (angle, then magnitude, per bus)."""
+    n_bus = bus_order.size
+    ia = np.full(n_bus, -1, dtype=np.int64)
+    im = np.full(n_bus, -1, dtype=np.int64)
+    ia[pvpq] = np.arange(pvpq.size)
+    im[pq] = pvpq.size + np.arange(pq.size)
+    seq = np.stack([ia[bus_order], im[bus_order]], axis=1).ravel()
+    return seq[seq >= 0]

@@ -48,14 +48,35 @@ def ybus_pattern(n_bus: int, f: np.ndarray, t: np.ndarray):
     pattern.sort_indices()
     indptr = pattern.indptr.astype(np.int64)
     indices = pattern.indices.astype(np.int64)
-    keys = np.repeat(np.arange(n_bus, dtype=np.int64), np.diff(indptr)) * n_bus + indices
-
-    def where(r, c):
-        return np.searchsorted(keys, r.astype(np.int64) * n_bus + c)
-
-    pos = np.vstack([where(f, f), where(f, t), where(t, f), where(t, t)])
-    diag = where(diag_ids, diag_ids)
+    f = f.astype(np.int64)
+    t = t.astype(np.int64)
+    pos = np.vstack(
+        [
+            csr_positions(indptr, indices, f, f),
+            csr_positions(indptr, indices, f, t),
+            csr_positions(indptr, indices, t, f),
+            csr_positions(indptr, indices, t, t),
+        ]
+    )
+    diag = csr_positions(indptr, indices, diag_ids, diag_ids)
     return indptr, indices, pos, diag
+
+
+@njit
+def csr_positions(indptr, indices, rows, cols):  # pragma: no cover (jitted)
+    """Position of each (row, col) in a CSR pattern with sorted columns (-1 if absent)."""
+    out = np.empty(rows.size, dtype=np.int64)
+    for k in range(rows.size):
+        lo, hi = indptr[rows[k]], indptr[rows[k] + 1]
+        c = cols[k]
+        while lo < hi:  # binary search in the row
+            mid = (lo + hi) // 2
+            if indices[mid] < c:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[k] = lo if lo < indptr[rows[k] + 1] and indices[lo] == c else -1
+    return out
 
 
 @njit

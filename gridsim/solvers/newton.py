@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gridsim.numerics.jacobian import jacobian_pattern, jacobian_values
+from gridsim.numerics.jacobian import jacobian_order, jacobian_pattern, jacobian_values
 from gridsim.numerics.mismatch import max_abs, mismatch
 from gridsim.solvers.linear import ScipyLU, SingularMatrixError
 
@@ -36,14 +36,18 @@ class NewtonSolver:
         Ybus CSR pattern.
     pvpq, pq : ndarray of int
         Buses whose angle is unknown (PV and PQ) and whose magnitude is unknown (PQ).
+    bus_order : ndarray of int, optional
+        Fill-reducing ordering of the buses (e.g. minimum degree on Ybus); the Jacobian
+        is ordered bus by bus, each bus's angle before its magnitude.
     linear_solver : type, optional
         Class with the :class:`~gridsim.solvers.linear.ScipyLU` interface.
     """
 
-    def __init__(self, indptr, indices, pvpq, pq, linear_solver=ScipyLU):
+    def __init__(self, indptr, indices, pvpq, pq, bus_order=None, linear_solver=ScipyLU):
         self.indptr, self.indices = indptr, indices
-        self.pattern = jacobian_pattern(indptr, indices, pvpq, pq)
-        self.lu = linear_solver(self.pattern.indptr, self.pattern.indices, self.pattern.n)
+        self.pattern = pat = jacobian_pattern(indptr, indices, pvpq, pq)
+        order = None if bus_order is None else jacobian_order(bus_order, pvpq, pq)
+        self.lu = linear_solver(pat.indptr, pat.indices, pat.n, order=order)
 
     def solve(
         self, ydata: np.ndarray, sbus: np.ndarray, v0: np.ndarray, *, tol: float, max_iter: int
