@@ -126,9 +126,9 @@ class CompiledNetwork:
     def bus_order(self) -> np.ndarray:
         """Fill-reducing ordering of the buses for sparse LU (cached; topology only)."""
         if "bus_order" not in self._cache:
-            from gridsim.solvers.linear import minimum_degree_order
+            from gridsim.solvers.linear import fill_reducing_order
 
-            self._cache["bus_order"] = minimum_degree_order(self.indptr, self.indices, self.n_bus)
+            self._cache["bus_order"] = fill_reducing_order(self.indptr, self.indices, self.n_bus)
         return self._cache["bus_order"]
 
     def branch_y(self):

@@ -228,7 +228,7 @@ def _make_table(element: str, data: Any, source: str | None):
         raw = {c: data[c].to_numpy() for c in data.columns}
         index = data.index
     elif isinstance(data, Mapping):
-        index = pd.Index(data["id"] if "id" in data else [], name="id")
+        index = data["id"] if "id" in data else []
         raw = {k: np.asarray(v) for k, v in data.items() if k != "id"}
     else:
         rows = list(data)
@@ -242,7 +242,8 @@ def _make_table(element: str, data: Any, source: str | None):
             col[:] = [row.get(key) for row in rows]
             raw[key] = col
         index = [row["id"] for row in rows]
-    index = pd.Index(index, name="id")
+    if not (isinstance(index, pd.Index) and index.name == "id"):
+        index = pd.Index(index, name="id")
     n = len(index)
     for name, values in raw.items():
         if len(values) != n:

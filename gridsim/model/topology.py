@@ -27,7 +27,10 @@ def assign_islands(cn, network) -> None:
     from gridsim.model.compile import NONE, REF
 
     n = cn.n_bus
-    count, labels = components(n, cn.br_f, cn.br_t)
+    import scipy.sparse as sp
+
+    graph = sp.csr_matrix((np.ones(cn.indices.size), cn.indices, cn.indptr), shape=(n, n))
+    count, labels = connected_components(graph, directed=False)  # Ybus pattern = the graph
     has_ref = np.zeros(count, dtype=bool)
     has_ref[labels[cn.bus_type == REF]] = True
     active = np.zeros(count, dtype=bool)

@@ -6,7 +6,7 @@ scipy. It takes a minimum-degree ordering of ``A + A^T`` (power-flow Jacobians a
 structurally symmetric), given or found on the first matrix, and permutes every matrix
 symmetrically with it before factorisation, so SuperLU skips the ordering step and
 keeps pivots on the diagonal where it can. The Newton solver derives the Jacobian's
-ordering from the buses' (:func:`minimum_degree_order` on Ybus's pattern, once per
+ordering from the buses' (:func:`fill_reducing_order` on Ybus's pattern, once per
 network), which costs half as much as ordering the Jacobian itself. On case9241pegase's
 Jacobian this takes a factorisation from about 27 ms (scipy's default COLAMD) to 9 ms.
 """
@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
+
+from gridsim.numerics._jit import njit
 
 _OPTIONS = {"SymmetricMode": True}
 _PIVOT_THRESHOLD = 0.1  # accept a diagonal pivot down to 10% of its column's largest entry
@@ -75,7 +77,8 @@ class ScipyLU:
                 order[lu.perm_c] = np.arange(lu.perm_c.size)
                 self._set_order(order)
                 return lu.solve(rhs)
-            a = sp.csc_matrix((data[self._gather], *self._pattern), shape=(self.n, self.n))
+            a = self._matrix
+            a.data[:] = data[self._gather]
             lu = splu(
                 a,
                 permc_spec="NATURAL",
@@ -90,16 +93,64 @@ class ScipyLU:
         return x
 
     def _set_order(self, order: np.ndarray) -> None:
-        """Store the symmetric permutation and the gather that applies it to ``data``."""
-        nnz = self.indices.size
-        tagged = sp.csc_matrix(
-            (np.arange(1, nnz + 1, dtype=float), self.indices, self.indptr), shape=(self.n, self.n)
+        """Store the symmetric permutation, the gather that applies it to ``data``, and
+        the permuted matrix object whose values each solve overwrites."""
+        self._order = np.asarray(order, dtype=np.int64)
+        indptr, indices, self._gather = symmetric_permutation(
+            self.indptr.astype(np.int64), self.indices.astype(np.int64), self._order
         )
-        permuted = tagged[order][:, order].tocsc()
-        permuted.sort_indices()
-        self._gather = permuted.data.astype(np.int64) - 1
-        self._pattern = (permuted.indices, permuted.indptr)
-        self._order = order
+        self._matrix = sp.csc_matrix(
+            (np.zeros(indices.size), indices, indptr), shape=(self.n, self.n)
+        )
+
+
+@njit
+def symmetric_permutation(indptr, indices, order):  # pragma: no cover (jitted)
+    """Pattern of ``A[order][:, order]`` (CSC, sorted rows) and where its values come from.
+
+    Returns ``(indptr, indices, gather)`` with ``permuted_data = data[gather]``.
+    """
+    n = indptr.size - 1
+    inverse = np.empty(n, dtype=np.int64)
+    for p in range(n):
+        inverse[order[p]] = p
+    new_indptr = np.zeros(n + 1, dtype=np.int64)
+    for p in range(n):
+        c = order[p]
+        new_indptr[p + 1] = new_indptr[p] + indptr[c + 1] - indptr[c]
+    new_indices = np.empty(indices.size, dtype=np.int64)
+    gather = np.empty(indices.size, dtype=np.int64)
+    for p in range(n):
+        c = order[p]
+        start = new_indptr[p]
+        m = indptr[c + 1] - indptr[c]
+        rows = np.empty(m, dtype=np.int64)
+        for k in range(m):
+            rows[k] = inverse[indices[indptr[c] + k]]
+        perm = np.argsort(rows)
+        for k in range(m):
+            new_indices[start + k] = rows[perm[k]]
+            gather[start + k] = indptr[c] + perm[k]
+    return new_indptr, new_indices, gather
+
+
+SMALL = 500  # below this many rows, reverse Cuthill-McKee: cheaper to find, fill is no issue
+
+
+def fill_reducing_order(indptr: np.ndarray, indices: np.ndarray, n: int) -> np.ndarray:
+    """A symmetric ordering of a structurally symmetric pattern for sparse LU.
+
+    Minimum degree (:func:`minimum_degree_order`) on large patterns; on small ones
+    (< 500 rows) reverse Cuthill-McKee, which costs a quarter as much to find and whose
+    extra fill does not matter (case118: 0.1 ms against 0.4 ms, factorisations 0.15 ms
+    against 0.13 ms).
+    """
+    if n >= SMALL:
+        return minimum_degree_order(indptr, indices, n)
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    a = sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, n))
+    return reverse_cuthill_mckee(a, symmetric_mode=True).astype(np.int64)
 
 
 def minimum_degree_order(indptr: np.ndarray, indices: np.ndarray, n: int) -> np.ndarray:

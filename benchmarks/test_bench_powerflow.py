@@ -1,0 +1,109 @@
+"""gridsim against pandapower and lightsim2grid, measured in one run.
+
+Groups (pytest-benchmark ``group``), each read as a ratio of its rows:
+
+- ``e2e-<case>``: from a pandapower net to result tables. gridsim:
+  ``from_pandapower`` + ``run_ac`` + the bus/line/trafo/gen tables; pandapower:
+  ``runpp(lightsim2grid=False)`` (its conversion, Newton-Raphson and result tables).
+- ``solve-<case>``: the AC solve on a prepared network from a flat start, tolerance
+  1e-8: gridsim ``run_ac`` on a compiled network (Jacobian pattern and ordering reused)
+  against lightsim2grid's ``ac_pf`` with its KLU solver, warm.
+- ``cold-start``: a fresh Python process that imports the package and solves a small
+  network (Numba's disk cache warm for gridsim; pandapower turns Numba's cache off).
+
+Run ``pytest benchmarks/ --benchmark-json=bench.json`` and then
+``python benchmarks/ratios.py bench.json`` for the table in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from conftest import CASES, case, lightsim2grid_model, pp
+
+import gridsim
+
+
+def _gridsim_e2e(net):
+    res = gridsim.run_ac(gridsim.from_pandapower(net), tol_mva=1e-8)
+    res.bus, res.line, res.trafo, res.gen  # noqa: B018 - build the tables
+    return res
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_e2e_gridsim(benchmark, name):
+    net = case(name)
+    benchmark.group = f"e2e-{name}"
+    _gridsim_e2e(net)  # warm the JIT
+    res = benchmark(_gridsim_e2e, net)
+    assert res.converged
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_e2e_pandapower(benchmark, name):
+    net = case(name)
+    benchmark.group = f"e2e-{name}"
+
+    def run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pp.runpp(net, lightsim2grid=False, init="flat", tolerance_mva=1e-8)
+
+    run()
+    benchmark(run)
+    assert net.converged
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_solve_gridsim(benchmark, name):
+    network = gridsim.from_pandapower(case(name))
+    benchmark.group = f"solve-{name}"
+    gridsim.run_ac(network)  # compile, JIT, Jacobian pattern and ordering: once
+    cn = network.compile()
+    res = benchmark(gridsim.run_ac, cn, tol_mva=1e-8)
+    assert res.converged
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_solve_lightsim2grid(benchmark, name):
+    net = case(name)
+    _, model = lightsim2grid_model(net)
+    benchmark.group = f"solve-{name}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.runpp(net, lightsim2grid=False, init="flat")
+    v0 = np.ones(len(net.bus), dtype=complex)
+    model.ac_pf(v0, 30, 1e-8)  # warm: KLU's symbolic analysis done once
+
+    def solve():
+        return model.ac_pf(v0, 30, 1e-8)
+
+    v = benchmark(solve)
+    assert v.size > 0
+
+
+COLD_GRIDSIM = (
+    "import gridsim, pathlib; "
+    "net = gridsim.load_network(pathlib.Path('networks/examples/two_area_hvdc.yaml')); "
+    "r = gridsim.run_ac(net); assert r.converged; r.bus"
+)
+COLD_PANDAPOWER = (
+    "import warnings; warnings.simplefilter('ignore'); import pandapower as pp, "
+    "pandapower.networks as pn; net = pn.case9(); pp.runpp(net, lightsim2grid=False)"
+)
+
+
+@pytest.mark.parametrize("tool,code", [("gridsim", COLD_GRIDSIM), ("pandapower", COLD_PANDAPOWER)])
+def test_cold_start(benchmark, tool, code):
+    """Fresh process: import and a first power flow (gridsim's Numba cache warm)."""
+    benchmark.group = "cold-start"
+    subprocess.run([sys.executable, "-c", code], check=True)  # fill caches
+
+    def fresh():
+        subprocess.run([sys.executable, "-c", code], check=True)
+
+    benchmark.pedantic(fresh, rounds=5, iterations=1)
