@@ -411,19 +411,23 @@ def _injectors(network, lookup) -> dict:
     def add(kind, tab, bus, p, q, pv, slack, qmin, qmax, w, vm, va):
         on = tab.in_service & (bus >= 0)
         m = int(on.sum())
+
+        def take(x):
+            return np.full(m, x) if np.ndim(x) == 0 else x[on]
+
         vals = (
             np.full(m, kind),
             tab.index.to_numpy(dtype=object)[on],
             bus[on],
-            np.broadcast_to(p, on.shape)[on],
-            np.broadcast_to(q, on.shape)[on],
-            np.broadcast_to(pv, on.shape)[on],
-            np.broadcast_to(slack, on.shape)[on],
-            np.broadcast_to(qmin, on.shape)[on],
-            np.broadcast_to(qmax, on.shape)[on],
-            np.broadcast_to(w, on.shape)[on],
-            np.broadcast_to(vm, on.shape)[on],
-            np.broadcast_to(va, on.shape)[on],
+            take(p),
+            take(q),
+            take(pv),
+            take(slack),
+            take(qmin),
+            take(qmax),
+            take(w),
+            take(vm),
+            take(va),
         )
         for key, v in zip(cols, vals, strict=True):
             cols[key].append(v)
