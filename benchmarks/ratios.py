@@ -19,6 +19,9 @@ def main(path: str) -> None:
         if "cold" in bench["name"]:
             tool = bench["param"].split("-")[0] if bench.get("param") else tool
         groups[bench["group"]][tool] = bench["stats"]["median"]
+        inner = bench.get("extra_info", {}).get("in_process_s")
+        if inner is not None:
+            groups[bench["group"] + " (in-process)"][tool] = inner
     print(
         f"machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
         f"python {data['machine_info']['python_version']}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,24 +87,39 @@ def test_solve_lightsim2grid(benchmark, name):
     assert v.size > 0
 
 
+# Each snippet times itself from before its first import to a solved power flow with
+# its bus table, and prints the seconds: the process's own start-up and shut-down are
+# outside what a user waits for after typing ``import``.
 COLD_GRIDSIM = (
-    "import gridsim, pathlib; "
-    "net = gridsim.load_network(pathlib.Path('networks/examples/two_area_hvdc.yaml')); "
-    "r = gridsim.run_ac(net); assert r.converged; r.bus"
+    "import time; t0 = time.perf_counter(); import gridsim; "
+    "net = gridsim.load_network('networks/examples/two_area_hvdc.yaml'); "
+    "r = gridsim.run_ac(net); r.bus; assert r.converged; print(time.perf_counter() - t0)"
 )
 COLD_PANDAPOWER = (
-    "import warnings; warnings.simplefilter('ignore'); import pandapower as pp, "
-    "pandapower.networks as pn; net = pn.case9(); pp.runpp(net, lightsim2grid=False)"
+    "import time; t0 = time.perf_counter(); import warnings; warnings.simplefilter('ignore'); "
+    "import pandapower as pp, pandapower.networks as pn; net = pn.case9(); "
+    "pp.runpp(net, lightsim2grid=False); net.res_bus; print(time.perf_counter() - t0)"
 )
 
 
 @pytest.mark.parametrize("tool,code", [("gridsim", COLD_GRIDSIM), ("pandapower", COLD_PANDAPOWER)])
 def test_cold_start(benchmark, tool, code):
-    """Fresh process: import and a first power flow (gridsim's Numba cache warm)."""
+    """Fresh process: import and a first power flow (gridsim's Numba cache warm).
+
+    The benchmark times the whole process; ``extra_info["in_process_s"]`` holds the
+    median of what each process measured from its first import to its result.
+    """
     benchmark.group = "cold-start"
-    subprocess.run([sys.executable, "-c", code], check=True)  # fill caches
+    root = Path(__file__).resolve().parents[1]
+    inner: list[float] = []
 
     def fresh():
-        subprocess.run([sys.executable, "-c", code], check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root
+        )
+        inner.append(float(out.stdout.strip().splitlines()[-1]))
 
+    fresh()  # fill the caches (gridsim's Numba cache, the OS's file cache)
+    inner.clear()
     benchmark.pedantic(fresh, rounds=5, iterations=1)
+    benchmark.extra_info["in_process_s"] = float(np.median(inner))

@@ -116,7 +116,7 @@ def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:
         return init.astype(complex)
     if init not in INITS:
         raise GridsimError(f"init must be one of {INITS}, an array or a result; got {init!r}")
-    vm = np.where(np.isin(cn.bus_type, (PV, REF)), cn.vm_set, 1.0)
+    vm = np.where((cn.bus_type == PV) | (cn.bus_type == REF), cn.vm_set, 1.0)
     va = np.zeros(cn.n_bus)
     for members in cn.islands:
         refs = members[cn.bus_type[members] == REF]

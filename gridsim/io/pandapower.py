@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gridsim.exceptions import InvalidNetworkError, UnsupportedElementError
+from gridsim.exceptions import UnsupportedElementError
 from gridsim.model.compile import bus_lookup
 from gridsim.model.network import Network
 
@@ -111,7 +111,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
     tables: dict[str, dict] = {}
     bus = net.bus
     tables["bus"] = {
-        "id": bus.index.to_numpy(),
+        "id": bus.index,
         "name": _col(bus, "name", ""),
         "vn_kv": bus.vn_kv.to_numpy(dtype=float),
         "in_service": _active(bus),
@@ -123,7 +123,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
     vn = bus.vn_kv
     parallel = line.parallel.to_numpy(dtype=float)
     tables["line"] = {
-        "id": line.index.to_numpy(),
+        "id": line.index,
         "name": _col(line, "name", ""),
         "from_bus": line.from_bus.to_numpy(),
         "to_bus": line.to_bus.to_numpy(),
@@ -143,7 +143,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
     tables["trafo"] = _trafo_table(net, trafo_on, name)
     gen = net.gen
     tables["gen"] = {
-        "id": gen.index.to_numpy(),
+        "id": gen.index,
         "name": _col(gen, "name", ""),
         "bus": gen.bus.to_numpy(),
         "p_mw": gen.p_mw.to_numpy(dtype=float) * _col(gen, "scaling", 1.0),
@@ -159,7 +159,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
     sgen = net.sgen
     scaling = _col(sgen, "scaling", 1.0)
     tables["sgen"] = {
-        "id": sgen.index.to_numpy(),
+        "id": sgen.index,
         "name": _col(sgen, "name", ""),
         "bus": sgen.bus.to_numpy(),
         "p_mw": sgen.p_mw.to_numpy(dtype=float) * scaling,
@@ -168,7 +168,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
     }
     ext = net.ext_grid
     tables["ext_grid"] = {
-        "id": ext.index.to_numpy(),
+        "id": ext.index,
         "name": _col(ext, "name", ""),
         "bus": ext.bus.to_numpy(),
         "vm_pu": ext.vm_pu.to_numpy(dtype=float),
@@ -195,7 +195,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
             )
     scaling = _col(load, "scaling", 1.0)
     tables["load"] = {
-        "id": load.index.to_numpy(),
+        "id": load.index,
         "name": _col(load, "name", ""),
         "bus": load.bus.to_numpy(),
         "p_mw": load.p_mw.to_numpy(dtype=float) * scaling,
@@ -206,7 +206,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
     if _flag(shunt, "step_dependency_table").any():
         raise UnsupportedElementError("shunt with step_dependency_table is not supported", name)
     tables["shunt"] = {
-        "id": shunt.index.to_numpy(),
+        "id": shunt.index,
         "name": _col(shunt, "name", ""),
         "bus": shunt.bus.to_numpy(),
         "p_mw": shunt.p_mw.to_numpy(dtype=float),
@@ -218,7 +218,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
     if "dcline" in net and len(net.dcline):
         dc = net.dcline
         tables["hvdc"] = {
-            "id": dc.index.to_numpy(),
+            "id": dc.index,
             "name": _col(dc, "name", ""),
             "from_bus": dc.from_bus.to_numpy(),
             "to_bus": dc.to_bus.to_numpy(),
@@ -288,7 +288,7 @@ def _trafo_table(net, trafo_on: np.ndarray, name: str) -> dict:
     step_pct = _col(t, "tap_step_percent", 0.0)
     step_deg = _col(t, "tap_step_degree", 0.0)
     return {
-        "id": t.index.to_numpy(),
+        "id": t.index,
         "name": _col(t, "name", ""),
         "hv_bus": t.hv_bus.to_numpy(),
         "lv_bus": t.lv_bus.to_numpy(),
@@ -536,9 +536,3 @@ def _pp_index(index: pd.Index) -> np.ndarray:
 
 def _names(table: pd.DataFrame) -> list[str]:
     return [n if n else str(i) for i, n in zip(table.index, table.name, strict=True)]
-
-
-def check_ids_match(network: Network) -> None:  # pragma: no cover - helper for callers
-    """Raise if bus ids cannot be kept as pandapower indices."""
-    if not np.array_equal(_pp_index(network.bus.index), np.asarray(network.bus.index)):
-        raise InvalidNetworkError("bus ids are not non-negative integers", network.source)

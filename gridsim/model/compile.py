@@ -21,7 +21,6 @@ PQ, PV, REF, NONE = 1, 2, 3, 4  # MATPOWER's bus type codes; NONE: de-energised
 
 # injector kinds, in the order they are stacked
 GEN, SGEN, EXT_GRID, HVDC_FROM, HVDC_TO = 0, 1, 2, 3, 4
-INJECTOR_TABLES = {GEN: "gen", SGEN: "sgen", EXT_GRID: "ext_grid"}
 LINE, TRAFO = 0, 1
 
 
@@ -158,6 +157,8 @@ def bus_lookup(bus_ids: pd.Index):
 
         def lookup(ids) -> np.ndarray:
             ids = np.asarray(ids)
+            if ids.size == 0:
+                return np.zeros(0, dtype=np.int64)
             if ids.dtype.kind not in "iu":
                 return bus_ids.get_indexer(ids)
             out = np.full(ids.size, -1, dtype=np.int64)
@@ -166,7 +167,13 @@ def bus_lookup(bus_ids: pd.Index):
             return out
 
         return lookup
-    return lambda ids: bus_ids.get_indexer(np.asarray(ids))
+    def lookup_any(ids) -> np.ndarray:
+        ids = np.asarray(ids)
+        if ids.size == 0:
+            return np.zeros(0, dtype=np.int64)
+        return bus_ids.get_indexer(ids)
+
+    return lookup_any
 
 
 def compile_network(network) -> CompiledNetwork:
@@ -409,6 +416,8 @@ def _injectors(network, lookup) -> dict:
     }
 
     def add(kind, tab, bus, p, q, pv, slack, qmin, qmax, w, vm, va):
+        if len(tab) == 0:
+            return
         on = tab.in_service & (bus >= 0)
         m = int(on.sum())
 

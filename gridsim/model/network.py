@@ -242,7 +242,9 @@ def _make_table(element: str, data: Any, source: str | None):
             col[:] = [row.get(key) for row in rows]
             raw[key] = col
         index = [row["id"] for row in rows]
-    if not (isinstance(index, pd.Index) and index.name == "id"):
+    if isinstance(index, pd.Index):
+        index = index if index.name == "id" else index.rename("id")
+    else:
         index = pd.Index(index, name="id")
     n = len(index)
     for name, values in raw.items():
@@ -285,11 +287,11 @@ def _make_table(element: str, data: Any, source: str | None):
 def _as_str(values) -> np.ndarray:
     """Strings, with None/NaN as "" (vectorised: names of 10^4 elements are common)."""
     values = np.asarray(values, dtype=object)
+    if (values == None).all():  # noqa: E711 (elementwise); pandapower's usual names
+        return np.full(values.size, "", dtype=object)
     if pd.api.types.infer_dtype(values, skipna=False) == "string":
         return values
     missing = pd.isna(values)
-    if missing.all():
-        return np.full(values.size, "", dtype=object)
     out = values.astype(str).astype(object)
     out[missing] = ""
     return out

@@ -10,27 +10,46 @@ and reported as NaN).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from gridsim.exceptions import InvalidNetworkError
+from gridsim.numerics._jit import njit
 
 
-def components(n_bus: int, f: np.ndarray, t: np.ndarray) -> tuple[int, np.ndarray]:
-    """Connected components of the bus graph with edges ``f``–``t``."""
-    graph = sp.coo_matrix((np.ones(f.size), (f, t)), shape=(n_bus, n_bus))
-    return connected_components(graph, directed=False)
+@njit
+def components(indptr, indices):  # pragma: no cover (jitted)
+    """Connected components of a graph given by a symmetric CSR pattern.
+
+    Returns ``(count, labels)``, labels numbered in order of each component's first
+    vertex.
+    """
+    n = indptr.size - 1
+    labels = np.full(n, -1, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int64)
+    count = 0
+    for start in range(n):
+        if labels[start] >= 0:
+            continue
+        labels[start] = count
+        top = 0
+        stack[0] = start
+        while top >= 0:
+            v = stack[top]
+            top -= 1
+            for k in range(indptr[v], indptr[v + 1]):
+                w = indices[k]
+                if labels[w] < 0:
+                    labels[w] = count
+                    top += 1
+                    stack[top] = w
+        count += 1
+    return count, labels
 
 
 def assign_islands(cn, network) -> None:
     """Label islands on ``cn`` (in place) and check each has a slack."""
     from gridsim.model.compile import NONE, REF
 
-    n = cn.n_bus
-    import scipy.sparse as sp
-
-    graph = sp.csr_matrix((np.ones(cn.indices.size), cn.indices, cn.indptr), shape=(n, n))
-    count, labels = connected_components(graph, directed=False)  # Ybus pattern = the graph
+    count, labels = components(cn.indptr, cn.indices)  # Ybus's pattern is the bus graph
     has_ref = np.zeros(count, dtype=bool)
     has_ref[labels[cn.bus_type == REF]] = True
     active = np.zeros(count, dtype=bool)
@@ -40,13 +59,13 @@ def assign_islands(cn, network) -> None:
     size = np.bincount(labels, minlength=count)
     policy = getattr(network, "unsupplied_islands", "error")
     islands = []
-    for k in range(count):
-        members = np.flatnonzero(labels == k)
+    by_island = np.split(np.argsort(labels, kind="stable"), np.cumsum(size)[:-1])
+    for k, members in enumerate(by_island):
         if has_ref[k]:
             islands.append(members)
             continue
         if active[k] and policy == "error":
-            ids = ", ".join(repr(i) for i in cn.bus_ids[members[:5]])
+            ids = _some_ids(cn.bus_ids, members)
             more = f" and {members.size - 5} more" if members.size > 5 else ""
             raise InvalidNetworkError(
                 f"island of {members.size} bus(es) ({ids}{more}) has no slack: give it an "
@@ -54,7 +73,7 @@ def assign_islands(cn, network) -> None:
                 network.source,
             )
         if active[k] or size[k] > 1:
-            ids = ", ".join(repr(i) for i in cn.bus_ids[members[:5]])
+            ids = _some_ids(cn.bus_ids, members)
             cn.warnings.append(
                 f"island of {members.size} bus(es) ({ids}) has no slack; de-energised"
             )
@@ -65,3 +84,10 @@ def assign_islands(cn, network) -> None:
         labels[members] = new
     cn.island = labels
     cn.islands = islands
+
+
+def _some_ids(bus_ids, members: np.ndarray) -> str:
+    """The first five bus ids of an island, for messages."""
+    return ", ".join(
+        repr(i.item() if isinstance(i, np.generic) else i) for i in bus_ids[members[:5]]
+    )

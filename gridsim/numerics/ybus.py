@@ -14,7 +14,6 @@ once by :func:`ybus_pattern`; :func:`ybus_values` refills the values in O(nnz).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from gridsim.numerics._jit import njit
 
@@ -40,14 +39,8 @@ def ybus_pattern(n_bus: int, f: np.ndarray, t: np.ndarray):
     diag : ndarray of int64
         Position of each diagonal entry.
     """
-    diag_ids = np.arange(n_bus)
-    rows = np.concatenate([f, f, t, t, diag_ids])
-    cols = np.concatenate([f, t, f, t, diag_ids])
-    pattern = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n_bus, n_bus), dtype=float)
-    pattern.sum_duplicates()
-    pattern.sort_indices()
-    indptr = pattern.indptr.astype(np.int64)
-    indices = pattern.indices.astype(np.int64)
+    diag_ids = np.arange(n_bus, dtype=np.int64)
+    indptr, indices = _pattern_csr(n_bus, f.astype(np.int64), t.astype(np.int64))
     f = f.astype(np.int64)
     t = t.astype(np.int64)
     pos = np.vstack(
@@ -60,6 +53,38 @@ def ybus_pattern(n_bus: int, f: np.ndarray, t: np.ndarray):
     )
     diag = csr_positions(indptr, indices, diag_ids, diag_ids)
     return indptr, indices, pos, diag
+
+
+@njit
+def _pattern_csr(n_bus, f, t):  # pragma: no cover (jitted)
+    """Sorted, duplicate-free CSR pattern of the diagonal plus (f,t) and (t,f)."""
+    count = np.ones(n_bus + 1, dtype=np.int64)
+    count[0] = 0
+    for k in range(f.size):
+        count[f[k] + 1] += 1
+        count[t[k] + 1] += 1
+    raw_ptr = np.cumsum(count)
+    raw = np.empty(raw_ptr[-1], dtype=np.int64)
+    fill = raw_ptr[:-1].copy()
+    for i in range(n_bus):
+        raw[fill[i]] = i
+        fill[i] += 1
+    for k in range(f.size):
+        raw[fill[f[k]]] = t[k]
+        fill[f[k]] += 1
+        raw[fill[t[k]]] = f[k]
+        fill[t[k]] += 1
+    indptr = np.zeros(n_bus + 1, dtype=np.int64)
+    indices = np.empty(raw.size, dtype=np.int64)
+    m = 0
+    for i in range(n_bus):
+        row = np.sort(raw[raw_ptr[i] : raw_ptr[i + 1]])
+        for j in range(row.size):
+            if j == 0 or row[j] != row[j - 1]:
+                indices[m] = row[j]
+                m += 1
+        indptr[i + 1] = m
+    return indptr, indices[:m].copy()
 
 
 @njit
