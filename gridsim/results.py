@@ -28,6 +28,7 @@ from gridsim.model.compile import (
     SGEN,
     TRAFO,
 )
+from gridsim.numerics.sums import bus_sum
 
 SQRT3 = np.sqrt(3.0)
 
@@ -119,9 +120,7 @@ class PowerFlowResult:
         pf = (b * (theta[cn.br_f] - theta[cn.br_t]) + p_shift) * cn.sn_mva
         res._s_from = pf + 0j
         res._s_to = -pf + 0j
-        p_net = np.zeros(cn.n_bus)
-        np.add.at(p_net, cn.br_f, pf)
-        np.subtract.at(p_net, cn.br_t, pf)
+        p_net = bus_sum(cn.br_f, pf, cn.n_bus) - bus_sum(cn.br_t, pf, cn.n_bus)
         res._s_shunt = cn.ysh.real * cn.sn_mva + 0j
         p_calc = p_net + res._s_shunt.real  # injection needed at each bus
         res._s_calc = p_calc + 0j
@@ -328,9 +327,9 @@ def _slack_share(cn, p_calc_mw: np.ndarray) -> np.ndarray:
     slack = cn.inj_slack & (cn.bus_type[cn.inj_bus] == REF)
     if not slack.any():
         return p
-    need = p_calc_mw.copy()
-    np.add.at(need, cn.load_bus, cn.load_s.real)
-    np.subtract.at(need, cn.inj_bus[~slack], p[~slack])
+    n = cn.n_bus
+    need = p_calc_mw + bus_sum(cn.load_bus, cn.load_s.real, n)
+    need -= bus_sum(cn.inj_bus[~slack], p[~slack], n)
     sb = cn.inj_bus[slack]
     w = cn.inj_weight[slack]
     wsum = np.bincount(sb, w, cn.n_bus)

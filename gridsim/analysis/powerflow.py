@@ -8,6 +8,7 @@ from gridsim.exceptions import GridsimError
 from gridsim.model.compile import NONE, PQ, PV, REF, CompiledNetwork
 from gridsim.numerics.dc import bbus, dc_branch_parameters
 from gridsim.numerics.mismatch import bus_currents
+from gridsim.numerics.sums import bus_sum
 from gridsim.results import PowerFlowResult
 from gridsim.solvers.dc import dc_pf
 from gridsim.solvers.linear import SingularMatrixError
@@ -139,12 +140,11 @@ def _injector_q_share(cn: CompiledNetwork, v, bus_type, q_fixed):
     q = np.where(cn.inj_pv, np.nan, cn.inj_q)
     q = np.where(np.isnan(q_fixed), q, q_fixed)
     free = np.isnan(q)
-    need = s_calc.imag.copy()
-    np.add.at(need, cn.load_bus, cn.load_s.imag)
-    np.subtract.at(need, cn.inj_bus[~free], q[~free])
+    n = cn.n_bus
+    need = s_calc.imag + bus_sum(cn.load_bus, cn.load_s.imag, n)
+    need -= bus_sum(cn.inj_bus[~free], q[~free], n)
     fb = cn.inj_bus[free]
     qmin, qmax = cn.inj_qmin[free], cn.inj_qmax[free]
-    n = cn.n_bus
     sum_min = np.bincount(fb, qmin, n)
     sum_max = np.bincount(fb, qmax, n)
     count = np.bincount(fb, minlength=n)
@@ -195,9 +195,7 @@ def _solve_dc(cn: CompiledNetwork):
     b, p_shift = dc_branch_parameters(cn.br_ys, cn.br_tap)
     n = cn.n_bus
     bm = bbus(n, cn.br_f, cn.br_t, b)
-    p_businj = np.zeros(n)
-    np.add.at(p_businj, cn.br_f, p_shift)
-    np.subtract.at(p_businj, cn.br_t, p_shift)
+    p_businj = bus_sum(cn.br_f, p_shift, n) - bus_sum(cn.br_t, p_shift, n)
     pbus = cn.sbus().real - p_businj - cn.ysh.real
     ref = np.flatnonzero(cn.bus_type == REF)
     unknown = np.flatnonzero((cn.bus_type == PV) | (cn.bus_type == PQ))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gridsim.numerics.sums import bus_sum
 from gridsim.numerics.ybus import branch_admittances, ybus_pattern, ybus_values
 
 PQ, PV, REF, NONE = 1, 2, 3, 4  # MATPOWER's bus type codes; NONE: de-energised
@@ -116,9 +117,7 @@ class CompiledNetwork:
         if q_fixed is not None:
             q = np.where(np.isnan(q_fixed), q, q_fixed)
         s_inj = self.inj_p + 1j * q
-        s = np.zeros(n, dtype=complex)
-        np.add.at(s, self.inj_bus, s_inj)
-        np.subtract.at(s, self.load_bus, self.load_s)
+        s = bus_sum(self.inj_bus, s_inj, n) - bus_sum(self.load_bus, self.load_s, n)
         s[bt == NONE] = 0.0
         return s / self.sn_mva
 
@@ -167,6 +166,7 @@ def bus_lookup(bus_ids: pd.Index):
             return out
 
         return lookup
+
     def lookup_any(ids) -> np.ndarray:
         ids = np.asarray(ids)
         if ids.size == 0:
@@ -227,7 +227,7 @@ def compile_network(network) -> CompiledNetwork:
         vn_sh = np.where(np.isnan(vn_sh), vn[sb[on]], vn_sh)
         ratio = (vn[sb[on]] / vn_sh) ** 2 * sh.step[on]
         y = (sh.p_mw[on] - 1j * sh.q_mvar[on]) * ratio / sn
-        np.add.at(ysh, sb[on], y)
+        ysh += bus_sum(sb[on], y, n)
 
     # -- injectors ------------------------------------------------------------------
     inj = _injectors(network, lookup)
