@@ -1,7 +1,8 @@
 """Print benchmark medians and ratios from a pytest-benchmark JSON file.
 
-Usage: ``python benchmarks/ratios.py bench.json``. For each group, the median of every
-row and its ratio to the group's gridsim row (> 1: gridsim is faster).
+Usage: ``python benchmarks/ratios.py bench.json``. For each group, the median and the
+minimum of every row and their ratios to the group's gridsim row (> 1: gridsim is
+faster). On a shared machine the minimum is the steadier figure: noise only adds time.
 """
 
 from __future__ import annotations
@@ -13,27 +14,47 @@ from collections import defaultdict
 
 def main(path: str) -> None:
     data = json.load(open(path))
-    groups: dict[str, dict[str, float]] = defaultdict(dict)
+    groups: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
+    paired: dict[str, tuple[float, float, float]] = {}
     for bench in data["benchmarks"]:
         tool = bench["name"].split("[")[0].rsplit("_", 1)[-1]
         if "cold" in bench["name"]:
             tool = bench["param"].split("-")[0] if bench.get("param") else tool
-        groups[bench["group"]][tool] = bench["stats"]["median"]
+        stats = bench["stats"]
+        extra = bench.get("extra_info", {})
+        if "speedup_median" in extra:
+            paired[bench["group"]] = (
+                extra["speedup_q1"],
+                extra["speedup_median"],
+                extra["speedup_q3"],
+            )
+            continue
+        groups[bench["group"]][tool] = (stats["median"], stats["min"])
         inner = bench.get("extra_info", {}).get("in_process_s")
         if inner is not None:
-            groups[bench["group"] + " (in-process)"][tool] = inner
+            groups[bench["group"] + " (in-process)"][tool] = (inner, inner)
     print(
         f"machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
         f"python {data['machine_info']['python_version']}"
     )
-    print("| group | tool | median | gridsim speed-up |")
-    print("|---|---|---|---|")
+    print("| group | tool | median | min | speed-up (median) | speed-up (min) |")
+    print("|---|---|---|---|---|---|")
     for group in sorted(groups):
         rows = groups[group]
         ours = rows.get("gridsim")
-        for tool, median in sorted(rows.items()):
-            ratio = "" if ours is None or tool == "gridsim" else f"{median / ours:.2f}x"
-            print(f"| {group} | {tool} | {_fmt(median)} | {ratio} |")
+        for tool, (median, low) in sorted(rows.items()):
+            if ours is None or tool == "gridsim":
+                r_med = r_min = ""
+            else:
+                r_med, r_min = f"{median / ours[0]:.2f}x", f"{low / ours[1]:.2f}x"
+            print(f"| {group} | {tool} | {_fmt(median)} | {_fmt(low)} | {r_med} | {r_min} |")
+
+    if paired:
+        print()
+        print("| paired group | speed-up: lower quartile | median | upper quartile |")
+        print("|---|---|---|---|")
+        for group, (q1, med, q3) in sorted(paired.items()):
+            print(f"| {group} | {q1:.2f}x | {med:.2f}x | {q3:.2f}x |")
 
 
 def _fmt(seconds: float) -> str:

@@ -8,6 +8,9 @@ Groups (pytest-benchmark ``group``), each read as a ratio of its rows:
 - ``solve-<case>``: the AC solve on a prepared network from a flat start, tolerance
   1e-8: gridsim ``run_ac`` on a compiled network (Jacobian pattern and ordering reused)
   against lightsim2grid's ``ac_pf`` with its KLU solver, warm.
+- ``paired-e2e-<case>``: the two e2e runs alternated call by call; the speed-up
+  quartiles are in ``extra_info`` (steadier than the ratio of two separate medians on a
+  shared machine).
 - ``cold-start``: a fresh Python process that imports the package and solves a small
   network (Numba's disk cache warm for gridsim; pandapower turns Numba's cache off).
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -57,6 +61,35 @@ def test_e2e_pandapower(benchmark, name):
     run()
     benchmark(run)
     assert net.converged
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_e2e_paired(benchmark, name):
+    """gridsim and pandapower alternated call by call, so that a noisy neighbour on a
+    shared machine slows both alike; ``extra_info`` holds the median and the quartiles
+    of the per-pair speed-up (pandapower time / gridsim time)."""
+    net = case(name)
+    benchmark.group = f"paired-e2e-{name}"
+
+    def pandapower_run():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pp.runpp(net, lightsim2grid=False, init="flat", tolerance_mva=1e-8)
+
+    _gridsim_e2e(net)
+    pandapower_run()
+    ratios = []
+
+    def pair():
+        t0 = time.perf_counter()
+        _gridsim_e2e(net)
+        t1 = time.perf_counter()
+        pandapower_run()
+        ratios.append((time.perf_counter() - t1) / (t1 - t0))
+
+    benchmark.pedantic(pair, rounds=30 if name != "case9241pegase" else 10, iterations=1)
+    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+    benchmark.extra_info.update(speedup_median=med, speedup_q1=q1, speedup_q3=q3)
 
 
 @pytest.mark.parametrize("name", CASES)

@@ -11,10 +11,12 @@ from gridsim.numerics.mismatch import bus_currents
 from gridsim.numerics.sums import bus_sum
 from gridsim.results import PowerFlowResult
 from gridsim.solvers.dc import dc_pf
-from gridsim.solvers.linear import SingularMatrixError
+from gridsim.solvers.linear import ScipyLU, SingularMatrixError
 from gridsim.solvers.newton import NewtonSolver
+from gridsim.solvers.sparse_lu import NumbaLU
 
 INITS = ("flat", "dc")
+LINEAR_SOLVERS = {"numba": NumbaLU, "scipy": ScipyLU}
 
 
 def _compiled(network) -> CompiledNetwork:
@@ -28,6 +30,7 @@ def run_ac(
     max_iter: int = 30,
     enforce_q_limits: bool = False,
     init: str | np.ndarray | PowerFlowResult = "flat",
+    linear_solver: str = "numba",
 ) -> PowerFlowResult:
     """Solve the AC power flow by Newton-Raphson.
 
@@ -50,6 +53,10 @@ def run_ac(
     init : {"flat", "dc"}, complex ndarray or PowerFlowResult
         Start: flat (|V| = setpoints or 1, angles = slack angle), DC angles, given
         complex bus voltages, or an earlier result's voltages.
+    linear_solver : {"numba", "scipy"}
+        Sparse LU for the Newton steps: gridsim's Numba LU on the fixed Jacobian pattern
+        (default; falls back to SuperLU by itself if a pivot is too small) or scipy's
+        SuperLU.
 
     Returns
     -------
@@ -64,6 +71,10 @@ def run_ac(
         raise GridsimError(
             f"enforce_q_limits must be False, True, 1 or 2, got {enforce_q_limits!r}"
         )
+    if linear_solver not in LINEAR_SOLVERS:
+        raise GridsimError(
+            f"linear_solver must be one of {sorted(LINEAR_SOLVERS)}, got {linear_solver!r}"
+        )
     if not (tol_mva > 0):
         raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
     tol = tol_mva / cn.sn_mva
@@ -73,7 +84,7 @@ def run_ac(
     total_it = 0
     limited: list[int] = []
     while True:
-        res = _newton(cn, bus_type, q_fixed, v, tol, max_iter)
+        res = _newton(cn, bus_type, q_fixed, v, tol, max_iter, linear_solver)
         total_it += res.iterations
         v = res.v
         if not res.converged or not q_mode:
@@ -95,13 +106,18 @@ def run_ac(
     )
 
 
-def _newton(cn: CompiledNetwork, bus_type, q_fixed, v0, tol, max_iter):
+def _newton(cn: CompiledNetwork, bus_type, q_fixed, v0, tol, max_iter, linear_solver):
     ref, pv, pq = cn.bus_sets(bus_type)
-    key = ("newton", pv.tobytes(), pq.tobytes())
+    key = ("newton", linear_solver, pv.tobytes(), pq.tobytes())
     solver = cn._cache.get(key)
     if solver is None:
         solver = NewtonSolver(
-            cn.indptr, cn.indices, np.concatenate([pv, pq]), pq, bus_order=cn.bus_order()
+            cn.indptr,
+            cn.indices,
+            np.concatenate([pv, pq]),
+            pq,
+            bus_order=cn.bus_order(),
+            linear_solver=LINEAR_SOLVERS[linear_solver],
         )
         cn._cache[key] = solver
     sbus = cn.sbus(bus_type, q_fixed)

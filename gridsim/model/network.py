@@ -12,6 +12,7 @@ from gridsim.exceptions import InvalidNetworkError
 from gridsim.model.schema import BOOL, ELEMENTS, FLOAT, SCHEMA, STR
 
 TRAFO_MODELS = ("t", "pi")
+_EMPTY_INDEX = pd.Index([], name="id")
 
 
 class ColumnTable:
@@ -152,7 +153,8 @@ class Network:
             if element not in self._columns:
                 raise KeyError(element)
             table = self._columns.pop(element)
-            frame = pd.DataFrame(table.cols, index=table.index, copy=False)
+            index = table.index if table.index.name == "id" else table.index.rename("id")
+            frame = pd.DataFrame(table.cols, index=index, copy=False)
             self._tables[element] = frame
         return frame
 
@@ -223,7 +225,7 @@ def _make_table(element: str, data: Any, source: str | None):
     """
     columns = SCHEMA[element]
     if data is None:
-        raw, index = {}, pd.Index([], name="id")
+        raw, index = {}, _EMPTY_INDEX
     elif isinstance(data, pd.DataFrame):
         raw = {c: data[c].to_numpy() for c in data.columns}
         index = data.index
@@ -242,9 +244,7 @@ def _make_table(element: str, data: Any, source: str | None):
             col[:] = [row.get(key) for row in rows]
             raw[key] = col
         index = [row["id"] for row in rows]
-    if isinstance(index, pd.Index):
-        index = index if index.name == "id" else index.rename("id")
-    else:
+    if not isinstance(index, pd.Index):  # an Index is kept as is (named "id" when shown)
         index = pd.Index(index, name="id")
     n = len(index)
     for name, values in raw.items():

@@ -104,7 +104,11 @@ def _check_physics(tables: dict[str, ColumnTable], src) -> None:
     _fail("trafo", trafo, np.abs(vkr) > np.abs(vk), "|vkr_percent| exceeds |vk_percent|", src)
     side = trafo["tap_side"]
     _fail(
-        "trafo", trafo, ~np.isin(side, ["", "hv", "lv"]), "tap_side must be 'hv', 'lv' or ''", src
+        "trafo",
+        trafo,
+        ~((side == "") | (side == "hv") | (side == "lv")),
+        "tap_side must be 'hv', 'lv' or ''",
+        src,
     )
 
     for element in ("gen", "ext_grid"):

@@ -1,14 +1,15 @@
 """Sparse linear solves behind one small interface.
 
 A solver object is made for one sparsity pattern and reused for every matrix of that
-pattern (Newton iterations, repeated solves). :class:`ScipyLU` uses SuperLU through
-scipy. It takes a minimum-degree ordering of ``A + A^T`` (power-flow Jacobians are
-structurally symmetric), given or found on the first matrix, and permutes every matrix
-symmetrically with it before factorisation, so SuperLU skips the ordering step and
-keeps pivots on the diagonal where it can. The Newton solver derives the Jacobian's
-ordering from the buses' (:func:`fill_reducing_order` on Ybus's pattern, once per
-network), which costs half as much as ordering the Jacobian itself. On case9241pegase's
-Jacobian this takes a factorisation from about 27 ms (scipy's default COLAMD) to 9 ms.
+pattern (Newton iterations, repeated solves), with ``solve(data, rhs)``. Two exist:
+:class:`gridsim.solvers.sparse_lu.NumbaLU` (the default) and :class:`ScipyLU`, SuperLU
+through scipy. Both take a symmetric fill-reducing ordering (power-flow Jacobians are
+structurally symmetric), given or found on the first matrix. The Newton solver derives
+the Jacobian's ordering from the buses' (:func:`fill_reducing_order` on Ybus's pattern,
+once per network), which costs half as much as ordering the Jacobian itself. ScipyLU
+permutes every matrix with it before factorisation, so SuperLU skips its own ordering
+and keeps pivots on the diagonal where it can: on case9241pegase's Jacobian a
+factorisation takes about 9 ms instead of 27 ms with scipy's default COLAMD.
 """
 
 from __future__ import annotations
@@ -123,44 +124,24 @@ def symmetric_permutation(indptr, indices, order):  # pragma: no cover (jitted)
     for p in range(n):
         c = order[p]
         start = new_indptr[p]
-        m = indptr[c + 1] - indptr[c]
-        rows = np.empty(m, dtype=np.int64)
-        for k in range(m):
-            rows[k] = inverse[indices[indptr[c] + k]]
-        perm = np.argsort(rows)
-        for k in range(m):
-            new_indices[start + k] = rows[perm[k]]
-            gather[start + k] = indptr[c] + perm[k]
+        for k in range(indptr[c + 1] - indptr[c]):  # insertion sort: columns are short
+            row = inverse[indices[indptr[c] + k]]
+            src = indptr[c] + k
+            q = start + k
+            while q > start and new_indices[q - 1] > row:
+                new_indices[q] = new_indices[q - 1]
+                gather[q] = gather[q - 1]
+                q -= 1
+            new_indices[q] = row
+            gather[q] = src
     return new_indptr, new_indices, gather
 
 
-SMALL = 500  # below this many rows, reverse Cuthill-McKee: cheaper to find, fill is no issue
-
-
 def fill_reducing_order(indptr: np.ndarray, indices: np.ndarray, n: int) -> np.ndarray:
-    """A symmetric ordering of a structurally symmetric pattern for sparse LU.
+    """A symmetric fill-reducing ordering of a structurally symmetric pattern for sparse
+    LU: minimum degree (:func:`gridsim.solvers.ordering.minimum_degree`)."""
+    from gridsim.solvers.ordering import minimum_degree
 
-    Minimum degree (:func:`minimum_degree_order`) on large patterns; on small ones
-    (< 500 rows) reverse Cuthill-McKee, which costs a quarter as much to find and whose
-    extra fill does not matter (case118: 0.1 ms against 0.4 ms, factorisations 0.15 ms
-    against 0.13 ms).
-    """
-    if n >= SMALL:
-        return minimum_degree_order(indptr, indices, n)
-    from scipy.sparse.csgraph import reverse_cuthill_mckee
-
-    a = sp.csr_matrix((np.ones(indices.size), indices, indptr), shape=(n, n))
-    return reverse_cuthill_mckee(a, symmetric_mode=True).astype(np.int64)
-
-
-def minimum_degree_order(indptr: np.ndarray, indices: np.ndarray, n: int) -> np.ndarray:
-    """Minimum-degree ordering of a structurally symmetric pattern (SuperLU's MMD on
-    ``A + A^T``), found by factorising a diagonally dominant matrix of that pattern."""
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    a = sp.csc_matrix((np.ones(indices.size), indices, indptr), shape=(n, n))
-    a = (a + sp.identity(n, format="csc") * (4.0 * n)).tocsc()
-    lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options=_OPTIONS)
-    order = np.empty_like(lu.perm_c)
-    order[lu.perm_c] = np.arange(n)
-    return order.astype(np.int64)
+    return minimum_degree(np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64))

@@ -13,7 +13,8 @@ import numpy as np
 
 from gridsim.numerics.jacobian import jacobian_order, jacobian_pattern, jacobian_values
 from gridsim.numerics.mismatch import max_abs, mismatch
-from gridsim.solvers.linear import ScipyLU, SingularMatrixError
+from gridsim.solvers.linear import SingularMatrixError
+from gridsim.solvers.sparse_lu import NumbaLU
 
 
 @dataclass
@@ -40,10 +41,11 @@ class NewtonSolver:
         Fill-reducing ordering of the buses (e.g. minimum degree on Ybus); the Jacobian
         is ordered bus by bus, each bus's angle before its magnitude.
     linear_solver : type, optional
-        Class with the :class:`~gridsim.solvers.linear.ScipyLU` interface.
+        Class with the :class:`~gridsim.solvers.linear.ScipyLU` interface:
+        :class:`~gridsim.solvers.sparse_lu.NumbaLU` (default) or ``ScipyLU``.
     """
 
-    def __init__(self, indptr, indices, pvpq, pq, bus_order=None, linear_solver=ScipyLU):
+    def __init__(self, indptr, indices, pvpq, pq, bus_order=None, linear_solver=NumbaLU):
         self.indptr, self.indices = indptr, indices
         self.pattern = pat = jacobian_pattern(indptr, indices, pvpq, pq)
         order = None if bus_order is None else jacobian_order(bus_order, pvpq, pq)
