@@ -6,7 +6,7 @@ import numpy as np
 
 from gridsim.exceptions import GridsimError
 from gridsim.model.compile import NONE, PQ, PV, REF, CompiledNetwork
-from gridsim.numerics.dc import bbus, dc_branch_parameters
+from gridsim.numerics.dc import bbus_values, dc_branch_parameters
 from gridsim.numerics.mismatch import bus_currents
 from gridsim.numerics.sums import bus_sum
 from gridsim.results import PowerFlowResult
@@ -210,13 +210,15 @@ def _dc_angles(cn: CompiledNetwork) -> np.ndarray:
 def _solve_dc(cn: CompiledNetwork):
     b, p_shift = dc_branch_parameters(cn.br_ys, cn.br_tap)
     n = cn.n_bus
-    bm = bbus(n, cn.br_f, cn.br_t, b)
+    bdata = bbus_values(cn.indices.size, cn.ypos, cn.ydiag, b)
     p_businj = bus_sum(cn.br_f, p_shift, n) - bus_sum(cn.br_t, p_shift, n)
     pbus = cn.sbus().real - p_businj - cn.ysh.real
-    ref = np.flatnonzero(cn.bus_type == REF)
-    unknown = np.flatnonzero((cn.bus_type == PV) | (cn.bus_type == PQ))
-    theta = dc_pf(bm, pbus, cn.va_set[ref], ref, unknown)
-    return theta, (b, p_shift), bm
+    fixed = (cn.bus_type == REF) | (cn.bus_type == NONE)
+    lu = cn._cache.get("dc_lu")
+    if lu is None:
+        lu = cn._cache["dc_lu"] = NumbaLU(cn.indptr, cn.indices, n, order=cn.bus_order())
+    theta = dc_pf(cn.indptr, cn.indices, cn.ydiag, bdata, pbus, fixed, cn.va_set[fixed], lu)
+    return theta, (b, p_shift), None
 
 
 def run_dc(network) -> PowerFlowResult:

@@ -1,9 +1,10 @@
-"""DC power flow matrices (MATPOWER's ``makeBdc``)."""
+"""DC power flow matrices (MATPOWER's ``makeBdc``), on Ybus's sparsity pattern."""
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
+
+from gridsim.numerics.ybus import ybus_values
 
 
 def dc_branch_parameters(ys: np.ndarray, tap: np.ndarray):
@@ -18,11 +19,7 @@ def dc_branch_parameters(ys: np.ndarray, tap: np.ndarray):
     return b, p_shift
 
 
-def bbus(n_bus: int, f: np.ndarray, t: np.ndarray, b: np.ndarray) -> sp.csr_matrix:
-    """Nodal susceptance matrix ``B`` with ``P = B theta`` (CSR)."""
-    rows = np.concatenate([f, t, f, t])
-    cols = np.concatenate([f, t, t, f])
-    vals = np.concatenate([b, b, -b, -b])
-    m = sp.csr_matrix((vals, (rows, cols)), shape=(n_bus, n_bus))
-    m.sum_duplicates()
-    return m
+def bbus_values(nnz: int, pos: np.ndarray, diag: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Values of the nodal susceptance matrix ``B`` (``P = B theta``) on Ybus's pattern."""
+    bc = b.astype(complex)
+    return ybus_values(nnz, pos, diag, bc, -bc, -bc, bc, np.zeros(diag.size, dtype=complex)).real

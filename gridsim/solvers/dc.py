@@ -1,30 +1,33 @@
-"""DC power flow: ``B theta = P`` with the reference angles fixed."""
+"""DC power flow: ``B theta = P`` with some angles fixed (slack buses, dead buses)."""
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
-from gridsim.solvers.linear import SingularMatrixError
+from gridsim.numerics.sums import bus_sum
 
 
-def dc_pf(
-    bmat: sp.csr_matrix, p: np.ndarray, theta_ref: np.ndarray, ref: np.ndarray, unknown: np.ndarray
-) -> np.ndarray:
-    """Bus angles (radians) solving ``B theta = p`` on the ``unknown`` buses.
+def dc_pf(indptr, indices, diag, bdata, p, fixed, theta_fixed, lu):
+    """Bus angles (radians) solving ``B theta = p`` with ``theta[fixed] = theta_fixed``.
 
-    ``theta`` keeps ``theta_ref`` at the ``ref`` buses; buses in neither set stay 0.
+    ``B`` is given on a symmetric CSR pattern (``indptr``, ``indices``, diagonal positions
+    ``diag``); fixed buses become identity rows and their columns move to the right-hand
+    side, so the pattern stays the same and one ``lu`` (a
+    :class:`~gridsim.solvers.sparse_lu.NumbaLU` for that pattern) serves every solve.
+
+    Raises
+    ------
+    SingularMatrixError
+        When B is singular on the free buses (an island without a fixed angle).
     """
     n = p.size
-    theta = np.zeros(n)
-    theta[ref] = theta_ref
-    if unknown.size == 0:
-        return theta
-    b_uu = bmat[unknown][:, unknown].tocsc()
-    rhs = p[unknown] - bmat[unknown][:, ref] @ theta_ref
-    try:
-        theta[unknown] = splu(b_uu, permc_spec="MMD_AT_PLUS_A").solve(rhs)
-    except RuntimeError as exc:
-        raise SingularMatrixError(str(exc)) from None
-    return theta
+    rows = np.repeat(np.arange(n), np.diff(indptr))
+    data = bdata.copy()
+    theta_all = np.zeros(n)
+    theta_all[fixed] = theta_fixed
+    into_fixed = fixed[indices]
+    rhs = p - bus_sum(rows[into_fixed], data[into_fixed] * theta_all[indices[into_fixed]], n)
+    data[into_fixed | fixed[rows]] = 0.0
+    data[diag[fixed]] = 1.0
+    rhs[fixed] = theta_all[fixed]
+    return lu.solve(data, rhs)

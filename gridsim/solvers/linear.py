@@ -15,8 +15,6 @@ factorisation takes about 9 ms instead of 27 ms with scipy's default COLAMD.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.linalg import splu
 
 from gridsim.numerics._jit import njit
 
@@ -64,6 +62,9 @@ class ScipyLU:
         """
         if self.n == 0:
             return np.zeros(0)
+        import scipy.sparse as sp  # scipy is imported only when SuperLU is used
+        from scipy.sparse.linalg import splu
+
         try:
             if self._order is None:
                 a = sp.csc_matrix((data, self.indices, self.indptr), shape=(self.n, self.n))
@@ -96,6 +97,8 @@ class ScipyLU:
     def _set_order(self, order: np.ndarray) -> None:
         """Store the symmetric permutation, the gather that applies it to ``data``, and
         the permuted matrix object whose values each solve overwrites."""
+        import scipy.sparse as sp
+
         self._order = np.asarray(order, dtype=np.int64)
         indptr, indices, self._gather = symmetric_permutation(
             self.indptr.astype(np.int64), self.indices.astype(np.int64), self._order
