@@ -76,8 +76,7 @@ class PowerFlowResult:
         cls,
         cn,
         v,
-        bus_type,
-        q_fixed,
+        state,
         *,
         converged,
         iterations,
@@ -88,12 +87,12 @@ class PowerFlowResult:
         from gridsim.analysis.powerflow import _injector_q_share
 
         res = cls(cn, "ac", v, converged, iterations, max_mismatch_mva, message)
-        res.bus_type = bus_type
+        res.bus_type = state.bus_type
         res.q_limited_buses = list(cn.bus_ids[q_limited])
-        q_inj, s_calc = _injector_q_share(cn, v, bus_type, q_fixed)
+        q_inj, s_calc = _injector_q_share(cn, v, state.bus_type, state.q_fixed)
         res._s_calc = s_calc
         res._inj_q = q_inj
-        res._inj_p = _slack_share(cn, s_calc.real)
+        res._inj_p = _slack_share(cn, s_calc.real, state)
         yff, yft, ytf, ytt = cn.branch_y()
         vf, vt = v[cn.br_f], v[cn.br_t]
         res._s_from = vf * np.conj(yff * vf + yft * vt) * cn.sn_mva
@@ -321,10 +320,19 @@ class PowerFlowResult:
         return json.dumps(self.to_dict(), **kwargs)
 
 
-def _slack_share(cn, p_calc_mw: np.ndarray) -> np.ndarray:
-    """Active output of every injector; slack ones share what their bus must supply."""
+def _slack_share(cn, p_calc_mw: np.ndarray, state=None) -> np.ndarray:
+    """Active output of every injector; slack ones share what their bus must supply.
+
+    ``state`` (Q-limit enforcement's) gives frozen outputs, the slack injectors and bus
+    types in force; without it, the compiled ones.
+    """
     p = cn.inj_p.copy()
-    slack = cn.inj_slack & (cn.bus_type[cn.inj_bus] == REF)
+    bus_type, slack_mask = cn.bus_type, cn.inj_slack
+    if state is not None:
+        fixed = ~np.isnan(state.p_fixed)
+        p[fixed] = state.p_fixed[fixed]
+        bus_type, slack_mask = state.bus_type, state.slack
+    slack = slack_mask & (bus_type[cn.inj_bus] == REF)
     if not slack.any():
         return p
     n = cn.n_bus

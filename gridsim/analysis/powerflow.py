@@ -9,13 +9,15 @@ from gridsim.model.compile import NONE, PQ, PV, REF, CompiledNetwork
 from gridsim.numerics.dc import bbus_values, dc_branch_parameters
 from gridsim.numerics.mismatch import bus_currents
 from gridsim.numerics.sums import bus_sum
-from gridsim.results import PowerFlowResult
+from gridsim.results import PowerFlowResult, _slack_share
 from gridsim.solvers.dc import dc_pf
 from gridsim.solvers.linear import ScipyLU, SingularMatrixError
 from gridsim.solvers.newton import NewtonSolver
 from gridsim.solvers.sparse_lu import NumbaLU
 
 INITS = ("flat", "dc")
+Q_LIMIT_RULES = ("pandapower", "matpower")
+MATPOWER_Q_VIOLATION = 5e-6  # Mvar, MATPOWER's mpopt.opf.violation
 LINEAR_SOLVERS = {"numba": NumbaLU, "scipy": ScipyLU}
 
 
@@ -31,6 +33,7 @@ def run_ac(
     enforce_q_limits: bool = False,
     init: str | np.ndarray | PowerFlowResult = "flat",
     linear_solver: str = "numba",
+    q_limit_rule: str | None = None,
 ) -> PowerFlowResult:
     """Solve the AC power flow by Newton-Raphson.
 
@@ -47,12 +50,17 @@ def run_ac(
         leaves its limits into fixed-Q injections at the limit (their bus becomes PQ),
         and solve again until none does. ``True`` or 1 fixes every violation found after
         a solve at once, 2 only the largest one per round (as MATPOWER's
-        ``ENFORCE_Q_LIMS`` 1 and 2). As in pandapower, slack elements are never limited
-        and a violation is any excess, however small (MATPOWER also limits the slack,
-        moving the reference to another PV bus, and ignores excesses below 5e-6 Mvar).
+        ``ENFORCE_Q_LIMS`` 1 and 2). See ``q_limit_rule`` for the slack.
     init : {"flat", "dc"}, complex ndarray or PowerFlowResult
         Start: flat (|V| = setpoints or 1, angles = slack angle), DC angles, given
         complex bus voltages, or an earlier result's voltages.
+    q_limit_rule : {"pandapower", "matpower"}, optional
+        ``"pandapower"``: slack elements are never limited and any excess counts.
+        ``"matpower"``: the slack is limited too; its bus becomes PQ with its active
+        output frozen, the island's first PV bus (in bus order) takes over as reference,
+        and the angles are turned back afterwards so the original slack keeps its angle;
+        excesses below 5e-6 Mvar are ignored (MATPOWER's ``opf.violation``). Default:
+        the network's ``q_limit_rule`` (``"matpower"`` for networks read from .m files).
     linear_solver : {"numba", "scipy"}
         Sparse LU for the Newton steps: gridsim's Numba LU on the fixed Jacobian pattern
         (default; falls back to SuperLU by itself if a pivot is too small) or scipy's
@@ -75,39 +83,67 @@ def run_ac(
         raise GridsimError(
             f"linear_solver must be one of {sorted(LINEAR_SOLVERS)}, got {linear_solver!r}"
         )
+    rule = q_limit_rule or getattr(network, "q_limit_rule", None) or "pandapower"
+    if rule not in Q_LIMIT_RULES:
+        raise GridsimError(f"q_limit_rule must be one of {Q_LIMIT_RULES}, got {rule!r}")
     if not (tol_mva > 0):
         raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
     tol = tol_mva / cn.sn_mva
-    bus_type = cn.bus_type.copy()
-    q_fixed = np.full(cn.inj_kind.size, np.nan)
+    state = _LimitState(cn)
     v = _initial_voltage(cn, init)
     total_it = 0
     limited: list[int] = []
+    message = ""
     while True:
-        res = _newton(cn, bus_type, q_fixed, v, tol, max_iter, linear_solver)
+        res = _newton(cn, state, v, tol, max_iter, linear_solver)
         total_it += res.iterations
         v = res.v
         if not res.converged or not q_mode:
             break
-        newly = _apply_q_limits(cn, v, bus_type, q_fixed, one_at_a_time=q_mode == 2)
+        newly, message = _apply_q_limits(cn, v, state, q_mode == 2, rule == "matpower")
         if newly.size == 0:
             break
         limited.extend(newly.tolist())
+    converged = res.converged and not message
+    if converged:
+        v = state.restore_angles(v)
     return PowerFlowResult.from_ac(
         cn,
         v,
-        bus_type,
-        q_fixed,
-        converged=res.converged,
+        state,
+        converged=converged,
         iterations=total_it,
         max_mismatch_mva=res.max_mismatch * cn.sn_mva,
-        message=res.message,
+        message=message or res.message,
         q_limited=np.asarray(limited, dtype=np.int64),
     )
 
 
-def _newton(cn: CompiledNetwork, bus_type, q_fixed, v0, tol, max_iter, linear_solver):
-    ref, pv, pq = cn.bus_sets(bus_type)
+class _LimitState:
+    """What Q-limit enforcement changes: bus types, injectors held at fixed Q (and, for
+    a limited slack, fixed P), which injectors are slack, and the original references."""
+
+    def __init__(self, cn: CompiledNetwork):
+        self.bus_type = cn.bus_type.copy()
+        self.q_fixed = np.full(cn.inj_kind.size, np.nan)
+        self.p_fixed = np.full(cn.inj_kind.size, np.nan)
+        self.slack = cn.inj_slack.copy()
+        self.original_ref = np.flatnonzero(cn.bus_type == REF)
+        self.va_ref = cn.va_set[self.original_ref]
+        self.island = cn.island
+
+    def restore_angles(self, v: np.ndarray) -> np.ndarray:
+        """Turn each island whose reference moved so its original slack keeps its angle."""
+        for r, va in zip(self.original_ref, self.va_ref, strict=True):
+            if self.bus_type[r] != REF:
+                members = self.island == self.island[r]
+                v = v.copy()
+                v[members] *= np.exp(1j * (va - np.angle(v[r])))
+        return v
+
+
+def _newton(cn: CompiledNetwork, state: _LimitState, v0, tol, max_iter, linear_solver):
+    ref, pv, pq = cn.bus_sets(state.bus_type)
     key = ("newton", linear_solver, pv.tobytes(), pq.tobytes())
     solver = cn._cache.get(key)
     if solver is None:
@@ -120,7 +156,7 @@ def _newton(cn: CompiledNetwork, bus_type, q_fixed, v0, tol, max_iter, linear_so
             linear_solver=LINEAR_SOLVERS[linear_solver],
         )
         cn._cache[key] = solver
-    sbus = cn.sbus(bus_type, q_fixed)
+    sbus = cn.sbus(state.bus_type, state.q_fixed, state.p_fixed)
     return solver.solve(cn.ydata, sbus, v0, tol=tol, max_iter=max_iter)
 
 
@@ -174,32 +210,57 @@ def _injector_q_share(cn: CompiledNetwork, v, bus_type, q_fixed):
     return q, s_calc
 
 
-def _apply_q_limits(cn: CompiledNetwork, v, bus_type, q_fixed, one_at_a_time=False):
-    """Fix violating PV injectors at their limit and make their buses PQ (in place).
+def _apply_q_limits(
+    cn: CompiledNetwork, v, state: _LimitState, one_at_a_time: bool, limit_slack: bool
+):
+    """Fix violating voltage controllers at their limit and make their buses PQ.
 
-    Violations are strict (``q > qmax``), as in pandapower: no tolerance is added.
+    Updates ``state`` in place; returns the buses switched and an error message (empty
+    unless a limited slack left its island without a PV bus to take over).
     """
-    q, _ = _injector_q_share(cn, v, bus_type, q_fixed)
-    candidates = cn.inj_pv & np.isnan(q_fixed) & (bus_type[cn.inj_bus] == PV)
-    over = candidates & (q > cn.inj_qmax)
-    under = candidates & (q < cn.inj_qmin)
+    q, s_calc = _injector_q_share(cn, v, state.bus_type, state.q_fixed)
+    bt = state.bus_type[cn.inj_bus]
+    candidates = cn.inj_pv & np.isnan(state.q_fixed) & ((bt == PV) | (limit_slack & (bt == REF)))
+    margin = MATPOWER_Q_VIOLATION if limit_slack else 0.0
+    over = candidates & (q > cn.inj_qmax + margin)
+    under = candidates & (q < cn.inj_qmin - margin)
     hit = np.flatnonzero(over | under)
     if hit.size == 0:
-        return hit
+        return hit, ""
     if one_at_a_time:
         excess = np.where(over, q - cn.inj_qmax, 0.0) + np.where(under, cn.inj_qmin - q, 0.0)
         worst = int(np.argmax(excess))
         keep = np.zeros_like(over)
         keep[worst] = True
         over, under, hit = over & keep, under & keep, np.array([worst])
-    q_fixed[over] = cn.inj_qmax[over]
-    q_fixed[under] = cn.inj_qmin[under]
     buses = np.unique(cn.inj_bus[hit])
+    lost_ref = buses[state.bus_type[buses] == REF]
+    if lost_ref.size:  # freeze the slack's active output at what it supplies now
+        p_now = _slack_share(cn, s_calc.real, state)
+        at = np.isin(cn.inj_bus, lost_ref) & state.slack
+        state.p_fixed[at] = p_now[at]
+        state.slack[at] = False
+    state.q_fixed[over] = cn.inj_qmax[over]
+    state.q_fixed[under] = cn.inj_qmin[under]
     # every other voltage controller at those buses is held at its share as well
-    others = np.flatnonzero(np.isin(cn.inj_bus, buses) & cn.inj_pv & np.isnan(q_fixed))
-    q_fixed[others] = q[others]
-    bus_type[buses] = PQ
-    return np.unique(cn.inj_bus[hit])
+    others = np.flatnonzero(np.isin(cn.inj_bus, buses) & cn.inj_pv & np.isnan(state.q_fixed))
+    state.q_fixed[others] = q[others]
+    state.bus_type[buses] = PQ
+    for b in lost_ref:  # MATPOWER's bustypes: the island's first PV bus becomes the slack
+        candidates_pv = np.flatnonzero((state.island == state.island[b]) & (state.bus_type == PV))
+        if candidates_pv.size == 0:
+            return buses, (
+                f"every voltage controller of the island of bus "
+                f"{_plain(cn.bus_ids[b])!r} is at a reactive limit; no slack left"
+            )
+        new = candidates_pv[0]
+        state.bus_type[new] = REF
+        state.slack |= (cn.inj_bus == new) & cn.inj_pv & np.isnan(state.q_fixed)
+    return buses, ""
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _dc_angles(cn: CompiledNetwork) -> np.ndarray:

@@ -799,7 +799,9 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
         "load": load,
         "shunt": shunt,
     }
-    return Network(tables, sn_mva=base, trafo_model="pi", name=name, source=source)
+    network = Network(tables, sn_mva=base, trafo_model="pi", name=name, source=source)
+    network.q_limit_rule = "matpower"  # MATPOWER limits the slack's reactive power too
+    return network
 
 
 # ======================================================================================

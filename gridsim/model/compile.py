@@ -105,18 +105,25 @@ class CompiledNetwork:
             np.flatnonzero(bt == PQ),
         )
 
-    def sbus(self, bus_type: np.ndarray | None = None, q_fixed: np.ndarray | None = None):
+    def sbus(
+        self,
+        bus_type: np.ndarray | None = None,
+        q_fixed: np.ndarray | None = None,
+        p_fixed: np.ndarray | None = None,
+    ):
         """Scheduled complex injection per bus, p.u. (generation minus load).
 
-        ``q_fixed`` gives, per injector, a reactive output to use for voltage-controlling
-        injectors whose bus became PQ (NaN where it does not apply).
+        ``q_fixed`` (``p_fixed``) gives, per injector, a reactive (active) output to use
+        instead of the scheduled one: for voltage controllers whose bus became PQ, and a
+        slack held at its limit (NaN where it does not apply).
         """
         bt = self.bus_type if bus_type is None else bus_type
         n = self.n_bus
         q = np.where(self.inj_pv, 0.0, self.inj_q)
         if q_fixed is not None:
             q = np.where(np.isnan(q_fixed), q, q_fixed)
-        s_inj = self.inj_p + 1j * q
+        p = self.inj_p if p_fixed is None else np.where(np.isnan(p_fixed), self.inj_p, p_fixed)
+        s_inj = p + 1j * q
         s = bus_sum(self.inj_bus, s_inj, n) - bus_sum(self.load_bus, self.load_s, n)
         s[bt == NONE] = 0.0
         return s / self.sn_mva

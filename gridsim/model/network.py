@@ -111,6 +111,8 @@ class Network:
         if unsupplied_islands not in ("error", "isolate"):
             raise InvalidNetworkError("unsupplied_islands must be 'error' or 'isolate'", source)
         self.unsupplied_islands = unsupplied_islands
+        #: Q-limit rule of :func:`gridsim.run_ac` for this network ("matpower" from .m files)
+        self.q_limit_rule = "pandapower"
         self.groups: dict[str, list[str]] = {}
         # A table lives as columns until someone asks for its DataFrame; from then on the
         # DataFrame is the truth (building 9 DataFrames costs more than solving case118).

@@ -203,26 +203,15 @@ def test_ac_matches_runpf(path):
     _compare(net, _solve(net), _pypower(_ppc(path)))
 
 
-SLACK_Q_LIMIT = (
-    "MATPOWER also limits the slack: case300's REF gen (bus 7049, QMAX = 10 Mvar) needs "
-    "38.8 Mvar, so MATPOWER fixes it at 10 Mvar, makes bus 7049 PQ and bus 8 (bustypes: "
-    "first PV bus) the reference; bus 8's gen then hits its own QMAX and bus 84 takes over. "
-    "gridsim's _apply_q_limits never limits slack injectors"
-)
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "case30",
-        "case118",
-        "case8_quirks",
-        pytest.param("case300", marks=pytest.mark.xfail(strict=True, reason=SLACK_Q_LIMIT)),
-    ],
-)
+@pytest.mark.parametrize("name", ["case30", "case118", "case8_quirks", "case300"])
 def test_ac_q_limits_match_matpower(name):
+    """MATPOWER's rule (the default for .m files) limits the slack too. case300's REF gen
+    (bus 7049, QMAX = 10 Mvar) needs 38.8 Mvar: MATPOWER fixes it at 10 Mvar, makes bus
+    7049 PQ and bus 8 (bustypes: first PV bus) the reference; bus 8's gen then hits its
+    own QMAX and bus 84 takes over; angles are turned back to bus 7049's."""
     path = DATA / f"{name}.m"
     net = _read(path)
+    assert net.q_limit_rule == "matpower"
     res = _solve(net, enforce_q_limits=True)
     ref = _pypower(_ppc(path), qlim=True)
     _compare(net, res, ref)
@@ -230,10 +219,11 @@ def test_ac_q_limits_match_matpower(name):
 
 @pytest.mark.parametrize("name", ["case30", "case118", "case300", "case8_quirks"])
 def test_ac_q_limits_match_matpower_with_unlimited_slack(name):
-    """With REF-bus gens exempt from Q limits, MATPOWER's loop and gridsim agree."""
+    """With REF-bus gens exempt from Q limits (pandapower's rule), MATPOWER's loop and
+    gridsim agree."""
     path = DATA / f"{name}.m"
     net = _read(path)
-    res = _solve(net, enforce_q_limits=True)
+    res = _solve(net, enforce_q_limits=True, q_limit_rule="pandapower")
     _compare(net, res, _pypower(_ppc(path), qlim=True, limit_ref=False))
     assert (
         len(res.q_limited_buses)
