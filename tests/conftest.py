@@ -12,6 +12,20 @@ import pytest
 pp = pytest.importorskip("pandapower", reason="pandapower is the reference")
 import pandapower.networks as pn  # noqa: E402
 
+# pandapower's bundled cases the core is validated on (case6515rte only from a DC start)
+PANDAPOWER_CASES = [
+    "case9",
+    "case14",
+    "case30",
+    "case57",
+    "case118",
+    "case300",
+    "case1354pegase",
+    "case2869pegase",
+    "case9241pegase",
+    "GBnetwork",
+]
+
 # Tolerances of the core issue, in the quantities' units.
 TOL_VM_PU = 1e-6
 TOL_VA_DEG = 1e-5

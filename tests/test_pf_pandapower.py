@@ -9,22 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import assert_matches_pandapower, pandapower_case, pp, run_pandapower
+from conftest import (
+    PANDAPOWER_CASES,
+    assert_matches_pandapower,
+    pandapower_case,
+    pp,
+    run_pandapower,
+)
 
 import gridsim
 
-CASES = [
-    "case9",
-    "case14",
-    "case30",
-    "case57",
-    "case118",
-    "case300",
-    "case1354pegase",
-    "case2869pegase",
-    "case9241pegase",
-    "GBnetwork",
-]
+CASES = PANDAPOWER_CASES
 
 
 def _degenerate_condensers(net):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import pandapower_case
+from conftest import PANDAPOWER_CASES, pandapower_case
 from scipy.sparse.linalg import splu
 
 import gridsim
@@ -15,19 +15,7 @@ from gridsim.solvers.linear import ScipyLU, fill_reducing_order
 from gridsim.solvers.ordering import minimum_degree
 from gridsim.solvers.sparse_lu import NumbaLU
 
-CASES = [
-    "case9",
-    "case14",
-    "case30",
-    "case57",
-    "case118",
-    "case300",
-    "case1354pegase",
-    "case2869pegase",
-    "case9241pegase",
-    "GBnetwork",
-    "case6515rte",
-]
+CASES = [*PANDAPOWER_CASES, "case6515rte"]
 
 
 def _jacobian(case: str, seed: int = 0):
