@@ -17,6 +17,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from gridsim.analysis.dispatch import injector_q_share, slack_share
 from gridsim.model.compile import (
     EXT_GRID,
     GEN,
@@ -24,7 +25,6 @@ from gridsim.model.compile import (
     HVDC_TO,
     LINE,
     NONE,
-    REF,
     SGEN,
     TRAFO,
 )
@@ -84,15 +84,13 @@ class PowerFlowResult:
         message,
         q_limited,
     ) -> PowerFlowResult:
-        from gridsim.analysis.powerflow import _injector_q_share
-
         res = cls(cn, "ac", v, converged, iterations, max_mismatch_mva, message)
         res.bus_type = state.bus_type
         res.q_limited_buses = list(cn.bus_ids[q_limited])
-        q_inj, s_calc = _injector_q_share(cn, v, state.bus_type, state.q_fixed)
+        q_inj, s_calc = injector_q_share(cn, v, state.bus_type, state.q_fixed)
         res._s_calc = s_calc
         res._inj_q = q_inj
-        res._inj_p = _slack_share(cn, s_calc.real, state)
+        res._inj_p = slack_share(cn, s_calc.real, state)
         yff, yft, ytf, ytt = cn.branch_y()
         vf, vt = v[cn.br_f], v[cn.br_t]
         res._s_from = vf * np.conj(yff * vf + yft * vt) * cn.sn_mva
@@ -123,7 +121,7 @@ class PowerFlowResult:
         res._s_shunt = cn.ysh.real * cn.sn_mva + 0j
         p_calc = p_net + res._s_shunt.real  # injection needed at each bus
         res._s_calc = p_calc + 0j
-        res._inj_p = _slack_share(cn, p_calc)
+        res._inj_p = slack_share(cn, p_calc)
         res._inj_q = np.zeros(cn.inj_kind.size)
         return res
 
@@ -318,33 +316,6 @@ class PowerFlowResult:
     def to_json(self, **kwargs) -> str:
         """:meth:`to_dict` as a JSON string (NaN written as null)."""
         return json.dumps(self.to_dict(), **kwargs)
-
-
-def _slack_share(cn, p_calc_mw: np.ndarray, state=None) -> np.ndarray:
-    """Active output of every injector; slack ones share what their bus must supply.
-
-    ``state`` (Q-limit enforcement's) gives frozen outputs, the slack injectors and bus
-    types in force; without it, the compiled ones.
-    """
-    p = cn.inj_p.copy()
-    bus_type, slack_mask = cn.bus_type, cn.inj_slack
-    if state is not None:
-        fixed = ~np.isnan(state.p_fixed)
-        p[fixed] = state.p_fixed[fixed]
-        bus_type, slack_mask = state.bus_type, state.slack
-    slack = slack_mask & (bus_type[cn.inj_bus] == REF)
-    if not slack.any():
-        return p
-    n = cn.n_bus
-    need = p_calc_mw + bus_sum(cn.load_bus, cn.load_s.real, n)
-    need -= bus_sum(cn.inj_bus[~slack], p[~slack], n)
-    sb = cn.inj_bus[slack]
-    w = cn.inj_weight[slack]
-    wsum = np.bincount(sb, w, cn.n_bus)
-    count = np.bincount(sb, minlength=cn.n_bus)
-    frac = np.where(wsum[sb] > 0, w / np.where(wsum[sb] > 0, wsum[sb], 1.0), 1.0 / count[sb])
-    p[slack] = need[sb] * frac
-    return p
 
 
 def _finite_or_none(x):

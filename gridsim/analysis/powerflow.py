@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from gridsim.analysis.dispatch import injector_q_share, slack_share
 from gridsim.exceptions import GridsimError
 from gridsim.model.compile import NONE, PQ, PV, REF, CompiledNetwork
 from gridsim.numerics.dc import bbus_values, dc_branch_parameters
-from gridsim.numerics.mismatch import bus_currents
 from gridsim.numerics.sums import bus_sum
-from gridsim.results import PowerFlowResult, _slack_share
+from gridsim.results import PowerFlowResult
 from gridsim.solvers.dc import dc_pf
 from gridsim.solvers.linear import ScipyLU, SingularMatrixError
 from gridsim.solvers.newton import NewtonSolver
@@ -181,35 +181,6 @@ def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:
     return v
 
 
-def _injector_q_share(cn: CompiledNetwork, v, bus_type, q_fixed):
-    """Reactive output of every injector (Mvar), given the solved voltages.
-
-    The reactive power a bus needs beyond its fixed injections is shared among its
-    voltage-controlling injectors in proportion to their reactive ranges (MATPOWER's
-    ``pfsoln`` rule), or equally where a range is infinite.
-    """
-    s_calc = v * np.conj(bus_currents(cn.indptr, cn.indices, cn.ydata, v)) * cn.sn_mva
-    q = np.where(cn.inj_pv, np.nan, cn.inj_q)
-    q = np.where(np.isnan(q_fixed), q, q_fixed)
-    free = np.isnan(q)
-    n = cn.n_bus
-    need = s_calc.imag + bus_sum(cn.load_bus, cn.load_s.imag, n)
-    need -= bus_sum(cn.inj_bus[~free], q[~free], n)
-    fb = cn.inj_bus[free]
-    qmin, qmax = cn.inj_qmin[free], cn.inj_qmax[free]
-    sum_min = np.bincount(fb, qmin, n)
-    sum_max = np.bincount(fb, qmax, n)
-    count = np.bincount(fb, minlength=n)
-    with np.errstate(invalid="ignore"):
-        finite = np.isfinite(sum_min) & np.isfinite(sum_max) & (sum_max > sum_min)
-    share = need[fb] / np.maximum(count[fb], 1)
-    fin = finite[fb]
-    frac = (need[fb][fin] - sum_min[fb][fin]) / (sum_max[fb][fin] - sum_min[fb][fin])
-    share[fin] = qmin[fin] + frac * (qmax[fin] - qmin[fin])
-    q[free] = share
-    return q, s_calc
-
-
 def _apply_q_limits(
     cn: CompiledNetwork, v, state: _LimitState, one_at_a_time: bool, limit_slack: bool
 ):
@@ -218,7 +189,7 @@ def _apply_q_limits(
     Updates ``state`` in place; returns the buses switched and an error message (empty
     unless a limited slack left its island without a PV bus to take over).
     """
-    q, s_calc = _injector_q_share(cn, v, state.bus_type, state.q_fixed)
+    q, s_calc = injector_q_share(cn, v, state.bus_type, state.q_fixed)
     bt = state.bus_type[cn.inj_bus]
     candidates = cn.inj_pv & np.isnan(state.q_fixed) & ((bt == PV) | (limit_slack & (bt == REF)))
     margin = MATPOWER_Q_VIOLATION if limit_slack else 0.0
@@ -236,7 +207,7 @@ def _apply_q_limits(
     buses = np.unique(cn.inj_bus[hit])
     lost_ref = buses[state.bus_type[buses] == REF]
     if lost_ref.size:  # freeze the slack's active output at what it supplies now
-        p_now = _slack_share(cn, s_calc.real, state)
+        p_now = slack_share(cn, s_calc.real, state)
         at = np.isin(cn.inj_bus, lost_ref) & state.slack
         state.p_fixed[at] = p_now[at]
         state.slack[at] = False

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from gridsim.exceptions import UnsupportedElementError
-from gridsim.model.compile import bus_lookup
+from gridsim.model.compile import bus_lookup, trafo_parameters
 from gridsim.model.network import Network
 
 _UNSUPPORTED = (
@@ -331,8 +331,6 @@ def to_pandapower(network: Network):
     """
     import pandapower as pp
 
-    from gridsim.model.compile import trafo_parameters
-
     net = pp.create_empty_network(name=network.name, f_hz=network.f_hz, sn_mva=network.sn_mva)
     bus = network.bus
     bus_idx = _pp_index(bus.index)
@@ -380,7 +378,7 @@ def to_pandapower(network: Network):
                     "pandapower equivalent under the 't' model",
                     network.source,
                 )
-            _charging_shunts(net, network, trafo[capacitive], bus_map, trafo_parameters)
+            _charging_shunts(net, network, trafo[capacitive], bus_map)
             i0[capacitive] = 0.0
         side = trafo.tap_side.to_numpy()
         has_tap = side != ""
@@ -500,14 +498,17 @@ def to_pandapower(network: Network):
     return net
 
 
-def _charging_shunts(net, network, trafo, bus_map, trafo_parameters) -> None:
+def _charging_shunts(net, network, trafo, bus_map) -> None:
     """Shunts equal to a capacitive magnetising branch under the pi model."""
     import pandapower as pp
 
     vn = network.bus.vn_kv
-    one = trafo.assign(i0_percent=trafo.i0_percent.to_numpy())
     _, yf, yt, tap = trafo_parameters(
-        one, vn.loc[trafo.hv_bus].to_numpy(), vn.loc[trafo.lv_bus].to_numpy(), network.sn_mva, "pi"
+        trafo,
+        vn.loc[trafo.hv_bus].to_numpy(),
+        vn.loc[trafo.lv_bus].to_numpy(),
+        network.sn_mva,
+        "pi",
     )
     y_hv = yf / np.abs(tap) ** 2 * network.sn_mva
     y_lv = yt * network.sn_mva
