@@ -686,3 +686,45 @@ def test_missing_file(tmp_path):
         read_matpower(tmp_path / "nope.m")
     with pytest.raises(InvalidNetworkError, match="not a file"):
         read_matpower(tmp_path)
+
+
+@pytest.mark.parametrize(("text", "words"), BAD_CASES, ids=[w for _, w in BAD_CASES])
+def test_bad_input_from_the_command_line(tmp_path, capsys, text, words):
+    """``gridsim pf bad.m``: exit status 2 and one line naming file, element, problem."""
+    from gridsim.cli import main
+
+    path = tmp_path / "bad.m"
+    path.write_text(text)
+    assert main(["pf", str(path)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in captured.err
+    assert lines[0].startswith(f"gridsim: error: {path}: ") and words in lines[0]
+
+
+def test_island_without_slack_and_divergence_from_the_command_line(tmp_path, capsys):
+    from gridsim.cli import main
+
+    island = _mini(
+        bus="\t1\t3\t0\t0\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n"
+        "\t2\t1\t50\t10\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n"
+        "\t3\t1\t30\t5\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n"
+        "\t4\t1\t30\t5\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n",
+        branch="\t1\t2\t0.01\t0.1\t0.02\t100\t100\t100\t0\t0\t1;\n"
+        "\t3\t4\t0.01\t0.1\t0.02\t100\t100\t100\t0\t0\t1;\n",
+    )
+    path = tmp_path / "island.m"
+    path.write_text(island)
+    assert main(["pf", str(path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "island of 2 bus(es) (3, 4) has no slack" in err[0]
+
+    heavy = _mini(
+        bus="\t1\t3\t0\t0\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n"
+        "\t2\t1\t50000\t10\t0\t0\t1\t1\t0\t345\t1\t1.1\t0.9;\n"
+    )
+    path = tmp_path / "heavy.m"
+    path.write_text(heavy)
+    assert main(["pf", str(path), "--max-iter", "15"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "did not converge after" in err[0] and "MVA" in err[0]
