@@ -17,9 +17,8 @@ def main(path: str) -> None:
     groups: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
     paired: dict[str, tuple[float, float, float]] = {}
     for bench in data["benchmarks"]:
-        tool = bench["name"].split("[")[0].rsplit("_", 1)[-1]
-        if "cold" in bench["name"]:
-            tool = bench["param"].split("-")[0] if bench.get("param") else tool
+        params = bench.get("params") or {}
+        tool = params.get("tool") or bench["name"].split("[")[0].rsplit("_", 1)[-1]
         stats = bench["stats"]
         extra = bench.get("extra_info", {})
         if "speedup_median" in extra:
