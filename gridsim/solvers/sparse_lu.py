@@ -215,5 +215,10 @@ class NumbaLU:
             )
             if ok:
                 return x
-            self.fallback = self._scipy(self.indptr, self.indices, self.n, order=self.order)
+            self.use_fallback()
         return self.fallback.solve(data, rhs)
+
+    def use_fallback(self) -> None:
+        """Solve with SuperLU (partial pivoting) from now on."""
+        if self.fallback is None:
+            self.fallback = self._scipy(self.indptr, self.indices, self.n, order=self.order)

@@ -95,3 +95,21 @@ def test_scipy_lu_reuses_its_ordering():
     x1 = lu.solve(jd, f)  # finds its ordering
     x2 = lu.solve(jd, f)  # reuses it
     np.testing.assert_allclose(x1, x2, atol=1e-10 * np.abs(x1).max())
+
+
+def test_newton_continues_with_superlu_after_a_rejected_pivot():
+    """The Numba Newton loop hands over to the Python loop with SuperLU; same answer."""
+    from gridsim.solvers.newton import NewtonSolver
+
+    cn = gridsim.from_pandapower(pandapower_case("case300")).compile()
+    ref, pv, pq = cn.bus_sets()
+    pvpq = np.concatenate([pv, pq])
+    v0 = np.where((cn.bus_type == 2) | (cn.bus_type == 3), cn.vm_set, 1.0).astype(complex)
+    v0 *= np.exp(1j * cn.va_set[ref[0]])
+    kernel = NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
+    handed_over = NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
+    handed_over.lu.use_fallback()
+    a = kernel.solve(cn.ydata, cn.sbus(), v0, tol=1e-10, max_iter=20)
+    b = handed_over.solve(cn.ydata, cn.sbus(), v0, tol=1e-10, max_iter=20)
+    assert a.converged and b.converged and a.iterations == b.iterations
+    np.testing.assert_allclose(a.v, b.v, atol=1e-10)
