@@ -3,6 +3,11 @@
 Every kernel is compiled with ``cache=True`` (compiled code is kept on disk, so a fresh
 process does not compile again), ``nogil=True`` (batches may run kernels in threads) and
 ``error_model="numpy"`` (no Python exception machinery for floating-point errors).
+
+Numba keys a cached kernel on its own file's timestamp: a kernel that calls kernels in
+other files (``newton_kernel`` calls the mismatch, Jacobian and LU kernels) keeps their
+old code after only those files change. An install rewrites every file, so users never
+see this; when editing kernels in a checkout, delete the ``__pycache__`` folders.
 """
 
 from __future__ import annotations
