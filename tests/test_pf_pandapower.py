@@ -79,3 +79,17 @@ def test_case300_q_limits_divergence_agrees():
     assert not res.converged
     assert len(res.q_limited_buses) == 23
     assert res.max_mismatch_mva > 1.0 and "iteration" in res.message
+
+
+def test_unsupplied_island_is_de_energised_like_pandapower():
+    """A bus cut off from every slack (pandapower: out of service, NaN results) must not
+    break the solve of the rest."""
+    net = pandapower_case("case14")
+    lonely = pp.create_bus(net, vn_kv=net.bus.vn_kv.iloc[0])
+    pp.create_load(net, lonely, p_mw=5.0)
+    run_pandapower(net)
+    res = gridsim.run_ac(gridsim.from_pandapower(net))
+    assert res.converged
+    assert np.isnan(res.bus.vm_pu.loc[lonely]) and np.isnan(net.res_bus.vm_pu.loc[lonely])
+    assert any("de-energised" in w for w in res.warnings)
+    assert_matches_pandapower(res, net)

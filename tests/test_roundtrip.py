@@ -55,3 +55,19 @@ def test_to_pandapower_solves_the_same_in_pandapower():
     res = gridsim.run_ac(network)
     exported = run_pandapower(gridsim.to_pandapower(network))
     assert_matches_pandapower(res, exported)
+
+
+@pytest.mark.parametrize("case", ["case118", "case300", "case8_quirks"])
+def test_matpower_network_solves_the_same_in_pandapower(case):
+    """MATPOWER cases (a 30 degree slack angle, transformer charging as shunts) exported
+    with to_pandapower: pandapower finds the same voltages."""
+    network = gridsim.read_matpower(ROOT / "tests" / "data" / "matpower" / f"{case}.m")
+    res = gridsim.run_ac(network)
+    net = run_pandapower(gridsim.to_pandapower(network))
+    ids = net.bus.gridsim_id[net.res_bus.vm_pu.notna()]
+    np.testing.assert_allclose(
+        res.bus.vm_pu.loc[ids.values], net.res_bus.vm_pu.loc[ids.index], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        res.bus.va_degree.loc[ids.values], net.res_bus.va_degree.loc[ids.index], atol=1e-5
+    )

@@ -317,12 +317,13 @@ def _trafo_table(net, trafo_on: np.ndarray, name: str) -> dict:
 def to_pandapower(network: Network):
     """Write ``network`` as a pandapower net, so any result can be re-checked there.
 
-    Bus, line and trafo indices are the gridsim ids where they are integers; otherwise
-    elements are numbered 0..n-1 and the gridsim id is kept in ``name``. The transformer
-    model and angle handling are stored in ``net.user_pf_options`` so a plain
-    ``pandapower.runpp(net)`` uses them. A capacitive magnetising branch
-    (``i0_percent < 0``, from MATPOWER transformer charging) becomes two shunts, exact for
-    the ``"pi"`` model.
+    Indices are the gridsim ids where they are integers; otherwise elements are numbered
+    0..n-1. Every table gets a ``gridsim_id`` column with the gridsim ids either way.
+    The transformer model and angle handling are stored in ``net.user_pf_options`` so a
+    plain ``pandapower.runpp(net)`` uses them. A slack gen with a non-zero angle becomes a
+    gen plus an ext_grid at its bus (pandapower takes slack angles from ext_grids only).
+    A capacitive magnetising branch (``i0_percent < 0``, from MATPOWER transformer
+    charging) becomes two shunts, exact for the ``"pi"`` model.
 
     Raises
     ------
@@ -406,31 +407,33 @@ def to_pandapower(network: Network):
             name=_names(trafo),
         )
     gen = network.gen
-    for k, row in zip(_pp_index(gen.index), gen.itertuples(), strict=True):
+    # pandapower refuses different setpoints at one bus: give every gen the one gridsim
+    # uses there (MATPOWER's rule: the last online gen's; an ext_grid's first)
+    cn = network.compile()
+    at = cn.bus_ids.get_indexer(gen.bus)
+    gen_vm = np.where(at >= 0, cn.vm_set[np.maximum(at, 0)], gen.vm_pu.to_numpy())
+    angle_slacks = []
+    for k, vm, row in zip(_pp_index(gen.index), gen_vm, gen.itertuples(), strict=True):
+        # pandapower takes slack angles from ext_grids only: a slack gen with an angle
+        # becomes a plain gen plus an ext_grid at its bus that holds voltage and angle
+        # and supplies the balance (same bus voltages; the balance shows on the ext_grid)
+        holds_angle = bool(row.slack and row.in_service and row.va_degree != 0)
         pp.create_gen(
             net,
             bus_map[row.bus],
             p_mw=row.p_mw,
-            vm_pu=row.vm_pu,
+            vm_pu=vm,
             min_q_mvar=row.min_q_mvar,
             max_q_mvar=row.max_q_mvar,
-            slack=row.slack,
+            slack=row.slack and not holds_angle,
             slack_weight=row.slack_weight,
             in_service=row.in_service,
             index=k,
             name=str(row.Index),
             controllable=False,
         )
-        if row.slack:
-            net.gen.loc[k, "va_degree"] = row.va_degree
-    if gen.slack.any():
-        # pandapower takes a slack gen's angle from the bus's initial angle
-        slack = gen[gen.slack & gen.in_service]
-        if (slack.va_degree != 0).any():
-            raise UnsupportedElementError(
-                "slack gen with a non-zero va_degree has no pandapower equivalent; use an ext_grid",
-                network.source,
-            )
+        if holds_angle:
+            angle_slacks.append((row, vm))
     for table, fn in ((network.sgen, pp.create_sgen), (network.load, pp.create_load)):
         for k, row in zip(_pp_index(table.index), table.itertuples(), strict=True):
             fn(
@@ -454,6 +457,14 @@ def to_pandapower(network: Network):
             index=k,
             name=str(row.Index),
             slack_weight=row.slack_weight,
+        )
+    for row, vm in angle_slacks:
+        pp.create_ext_grid(
+            net,
+            bus_map[row.bus],
+            vm_pu=vm,
+            va_degree=row.va_degree,
+            name=f"slack of gen {row.Index}",
         )
     shunt = network.shunt
     for k, row in zip(_pp_index(shunt.index), shunt.itertuples(), strict=True):
@@ -494,6 +505,11 @@ def to_pandapower(network: Network):
             index=k,
             name=str(row.Index),
         )
+    for element in ("bus", "line", "trafo", "gen", "sgen", "load", "ext_grid", "shunt", "hvdc"):
+        table = network.columns(element)
+        target = net["dcline" if element == "hvdc" else element]
+        if len(table):  # gridsim's ids, whatever pandapower's index became
+            target.loc[_pp_index(table.index), "gridsim_id"] = np.asarray(table.index, dtype=object)
     pp.set_user_pf_options(net, trafo_model=network.trafo_model, calculate_voltage_angles=True)
     return net
 

@@ -106,7 +106,8 @@ def jacobian_values(indptr, indices, ydata, v, ibus, pos, nnz_j):  # pragma: no 
     n = indptr.size - 1
     vnorm = np.empty(n, dtype=np.complex128)
     for i in range(n):
-        vnorm[i] = v[i] / abs(v[i])
+        a = abs(v[i])
+        vnorm[i] = v[i] / a if a > 0.0 else 1.0  # de-energised buses sit at 0
     for r in range(n):
         vr = v[r]
         for k in range(indptr[r], indptr[r + 1]):
