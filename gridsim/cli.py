@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     pf.add_argument("--json", action="store_true", help="print results as JSON")
     pf.add_argument("--out", metavar="DIR", help="also write every result table as CSV to DIR")
     pf.add_argument("--top", type=int, default=10, help="rows in the text summary tables")
+    pf.add_argument(
+        "--plot", metavar="FILE.png", help="also draw a map coloured by line loading (PNG)"
+    )
 
     info = sub.add_parser("info", help="what a network file contains")
     info.add_argument("file")
@@ -108,6 +111,10 @@ def _cmd_pf(args) -> int:
         print(f"gridsim: warning: {w.message}", file=sys.stderr)
     if args.out:
         _write_tables(res, Path(args.out))
+    if args.plot and res.converged:
+        from gridsim.plot import plot_map
+
+        plot_map(network, res, args.plot)
     if args.json:
         doc = {"file": str(args.file), "network": network.name, "scenario": args.scenario}
         doc.update(res.to_dict())
@@ -185,9 +192,30 @@ def _pf_text(network, res, top: int) -> str:
         )
     if len(res.hvdc):
         lines.append("HVDC links:")
-        lines.append(
-            res.hvdc[["from_bus", "to_bus", "p_from_mw", "p_to_mw", "pl_mw"]].round(2).to_string()
-        )
+        hv = res.hvdc[["from_bus", "to_bus", "p_from_mw", "p_to_mw", "pl_mw", "loading_percent"]]
+        lines.append(hv.round(2).to_string())
+    from gridsim.analysis.borders import border_flows
+
+    borders = border_flows(network, res)
+    if borders:
+        lines.append("border flows (MW, summed over the AC branches between two zones):")
+        for (a, b), p in borders.items():
+            lines.append(f"  {a} -> {b}: {p:9.1f}")
+        zone = network.bus.zone
+        for hid, row in res.hvdc.iterrows():
+            lines.append(
+                f"  HVDC {hid}: {zone[row.from_bus]} -> {zone[row.to_bus]}: "
+                f"{row.p_from_mw:9.1f} sent, {-row.p_to_mw:.1f} delivered"
+            )
+    scen = getattr(network, "scenario_info", None)
+    if scen:
+        lines.insert(1, f"scenario {scen['name']} (year {scen['year']}): {scen['description']}")
+        export = getattr(network, "export", None)
+        if export:
+            lines.insert(
+                2,
+                f"export {export['mw']:g} MW from {export.get('source')} to {export.get('sink')}",
+            )
     for w in res.warnings:
         lines.append(f"note: {w}")
     return "\n".join(lines)
@@ -227,6 +255,8 @@ def _cmd_info(args) -> int:
         "zones": sorted(set(network.bus.zone) - {""}),
         "areas": sorted(set(network.bus.area) - {""}),
         "groups": network.groups,
+        "scenario": getattr(network, "scenario", None),
+        "scenarios": getattr(network, "scenarios", {}),
         "islands": islands,
         "load_mw": float(load.p_mw.sum()),
         "load_mvar": float(load.q_mvar.sum()),
@@ -253,18 +283,31 @@ def _cmd_info(args) -> int:
     out.append(f"  voltage levels (kV): {', '.join(f'{v:g}' for v in doc['voltage_levels_kv'])}")
     if doc["zones"]:
         out.append(f"  zones: {', '.join(doc['zones'])}")
+    if doc["areas"]:
+        out.append(f"  areas: {', '.join(doc['areas'])}")
+    for g, members in doc["groups"].items():
+        out.append(f"  group {g}: {', '.join(members)}")
+    if doc["scenarios"]:
+        out.append(f"  scenarios (applied: {doc['scenario']}):")
+        for name, sc in doc["scenarios"].items():
+            desc = sc["description"]
+            desc = desc if len(desc) <= 90 else desc[:87] + "..."
+            out.append(f"    {name} (year {sc['year']}): {desc}")
     out.append(f"  load: {doc['load_mw']:.1f} MW, {doc['load_mvar']:.1f} Mvar")
     out.append(f"  AC islands: {len(islands)}")
     for isl in islands:
         zones = f", zones {', '.join(isl['zones'])}" if isl["zones"] else ""
+        areas = sorted(set(network.bus.area.loc[cn.bus_ids[cn.islands[isl["island"]]]]) - {""})
         out.append(
             f"    island {isl['island']}: {isl['buses']} buses, slack at "
             f"{', '.join(map(str, isl['slack_buses']))}{zones}"
+            + (f", areas {', '.join(areas)}" if areas else "")
         )
     for h in doc["hvdc"]:
+        on = "" if network.hvdc.in_service[h["id"]] else " [out of service]"
         out.append(
             f"  HVDC {h['id']}: {h['from_bus']} -> {h['to_bus']}, {h['p_mw']:g} MW "
-            f"(rating {h['max_p_mw']})"
+            f"(rating {h['max_p_mw']}){on}"
         )
     print("\n".join(out))
     return EXIT_OK

@@ -1,0 +1,196 @@
+"""gridsim YAML network files: scenario overlays and the schema checks of hand-written
+files, each bad file giving exit status 2 and one line naming file, element and field."""
+
+from __future__ import annotations
+
+import pytest
+
+import gridsim
+from gridsim.cli import main
+
+BASE = """\
+gridsim: 1
+default_scenario: now
+groups: {BOTH: [X, Y]}
+bus:
+  - {id: A, vn_kv: 400, zone: X, area: west}
+  - {id: B, vn_kv: 400, zone: X, area: west}
+  - {id: C, vn_kv: 400, zone: Y, area: east, status: planned, year: 2030}
+  - {id: E, vn_kv: 400, zone: Y, area: east}
+line:
+  - {id: L1, from_bus: A, to_bus: B, length_km: 100, r_ohm_per_km: 0.03, x_ohm_per_km: 0.3,
+     rate_mva: 1000, status: existing, source: S01}
+  - {id: L2, from_bus: B, to_bus: A, length_km: 100, r_ohm_per_km: 0.03, x_ohm_per_km: 0.3,
+     rate_mva: 1000, status: proposed, year: 2028}
+  - {id: L3, from_bus: C, to_bus: E, length_km: 50, r_ohm_per_km: 0.03, x_ohm_per_km: 0.3,
+     rate_mva: 1000, status: planned, year: 2030}
+ext_grid:
+  - {id: G, bus: A}
+  - {id: GE, bus: E}
+load:
+  - {id: D, bus: B, p_mw: 300, q_mvar: 50}
+  - {id: DE, bus: E, p_mw: 100, q_mvar: 10}
+hvdc:
+  - {id: H1, from_bus: B, to_bus: E, p_mw: 100, loss_percent: 2, max_p_mw: 500,
+     vm_from_pu: 1.0, vm_to_pu: 1.0}
+scenarios:
+  now: {year: 2026, description: today}
+  later:
+    year: 2030
+    include: [L2]
+    exclude: [H1]
+    scale: {load: {X: 1.5}}
+    set:
+      - {element: load, id: DE, field: p_mw, value: 150}
+    export: {mw: 100, source: X, sink: BOTH}
+"""
+
+
+def _write(tmp_path, text):
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_default_scenario_and_status_years(tmp_path):
+    net = gridsim.load_network(_write(tmp_path, BASE))
+    assert net.scenario == "now" and set(net.scenarios) == {"now", "later"}
+    assert not net.bus.in_service["C"] and not net.line.in_service["L3"]
+    assert not net.line.in_service["L2"]  # proposed: out unless included
+    assert net.line.source["L1"] == "S01"  # metadata kept as columns
+    assert gridsim.run_ac(net).converged
+
+
+def test_scenario_overlay_include_exclude_scale_set(tmp_path):
+    net = gridsim.load_network(_write(tmp_path, BASE), scenario="later")
+    assert net.bus.in_service["C"] and net.line.in_service["L3"]  # planned, year 2030
+    assert net.line.in_service["L2"]  # included although proposed
+    assert not net.hvdc.in_service["H1"]
+    assert net.load.p_mw["D"] == pytest.approx(450.0) and net.load.q_mvar["D"] == 75.0
+    assert net.load.p_mw["DE"] == 150.0  # set after scale; zone Y not scaled
+    assert net.export == {"mw": 100, "source": "X", "sink": "BOTH"}
+    assert net.scenario_info == {"name": "later", "year": 2030, "description": ""}
+    assert gridsim.run_ac(net).converged
+
+
+def test_file_without_scenarios_is_taken_as_written(tmp_path):
+    text = BASE.replace("default_scenario: now\n", "")
+    net = gridsim.load_network(_write(tmp_path, text))
+    assert net.scenario is None and net.line.in_service["L2"]  # as written
+
+
+def _bad(base: str, old: str, new: str) -> str:
+    assert old in base, old
+    return base.replace(old, new, 1)
+
+
+BAD = {
+    "unknown bus": (
+        _bad(BASE, "from_bus: C, to_bus: E", "from_bus: C, to_bus: Z"),
+        ["line 'L3'", "to_bus", "'Z'"],
+    ),
+    "duplicate id": (
+        _bad(BASE, "{id: B, vn_kv: 400", "{id: A, vn_kv: 400"),
+        ["duplicate bus id 'A'"],
+    ),
+    "missing rating": (
+        _bad(
+            BASE,
+            "x_ohm_per_km: 0.3,\n     rate_mva: 1000, status: proposed",
+            "x_ohm_per_km: 0.3,\n     status: proposed",
+        ),
+        ["line 'L2'", "rate_mva", "missing rating"],
+    ),
+    "missing hvdc rating": (
+        _bad(BASE, " max_p_mw: 500,", ""),
+        ["hvdc 'H1'", "max_p_mw", "missing rating"],
+    ),
+    "negative resistance": (
+        _bad(BASE, "r_ohm_per_km: 0.03", "r_ohm_per_km: -0.01"),
+        ["line 'L1'", "r_ohm_per_km", "negative"],
+    ),
+    "negative reactance": (
+        _bad(BASE, "x_ohm_per_km: 0.3", "x_ohm_per_km: -0.3"),
+        ["line 'L1'", "x_ohm_per_km", "negative or zero impedance"],
+    ),
+    "zero reactance": (
+        _bad(BASE, "x_ohm_per_km: 0.3", "x_ohm_per_km: 0"),
+        ["line 'L1'", "x_ohm_per_km", "zero impedance"],
+    ),
+    "island without slack": (
+        _bad(BASE, "  - {id: GE, bus: E}\n", ""),
+        ["island", "'E'", "no slack", "slack=true"],
+    ),
+    "hvdc to a missing bus": (
+        _bad(BASE, "from_bus: B, to_bus: E, p_mw: 100", "from_bus: B, to_bus: Q, p_mw: 100"),
+        ["hvdc 'H1'", "to_bus", "'Q'"],
+    ),
+    "scenario includes a missing element": (
+        _bad(BASE, "include: [L2]", "include: [L9]"),
+        ["scenario 'later'", "include", "'L9'"],
+    ),
+    "scenario sets a missing element": (
+        _bad(BASE, "{element: load, id: DE,", "{element: load, id: D9,"),
+        ["scenario 'later'", "load 'D9'", "p_mw"],
+    ),
+    "scenario sets a missing field": (
+        _bad(BASE, "field: p_mw, value: 150", "field: p_megawatt, value: 150"),
+        ["scenario 'later'", "load 'DE'", "'p_megawatt'"],
+    ),
+    "scenario sets a bad value": (
+        _bad(BASE, "field: p_mw, value: 150", "field: p_mw, value: lots"),
+        ["scenario 'later'", "load 'DE'", "p_mw", "'lots'"],
+    ),
+    "scenario scales a missing zone": (
+        _bad(BASE, "{load: {X: 1.5}}", "{load: {Q: 1.5}}"),
+        ["scenario 'later'", "load", "'Q'"],
+    ),
+    "unknown scenario key": (
+        _bad(BASE, "    exclude: [H1]\n", "    exclude: [H1]\n    dispatch: {}\n"),
+        ["scenario 'later'", "dispatch"],
+    ),
+    "bad status": (
+        _bad(BASE, "status: existing, source: S01", "status: built, source: S01"),
+        ["line 'L1'", "status", "'built'"],
+    ),
+    "unknown default scenario": (
+        _bad(BASE, "default_scenario: now", "default_scenario: never"),
+        ["default_scenario", "'never'"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_network_file_exits_2_with_one_line(case, tmp_path, capsys):
+    text, words = BAD[case]
+    path = _write(tmp_path, text)
+    args = ["pf", str(path)]
+    if case == "island without slack":
+        args += ["--scenario", "later"]  # E is reached only in 2030
+    status = main(args)
+    out, err = capsys.readouterr()
+    assert status == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("gridsim: error: ") and str(path) in lines[0]
+    for w in words:
+        assert w in lines[0], lines[0]
+
+
+def test_unknown_scenario_names_the_choices(tmp_path, capsys):
+    path = _write(tmp_path, BASE)
+    assert main(["pf", str(path), "--scenario", "2099"]) == 2
+    err = capsys.readouterr().err
+    assert "scenario '2099' is not defined" in err and "later" in err
+
+
+def test_a_broken_scenario_fails_every_load(tmp_path):
+    path = _write(tmp_path, _bad(BASE, "include: [L2]", "include: [L9]"))
+    with pytest.raises(gridsim.InvalidNetworkError, match="L9"):
+        gridsim.load_network(path, scenario="now")
+
+
+def test_files_without_any_rating_stay_valid(tmp_path):
+    text = BASE.replace("rate_mva: 1000, ", "").replace(" max_p_mw: 500,", "")
+    net = gridsim.load_network(_write(tmp_path, text))
+    assert net.line.rate_mva.isna().all()
