@@ -148,19 +148,7 @@ def test_cold_start(benchmark, tool, code):
     median of what each process measured from its first import to its result.
     """
     benchmark.group = "cold-start"
-    root = Path(__file__).resolve().parents[1]
-    inner: list[float] = []
-
-    def fresh():
-        out = subprocess.run(
-            [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root
-        )
-        inner.append(float(out.stdout.strip().splitlines()[-1]))
-
-    fresh()  # fill the caches (gridsim's Numba cache, the OS's file cache)
-    inner.clear()
-    benchmark.pedantic(fresh, rounds=5, iterations=1)
-    benchmark.extra_info["in_process_s"] = float(np.median(inner))
+    _time_fresh_processes(benchmark, code, rounds=5)
 
 
 # First solve of a pandapower case in a fresh process, pandapower and its case already
@@ -186,6 +174,12 @@ def test_cold_first_solve(benchmark, name, tool):
     benchmark.group = f"cold-first-solve-{name}"
     code = FIRST_SOLVE_SETUP.format(case=name) + FIRST_SOLVE[tool]
     code += "; print(time.perf_counter() - t0)"
+    _time_fresh_processes(benchmark, code, rounds=3)
+
+
+def _time_fresh_processes(benchmark, code: str, rounds: int) -> None:
+    """Time ``python -c code`` in fresh processes; the last line each prints (its own
+    in-process seconds) goes, as a median, to ``extra_info["in_process_s"]``."""
     root = Path(__file__).resolve().parents[1]
     inner: list[float] = []
 
@@ -195,7 +189,7 @@ def test_cold_first_solve(benchmark, name, tool):
         )
         inner.append(float(out.stdout.strip().splitlines()[-1]))
 
-    fresh()
+    fresh()  # fill the caches (gridsim's Numba cache, the OS's file cache)
     inner.clear()
-    benchmark.pedantic(fresh, rounds=3, iterations=1)
+    benchmark.pedantic(fresh, rounds=rounds, iterations=1)
     benchmark.extra_info["in_process_s"] = float(np.median(inner))
