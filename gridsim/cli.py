@@ -67,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("gridsim: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader (e.g. `| head`) went away: not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # a bug in gridsim, not the user's mistake
         if args.debug:
             raise
@@ -116,7 +121,11 @@ def _cmd_pf(args) -> int:
 
         plot_map(network, res, args.plot)
     if args.json:
-        doc = {"file": str(args.file), "network": network.name, "scenario": args.scenario}
+        doc = {
+            "file": str(args.file),
+            "network": network.name,
+            "scenario": getattr(network, "scenario", None) or args.scenario,
+        }
         doc.update(res.to_dict())
         print(json.dumps(doc, indent=1))
     else:

@@ -143,3 +143,14 @@ def test_console_script_runs_without_traceback(tmp_path):
     )
     assert proc.returncode == 2
     one_line_error(proc.stderr)
+
+
+def test_closed_output_pipe_is_not_an_error(tmp_path):
+    """`gridsim info FILE | head -1` must not print an internal error."""
+    proc = subprocess.run(
+        f"{sys.executable} -m gridsim.cli info {EXAMPLE} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
+    assert "error" not in proc.stderr and proc.stdout.count("\n") == 1
