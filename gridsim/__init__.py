@@ -6,6 +6,7 @@ results (pandas tables).
 """
 
 from gridsim.analysis.powerflow import run_ac, run_dc
+from gridsim.analysis.sensitivity import dc_contingency, hvdc_ptdf, lodf, ptdf, zone_ptdf
 from gridsim.exceptions import (
     ConvergenceError,
     GridsimError,
@@ -25,10 +26,15 @@ __all__ = [
     "Network",
     "PowerFlowResult",
     "UnsupportedElementError",
+    "dc_contingency",
     "from_pandapower",
+    "hvdc_ptdf",
+    "lodf",
+    "ptdf",
     "load_network",
     "read_matpower",
     "run_ac",
     "run_dc",
     "to_pandapower",
+    "zone_ptdf",
 ]

@@ -125,6 +125,17 @@ class PowerFlowResult:
         res._inj_q = np.zeros(cn.inj_kind.size)
         return res
 
+    # -- arrays in compiled order (for analyses that work on many results) ---------------
+    @property
+    def branch_p_from_mw(self) -> np.ndarray:
+        """Active power entering each compiled branch at its from end (MW)."""
+        return self._s_from.real
+
+    @property
+    def injector_p_mw(self) -> np.ndarray:
+        """Active output of each compiled injector (gen, sgen, ext_grid, hvdc ends), MW."""
+        return self._inj_p
+
     # -- scalar summaries ---------------------------------------------------------------
     @property
     def losses_mw(self) -> float:

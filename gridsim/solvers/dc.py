@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gridsim.numerics.dc import reduced_b_values
 from gridsim.numerics.sums import bus_sum
 
 
@@ -21,13 +22,11 @@ def dc_pf(indptr, indices, diag, bdata, p, fixed, theta_fixed, lu):
         When B is singular on the free buses (an island without a fixed angle).
     """
     n = p.size
-    rows = np.repeat(np.arange(n), np.diff(indptr))
-    data = bdata.copy()
     theta_all = np.zeros(n)
     theta_all[fixed] = theta_fixed
+    rows = np.repeat(np.arange(n), np.diff(indptr))
     into_fixed = fixed[indices]
-    rhs = p - bus_sum(rows[into_fixed], data[into_fixed] * theta_all[indices[into_fixed]], n)
-    data[into_fixed | fixed[rows]] = 0.0
-    data[diag[fixed]] = 1.0
+    rhs = p - bus_sum(rows[into_fixed], bdata[into_fixed] * theta_all[indices[into_fixed]], n)
     rhs[fixed] = theta_all[fixed]
+    data = reduced_b_values(indptr, indices, diag, bdata, fixed)
     return lu.solve(data, rhs)
