@@ -5,6 +5,7 @@ Data flow: ``io`` (MATPOWER, pandapower, YAML) → :class:`Network` (validated t
 results (pandas tables).
 """
 
+from gridsim.analysis.contingency import ac_contingency, ac_outage, contingency_summary
 from gridsim.analysis.powerflow import run_ac, run_dc
 from gridsim.analysis.sensitivity import dc_contingency, hvdc_ptdf, lodf, ptdf, zone_ptdf
 from gridsim.exceptions import (
@@ -26,6 +27,9 @@ __all__ = [
     "Network",
     "PowerFlowResult",
     "UnsupportedElementError",
+    "ac_contingency",
+    "ac_outage",
+    "contingency_summary",
     "dc_contingency",
     "from_pandapower",
     "hvdc_ptdf",

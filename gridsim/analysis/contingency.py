@@ -1,0 +1,334 @@
+"""AC N-1 contingency analysis: one full Newton-Raphson power flow per branch outage.
+
+The network is compiled once. A branch outage changes four entries of Ybus (the
+branch's ``Yff, Yft, Ytf, Ytt``), never its pattern: each outage copies the data array,
+subtracts those four admittances and solves on the *same* pattern, so the Jacobian
+pattern, the fill-reducing ordering and the Numba LU's symbolic factorisation of the
+base case (the :class:`~gridsim.solvers.newton.NewtonSolver` cached per set of bus types
+in ``cn._cache``) serve every outage. Each solve starts from the base-case voltages.
+
+Outages that cut buses off their island's slack (the islanding flags of
+:func:`gridsim.analysis.sensitivity.lodf`) are reported as ``"islanded"`` and not solved.
+
+:func:`ac_contingency` gives the tidy per-branch table; :func:`contingency_summary`
+reduces it to one row per outage (worst loading and where, voltage range, status);
+:func:`ac_outage` solves one outage and returns a full
+:class:`~gridsim.results.PowerFlowResult`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from gridsim.analysis.powerflow import _compiled, run_ac
+from gridsim.analysis.sensitivity import (
+    _branch_positions,
+    _lodf_arrays,
+    _typed,
+    dc_contingency,
+)
+from gridsim.exceptions import GridsimError
+from gridsim.model.compile import LINE, NONE, TRAFO, CompiledNetwork
+from gridsim.results import PowerFlowResult
+
+__all__ = ["ac_contingency", "ac_outage", "contingency_summary"]
+
+STATUSES = ("converged", "diverged", "islanded")
+CONVERGED, DIVERGED, ISLANDED = 0, 1, 2
+BASE_MAX_ITER = 30  # iterations the base case is allowed at least
+
+_ELEMENTS = ["", ""]
+_ELEMENTS[LINE], _ELEMENTS[TRAFO] = "line", "trafo"
+
+
+def outage_ydata(cn: CompiledNetwork, k: int) -> np.ndarray:
+    """Ybus's data array (on ``cn``'s pattern) with branch ``k`` taken out.
+
+    Parameters
+    ----------
+    cn : CompiledNetwork
+    k : int
+        Position of the branch in the compiled branch list.
+
+    Returns
+    -------
+    ndarray of complex
+        A copy of ``cn.ydata`` less the branch's four admittances; entries that become
+        zero stay in the pattern.
+    """
+    yff, yft, ytf, ytt = cn.branch_y()
+    data = cn.ydata.copy()
+    pos = cn.ypos[:, k]
+    data[pos[0]] -= yff[k]
+    data[pos[1]] -= yft[k]
+    data[pos[2]] -= ytf[k]
+    data[pos[3]] -= ytt[k]
+    return data
+
+
+def _outage_view(cn: CompiledNetwork, k: int) -> CompiledNetwork:
+    """``cn`` with branch ``k`` out: same pattern and solvers, branch admittances zero.
+
+    The view's cache starts with the base's ordering and Newton solvers (shared objects),
+    so solving it reuses their symbolic work; :func:`_keep_solvers` hands any solver the
+    view builds (Q-limit bus-type sets) back to the base.
+    """
+    ys, yf, yt = cn.br_ys.copy(), cn.br_yf.copy(), cn.br_yt.copy()
+    ys[k] = yf[k] = yt[k] = 0.0
+    shared = {
+        key: value
+        for key, value in cn._cache.items()
+        if key == "bus_order" or (isinstance(key, tuple) and key[0] == "newton")
+    }
+    return dataclasses.replace(
+        cn, ydata=outage_ydata(cn, k), br_ys=ys, br_yf=yf, br_yt=yt, _cache=shared
+    )
+
+
+def _keep_solvers(cn: CompiledNetwork, view: CompiledNetwork) -> None:
+    for key, value in view._cache.items():
+        if isinstance(key, tuple) and key[0] == "newton":
+            cn._cache.setdefault(key, value)
+
+
+def _base_case(cn: CompiledNetwork, network, options: dict) -> PowerFlowResult:
+    """The base-case AC power flow (flat start, at least 30 iterations allowed)."""
+    options = {**options, "max_iter": max(options["max_iter"], BASE_MAX_ITER)}
+    base = run_ac(cn, **options, q_limit_rule=_rule(network))
+    if not base.converged:
+        raise GridsimError(f"the base AC power flow did not converge: {base.message}")
+    return base
+
+
+def _rule(network) -> str | None:
+    return getattr(network, "q_limit_rule", None)
+
+
+def _solve(cn, k, v0, options, rule) -> PowerFlowResult:
+    view = _outage_view(cn, k)
+    res = run_ac(view, init=v0, q_limit_rule=rule, **options)
+    _keep_solvers(cn, view)
+    return res
+
+
+def ac_outage(
+    network,
+    outage: tuple,
+    *,
+    init: str | np.ndarray | PowerFlowResult | None = None,
+    enforce_q_limits: bool = False,
+    tol_mva: float = 1e-8,
+    max_iter: int = 30,
+) -> PowerFlowResult:
+    """Solve the AC power flow with one branch out, on the base network's Ybus pattern.
+
+    Parameters
+    ----------
+    network : Network or CompiledNetwork
+    outage : tuple
+        ``("line", id)`` or ``("trafo", id)`` of an in-service branch.
+    init : {"flat", "dc"}, complex ndarray or PowerFlowResult, optional
+        Start of the Newton iterations; default the base case's solved voltages.
+    enforce_q_limits, tol_mva, max_iter
+        As for :func:`gridsim.run_ac`.
+
+    Returns
+    -------
+    PowerFlowResult
+        On the compiled network with the branch's admittances zeroed: its flows are 0
+        and every other table is that of the network without the branch.
+
+    Raises
+    ------
+    GridsimError
+        When the outage cuts buses off their island's slack, or (with the default
+        ``init``) the base case does not converge.
+    """
+    cn = _compiled(network)
+    pos = _branch_positions(cn, [outage])
+    _, islanding = _lodf_arrays(cn, pos)
+    if islanding[0]:
+        raise GridsimError(f"the outage of {outage!r} islands part of the grid")
+    options = dict(enforce_q_limits=enforce_q_limits, tol_mva=tol_mva, max_iter=max_iter)
+    if init is None:
+        init = _base_case(cn, network, options)
+    return _solve(cn, int(pos[0]), init, options, _rule(network))
+
+
+def _screened(cn: CompiledNetwork, positions: np.ndarray, threshold: float) -> np.ndarray:
+    """The outages whose DC post-outage loading reaches ``threshold`` percent somewhere
+    (islanding outages are kept: they are reported, not solved)."""
+    index = pd.MultiIndex.from_arrays(
+        [np.where(cn.br_kind[positions] == LINE, "line", "trafo"), cn.br_id[positions]]
+    )
+    table = dc_contingency(cn, list(index))
+    worst = table.groupby(["outage_element", "outage_id"], observed=True).agg(
+        loading=("loading_percent", "max"), status=("status", "first")
+    )
+    worst = worst.reindex(index)
+    keep = (worst.loading.to_numpy() >= threshold) | (worst.status == "islanded").to_numpy()
+    return positions[keep]
+
+
+def ac_contingency(
+    network,
+    outages: Iterable[tuple] | None = None,
+    *,
+    enforce_q_limits: bool = False,
+    tol_mva: float = 1e-8,
+    max_iter: int = 30,
+    screen: float | None = None,
+) -> pd.DataFrame:
+    """N-1 AC contingency analysis: a full AC power flow for each branch outage.
+
+    The network is compiled once; each outage reuses the base case's Ybus pattern, Newton
+    solver and symbolic LU (see the module docstring) and starts from the base-case
+    voltages.
+
+    Parameters
+    ----------
+    network : Network or CompiledNetwork
+    outages : iterable of (element, id), optional
+        ``("line", id)`` or ``("trafo", id)`` of in-service branches; default every
+        in-service branch.
+    enforce_q_limits : bool or {0, 1, 2}
+        Reactive limits of voltage controllers, as :func:`gridsim.run_ac` (for the base
+        case and every outage).
+    tol_mva : float
+        Convergence tolerance on the largest bus mismatch, MVA.
+    max_iter : int
+        Newton iterations allowed per outage (per Q-limit round); the base case, solved
+        from a flat start, is allowed at least 30.
+    screen : float, optional
+        DC pre-screen: solve only the outages whose DC post-outage loading
+        (:func:`gridsim.dc_contingency`) reaches ``screen`` percent on some branch;
+        islanding outages are always kept. Default: no screening.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (outage, monitored branch), the outaged branch itself left out,
+        outages in the order given. Columns: ``outage_element``, ``outage_id``,
+        ``element``, ``id``, ``p_from_mw``, ``q_from_mvar`` (power entering the branch at
+        its from end), ``loading_percent`` (``100 max(|S_from|, |S_to|) / rate_mva``, NaN
+        where unrated), then per-outage values repeated on each of its rows:
+        ``min_vm_pu``, ``max_vm_pu`` (over energised buses), ``iterations``,
+        ``max_mismatch_mva`` and ``status``: ``"converged"``, ``"diverged"`` (flows and
+        voltages NaN; iterations and mismatch of the last iterate) or ``"islanded"``
+        (not solved; all values NaN, iterations 0). Element and status columns are
+        categorical. :func:`contingency_summary` reduces the table to one row per
+        outage.
+
+    Raises
+    ------
+    GridsimError
+        When the base case does not converge or an outage is not an in-service branch.
+    """
+    cn = _compiled(network)
+    positions = _branch_positions(cn, outages)
+    if screen is not None and positions.size:
+        positions = _screened(cn, positions, float(screen))
+    options = dict(enforce_q_limits=enforce_q_limits, tol_mva=tol_mva, max_iter=max_iter)
+    base = _base_case(cn, network, options)
+    rule = _rule(network)
+    _, islanding = (
+        _lodf_arrays(cn, positions) if positions.size else (None, np.zeros(0, dtype=bool))
+    )
+
+    n_out, nbr = positions.size, cn.n_branch
+    s_from = np.full((n_out, nbr), complex(np.nan, np.nan))
+    loading = np.full((n_out, nbr), np.nan)
+    vmin, vmax = np.full(n_out, np.nan), np.full(n_out, np.nan)
+    iterations = np.zeros(n_out, dtype=np.int64)
+    mismatch = np.full(n_out, np.nan)
+    status = np.full(n_out, ISLANDED, dtype=np.int8)
+    yff, yft, ytf, ytt = cn.branch_y()
+    energised = cn.bus_type != NONE
+    for i, k in enumerate(positions):
+        if islanding[i]:
+            continue
+        res = _solve(cn, int(k), base.v, options, rule)
+        iterations[i] = res.iterations
+        mismatch[i] = res.max_mismatch_mva
+        if not res.converged:
+            status[i] = DIVERGED
+            continue
+        status[i] = CONVERGED
+        v = res.v
+        vf, vt = v[cn.br_f], v[cn.br_t]
+        sf = vf * np.conj(yff * vf + yft * vt) * cn.sn_mva
+        st = vt * np.conj(ytf * vf + ytt * vt) * cn.sn_mva
+        s_from[i] = sf
+        with np.errstate(invalid="ignore", divide="ignore"):
+            loading[i] = 100.0 * np.maximum(np.abs(sf), np.abs(st)) / cn.br_rate_mva
+        vm = np.abs(v[energised])
+        vmin[i], vmax[i] = vm.min(), vm.max()
+
+    keep = np.ones((n_out, nbr), dtype=bool)
+    keep[np.arange(n_out), positions] = False
+    o_rows, l_cols = np.nonzero(keep)
+    s = s_from[o_rows, l_cols]
+    return pd.DataFrame(
+        {
+            "outage_element": pd.Categorical.from_codes(cn.br_kind[positions][o_rows], _ELEMENTS),
+            "outage_id": _typed(cn.br_id[positions])[o_rows]
+            if n_out
+            else np.zeros(0, dtype=np.int64),
+            "element": pd.Categorical.from_codes(cn.br_kind[l_cols], _ELEMENTS),
+            "id": _typed(cn.br_id)[l_cols],
+            "p_from_mw": s.real,
+            "q_from_mvar": s.imag,
+            "loading_percent": loading[o_rows, l_cols],
+            "min_vm_pu": vmin[o_rows],
+            "max_vm_pu": vmax[o_rows],
+            "iterations": iterations[o_rows],
+            "max_mismatch_mva": mismatch[o_rows],
+            "status": pd.Categorical.from_codes(status[o_rows], STATUSES),
+        }
+    )
+
+
+def contingency_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per outage of an :func:`ac_contingency` table, worst first.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        As returned by :func:`ac_contingency`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``(outage_element, outage_id)``, with ``status``,
+        ``max_loading_percent`` and the branch carrying it (``max_loading_element``,
+        ``max_loading_id``; empty where no monitored branch is rated or the outage was
+        not solved), ``min_vm_pu``, ``max_vm_pu``, ``iterations`` and
+        ``max_mismatch_mva``; sorted by ``max_loading_percent`` descending (unsolved
+        outages last).
+    """
+    keys = ["outage_element", "outage_id"]
+    per_outage = ["status", "min_vm_pu", "max_vm_pu", "iterations", "max_mismatch_mva"]
+    groups = table.groupby(keys, observed=True, sort=False)
+    out = groups[per_outage].first()
+    out["max_loading_percent"] = np.nan
+    out["max_loading_element"] = None
+    out["max_loading_id"] = None
+    rated = table[table.loading_percent.notna()]
+    if len(rated):
+        at = rated.groupby(keys, observed=True, sort=False).loading_percent.idxmax()
+        worst = rated.loc[at].astype({"id": object}).set_index(keys).reindex(out.index)
+        out["max_loading_percent"] = worst.loading_percent.to_numpy()
+        out["max_loading_element"] = worst.element.astype(object).to_numpy()
+        out["max_loading_id"] = worst["id"].to_numpy(dtype=object)
+    columns = [
+        "status",
+        "max_loading_percent",
+        "max_loading_element",
+        "max_loading_id",
+        *per_outage[1:],
+    ]
+    return out[columns].sort_values("max_loading_percent", ascending=False, na_position="last")
