@@ -31,7 +31,7 @@ from gridsim.analysis.sensitivity import (
     _typed,
     dc_contingency,
 )
-from gridsim.exceptions import GridsimError
+from gridsim.exceptions import ConvergenceError, GridsimError
 from gridsim.model.compile import LINE, NONE, TRAFO, CompiledNetwork
 from gridsim.results import PowerFlowResult
 
@@ -100,7 +100,12 @@ def _base_case(cn: CompiledNetwork, network, options: dict) -> PowerFlowResult:
     options = {**options, "max_iter": max(options["max_iter"], BASE_MAX_ITER)}
     base = run_ac(cn, **options, q_limit_rule=_rule(network))
     if not base.converged:
-        raise GridsimError(f"the base AC power flow did not converge: {base.message}")
+        raise ConvergenceError(
+            f"the base AC power flow did not converge after {base.iterations} iterations "
+            f"({base.message}); largest mismatch {base.max_mismatch_mva:.4g} MVA",
+            base.iterations,
+            base.max_mismatch_mva,
+        )
     return base
 
 
