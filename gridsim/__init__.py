@@ -8,6 +8,7 @@ results (pandas tables).
 from gridsim.analysis.contingency import ac_contingency, ac_outage, contingency_summary
 from gridsim.analysis.powerflow import run_ac, run_dc
 from gridsim.analysis.sensitivity import dc_contingency, hvdc_ptdf, lodf, ptdf, zone_ptdf
+from gridsim.analysis.transfer import transfer_capability
 from gridsim.exceptions import (
     ConvergenceError,
     GridsimError,
@@ -40,5 +41,6 @@ __all__ = [
     "run_ac",
     "run_dc",
     "to_pandapower",
+    "transfer_capability",
     "zone_ptdf",
 ]

@@ -1,0 +1,735 @@
+"""Transfer capability (TTC) between a source and a sink, verified with AC power flows.
+
+Method
+------
+A transfer of ``T`` MW is a change of dispatch applied to a copy of the network:
+
+* **Source**: in-service, non-slack ``gen`` elements of a zone, a group of zones
+  (``network.groups``) or an explicit list of gen ids. Each raises its ``p_mw`` by
+  ``T * share``; the shares are proportional to the generators' headroom
+  ``max_p_mw - p_mw`` (``p_mw`` where ``max_p_mw`` is unset, i.e. such a unit is taken
+  able to double its output). Static generators (``sgen``) and slacks never participate.
+* **Sink**: in-service loads of a zone/group or a list of load ids, each raised by
+  ``T * share`` with shares proportional to their ``p_mw`` (evenly when all are zero);
+  ``q_mvar`` is scaled with ``p_mw`` (constant power factor). With
+  ``sink_element="gen"`` the listed generators are lowered instead, in proportion to
+  their downward headroom ``p_mw - min_p_mw`` (``min_p_mw`` unset: 0).
+* **HVDC**: when source and sink lie in different AC islands, every in-service link
+  joining the source's island to the sink's island moves its setpoint by ``T * share``
+  towards the sink (``hvdc_shares`` or, by default, shares proportional to each link's
+  remaining headroom ``max_p_mw -/+ p_mw``; equal shares when a joining link is
+  unrated). Links inside one island, or chained links through a third island, are not
+  moved. Converter losses and AC losses are taken by each island's slack.
+
+Limits checked at every trial transfer: branch thermal rating (``loading_percent`` <=
+100, rated branches only), bus voltage limits (``min_vm_pu``/``max_vm_pu`` where set),
+HVDC link ratings (``|p_mw| <= max_p_mw``), source generator limits (``max_p_mw``; sink
+generators ``min_p_mw``, default 0), reactive limits (with ``enforce_q_limits`` the
+power flow turns PV buses into PQ at their limit, and the voltage limits then bind;
+without it a generator outside its reactive limits is a ``"reactive"`` limit), and loss
+of convergence, reported as ``"collapse"``. HVDC and generation limits are linear in
+``T`` and give an exact upper bound ``T_cap`` of the search.
+
+Search: a DC screen (the transfer's PTDF from :func:`gridsim.ptdf` and
+:func:`gridsim.hvdc_ptdf`, applied to the AC base-case flows) gives a first guess of
+the thermal limit; from there a bracket ``[lo, hi]`` (``lo`` within all limits, ``hi``
+not) is found with full AC power flows (flat start; the last converged trial's voltages
+if that fails)
+and bisected until ``hi - lo <= max(1 % of lo, tol_mw)`` (``tol_mw`` default 10 MW).
+The reported TTC is ``lo``: every limit holds there in AC. The limiting element is the
+most severe violation at ``hi`` (relative excess; a divergence counts first).
+
+With ``n_1=True`` each trial also solves every branch outage (``contingencies`` or all
+in-service lines and transformers; outages that island part of the grid are skipped and
+listed) with :func:`gridsim.ac_outage`, warm-started from the trial's base case, against
+the same limits (no emergency ratings). The outage that violates is the limiting
+contingency. HVDC outages are not studied. Outages under which some limit is already
+exceeded (or the power flow diverges) with no transfer are set aside and listed in
+``excluded_contingencies``: the transfer cannot be blamed for them, and counting them
+would make every TTC zero. This is a choice, not a guarantee of N-1 security.
+
+If a limit is exceeded in the base case with no transfer, :class:`TransferError` is
+raised, naming the violation: a TTC would be meaningless.
+
+The TTC is the transfer *added* to the operating point the network describes (its own
+setpoints, e.g. a scenario's ``export``), not counting any transfer already in it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridsim.analysis.borders import border_flows
+from gridsim.analysis.contingency import ac_outage
+from gridsim.analysis.powerflow import run_ac
+from gridsim.analysis.sensitivity import _branch_positions, _lodf_arrays, hvdc_ptdf, ptdf
+from gridsim.exceptions import GridsimError
+from gridsim.model.compile import LINE
+from gridsim.model.network import Network
+from gridsim.results import PowerFlowResult
+
+__all__ = ["TransferError", "TransferResult", "transfer_capability"]
+
+LIMIT_TYPES = ("thermal", "voltage", "reactive", "hvdc", "generation", "collapse", "max_mw")
+EPS_PERCENT = 1e-6  # loading tolerance, percent
+EPS_PU = 1e-6  # voltage tolerance, p.u.
+EPS_MW = 1e-6  # setpoint tolerance, MW
+DEFAULT_TOL_MW = 10.0
+REL_TOL = 0.01
+MAX_TRIALS = 80
+
+
+class TransferError(GridsimError, ValueError):
+    """A transfer request that cannot be studied (unknown area, empty or overlapping
+    source and sink, no HVDC path, limits exceeded with no transfer)."""
+
+
+@dataclasses.dataclass
+class _Violation:
+    limit_type: str
+    element: tuple | None
+    severity: float  # relative excess (inf for a divergence)
+    contingency: tuple | None = None
+
+    def describe(self) -> str:
+        where = f" after the outage of {self.contingency!r}" if self.contingency else ""
+        what = f" on {self.element!r}" if self.element is not None else ""
+        return f"{self.limit_type}{what}{where}"
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What a transfer of 1 MW changes: per-element shares and directions."""
+
+    gen_ids: pd.Index
+    gen_share: np.ndarray
+    sink_element: str
+    sink_ids: pd.Index
+    sink_share: np.ndarray
+    hvdc_ids: pd.Index
+    hvdc_share: np.ndarray
+    hvdc_dir: np.ndarray  # +1: the link's from end is on the source side
+    cap_mw: float
+    cap_type: str
+    cap_element: tuple | None
+
+
+@dataclasses.dataclass
+class TransferResult:
+    """Outcome of :func:`transfer_capability`.
+
+    Attributes
+    ----------
+    ttc_mw : float
+        Total transfer capability: the largest transfer found with every limit held in
+        AC (base case, and every studied outage with ``n_1``).
+    limit_type : str
+        ``"thermal"``, ``"voltage"``, ``"reactive"``, ``"hvdc"``, ``"generation"``,
+        ``"collapse"`` (no AC solution just above the TTC) or ``"max_mw"`` (the
+        requested cap was reached).
+    limiting_element : tuple or None
+        ``(element, id)``: ``("line", id)``, ``("trafo", id)``, ``("bus", id)``,
+        ``("hvdc", id)`` or ``("gen", id)``; None for a collapse or ``max_mw``.
+    limiting_contingency : tuple or None
+        The outage ``(element, id)`` under which the limit binds; None in the base case.
+    curve : pandas.DataFrame
+        One row per AC trial, by transfer: ``transfer_mw``, ``converged`` (base case),
+        ``max_loading_percent``, ``min_vm_pu``, ``max_vm_pu`` (base case),
+        ``within_limits`` and ``violation`` (the first one found, or empty).
+    border_flows : pandas.DataFrame
+        At the TTC (base case): ``from_zone``, ``to_zone``, ``p_mw`` over the AC
+        branches between zones (see :func:`gridsim.analysis.borders.border_flows`).
+    link_flows : pandas.DataFrame
+        At the TTC, per in-service HVDC link: ``p_from_mw``, ``p_to_mw``, ``pl_mw``,
+        ``max_p_mw``, ``loading_percent`` and ``moved_mw`` (change of setpoint).
+    losses_mw : float
+        AC branch plus HVDC losses at the TTC.
+    losses_increase_mw : float
+        ``losses_mw`` less the losses with no transfer.
+    source_shares, sink_shares, hvdc_shares : pandas.Series
+        Participation of each element per MW transferred (sink gens are lowered).
+    hvdc_capacity_mw : float
+        Sum of the joining links' remaining headroom (inf when none is needed).
+    skipped_contingencies : list of tuple
+        Outages not studied because they island part of the grid.
+    excluded_contingencies : list of tuple
+        Outages set aside because some limit is already exceeded under them with no
+        transfer (the TTC does not hold them; see the module docstring).
+    result : PowerFlowResult
+        The AC base-case solution at the TTC.
+    """
+
+    ttc_mw: float
+    limit_type: str
+    limiting_element: tuple | None
+    limiting_contingency: tuple | None
+    curve: pd.DataFrame
+    border_flows: pd.DataFrame
+    link_flows: pd.DataFrame
+    losses_mw: float
+    losses_increase_mw: float
+    source_shares: pd.Series
+    sink_shares: pd.Series
+    hvdc_shares: pd.Series
+    hvdc_capacity_mw: float
+    skipped_contingencies: list
+    excluded_contingencies: list
+    result: PowerFlowResult
+    _network: Network = dataclasses.field(repr=False, default=None)
+    _plan: _Plan = dataclasses.field(repr=False, default=None)
+
+    def network_at(self, transfer_mw: float) -> Network:
+        """A copy of the studied network with ``transfer_mw`` applied (for checks)."""
+        return _apply(self._network, self._plan, float(transfer_mw))
+
+
+# -- request parsing -------------------------------------------------------------------
+
+
+def _zones_of(network: Network, area: str) -> list[str]:
+    groups = getattr(network, "groups", None) or {}
+    if area in groups:
+        return list(groups[area])
+    zones = set(network.bus["zone"].astype(str))
+    if area in zones:
+        return [area]
+    raise TransferError(
+        f"unknown area {area!r}: neither a bus zone nor a group (groups: {sorted(groups)!r})"
+    )
+
+
+def _in_service_ids(network: Network, element: str, ids: list, what: str) -> pd.Index:
+    table = network[element]
+    ids = list(ids)
+    if not ids:
+        raise TransferError(f"the {what} is empty")
+    missing = [i for i in ids if i not in table.index]
+    if missing:
+        raise TransferError(f"the {what} names unknown {element} ids {missing[:5]!r}")
+    if len(set(ids)) != len(ids):
+        raise TransferError(f"the {what} names some {element} twice")
+    out = [i for i in ids if not bool(table.in_service[i])]
+    if out:
+        raise TransferError(f"the {what} names out-of-service {element}s {out[:5]!r}")
+    return pd.Index(ids)
+
+
+def _area_members(network: Network, element: str, area: str, what: str) -> pd.Index:
+    zones = _zones_of(network, area)
+    table = network[element]
+    bus_zone = network.bus["zone"].astype(str)
+    on = table.in_service.to_numpy(dtype=bool) & network.bus.in_service.reindex(table.bus).to_numpy(
+        dtype=bool
+    )
+    if element == "gen":
+        on &= ~table.slack.to_numpy(dtype=bool)
+    members = table.index[on & bus_zone.reindex(table.bus).isin(zones).to_numpy()]
+    if members.empty:
+        kind = "non-slack generator" if element == "gen" else element
+        raise TransferError(f"the {what} {area!r} has no in-service {kind}")
+    return members
+
+
+def _island_of(cn, network: Network, element: str, ids: pd.Index, what: str) -> int:
+    buses = network[element].bus.reindex(ids)
+    pos = cn.bus_ids.get_indexer(buses)
+    islands = set(cn.island[pos[pos >= 0]].tolist()) if (pos >= 0).any() else set()
+    if (pos < 0).any() or -1 in islands or not islands:
+        raise TransferError(f"the {what} has {element}s on de-energised buses")
+    if len(islands) > 1:
+        raise TransferError(
+            f"the {what} spans {len(islands)} AC islands; give elements of one island"
+        )
+    return islands.pop()
+
+
+def _plan(network: Network, source, sink, sink_element: str, hvdc_shares, max_mw) -> _Plan:
+    cn = network.compile()
+    gen = network.gen
+    # source generators
+    if isinstance(source, str):
+        gen_ids = _area_members(network, "gen", source, "source area")
+    else:
+        gen_ids = _in_service_ids(network, "gen", source, "source")
+        slack = [g for g in gen_ids if bool(gen.slack[g])]
+        if slack:
+            raise TransferError(f"source generators {slack!r} are slacks; their p_mw is not set")
+    p0 = gen.p_mw.reindex(gen_ids).to_numpy(dtype=float)
+    pmax = gen.max_p_mw.reindex(gen_ids).to_numpy(dtype=float)
+    head = np.where(np.isfinite(pmax), pmax - p0, np.abs(p0))
+    if not (head.sum() > 0):
+        raise TransferError("the source generators have no headroom (max_p_mw - p_mw)")
+    gen_share = np.maximum(head, 0.0) / np.maximum(head, 0.0).sum()
+    # sink
+    if sink_element not in ("load", "gen"):
+        raise TransferError(f"sink_element must be 'load' or 'gen', got {sink_element!r}")
+    if isinstance(sink, str):
+        sink_ids = _area_members(network, sink_element, sink, "sink area")
+        if isinstance(source, str):
+            common = set(_zones_of(network, source)) & set(_zones_of(network, sink))
+            if common:
+                raise TransferError(
+                    f"source {source!r} and sink {sink!r} overlap in zones {sorted(common)!r}"
+                )
+    else:
+        sink_ids = _in_service_ids(network, sink_element, sink, "sink")
+    table = network[sink_element]
+    if sink_element == "load":
+        w = np.maximum(table.p_mw.reindex(sink_ids).to_numpy(dtype=float), 0.0)
+    else:
+        sp = table.p_mw.reindex(sink_ids).to_numpy(dtype=float)
+        smin = np.nan_to_num(table.min_p_mw.reindex(sink_ids).to_numpy(dtype=float))
+        w = np.maximum(sp - smin, 0.0)
+        if not (w.sum() > 0):
+            raise TransferError("the sink generators cannot be lowered (p_mw <= min_p_mw)")
+    sink_share = w / w.sum() if w.sum() > 0 else np.full(w.size, 1.0 / w.size)
+    # overlap
+    if sink_element == "gen":
+        both = set(gen_ids) & set(sink_ids)
+        if both:
+            raise TransferError(f"generators {sorted(both, key=str)!r} are in source and sink")
+    shared_buses = set(gen.bus.reindex(gen_ids)) & set(table.bus.reindex(sink_ids))
+    if shared_buses:
+        raise TransferError(
+            f"source and sink overlap: both have elements at buses "
+            f"{sorted(shared_buses, key=str)[:5]!r}"
+        )
+    # caps from generator limits
+    caps: list[tuple[float, str, tuple | None]] = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_gen = np.where((gen_share > 0) & np.isfinite(pmax), (pmax - p0) / gen_share, np.inf)
+    if np.isfinite(t_gen).any():
+        k = int(np.argmin(t_gen))
+        caps.append((max(float(t_gen[k]), 0.0), "generation", ("gen", _plain(gen_ids[k]))))
+    if sink_element == "gen":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_snk = np.where(sink_share > 0, (sp - smin) / sink_share, np.inf)
+        k = int(np.argmin(t_snk))
+        caps.append((max(float(t_snk[k]), 0.0), "generation", ("gen", _plain(sink_ids[k]))))
+    # HVDC links between the islands
+    src_island = _island_of(cn, network, "gen", gen_ids, "source")
+    snk_island = _island_of(cn, network, sink_element, sink_ids, "sink")
+    hv_ids, hv_share, hv_dir = pd.Index([]), np.zeros(0), np.zeros(0)
+    if src_island != snk_island:
+        isl_f, isl_t = cn.island[cn.hvdc_from], cn.island[cn.hvdc_to]
+        fwd = (isl_f == src_island) & (isl_t == snk_island)
+        rev = (isl_f == snk_island) & (isl_t == src_island)
+        join = fwd | rev
+        if not join.any():
+            raise TransferError(
+                "source and sink lie in different AC islands and no in-service HVDC link joins them"
+            )
+        hv_ids = pd.Index(cn.hvdc_id[join])
+        hv_dir = np.where(fwd[join], 1.0, -1.0)
+        hv = network.hvdc
+        hp0 = hv.p_mw.reindex(hv_ids).to_numpy(dtype=float)
+        hmax = hv.max_p_mw.reindex(hv_ids).to_numpy(dtype=float)
+        head_hv = hmax - hv_dir * hp0
+        if hvdc_shares is not None:
+            given = pd.Series(dict(hvdc_shares), dtype=float)
+            extra = [i for i in given.index if i not in hv_ids]
+            if extra:
+                raise TransferError(
+                    f"hvdc_shares names links {extra!r} that do not join the source's "
+                    f"island to the sink's ({list(hv_ids)!r})"
+                )
+            hv_share = given.reindex(hv_ids).fillna(0.0).to_numpy()
+            if (hv_share < 0).any() or not (hv_share.sum() > 0):
+                raise TransferError("hvdc_shares must be non-negative with a positive sum")
+            hv_share = hv_share / hv_share.sum()
+        elif np.isfinite(hmax).all() and np.maximum(head_hv, 0).sum() > 0:
+            hv_share = np.maximum(head_hv, 0.0) / np.maximum(head_hv, 0.0).sum()
+        else:
+            hv_share = np.full(hv_ids.size, 1.0 / hv_ids.size)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_hv = np.where(
+                (hv_share > 0) & np.isfinite(hmax), np.maximum(head_hv, 0) / hv_share, np.inf
+            )
+        if np.isfinite(t_hv).any():
+            k = int(np.argmin(t_hv))
+            caps.insert(0, (float(t_hv[k]), "hvdc", ("hvdc", _plain(hv_ids[k]))))
+    if max_mw is not None:
+        caps.append((float(max_mw), "max_mw", None))
+    cap = min(caps, key=lambda c: c[0]) if caps else (np.inf, "", None)
+    return _Plan(
+        gen_ids,
+        gen_share,
+        sink_element,
+        sink_ids,
+        sink_share,
+        hv_ids,
+        hv_share,
+        hv_dir,
+        cap[0],
+        cap[1],
+        cap[2],
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+# -- applying a transfer and checking limits -------------------------------------------
+
+
+def _apply(base: Network, plan: _Plan, t: float) -> Network:
+    net = base.copy()
+    gen = net.gen
+    gen.loc[plan.gen_ids, "p_mw"] = gen.p_mw.reindex(plan.gen_ids).to_numpy() + t * plan.gen_share
+    table = net[plan.sink_element]
+    p0 = table.p_mw.reindex(plan.sink_ids).to_numpy(dtype=float)
+    if plan.sink_element == "load":
+        p1 = p0 + t * plan.sink_share
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(p0 != 0, p1 / p0, 1.0)
+        q0 = table.q_mvar.reindex(plan.sink_ids).to_numpy(dtype=float)
+        table.loc[plan.sink_ids, "p_mw"] = p1
+        table.loc[plan.sink_ids, "q_mvar"] = q0 * ratio
+    else:
+        table.loc[plan.sink_ids, "p_mw"] = p0 - t * plan.sink_share
+    if plan.hvdc_ids.size:
+        hv = net.hvdc
+        hv.loc[plan.hvdc_ids, "p_mw"] = (
+            hv.p_mw.reindex(plan.hvdc_ids).to_numpy() + t * plan.hvdc_dir * plan.hvdc_share
+        )
+    net.invalidate()
+    return net
+
+
+def _setpoint_violations(net: Network, plan: _Plan) -> list[_Violation]:
+    out = []
+    if plan.hvdc_ids.size:
+        hv = net.hvdc.reindex(plan.hvdc_ids)
+        excess = np.abs(hv.p_mw.to_numpy(dtype=float)) - hv.max_p_mw.to_numpy(dtype=float)
+        for i, e, m in zip(plan.hvdc_ids, excess, hv.max_p_mw, strict=True):
+            if e > EPS_MW:
+                out.append(_Violation("hvdc", ("hvdc", _plain(i)), e / m))
+    g = net.gen.reindex(plan.gen_ids)
+    excess = g.p_mw.to_numpy(dtype=float) - g.max_p_mw.to_numpy(dtype=float)
+    for i, e, m in zip(plan.gen_ids, excess, g.max_p_mw, strict=True):
+        if e > EPS_MW:
+            out.append(_Violation("generation", ("gen", _plain(i)), e / max(abs(m), 1.0)))
+    if plan.sink_element == "gen":
+        s = net.gen.reindex(plan.sink_ids)
+        lack = np.nan_to_num(s.min_p_mw.to_numpy(dtype=float)) - s.p_mw.to_numpy(dtype=float)
+        for i, e in zip(plan.sink_ids, lack, strict=True):
+            if e > EPS_MW:
+                out.append(_Violation("generation", ("gen", _plain(i)), e))
+    return out
+
+
+def _flow_violations(
+    net: Network, res: PowerFlowResult, contingency: tuple | None, check_q: bool
+) -> list[_Violation]:
+    if not res.converged:
+        return [_Violation("collapse", None, np.inf, contingency)]
+    out = []
+    loading = res.branch.loading_percent
+    over = loading[loading > 100.0 + EPS_PERCENT]
+    for key, value in over.items():
+        element = (key[0], _plain(key[1]))
+        out.append(_Violation("thermal", element, value / 100.0 - 1.0, contingency))
+    bus = res.bus
+    vm = bus.vm_pu.to_numpy()
+    vmin = net.bus.min_vm_pu.reindex(bus.index).to_numpy(dtype=float)
+    vmax = net.bus.max_vm_pu.reindex(bus.index).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        low = (vmin - vm) / vmin
+        high = (vm - vmax) / vmax
+        worst = np.fmax(low, high)
+        bad = np.flatnonzero(worst > EPS_PU)
+    for k in bad:
+        out.append(_Violation("voltage", ("bus", _plain(bus.index[k])), worst[k], contingency))
+    if check_q and len(res.gen):
+        g = net.gen.reindex(res.gen.index)
+        q = res.gen.q_mvar.to_numpy()
+        qmin, qmax = g.min_q_mvar.to_numpy(dtype=float), g.max_q_mvar.to_numpy(dtype=float)
+        with np.errstate(invalid="ignore"):
+            ex = np.fmax(qmin - q, q - qmax)
+            slack = g.slack.to_numpy(dtype=bool)
+            for k in np.flatnonzero((ex > EPS_MW) & ~slack):
+                scale = max(abs(qmax[k]), abs(qmin[k]), 1.0)
+                out.append(
+                    _Violation("reactive", ("gen", _plain(g.index[k])), ex[k] / scale, contingency)
+                )
+    return out
+
+
+@dataclasses.dataclass
+class _Trial:
+    t: float
+    res: PowerFlowResult
+    violations: list[_Violation]
+
+
+class _Study:
+    """Evaluates trial transfers (cached) for one request."""
+
+    def __init__(self, base, plan, n_1, outages, enforce_q_limits):
+        self.base, self.plan, self.n_1 = base, plan, n_1
+        self.outages = outages
+        self.q = enforce_q_limits
+        self.trials: dict[float, _Trial] = {}
+        self.last_v: np.ndarray | None = None
+
+    def __call__(self, t: float, *, complete: bool = False) -> _Trial:
+        t = float(t)
+        if t in self.trials and (not complete or self.trials[t].violations is not None):
+            return self.trials[t]
+        net = _apply(self.base, self.plan, t)
+        viol = _setpoint_violations(net, self.plan)
+        res = self._solve(net)
+        viol += _flow_violations(net, res, None, not self.q)
+        if res.converged and self.n_1 and (complete or not viol):
+            order = sorted(self.outages, key=lambda o: -self.priority.get(o, 0.0))
+            for outage in order:
+                r = ac_outage(net, outage, init=res, enforce_q_limits=self.q)
+                found = _flow_violations(net, r, outage, not self.q)
+                if found:
+                    self.priority[outage] = self.priority.get(outage, 0.0) + 1.0
+                    viol += found
+                    if not complete:
+                        break
+        trial = _Trial(t, res, viol)
+        self.trials[t] = trial
+        return trial
+
+    priority: dict
+
+    def _solve(self, net: Network) -> PowerFlowResult:
+        """Flat start (what a user's own check does); the last converged trial's
+        voltages only when that fails."""
+        res = run_ac(net, enforce_q_limits=self.q, max_iter=50)
+        if not res.converged and self.last_v is not None:
+            if self.last_v.shape == (net.compile().n_bus,):
+                res = run_ac(net, enforce_q_limits=self.q, max_iter=50, init=self.last_v)
+        if res.converged:
+            self.last_v = res.v
+        return res
+
+
+def _dc_guess(base: Network, plan: _Plan, res0: PowerFlowResult) -> float:
+    """First thermal crossing of the transfer under DC sensitivities (inf if none)."""
+    cn = base.compile()
+    gen_bus = base.gen.bus.reindex(plan.gen_ids).to_numpy()
+    snk_bus = base[plan.sink_element].bus.reindex(plan.sink_ids).to_numpy()
+    buses = pd.unique(np.concatenate([gen_bus, snk_bus]))
+    pt = ptdf(cn, buses=buses)
+    w = pd.Series(0.0, index=pt.columns)
+    for b, s in zip(gen_bus, plan.gen_share, strict=True):
+        w[b] += s
+    for b, s in zip(snk_bus, plan.sink_share, strict=True):
+        w[b] -= s
+    d = pt.to_numpy() @ w.to_numpy()
+    if plan.hvdc_ids.size:
+        h = hvdc_ptdf(base)[list(plan.hvdc_ids)].to_numpy()
+        d = d + h @ (plan.hvdc_dir * plan.hvdc_share)
+    f0 = res0.branch_p_from_mw
+    rate = cn.br_rate_mva
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(d > 1e-6, (rate - f0) / d, np.where(d < -1e-6, (-rate - f0) / d, np.inf))
+    t = t[np.isfinite(t) & (t > 0)]
+    return float(t.min()) if t.size else np.inf
+
+
+def transfer_capability(
+    network: Network,
+    source: str | Iterable,
+    sink: str | Iterable,
+    *,
+    n_1: bool = False,
+    contingencies: Iterable[tuple] | None = None,
+    hvdc_shares: Mapping | None = None,
+    enforce_q_limits: bool = True,
+    tol_mw: float | None = None,
+    max_mw: float | None = None,
+    sink_element: str = "load",
+) -> TransferResult:
+    """Total transfer capability from a source to a sink, verified in AC.
+
+    See the module docstring for the transfer definition, the limits and the search.
+
+    Parameters
+    ----------
+    network : Network
+        Not modified; trials are solved on copies.
+    source : str or iterable of gen ids
+        A zone code, a group name (``network.groups``) or a list of generator ids.
+    sink : str or iterable of ids
+        A zone code or group name, or a list of load ids (gen ids with
+        ``sink_element="gen"``).
+    n_1 : bool
+        Also hold every limit under each branch outage.
+    contingencies : iterable of (element, id), optional
+        Branch outages studied with ``n_1`` (default: every in-service branch).
+    hvdc_shares : mapping, optional
+        Link id -> share of the transfer its setpoint carries (normalised); only links
+        joining the source's island to the sink's may be named.
+    enforce_q_limits : bool
+        Reactive limits of voltage controllers in every power flow (PV -> PQ).
+    tol_mw : float, optional
+        Absolute search tolerance (default 10 MW); the relative one is 1 %.
+    max_mw : float, optional
+        Largest transfer studied.
+    sink_element : {"load", "gen"}
+        What a listed or area sink is made of.
+
+    Returns
+    -------
+    TransferResult
+
+    Raises
+    ------
+    TransferError
+        For an unknown area, an empty, unknown or overlapping source/sink, no HVDC link
+        between the islands, or limits exceeded with no transfer.
+    """
+    if not isinstance(network, Network):
+        raise TransferError("transfer_capability needs a Network (not a compiled one)")
+    if not isinstance(source, str):
+        source = list(source)
+    if not isinstance(sink, str):
+        sink = list(sink)
+    tol = DEFAULT_TOL_MW if tol_mw is None else float(tol_mw)
+    if not tol > 0:
+        raise TransferError(f"tol_mw must be positive, got {tol_mw!r}")
+    if max_mw is not None and not max_mw >= 0:
+        raise TransferError(f"max_mw must be non-negative, got {max_mw!r}")
+    base = network.copy()
+    plan = _plan(base, source, sink, sink_element, hvdc_shares, max_mw)
+
+    outages: list[tuple] = []
+    skipped: list[tuple] = []
+    if n_1:
+        cn = base.compile()
+        pos = _branch_positions(cn, None if contingencies is None else list(contingencies))
+        if pos.size:
+            _, islanding = _lodf_arrays(cn, pos)
+            kinds = np.where(cn.br_kind[pos] == LINE, "line", "trafo")
+            for kind, bid, isl in zip(kinds, cn.br_id[pos], islanding, strict=True):
+                (skipped if isl else outages).append((str(kind), _plain(bid)))
+    study = _Study(base, plan, n_1, outages, enforce_q_limits)
+    study.priority = {}
+
+    zero = study(0.0, complete=True)
+    # outages already violating with no transfer are set aside (reported, not binding)
+    pre = [v for v in zero.violations if v.contingency is not None]
+    excluded = sorted({v.contingency for v in pre}, key=str)
+    if excluded:
+        study.outages = [o for o in outages if o not in set(excluded)]
+        zero.violations = [v for v in zero.violations if v.contingency is None]
+    if zero.violations:
+        worst = _worst(zero.violations)
+        raise TransferError(
+            f"limits are exceeded with no transfer ({len(zero.violations)} violations, "
+            f"worst: {worst.describe()}); fix the base case first"
+        )
+    cap = plan.cap_mw
+    guess = _dc_guess(base, plan, zero.res)
+    guess = min(0.95 * guess, cap) if np.isfinite(guess) else cap
+    if not np.isfinite(guess) or guess <= 0:
+        guess = max(100.0, 10 * tol)
+
+    lo, hi = 0.0, None
+    n = 0
+    t = guess
+    step = max(0.1 * guess, 5 * tol)
+    while hi is None and n < MAX_TRIALS:  # bracket
+        n += 1
+        if study(t).violations:
+            hi = t
+            break
+        lo = t
+        if t >= cap:
+            break
+        t = min(t + step, cap)
+        step *= 2
+    while hi is not None and hi - lo > max(REL_TOL * lo, tol) and n < MAX_TRIALS:
+        n += 1
+        mid = 0.5 * (lo + hi)
+        if study(mid).violations:
+            hi = mid
+        else:
+            lo = mid
+
+    if hi is None:  # feasible up to the cap
+        limit_type, element, contingency = plan.cap_type, plan.cap_element, None
+        if not np.isfinite(cap):
+            raise TransferError("no limit found within the trials; give max_mw")
+    else:
+        v = _worst(study(hi, complete=True).violations)
+        limit_type, element, contingency = v.limit_type, v.element, v.contingency
+    at = study(lo)
+    return _result(
+        base, plan, study, lo, limit_type, element, contingency, zero, at, skipped, excluded
+    )
+
+
+def _worst(violations: list[_Violation]) -> _Violation:
+    return max(violations, key=lambda v: v.severity)
+
+
+def _result(base, plan, study, ttc, limit_type, element, contingency, zero, at, skipped, excluded):
+    rows = []
+    for t in sorted(study.trials):
+        tr = study.trials[t]
+        r = tr.res
+        rows.append(
+            {
+                "transfer_mw": t,
+                "converged": r.converged,
+                "max_loading_percent": float(np.nanmax(r.branch.loading_percent))
+                if r.converged and r.branch.loading_percent.notna().any()
+                else np.nan,
+                "min_vm_pu": float(np.nanmin(r.bus.vm_pu)) if r.converged else np.nan,
+                "max_vm_pu": float(np.nanmax(r.bus.vm_pu)) if r.converged else np.nan,
+                "within_limits": not tr.violations,
+                "violation": tr.violations[0].describe() if tr.violations else "",
+            }
+        )
+    curve = pd.DataFrame(rows)
+    res = at.res
+    net_at = _apply(base, plan, ttc)
+    borders = pd.DataFrame(
+        [(a, b, p) for (a, b), p in border_flows(net_at, res).items()],
+        columns=["from_zone", "to_zone", "p_mw"],
+    )
+    links = res.hvdc.copy()
+    links["max_p_mw"] = base.hvdc.max_p_mw.reindex(links.index).to_numpy()
+    moved = pd.Series(plan.hvdc_dir * plan.hvdc_share * ttc, index=plan.hvdc_ids)
+    links["moved_mw"] = moved.reindex(links.index).fillna(0.0).to_numpy()
+    links = links[["p_from_mw", "p_to_mw", "pl_mw", "max_p_mw", "loading_percent", "moved_mw"]]
+
+    def losses(r):
+        return r.losses_mw + (float(r.hvdc.pl_mw.sum()) if len(r.hvdc) else 0.0)
+
+    hv_cap = np.inf
+    if plan.hvdc_ids.size:
+        hv = base.hvdc.reindex(plan.hvdc_ids)
+        hv_cap = float(np.sum(hv.max_p_mw.to_numpy() - plan.hvdc_dir * hv.p_mw.to_numpy()))
+    return TransferResult(
+        ttc_mw=float(ttc),
+        limit_type=limit_type,
+        limiting_element=element,
+        limiting_contingency=contingency,
+        curve=curve,
+        border_flows=borders,
+        link_flows=links,
+        losses_mw=losses(res),
+        losses_increase_mw=losses(res) - losses(zero.res),
+        source_shares=pd.Series(plan.gen_share, index=plan.gen_ids, name="share"),
+        sink_shares=pd.Series(plan.sink_share, index=plan.sink_ids, name="share"),
+        hvdc_shares=pd.Series(plan.hvdc_share * plan.hvdc_dir, index=plan.hvdc_ids, name="share"),
+        hvdc_capacity_mw=hv_cap,
+        skipped_contingencies=skipped,
+        excluded_contingencies=excluded,
+        result=res,
+        _network=base,
+        _plan=plan,
+    )
