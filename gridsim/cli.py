@@ -301,27 +301,6 @@ def _match_id(index, raw: str):
     return None
 
 
-def _dc_summary(table):
-    """One row per outage of a :func:`dc_contingency` table, worst first."""
-    import pandas as pd
-
-    keys = ["outage_element", "outage_id"]
-    out = table.groupby(keys, observed=True, sort=False)[["status"]].first()
-    out["max_loading_percent"] = np.nan
-    out["max_loading_element"] = None
-    out["max_loading_id"] = None
-    rated = table[table.loading_percent.notna()]
-    if len(rated):
-        at = rated.groupby(keys, observed=True, sort=False).loading_percent.idxmax()
-        worst = rated.loc[at].astype({"id": object}).set_index(keys).reindex(out.index)
-        out["max_loading_percent"] = worst.loading_percent.to_numpy()
-        out["max_loading_element"] = worst.element.astype(object).to_numpy()
-        out["max_loading_id"] = worst["id"].to_numpy(dtype=object)
-    out["min_vm_pu"] = out["max_vm_pu"] = np.nan  # the DC model has no voltage magnitudes
-    out["status"] = pd.Categorical(out.status.astype(str))
-    return out.sort_values("max_loading_percent", ascending=False, na_position="last")
-
-
 def _cmd_contingency(args) -> int:
     import warnings
 
@@ -344,7 +323,7 @@ def _cmd_contingency(args) -> int:
                 return _usage(args, outages)
         if args.dc:
             table = dc_contingency(network, outages)
-            summary = _dc_summary(table)
+            summary = contingency_summary(table)
             if args.screen is not None:
                 keep = (summary.max_loading_percent >= args.screen) | (summary.status == "islanded")
                 summary = summary[keep.to_numpy()]

@@ -298,12 +298,15 @@ def ac_contingency(
 
 
 def contingency_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """One row per outage of an :func:`ac_contingency` table, worst first.
+    """One row per outage of an :func:`ac_contingency` (or ``dc_contingency``) table,
+    worst first.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        As returned by :func:`ac_contingency`.
+        As returned by :func:`ac_contingency` or
+        :func:`gridsim.analysis.sensitivity.dc_contingency` (whose voltage and iteration
+        columns come out NaN).
 
     Returns
     -------
@@ -317,8 +320,12 @@ def contingency_summary(table: pd.DataFrame) -> pd.DataFrame:
     """
     keys = ["outage_element", "outage_id"]
     per_outage = ["status", "min_vm_pu", "max_vm_pu", "iterations", "max_mismatch_mva"]
+    present = [c for c in per_outage if c in table.columns]  # a DC table has no voltages
     groups = table.groupby(keys, observed=True, sort=False)
-    out = groups[per_outage].first()
+    out = groups[present].first()
+    for c in per_outage:
+        if c not in out.columns:
+            out[c] = np.nan
     out["max_loading_percent"] = np.nan
     out["max_loading_element"] = None
     out["max_loading_id"] = None
