@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gridsim.model.network import plain
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -348,7 +350,7 @@ def _cmd_contingency(args) -> int:
         rows = [
             {
                 "outage_element": str(el),
-                "outage_id": _plain(oid),
+                "outage_id": plain(oid),
                 **{c: _json_value(row[c]) for c in shown.columns},
             }
             for (el, oid), row in shown.iterrows()
@@ -388,7 +390,7 @@ def _write_csv(tables: dict, out: Path) -> None:
 
 
 def _json_value(x):
-    x = _plain(x)
+    x = plain(x)
     if isinstance(x, float) and not np.isfinite(x):
         return None
     return x if x is None or isinstance(x, (int, float, str, bool)) else str(x)
@@ -413,7 +415,7 @@ def _cmd_info(args) -> int:
                 "island": k,
                 "buses": int(members.size),
                 "zones": zones,
-                "slack_buses": [_plain(b) for b in ref],
+                "slack_buses": [plain(b) for b in ref],
             }
         )
     load = network.load[network.load.in_service]
@@ -435,9 +437,9 @@ def _cmd_info(args) -> int:
         "load_mvar": float(load.q_mvar.sum()),
         "hvdc": [
             {
-                "id": _plain(i),
-                "from_bus": _plain(r.from_bus),
-                "to_bus": _plain(r.to_bus),
+                "id": plain(i),
+                "from_bus": plain(r.from_bus),
+                "to_bus": plain(r.to_bus),
                 "p_mw": r.p_mw,
                 "max_p_mw": None if np.isnan(r.max_p_mw) else r.max_p_mw,
             }
@@ -484,10 +486,6 @@ def _cmd_info(args) -> int:
         )
     print("\n".join(out))
     return EXIT_OK
-
-
-def _plain(x):
-    return x.item() if isinstance(x, np.generic) else x
 
 
 if __name__ == "__main__":  # pragma: no cover

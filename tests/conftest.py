@@ -87,3 +87,21 @@ def assert_matches_pandapower(res, net, *, tol_vm=TOL_VM_PU, tol_va=TOL_VA_DEG, 
                     assert d.max() <= tol_p, (
                         f"{element} {col}: |d| = {d.max():.2e} at {ids[d.argmax()]}"
                     )
+
+
+def run_cli(args, capsys):
+    """Run ``gridsim`` in-process; returns ``(status, stdout, stderr)``."""
+    from gridsim.cli import main
+
+    status = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def one_line_error(err: str) -> str:
+    """The single ``gridsim: error: ...`` line of ``err`` (no traceback, nothing else)."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert lines[0].startswith("gridsim: error: ")
+    return lines[0]

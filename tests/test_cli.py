@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from gridsim.cli import main
+from conftest import one_line_error
+from conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "networks" / "examples" / "two_area_hvdc.yaml"
@@ -26,20 +26,6 @@ ext_grid:
 load:
   - {id: D, bus: B, p_mw: 300, q_mvar: 50}
 """
-
-
-def run(args, capsys):
-    status = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    assert lines[0].startswith("gridsim: error: ")
-    return lines[0]
 
 
 def test_pf_and_info_on_the_example(capsys):

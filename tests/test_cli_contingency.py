@@ -8,25 +8,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from gridsim.cli import main
+from conftest import one_line_error
+from conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 CASPIAN = ROOT / "networks" / "caspian_eu.yaml"
-
-
-def run(args, capsys):
-    status = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
-def one_line_error(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in err
-    assert lines[0].startswith("gridsim: error: ")
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

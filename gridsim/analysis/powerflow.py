@@ -7,6 +7,7 @@ import numpy as np
 from gridsim.analysis.dispatch import injector_q_share, slack_share
 from gridsim.exceptions import GridsimError
 from gridsim.model.compile import NONE, PQ, PV, REF, CompiledNetwork
+from gridsim.model.network import plain
 from gridsim.numerics.dc import bbus_values, dc_branch_parameters
 from gridsim.numerics.sums import bus_sum
 from gridsim.results import PowerFlowResult
@@ -222,16 +223,12 @@ def _apply_q_limits(
         if candidates_pv.size == 0:
             return buses, (
                 f"every voltage controller of the island of bus "
-                f"{_plain(cn.bus_ids[b])!r} is at a reactive limit; no slack left"
+                f"{plain(cn.bus_ids[b])!r} is at a reactive limit; no slack left"
             )
         new = candidates_pv[0]
         state.bus_type[new] = REF
         state.slack |= (cn.inj_bus == new) & cn.inj_pv & np.isnan(state.q_fixed)
     return buses, ""
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def _dc_angles(cn: CompiledNetwork) -> np.ndarray:

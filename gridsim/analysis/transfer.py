@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,7 +69,7 @@ from gridsim.analysis.powerflow import run_ac
 from gridsim.analysis.sensitivity import _branch_positions, _lodf_arrays, hvdc_ptdf, ptdf
 from gridsim.exceptions import GridsimError
 from gridsim.model.compile import LINE
-from gridsim.model.network import Network
+from gridsim.model.network import Network, plain
 from gridsim.results import PowerFlowResult
 
 __all__ = ["TransferError", "TransferResult", "transfer_capability"]
@@ -305,12 +304,12 @@ def _plan(network: Network, source, sink, sink_element: str, hvdc_shares, max_mw
         t_gen = np.where((gen_share > 0) & np.isfinite(pmax), (pmax - p0) / gen_share, np.inf)
     if np.isfinite(t_gen).any():
         k = int(np.argmin(t_gen))
-        caps.append((max(float(t_gen[k]), 0.0), "generation", ("gen", _plain(gen_ids[k]))))
+        caps.append((max(float(t_gen[k]), 0.0), "generation", ("gen", plain(gen_ids[k]))))
     if sink_element == "gen":
         with np.errstate(divide="ignore", invalid="ignore"):
             t_snk = np.where(sink_share > 0, (sp - smin) / sink_share, np.inf)
         k = int(np.argmin(t_snk))
-        caps.append((max(float(t_snk[k]), 0.0), "generation", ("gen", _plain(sink_ids[k]))))
+        caps.append((max(float(t_snk[k]), 0.0), "generation", ("gen", plain(sink_ids[k]))))
     # HVDC links between the islands
     src_island = _island_of(cn, network, "gen", gen_ids, "source")
     snk_island = _island_of(cn, network, sink_element, sink_ids, "sink")
@@ -352,7 +351,7 @@ def _plan(network: Network, source, sink, sink_element: str, hvdc_shares, max_mw
             )
         if np.isfinite(t_hv).any():
             k = int(np.argmin(t_hv))
-            caps.insert(0, (float(t_hv[k]), "hvdc", ("hvdc", _plain(hv_ids[k]))))
+            caps.insert(0, (float(t_hv[k]), "hvdc", ("hvdc", plain(hv_ids[k]))))
     if max_mw is not None:
         caps.append((float(max_mw), "max_mw", None))
     cap = min(caps, key=lambda c: c[0]) if caps else (np.inf, "", None)
@@ -369,13 +368,6 @@ def _plan(network: Network, source, sink, sink_element: str, hvdc_shares, max_mw
         cap[1],
         cap[2],
     )
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
-
-
-# -- applying a transfer and checking limits -------------------------------------------
 
 
 def _apply(base: Network, plan: _Plan, t: float) -> Network:
@@ -409,18 +401,18 @@ def _setpoint_violations(net: Network, plan: _Plan) -> list[_Violation]:
         excess = np.abs(hv.p_mw.to_numpy(dtype=float)) - hv.max_p_mw.to_numpy(dtype=float)
         for i, e, m in zip(plan.hvdc_ids, excess, hv.max_p_mw, strict=True):
             if e > EPS_MW:
-                out.append(_Violation("hvdc", ("hvdc", _plain(i)), e / m))
+                out.append(_Violation("hvdc", ("hvdc", plain(i)), e / m))
     g = net.gen.reindex(plan.gen_ids)
     excess = g.p_mw.to_numpy(dtype=float) - g.max_p_mw.to_numpy(dtype=float)
     for i, e, m in zip(plan.gen_ids, excess, g.max_p_mw, strict=True):
         if e > EPS_MW:
-            out.append(_Violation("generation", ("gen", _plain(i)), e / max(abs(m), 1.0)))
+            out.append(_Violation("generation", ("gen", plain(i)), e / max(abs(m), 1.0)))
     if plan.sink_element == "gen":
         s = net.gen.reindex(plan.sink_ids)
         lack = np.nan_to_num(s.min_p_mw.to_numpy(dtype=float)) - s.p_mw.to_numpy(dtype=float)
         for i, e in zip(plan.sink_ids, lack, strict=True):
             if e > EPS_MW:
-                out.append(_Violation("generation", ("gen", _plain(i)), e))
+                out.append(_Violation("generation", ("gen", plain(i)), e))
     return out
 
 
@@ -433,7 +425,7 @@ def _flow_violations(
     loading = res.branch.loading_percent
     over = loading[loading > 100.0 + EPS_PERCENT]
     for key, value in over.items():
-        element = (key[0], _plain(key[1]))
+        element = (key[0], plain(key[1]))
         out.append(_Violation("thermal", element, value / 100.0 - 1.0, contingency))
     bus = res.bus
     vm = bus.vm_pu.to_numpy()
@@ -445,7 +437,7 @@ def _flow_violations(
         worst = np.fmax(low, high)
         bad = np.flatnonzero(worst > EPS_PU)
     for k in bad:
-        out.append(_Violation("voltage", ("bus", _plain(bus.index[k])), worst[k], contingency))
+        out.append(_Violation("voltage", ("bus", plain(bus.index[k])), worst[k], contingency))
     if check_q and len(res.gen):
         g = net.gen.reindex(res.gen.index)
         q = res.gen.q_mvar.to_numpy()
@@ -456,7 +448,7 @@ def _flow_violations(
             for k in np.flatnonzero((ex > EPS_MW) & ~slack):
                 scale = max(abs(qmax[k]), abs(qmin[k]), 1.0)
                 out.append(
-                    _Violation("reactive", ("gen", _plain(g.index[k])), ex[k] / scale, contingency)
+                    _Violation("reactive", ("gen", plain(g.index[k])), ex[k] / scale, contingency)
                 )
     return out
 
@@ -613,7 +605,7 @@ def transfer_capability(
             _, islanding = _lodf_arrays(cn, pos)
             kinds = np.where(cn.br_kind[pos] == LINE, "line", "trafo")
             for kind, bid, isl in zip(kinds, cn.br_id[pos], islanding, strict=True):
-                (skipped if isl else outages).append((str(kind), _plain(bid)))
+                (skipped if isl else outages).append((str(kind), plain(bid)))
     study = _Study(base, plan, n_1, outages, enforce_q_limits)
     study.priority = {}
 

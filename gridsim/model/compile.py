@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from gridsim.model.network import plain
 from gridsim.numerics.sums import bus_sum
 from gridsim.numerics.ybus import branch_admittances, ybus_pattern, ybus_values
 
@@ -553,7 +554,7 @@ def _set_bus_types(inj: dict, bus_type, vm_set, va_set, notes: list[str], bus_id
     np.maximum.at(spread, bus[ctl], np.abs(vm[ctl] - vm_set[bus[ctl]]))
     for b in np.flatnonzero(spread > 0):
         notes.append(
-            f"bus {_plain(bus_ids[b])!r}: conflicting voltage setpoints; using {vm_set[b]} p.u."
+            f"bus {plain(bus_ids[b])!r}: conflicting voltage setpoints; using {vm_set[b]} p.u."
         )
     bus_type[bus[ctl]] = PV
     sl = ctl[slack[ctl]]
@@ -567,7 +568,3 @@ def _last_per_key(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     """For each distinct key, the value at its last occurrence."""
     _, first_from_end = np.unique(keys[::-1], return_index=True)
     return values[::-1][first_from_end]
-
-
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value

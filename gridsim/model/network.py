@@ -315,7 +315,7 @@ def _as_float(values, index, element: str, field: str, source: str | None) -> np
             out[k] = np.nan if v is None else float(v)
         except (TypeError, ValueError):
             raise InvalidNetworkError(
-                f"{element} {_plain(index[k])!r}: {field} = {_plain(v)!r} is not a number", source
+                f"{element} {plain(index[k])!r}: {field} = {plain(v)!r} is not a number", source
             ) from None
     return out
 
@@ -332,10 +332,11 @@ def _as_bool(values, index, element: str, field: str, source: str | None) -> np.
             out[k] = bool(v)
         else:
             raise InvalidNetworkError(
-                f"{element} {_plain(index[k])!r}: {field} = {_plain(v)!r} is not true/false", source
+                f"{element} {plain(index[k])!r}: {field} = {plain(v)!r} is not true/false", source
             )
     return out
 
 
-def _plain(value):
+def plain(value):
+    """A NumPy scalar as plain Python (``5``, not ``np.int64(5)``), e.g. for messages."""
     return value.item() if isinstance(value, np.generic) else value

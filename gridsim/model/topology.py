@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from gridsim.exceptions import InvalidNetworkError
+from gridsim.model.network import plain
 from gridsim.numerics._jit import njit
 
 
@@ -88,6 +89,4 @@ def assign_islands(cn, network) -> None:
 
 def _some_ids(bus_ids, members: np.ndarray) -> str:
     """The first five bus ids of an island, for messages."""
-    return ", ".join(
-        repr(i.item() if isinstance(i, np.generic) else i) for i in bus_ids[members[:5]]
-    )
+    return ", ".join(repr(plain(i)) for i in bus_ids[members[:5]])

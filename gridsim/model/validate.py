@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from gridsim.exceptions import InvalidNetworkError
-from gridsim.model.network import ColumnTable
+from gridsim.model.network import ColumnTable, plain
 from gridsim.model.schema import FLOAT, REF, SCHEMA
 
 # Fields that may hold +-inf (reactive limits) besides NaN-by-default ones.
@@ -35,29 +35,24 @@ def validate_network(network) -> None:
                 if missing.any():
                     k = int(np.argmax(missing))
                     raise InvalidNetworkError(
-                        f"{element} {element_id(table.index[k])!r}: {col.name} "
-                        f"{element_id(table[col.name][k])!r} "
+                        f"{element} {plain(table.index[k])!r}: {col.name} "
+                        f"{plain(table[col.name][k])!r} "
                         "is not a bus of this network",
                         src,
                     )
     _check_physics(tables, src)
 
 
-def element_id(value):
-    """An id as plain Python (``5``, not ``np.int64(5)``) for messages."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _fail(element: str, table: ColumnTable, mask: np.ndarray, message: str, src) -> None:
     if mask.any():
         k = int(np.argmax(mask))
-        raise InvalidNetworkError(f"{element} {element_id(table.index[k])!r}: {message}", src)
+        raise InvalidNetworkError(f"{element} {plain(table.index[k])!r}: {message}", src)
 
 
 def _check_ids(element: str, table: ColumnTable, src) -> None:
     if table.index.has_duplicates:
         dup = table.index[table.index.duplicated()][0]
-        raise InvalidNetworkError(f"duplicate {element} id {element_id(dup)!r}", src)
+        raise InvalidNetworkError(f"duplicate {element} id {plain(dup)!r}", src)
     if len(table) and table.index.hasnans:
         raise InvalidNetworkError(f"a {element} has no id", src)
 
