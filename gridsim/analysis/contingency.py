@@ -24,7 +24,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from gridsim.analysis.powerflow import _compiled, run_ac
+from gridsim.analysis.powerflow import compiled, run_ac
 from gridsim.analysis.sensitivity import (
     _branch_positions,
     _lodf_arrays,
@@ -153,7 +153,7 @@ def ac_outage(
         When the outage cuts buses off their island's slack, or (with the default
         ``init``) the base case does not converge.
     """
-    cn = _compiled(network)
+    cn = compiled(network)
     pos = _branch_positions(cn, [outage])
     _, islanding = _lodf_arrays(cn, pos)
     if islanding[0]:
@@ -233,7 +233,7 @@ def ac_contingency(
     GridsimError
         When the base case does not converge or an outage is not an in-service branch.
     """
-    cn = _compiled(network)
+    cn = compiled(network)
     positions = _branch_positions(cn, outages)
     if screen is not None and positions.size:
         positions = _screened(cn, positions, float(screen))

@@ -22,7 +22,8 @@ MATPOWER_Q_VIOLATION = 5e-6  # Mvar, MATPOWER's mpopt.opf.violation
 LINEAR_SOLVERS = {"numba": NumbaLU, "scipy": ScipyLU}
 
 
-def _compiled(network) -> CompiledNetwork:
+def compiled(network) -> CompiledNetwork:
+    """The compiled arrays of a Network (cached on it), or a CompiledNetwork as it is."""
     return network if isinstance(network, CompiledNetwork) else network.compile()
 
 
@@ -74,7 +75,7 @@ def run_ac(
         solve that does not converge is returned with ``converged=False`` and the
         reason in ``message``; it is not raised.
     """
-    cn = _compiled(network)
+    cn = compiled(network)
     q_mode = int(enforce_q_limits)
     if q_mode not in (0, 1, 2):
         raise GridsimError(
@@ -262,7 +263,7 @@ def run_dc(network) -> PowerFlowResult:
     PowerFlowResult
         ``converged`` is False only when the susceptance matrix is singular.
     """
-    cn = _compiled(network)
+    cn = compiled(network)
     try:
         theta, (b, p_shift), bm = _solve_dc(cn)
     except SingularMatrixError as exc:

@@ -27,7 +27,7 @@ from collections.abc import Collection, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from gridsim.analysis.powerflow import _compiled, run_dc
+from gridsim.analysis.powerflow import compiled, run_dc
 from gridsim.exceptions import GridsimError
 from gridsim.model.compile import (
     EXT_GRID,
@@ -117,7 +117,7 @@ def ptdf(network, *, buses: Iterable | None = None) -> pd.DataFrame:
     GridsimError
         For a bus id that is not an in-service bus.
     """
-    cn = _compiled(network)
+    cn = compiled(network)
     pos = np.arange(cn.n_bus) if buses is None else _bus_positions(cn, buses)
     pt = _factor(cn).bus_ptdf(pos)
     cols = pd.Index(cn.bus_ids[pos], name="bus")
@@ -178,7 +178,7 @@ def zone_ptdf(
     pandas.Series
         Per branch, indexed by ``(element, id)``; named ``"<source>-><sink>"``.
     """
-    cn = _compiled(network)
+    cn = compiled(network)
     labels = _zone_labels(cn, network, zones)
     res = _base_flows(cn)
     producing = np.isin(cn.inj_kind, (GEN, SGEN, EXT_GRID))
@@ -211,7 +211,7 @@ def hvdc_ptdf(network) -> pd.DataFrame:
     pandas.DataFrame
         Rows: branches ``(element, id)``; columns: in-service HVDC link ids.
     """
-    cn = _compiled(network)
+    cn = compiled(network)
     rate = _hvdc_loss_rate(cn, network)
     forward = cn.hvdc_p >= 0
     d_from = np.where(forward, -1.0, -1.0 + rate)
@@ -294,7 +294,7 @@ def lodf(network, outages: Iterable[tuple] | None = None) -> tuple[pd.DataFrame,
         Per outage: True where the outage cuts buses off their island's slack
         (``|1 - H_kk| < 1e-9``).
     """
-    cn = _compiled(network)
+    cn = compiled(network)
     outaged = _branch_positions(cn, outages)
     lodf_t, islanding = _lodf_arrays(cn, outaged)
     out_index = _branch_index(cn, outaged)
@@ -327,7 +327,7 @@ def dc_contingency(network, outages: Iterable[tuple] | None = None) -> pd.DataFr
         NaN: the DC model has no post-outage state for it). The element and status
         columns are categorical; ids keep an integer dtype where all ids are integers.
     """
-    cn = _compiled(network)
+    cn = compiled(network)
     res = _base_flows(cn)
     flow = np.ascontiguousarray(res.branch_p_from_mw)
     if outages is None:
