@@ -1,0 +1,57 @@
+"""What every command shares: exit statuses, one-line errors, CSV and JSON output."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from gridsim.model.network import plain
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def error(args, exc: Exception, status: int) -> int:
+    """Print ``exc`` as one line (or raise it with ``--debug``); return ``status``."""
+    if args.debug:
+        raise exc
+    message = " ".join(str(exc).split())
+    print(f"gridsim: error: {message}", file=sys.stderr)
+    return status
+
+
+def usage(args, message: str) -> int:
+    """Print ``gridsim: error: FILE: message`` and return the usage exit status."""
+    print(f"gridsim: error: {args.file}: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def write_csv(tables: dict, out: Path) -> None:
+    """Write each table as ``out/NAME.csv`` (through a temporary file, never half-written)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        tmp = out / f".{name}.csv.tmp"
+        table.to_csv(tmp)
+        tmp.replace(out / f"{name}.csv")
+
+
+def json_value(x):
+    """A JSON-safe scalar: NumPy scalars made plain, non-finite floats as None."""
+    x = plain(x)
+    if isinstance(x, float) and not np.isfinite(x):
+        return None
+    return x if x is None or isinstance(x, (int, float, str, bool)) else str(x)
+
+
+def match_id(index, raw: str):
+    """The id in ``index`` that ``raw`` spells (integer or string ids), or None."""
+    candidates = [raw]
+    try:
+        candidates.insert(0, int(raw))
+    except ValueError:
+        pass
+    for c in candidates:
+        if c in index:
+            return c
+    return None

@@ -1,0 +1,144 @@
+"""``gridsim contingency``: N-1 contingency analysis, AC or DC."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from gridsim.cli._common import EXIT_OK, json_value, match_id, usage, write_csv
+from gridsim.model.network import plain
+
+
+def add_parser(sub) -> None:
+    """Add the command's arguments to the ``gridsim`` parser."""
+    cont = sub.add_parser("contingency", help="N-1 contingency analysis (AC, or DC with --dc)")
+    cont.add_argument("file", help="gridsim .yaml, MATPOWER .m or pandapower .json file")
+    cont.add_argument("--scenario", help="scenario of a gridsim .yaml network")
+    cont.add_argument("--dc", action="store_true", help="DC (LODF) screening instead of AC")
+    cont.add_argument("--enforce-q-limits", action="store_true", help="PV->PQ at reactive limits")
+    cont.add_argument(
+        "--outages",
+        metavar="ELEMENT:ID,...",
+        help="outages to study, e.g. line:3,trafo:T1 (hvdc:ID with --dc); default all",
+    )
+    cont.add_argument(
+        "--screen",
+        type=float,
+        metavar="PERCENT",
+        help="AC: solve only outages whose DC loading reaches PERCENT; DC: show only those",
+    )
+    cont.add_argument("--top", type=int, default=20, help="outages shown, worst first (20)")
+    cont.add_argument("--json", action="store_true", help="print the summary as JSON")
+    cont.add_argument("--out", metavar="DIR", help="write the full table and summary as CSV")
+    cont.set_defaults(run=run)
+
+
+OUTAGE_ELEMENTS = ("line", "trafo", "hvdc")
+
+
+def _parse_outages(args, network) -> list[tuple] | str:
+    """``(element, id)`` pairs from ``--outages``, or a one-line error message."""
+    allowed = OUTAGE_ELEMENTS if args.dc else OUTAGE_ELEMENTS[:2]
+    outages = []
+    for item in (x.strip() for x in args.outages.split(",")):
+        if not item:
+            continue
+        element, sep, raw = item.partition(":")
+        element, raw = element.strip(), raw.strip()
+        if not sep or not raw:
+            return f"outage {item!r} is not ELEMENT:ID"
+        if element not in allowed:
+            extra = " (hvdc outages need --dc)" if element == "hvdc" else ""
+            return (
+                f"outage element {element!r} (id {raw!r}) is not one of {', '.join(allowed)}{extra}"
+            )
+        table = network.tables.get(element)
+        ident = match_id(table.index, raw) if table is not None else None
+        if ident is None:
+            return f"no {element} with id {raw!r}"
+        if not bool(table.in_service[ident]):
+            return f"{element} {raw!r} is out of service"
+        outages.append((element, ident))
+    if not outages:
+        return "--outages names no outage"
+    return outages
+
+
+def run(args) -> int:
+    """Run the command; returns the exit status."""
+    import warnings
+
+    from gridsim.analysis.contingency import ac_contingency, contingency_summary
+    from gridsim.analysis.sensitivity import dc_contingency
+    from gridsim.exceptions import ConvergenceError
+    from gridsim.io import read_network
+
+    if args.dc and args.enforce_q_limits:
+        return usage(args, "--enforce-q-limits applies to AC contingency analysis only")
+    if args.top < 0:
+        return usage(args, f"--top must be >= 0, got {args.top}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        network = read_network(args.file, scenario=args.scenario)
+        outages = None
+        if args.outages is not None:
+            outages = _parse_outages(args, network)
+            if isinstance(outages, str):
+                return usage(args, outages)
+        if args.dc:
+            table = dc_contingency(network, outages)
+            summary = contingency_summary(table)
+            if args.screen is not None:
+                keep = (summary.max_loading_percent >= args.screen) | (summary.status == "islanded")
+                summary = summary[keep.to_numpy()]
+        else:
+            try:
+                table = ac_contingency(
+                    network, outages, enforce_q_limits=args.enforce_q_limits, screen=args.screen
+                )
+            except ConvergenceError as exc:  # the base case: exit 1, naming the file
+                raise ConvergenceError(
+                    f"{args.file}: {exc}", exc.iterations, exc.max_mismatch_mva
+                ) from None
+            summary = contingency_summary(table)
+    for w in caught:
+        print(f"gridsim: warning: {w.message}", file=sys.stderr)
+    if args.out:
+        write_csv({"contingency": table, "contingency_summary": summary}, Path(args.out))
+    kind = "DC" if args.dc else "AC"
+    counts = {str(k): int(v) for k, v in summary.status.value_counts(sort=False).items() if v}
+    shown = summary.head(args.top)
+    if args.json:
+        rows = [
+            {
+                "outage_element": str(el),
+                "outage_id": plain(oid),
+                **{c: json_value(row[c]) for c in shown.columns},
+            }
+            for (el, oid), row in shown.iterrows()
+        ]
+        doc = {
+            "file": str(args.file),
+            "network": network.name,
+            "scenario": getattr(network, "scenario", None) or args.scenario,
+            "kind": kind.lower(),
+            "outages": int(len(summary)),
+            "status": counts,
+            "top": rows,
+        }
+        print(json.dumps(doc, indent=1))
+        return EXIT_OK
+    head = (
+        f"{network.name or network.source}: {kind} N-1 contingency analysis, "
+        f"{len(summary)} outage(s): " + ", ".join(f"{v} {k}" for k, v in counts.items())
+    )
+    lines = [head]
+    if len(shown):
+        columns = ["status", "max_loading_percent", "max_loading_element", "max_loading_id"]
+        if not args.dc:
+            columns += ["min_vm_pu", "max_vm_pu"]
+        lines.append(f"worst {len(shown)} outage(s), highest post-outage loading first:")
+        lines.append(shown[columns].round(4).to_string())
+    print("\n".join(lines))
+    return EXIT_OK
