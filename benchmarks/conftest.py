@@ -35,3 +35,32 @@ def lightsim2grid_model(net):
         warnings.simplefilter("ignore")
         model = init_from_pandapower(net, pp_orig_file="pandapower_v3")
     return ls, model
+
+
+N1_CASE = "case1354pegase"
+
+
+def contingency_setup(name: str = N1_CASE):
+    """pandapower net (solved), gridsim network and its compiled form, for N-1 benchmarks."""
+    import gridsim
+
+    net = case(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pp.runpp(net, lightsim2grid=False, init="flat")
+    network = gridsim.from_pandapower(net)
+    return net, network, network.compile()
+
+
+def lightsim2grid_contingency(net, algorithm: str):
+    """lightsim2grid's ``ContingencyAnalysisCPP`` on ``net`` with ``algorithm``, one thread."""
+    ls, model = lightsim2grid_model(net)
+    cpp = pytest.importorskip("lightsim2grid.lightsim2grid_cpp")
+    if not hasattr(cpp, "ContingencyAnalysisCPP"):
+        pytest.skip("lightsim2grid has no ContingencyAnalysisCPP")
+    analysis = cpp.ContingencyAnalysisCPP(model)
+    if algorithm not in analysis.available_algorithm_names():
+        pytest.skip(f"lightsim2grid has no {algorithm} contingency algorithm")
+    analysis.change_algorithm(algorithm)
+    analysis.nb_thread = 1
+    return model, analysis
