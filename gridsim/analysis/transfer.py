@@ -72,7 +72,7 @@ from gridsim.model.compile import LINE
 from gridsim.model.network import Network, plain
 from gridsim.results import PowerFlowResult
 
-__all__ = ["TransferError", "TransferResult", "transfer_capability"]
+__all__ = ["TransferError", "TransferResult", "apply_transfer", "transfer_capability"]
 
 LIMIT_TYPES = ("thermal", "voltage", "reactive", "hvdc", "generation", "collapse", "max_mw")
 EPS_PERCENT = 1e-6  # loading tolerance, percent
@@ -392,6 +392,51 @@ def _apply(base: Network, plan: _Plan, t: float) -> Network:
         )
     net.invalidate()
     return net
+
+
+def apply_transfer(
+    network: Network,
+    source: str | Iterable,
+    sink: str | Iterable,
+    transfer_mw: float,
+    *,
+    hvdc_shares: Mapping | None = None,
+    sink_element: str = "load",
+) -> Network:
+    """A copy of ``network`` with a transfer of ``transfer_mw`` applied.
+
+    The dispatch change is the one :func:`transfer_capability` studies (see the module
+    docstring): source generators raised by headroom, sink loads (or generators)
+    by share, joining HVDC links moved. No limit is checked here; a negative transfer
+    runs the other way.
+
+    Parameters
+    ----------
+    network : Network
+        Not modified.
+    source, sink, hvdc_shares, sink_element
+        As for :func:`transfer_capability`.
+    transfer_mw : float
+        MW added on top of the network's own operating point.
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    TransferError
+        For an unknown area, an empty or overlapping source/sink or no HVDC path.
+    """
+    if not isinstance(source, str):
+        source = list(source)
+    if not isinstance(sink, str):
+        sink = list(sink)
+    t = float(transfer_mw)
+    if not np.isfinite(t):
+        raise TransferError(f"transfer_mw must be finite, got {transfer_mw!r}")
+    plan = _plan(network, source, sink, sink_element, hvdc_shares, None)
+    return _apply(network, plan, t)
 
 
 def _setpoint_violations(net: Network, plan: _Plan) -> list[_Violation]:
