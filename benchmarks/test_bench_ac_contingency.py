@@ -1,29 +1,50 @@
-"""AC N-1: gridsim against lightsim2grid's ``ContingencyAnalysisCPP``.
+"""AC N-1: gridsim against lightsim2grid's ``ContingencyAnalysisCPP``, on 1 and 2 threads.
 
-Group ``ac-n1-case1354pegase`` (read by ``benchmarks/ratios.py``): AC N-1 over the same
-``N_AC`` non-islanding branch outages, tolerance 1e-8, each outage started from the
-base-case voltages. gridsim: ``ac_contingency`` (base case included); lightsim2grid:
-``ContingencyAnalysisCPP`` with ``NR_KLU``, one thread, and ``compute_power_flows``.
-``extra_info`` holds the seconds per contingency (median / ``N_AC``).
+Groups ``ac-n1-case1354pegase-<t>thread`` (read by ``benchmarks/ratios.py``): AC N-1
+over every non-islanding branch outage of case1354pegase (``GRIDSIM_BENCH_N_AC`` limits
+the count), tolerance 1e-8, each outage started from the base-case voltages.
 
-Both tools run on one thread here: lightsim2grid's ``nb_thread`` is 1, and gridsim's
-outage loop is sequential (``NUMBA_NUM_THREADS`` is process-wide and not changed).
+* gridsim: ``ac_contingency(cn, outages, threads=t)``, the whole call: base case,
+  islanding check, one parallel Numba call solving every outage and the table of
+  flows, loadings and voltage extremes (one row per outage and monitored branch).
+* lightsim2grid 1.2: ``ContingencyAnalysisCPP`` with ``NR_KLU``, ``nb_thread = t``,
+  ``compute`` then ``compute_power_flows`` (the base-case voltages given, untimed).
+
+``extra_info`` holds the seconds per contingency (median / number of outages) and
+``cpu_per_contingency_s``, the same in process CPU time (all threads counted).
 """
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
+import pytest
 from conftest import N1_CASE, contingency_setup, lightsim2grid_contingency
 
 from gridsim.analysis.contingency import ac_contingency
 from gridsim.analysis.sensitivity import lodf
 
-N_AC = 200  # AC outages timed per round
+N_AC = int(os.environ.get("GRIDSIM_BENCH_N_AC", "0")) or None  # None: every outage
+THREADS = [1, 2]
+ROUNDS = 5
+
+
+def cpu_seconds(fn, repeat: int = 3) -> float:
+    """Median process CPU time of ``fn()`` (all threads): on a shared, oversubscribed
+    machine a steadier figure than wall time, which counts the time spent waiting."""
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return float(np.median(times))
 
 
 def _ac_outages(net, cn):
-    """The first ``N_AC`` non-islanding branches: gridsim outages and lightsim2grid's
-    branch indices (lines in ``net.line`` order, then transformers)."""
+    """The non-islanding branches (the first ``N_AC``): gridsim outages and
+    lightsim2grid's branch indices (lines in ``net.line`` order, then transformers)."""
     _, islanding = lodf(cn)
     outages = [o for o, isl in islanding.items() if not isl][:N_AC]
     line_pos = {i: k for k, i in enumerate(net.line.index)}
@@ -32,24 +53,35 @@ def _ac_outages(net, cn):
     return outages, ls_index
 
 
-def test_ac_n1_gridsim(benchmark):
+@pytest.mark.parametrize("threads", THREADS)
+def test_ac_n1_gridsim(benchmark, threads):
     net, _, cn = contingency_setup()
     outages, _ = _ac_outages(net, cn)
-    benchmark.group = f"ac-n1-{N1_CASE}"
-    ac_contingency(cn, outages[:5])  # JIT, solvers and symbolic LU cached on cn
-    table = benchmark.pedantic(ac_contingency, (cn, outages), rounds=5, iterations=1)
+    n = len(outages)
+    benchmark.group = f"ac-n1-{N1_CASE}-{threads}thread"
+    ac_contingency(cn, outages[:5], threads=threads)  # JIT, solvers and symbolic LU
+    table = benchmark.pedantic(
+        ac_contingency, (cn, outages), {"threads": threads}, rounds=ROUNDS, iterations=1
+    )
     status = table.groupby(["outage_element", "outage_id"], observed=True).status.first()
-    assert len(status) == N_AC and (status == "converged").sum() >= 0.95 * N_AC
+    assert len(status) == n and (status == "converged").sum() >= 0.95 * n
     benchmark.extra_info["converged"] = int((status == "converged").sum())
-    benchmark.extra_info["per_contingency_s"] = benchmark.stats.stats.median / N_AC
-    benchmark.extra_info["n_outages"] = N_AC
+    benchmark.extra_info["per_contingency_s"] = benchmark.stats.stats.median / n
+    benchmark.extra_info["cpu_per_contingency_s"] = (
+        cpu_seconds(lambda: ac_contingency(cn, outages, threads=threads)) / n
+    )
+    benchmark.extra_info["n_outages"] = n
+    benchmark.extra_info["threads"] = threads
 
 
-def test_ac_n1_lightsim2grid(benchmark):
+@pytest.mark.parametrize("threads", THREADS)
+def test_ac_n1_lightsim2grid(benchmark, threads):
     net, _, cn = contingency_setup()
     outages, ls_index = _ac_outages(net, cn)
+    n = len(outages)
     model, analysis = lightsim2grid_contingency(net, "NR_KLU")
-    benchmark.group = f"ac-n1-{N1_CASE}"
+    analysis.nb_thread = threads
+    benchmark.group = f"ac-n1-{N1_CASE}-{threads}thread"
     analysis.add_multiple_n1(ls_index)
     v = model.ac_pf(np.ones(len(net.bus), dtype=complex), 30, 1e-8)
     assert v.size > 0
@@ -59,8 +91,10 @@ def test_ac_n1_lightsim2grid(benchmark):
         return analysis.compute_power_flows()
 
     run()
-    flows = benchmark.pedantic(run, rounds=5, iterations=1)
-    assert flows.shape[0] == N_AC
+    flows = benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
+    assert flows.shape[0] == n
     benchmark.extra_info["converged"] = int(np.isfinite(flows).all(axis=1).sum())
-    benchmark.extra_info["per_contingency_s"] = benchmark.stats.stats.median / N_AC
-    benchmark.extra_info["n_outages"] = N_AC
+    benchmark.extra_info["per_contingency_s"] = benchmark.stats.stats.median / n
+    benchmark.extra_info["cpu_per_contingency_s"] = cpu_seconds(run) / n
+    benchmark.extra_info["n_outages"] = n
+    benchmark.extra_info["threads"] = threads

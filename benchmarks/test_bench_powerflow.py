@@ -8,9 +8,12 @@ Groups (pytest-benchmark ``group``), each read as a ratio of its rows:
 - ``solve-<case>``: the AC solve on a prepared network from a flat start, tolerance
   1e-8: gridsim ``run_ac`` on a compiled network (Jacobian pattern and ordering reused)
   against lightsim2grid's ``ac_pf`` with its KLU solver, warm.
-- ``paired-e2e-<case>``: the two e2e runs alternated call by call; the speed-up
-  quartiles are in ``extra_info`` (steadier than the ratio of two separate medians on a
-  shared machine).
+- ``paired-e2e-<case>``, ``paired-solve-<case>``: the two runs alternated call by
+  call; the speed-up quartiles are in ``extra_info`` (steadier than the ratio of two
+  separate medians on a shared machine).
+- ``scale-<case>``: gridsim's warm AC solve of MATPOWER's 25,000- and 70,000-bus
+  synthetic grids (no comparison); ``extra_info`` holds the iterations, the largest
+  mismatch recomputed with scipy.sparse, and the process's peak resident memory.
 - ``cold-start``: a fresh Python process that imports the package and solves a small
   network (Numba's disk cache warm for gridsim; pandapower turns Numba's cache off).
 
@@ -20,15 +23,25 @@ Run ``pytest benchmarks/ --benchmark-json=bench.json`` and then
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
 import time
 import warnings
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CASES, case, lightsim2grid_model, pp
+from conftest import (
+    CASES,
+    LARGE_CASES,
+    SOLVE_CASES,
+    case,
+    lightsim2grid_model,
+    matpower_case_path,
+    pp,
+)
 
 import gridsim
 
@@ -87,7 +100,7 @@ def test_e2e_paired(benchmark, name):
     benchmark.extra_info.update(speedup_median=med, speedup_q1=q1, speedup_q3=q3)
 
 
-@pytest.mark.parametrize("name", CASES)
+@pytest.mark.parametrize("name", SOLVE_CASES)
 def test_solve_gridsim(benchmark, name):
     network = gridsim.from_pandapower(case(name))
     benchmark.group = f"solve-{name}"
@@ -97,11 +110,9 @@ def test_solve_gridsim(benchmark, name):
     assert res.converged
 
 
-@pytest.mark.parametrize("name", CASES)
-def test_solve_lightsim2grid(benchmark, name):
-    net = case(name)
+def _lightsim2grid_solver(net):
+    """A warm lightsim2grid ``ac_pf`` call on ``net`` from a flat start, tolerance 1e-8."""
     _, model = lightsim2grid_model(net)
-    benchmark.group = f"solve-{name}"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pp.runpp(net, lightsim2grid=False, init="flat")
@@ -111,8 +122,91 @@ def test_solve_lightsim2grid(benchmark, name):
     def solve():
         return model.ac_pf(v0, 30, 1e-8)
 
+    return solve
+
+
+@pytest.mark.parametrize("name", SOLVE_CASES)
+def test_solve_lightsim2grid(benchmark, name):
+    solve = _lightsim2grid_solver(case(name))
+    benchmark.group = f"solve-{name}"
     v = benchmark(solve)
     assert v.size > 0
+
+
+@pytest.mark.parametrize("name", SOLVE_CASES)
+def test_solve_paired(benchmark, name):
+    """gridsim's and lightsim2grid's warm solves alternated call by call; ``extra_info``
+    holds the quartiles of the per-pair speed-up (lightsim2grid time / gridsim time)."""
+    net = case(name)
+    ls_solve = _lightsim2grid_solver(net)
+    cn = gridsim.from_pandapower(net).compile()
+    assert gridsim.run_ac(cn, tol_mva=1e-8).converged
+    benchmark.group = f"paired-solve-{name}"
+    ratios = []
+
+    def pair():
+        t0 = time.perf_counter()
+        gridsim.run_ac(cn, tol_mva=1e-8)
+        t1 = time.perf_counter()
+        ls_solve()
+        ratios.append((time.perf_counter() - t1) / (t1 - t0))
+
+    rounds = {"case118": 500, "case1354pegase": 200, "case2869pegase": 100}.get(name, 40)
+    benchmark.pedantic(pair, rounds=rounds, iterations=1)
+    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+    benchmark.extra_info.update(speedup_median=med, speedup_q1=q1, speedup_q3=q3)
+
+
+@cache
+def _large_case(name: str):
+    """The network of a MATPOWER case file and the file's bus matrix."""
+    from gridsim.io.matpower import parse_matpower
+
+    path = matpower_case_path(name)
+    return gridsim.read_matpower(path), parse_matpower(path.read_text())["bus"]
+
+
+# case_ACTIVSg70k diverges from a flat (and a DC) start; like MATPOWER's runpf it is
+# started from the state stored in the case file (VM, VA) with the generator buses at
+# their voltage setpoints
+LARGE_CASE_START = {"case_ACTIVSg25k": "flat", "case_ACTIVSg70k": "matpower"}
+
+
+@pytest.mark.parametrize("name", LARGE_CASES)
+def test_scale_gridsim(benchmark, name):
+    """Warm AC solve (1e-8 MVA) of a MATPOWER synthetic grid; the first solve (untimed)
+    builds the Jacobian pattern, ordering and symbolic LU. ``extra_info`` has the
+    largest bus mismatch of the result recomputed with scipy.sparse (independent of
+    gridsim's kernels) and the process's peak resident memory."""
+    import scipy.sparse as sp
+
+    network, bus = _large_case(name)
+    cn = network.compile()
+    init = "flat"
+    if LARGE_CASE_START[name] == "matpower":
+        rows = cn.bus_ids.get_indexer(bus[:, 0].astype(np.int64))  # file row -> bus
+        vm, va = np.ones(cn.n_bus), np.zeros(cn.n_bus)
+        vm[rows], va[rows] = bus[:, 7], np.deg2rad(bus[:, 8])
+        gen_bus = (cn.bus_type == 2) | (cn.bus_type == 3)
+        vm[gen_bus] = cn.vm_set[gen_bus]
+        init = vm * np.exp(1j * va)
+    first = gridsim.run_ac(cn, tol_mva=1e-8, init=init)
+    assert first.converged, first.message
+    benchmark.group = f"scale-{name}"
+    res = benchmark.pedantic(
+        gridsim.run_ac, args=(cn,), kwargs={"tol_mva": 1e-8, "init": init}, rounds=5
+    )
+    assert res.converged
+    ybus = sp.csr_matrix((cn.ydata, cn.indices, cn.indptr), shape=(cn.n_bus, cn.n_bus))
+    ds = (res.v * np.conj(ybus @ res.v) - cn.sbus()) * cn.sn_mva
+    pvpq, pq = np.isin(cn.bus_type, (1, 2)), cn.bus_type == 1
+    benchmark.extra_info.update(
+        n_bus=int(cn.n_bus),
+        start=LARGE_CASE_START[name],
+        iterations=int(res.iterations),
+        max_mismatch_mva_scipy=float(max(np.abs(ds.real[pvpq]).max(), np.abs(ds.imag[pq]).max())),
+        peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
 
 
 # Each snippet times itself from before its first import to a solved power flow with

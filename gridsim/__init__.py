@@ -5,42 +5,65 @@ Data flow: ``io`` (MATPOWER, pandapower, YAML) → :class:`Network` (validated t
 results (pandas tables).
 """
 
-from gridsim.analysis.contingency import ac_contingency, ac_outage, contingency_summary
-from gridsim.analysis.powerflow import run_ac, run_dc
-from gridsim.analysis.sensitivity import dc_contingency, hvdc_ptdf, lodf, ptdf, zone_ptdf
-from gridsim.analysis.transfer import transfer_capability
-from gridsim.exceptions import (
-    ConvergenceError,
-    GridsimError,
-    InvalidNetworkError,
-    UnsupportedElementError,
-)
-from gridsim.io import from_pandapower, load_network, read_matpower, to_pandapower
-from gridsim.model.network import Network
-from gridsim.results import PowerFlowResult
+from importlib import import_module
+
+# Public names and the modules that define them. They are imported on first use
+# (PEP 562), so ``import gridsim`` and a first power flow do not pay for the
+# contingency, sensitivity, transfer and converter modules.
+_EXPORTS = {
+    "ac_contingency": "gridsim.analysis.contingency",
+    "ac_outage": "gridsim.analysis.contingency",
+    "contingency_summary": "gridsim.analysis.contingency",
+    "run_ac": "gridsim.analysis.powerflow",
+    "run_dc": "gridsim.analysis.powerflow",
+    "dc_contingency": "gridsim.analysis.sensitivity",
+    "hvdc_ptdf": "gridsim.analysis.sensitivity",
+    "lodf": "gridsim.analysis.sensitivity",
+    "ptdf": "gridsim.analysis.sensitivity",
+    "zone_ptdf": "gridsim.analysis.sensitivity",
+    "DcN1Flows": "gridsim.analysis.sensitivity",
+    "dc_n1_flows": "gridsim.analysis.sensitivity",
+    "TransferError": "gridsim.analysis.transfer",
+    "TransferResult": "gridsim.analysis.transfer",
+    "apply_transfer": "gridsim.analysis.transfer",
+    "transfer_capability": "gridsim.analysis.transfer",
+    "BatchPowerFlowResult": "gridsim.analysis.batch",
+    "run_ac_batch": "gridsim.analysis.batch",
+    "ParameterError": "gridsim.analysis.sweep",
+    "apply_parameters": "gridsim.analysis.sweep",
+    "sweep": "gridsim.analysis.sweep",
+    "ConvergenceError": "gridsim.exceptions",
+    "GridsimError": "gridsim.exceptions",
+    "InvalidNetworkError": "gridsim.exceptions",
+    "UnsupportedElementError": "gridsim.exceptions",
+    "from_pandapower": "gridsim.io",
+    "load_network": "gridsim.io",
+    "read_matpower": "gridsim.io",
+    "to_pandapower": "gridsim.io",
+    "Network": "gridsim.model.network",
+    "PowerFlowResult": "gridsim.results",
+}
+
+
+# subpackages reachable as ``gridsim.NAME`` after ``import gridsim``
+_SUBPACKAGES = ("study", "plot")
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        return import_module(f"gridsim.{name}")
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gridsim' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | set(_SUBPACKAGES))
+
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ConvergenceError",
-    "GridsimError",
-    "InvalidNetworkError",
-    "Network",
-    "PowerFlowResult",
-    "UnsupportedElementError",
-    "ac_contingency",
-    "ac_outage",
-    "contingency_summary",
-    "dc_contingency",
-    "from_pandapower",
-    "hvdc_ptdf",
-    "lodf",
-    "ptdf",
-    "load_network",
-    "read_matpower",
-    "run_ac",
-    "run_dc",
-    "to_pandapower",
-    "transfer_capability",
-    "zone_ptdf",
-]
+__all__ = sorted(_EXPORTS)

@@ -84,3 +84,74 @@ def plot_map(network, res, path: str | os.PathLike, *, title: str | None = None)
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)
+
+
+def plot_transfer_curve(result, path: str | os.PathLike, *, title: str | None = None) -> None:
+    """Write a PNG of a transfer's export curve: the highest branch loading and the lowest
+    bus voltage (base case) against the transfer, each AC trial a point (filled within
+    all limits, hollow past one), the TTC marked and the limit written beside it.
+
+    Parameters
+    ----------
+    result : gridsim.analysis.transfer.TransferResult
+    path : str or PathLike
+        The PNG file (written through a temporary file in the same folder).
+    title : str, optional
+    """
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curve = result.curve.sort_values("transfer_mw")
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
+    ax2 = ax.twinx()
+    ok = curve.within_limits.to_numpy(dtype=bool)
+    t = curve.transfer_mw.to_numpy(dtype=float)
+    load = curve.max_loading_percent.to_numpy(dtype=float)
+    vmin = curve.min_vm_pu.to_numpy(dtype=float)
+    ax.plot(t, load, color="tab:red", lw=1.2, label="highest loading (%)")
+    ax.scatter(t[ok], load[ok], color="tab:red", s=22, zorder=3)
+    ax.scatter(t[~ok], load[~ok], facecolors="none", edgecolors="tab:red", s=22, zorder=3)
+    ax2.plot(t, vmin, color="tab:blue", lw=1.2, label="lowest voltage (p.u.)")
+    ax2.scatter(t[ok], vmin[ok], color="tab:blue", s=22, zorder=3)
+    ax2.scatter(t[~ok], vmin[~ok], facecolors="none", edgecolors="tab:blue", s=22, zorder=3)
+    ax.axhline(100.0, color="tab:red", ls=":", lw=0.8)
+    ax.axvline(result.ttc_mw, color="k", ls="--", lw=1.0)
+
+    def label(x):
+        return "" if x is None else f"{x[0]} {x[1]}"
+
+    text = f"TTC {result.ttc_mw:.0f} MW\n{result.limit_type}"
+    if result.limiting_element is not None:
+        text += f": {label(result.limiting_element)}"
+    if result.limiting_contingency is not None:
+        text += f"\nafter outage of {label(result.limiting_contingency)}"
+    atc = getattr(result, "atc_mw", np.nan)
+    if np.isfinite(atc) and atc != result.ttc_mw:
+        text += f"\nATC {atc:.0f} MW"
+    ax.annotate(
+        text,
+        (result.ttc_mw, 0.97),
+        xycoords=("data", "axes fraction"),
+        xytext=(6, 0),
+        textcoords="offset points",
+        va="top",
+        fontsize=8,
+        bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8},
+    )
+    ax.set_xlabel("transfer (MW)")
+    ax.set_ylabel("highest branch loading, base case (%)", color="tab:red")
+    ax2.set_ylabel("lowest bus voltage, base case (p.u.)", color="tab:blue")
+    ax.grid(alpha=0.3)
+    lines = ax.get_lines()[:1] + ax2.get_lines()[:1]
+    ax.legend(lines, [ln.get_label() for ln in lines], loc="lower left", fontsize=8)
+    ax.set_title(title or "export curve (hollow: a limit exceeded)")
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    tmp.replace(path)

@@ -86,17 +86,30 @@ class PowerFlowResult:
     ) -> PowerFlowResult:
         res = cls(cn, "ac", v, converged, iterations, max_mismatch_mva, message)
         res.bus_type = state.bus_type
-        res.q_limited_buses = list(cn.bus_ids[q_limited])
+        res.q_limited_buses = list(cn.bus_ids[q_limited]) if q_limited.size else []
+        res._ac_state = state  # the flows are worked out on first use (_ac_flows)
+        return res
+
+    # the AC flow arrays, computed together on first access
+    _AC_FLOWS = frozenset(("_s_calc", "_inj_q", "_inj_p", "_s_from", "_s_to", "_s_shunt"))
+
+    def __getattr__(self, name: str):
+        if name not in PowerFlowResult._AC_FLOWS or "_ac_state" not in self.__dict__:
+            raise AttributeError(name)
+        self._ac_flows()
+        return self.__dict__[name]
+
+    def _ac_flows(self) -> None:
+        cn, v, state = self.cn, self.v, self.__dict__.pop("_ac_state")
         q_inj, s_calc = injector_q_share(cn, v, state.bus_type, state.q_fixed)
-        res._s_calc = s_calc
-        res._inj_q = q_inj
-        res._inj_p = slack_share(cn, s_calc.real, state)
+        self._s_calc = s_calc
+        self._inj_q = q_inj
+        self._inj_p = slack_share(cn, s_calc.real, state)
         yff, yft, ytf, ytt = cn.branch_y()
         vf, vt = v[cn.br_f], v[cn.br_t]
-        res._s_from = vf * np.conj(yff * vf + yft * vt) * cn.sn_mva
-        res._s_to = vt * np.conj(ytf * vf + ytt * vt) * cn.sn_mva
-        res._s_shunt = np.abs(v) ** 2 * np.conj(cn.ysh) * cn.sn_mva
-        return res
+        self._s_from = vf * np.conj(yff * vf + yft * vt) * cn.sn_mva
+        self._s_to = vt * np.conj(ytf * vf + ytt * vt) * cn.sn_mva
+        self._s_shunt = np.abs(v) ** 2 * np.conj(cn.ysh) * cn.sn_mva
 
     @classmethod
     def from_dc(cls, cn, theta, b, p_shift, *, message) -> PowerFlowResult:

@@ -13,11 +13,18 @@ import pytest
 from conftest import pandapower_case
 
 import gridsim
-from gridsim.analysis.sensitivity import dc_contingency, hvdc_ptdf, lodf, ptdf, zone_ptdf
+from gridsim.analysis.sensitivity import (
+    dc_contingency,
+    dc_n1_flows,
+    hvdc_ptdf,
+    lodf,
+    ptdf,
+    zone_ptdf,
+)
 from gridsim.exceptions import GridsimError, InvalidNetworkError
 from gridsim.model.compile import NONE, REF
 from gridsim.numerics.dc import bbus_values, dc_branch_parameters
-from gridsim.solvers.ptdf import DcFactor, lodf_from_ptdf
+from gridsim.solvers.ptdf import DcFactor, lodf_from_ptdf, post_outage_flows
 from gridsim.solvers.sparse_lu import NumbaLU
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -360,3 +367,174 @@ def test_dc_contingency_table():
         (r.outage_element, r.outage_id) for r in table[table.status == "islanded"].itertuples()
     }
     assert islanded == set(islanding.index[islanding.to_numpy()])
+
+
+# -- the N-1 flow matrix -----------------------------------------------------------------
+
+
+def _resolve_row(net, element, eid, n_dead: int):
+    """DC flows with one element out of service; None where that loses a slack (the
+    network is then invalid, or more buses are de-energised than the ``n_dead`` before)."""
+    net.set(element, eid, "in_service", False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                cut = net.compile()
+            except InvalidNetworkError:
+                return None
+        if (cut.bus_type == NONE).sum() > n_dead:
+            return None
+        return _dc_flows(cut)
+    finally:
+        net.set(element, eid, "in_service", True)
+
+
+@pytest.mark.parametrize(
+    ("case", "n_sample"), [("case118", 40), ("case1354pegase", 8), ("corridor", 40)]
+)
+def test_dc_n1_flows_equal_dc_resolve(case, n_sample):
+    """Each row of the matrix is the DC re-solve with the element removed (1e-6 MW);
+    islanding outages are exactly the bridges, NaN rows, and nothing else is NaN."""
+    net = _network(case)
+    cn = net.compile()
+    result = dc_n1_flows(cn)
+    n_hvdc = cn.hvdc_id.size
+    assert result.flows.shape == (cn.n_branch + n_hvdc, cn.n_branch)
+    assert set(np.flatnonzero(result.islanding)) == _bridges(cn)
+    assert np.isnan(result.flows[result.islanding]).all()
+    assert np.isfinite(result.flows[~result.islanding]).all()
+    branches = result.branches
+    outages = result.outages
+    assert list(outages[: cn.n_branch]) == list(branches)
+    assert (result.outage_branch[: cn.n_branch] == np.arange(cn.n_branch)).all()
+    # sample: non-islanding branch outages, a few islanding ones, every HVDC link
+    rng = np.random.default_rng(7)
+    ok = np.flatnonzero(~result.islanding[: cn.n_branch])
+    picks = list(rng.choice(ok, size=min(n_sample, ok.size), replace=False))
+    picks += list(np.flatnonzero(result.islanding)[:2])
+    picks += list(range(cn.n_branch, cn.n_branch + n_hvdc))
+    checked = 0
+    for k in picks:
+        element, eid = outages[k]
+        resolved = _resolve_row(net, element, eid, int((cn.bus_type == NONE).sum()))
+        assert (resolved is None) == bool(result.islanding[k]), (element, eid)
+        if resolved is None:
+            continue
+        row = pd.Series(result.flows[k], index=branches)
+        if element != "hvdc":
+            assert row[(element, eid)] == 0.0
+            row = row.drop((element, eid))
+        err = (resolved - row.reindex(resolved.index)).abs().max()
+        assert err <= TOL_MW, f"outage of {element} {eid!r}: {err:.3e} MW"
+        assert len(resolved) == len(row)
+        checked += 1
+    assert checked >= min(n_sample, ok.size) + n_hvdc
+
+
+@pytest.mark.parametrize("fallback", [False, True])
+def test_dc_n1_flows_kernel_matches_ptdf_path(fallback):
+    """The per-outage solve kernel against the bus-PTDF route (MATPOWER's makeLODF), for
+    flows and LODF, with the Numba LU and with the SuperLU fallback."""
+    cn = _network("case118").compile()
+    b, _ = dc_branch_parameters(cn.br_ys, cn.br_tap)
+    bdata = bbus_values(cn.indices.size, cn.ypos, cn.ydiag, b)
+    fixed = (cn.bus_type == REF) | (cn.bus_type == NONE)
+    lu = NumbaLU(cn.indptr, cn.indices, cn.n_bus, order=cn.bus_order())
+    if fallback:
+        lu.use_fallback()
+    factor = DcFactor(cn.indptr, cn.indices, cn.ydiag, bdata, fixed, b, cn.br_f, cn.br_t, lu)
+    assert (factor._factors is None) == fallback
+    outaged = np.array([5, 0, 170, 3, 3, 100, 42, 7, 9, 11, 150], dtype=np.int64)
+    pt = factor.bus_ptdf(np.arange(cn.n_bus))
+    ref_lodf, ref_isl = lodf_from_ptdf(pt, cn.br_f[outaged], cn.br_t[outaged], outaged, 1e-9)
+    flow = np.random.default_rng(1).normal(0.0, 100.0, cn.n_branch)
+    ref_flows = post_outage_flows(ref_lodf, outaged, flow)
+    got_lodf, isl = factor.outage_rows(outaged)
+    got_flows, isl2 = factor.outage_rows(outaged, flow)
+    assert np.array_equal(isl, ref_isl) and np.array_equal(isl2, ref_isl)
+    assert ref_isl.any() and not ref_isl.all()
+    np.testing.assert_allclose(got_lodf, ref_lodf, atol=1e-10)  # NaN rows alike
+    np.testing.assert_allclose(got_flows, ref_flows, atol=1e-8)  # MW
+    assert (got_flows[~isl, outaged[~isl]] == 0.0).all()
+    assert (got_lodf[~isl, outaged[~isl]] == -1.0).all()
+    # rows written into a larger buffer, in place
+    buf = np.full((outaged.size + 2, cn.n_branch), 7.0)
+    out, _ = factor.outage_rows(outaged, flow, out=buf)
+    assert out is buf and (buf[-2:] == 7.0).all()
+    np.testing.assert_array_equal(buf[: outaged.size], got_flows)
+
+
+def test_dc_n1_flows_agree_with_lightsim2grid():
+    """An independent DC N-1 (lightsim2grid's ContingencyAnalysisCPP, one KLU solve per
+    outage) gives the same matrix (1e-6 MW); islanding outages left out."""
+    pytest.importorskip("lightsim2grid")
+    cpp = pytest.importorskip("lightsim2grid.lightsim2grid_cpp")
+    from lightsim2grid.network import init_from_pandapower
+
+    net = pandapower_case("case118")
+    network = gridsim.from_pandapower(net)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = init_from_pandapower(net, pp_orig_file="pandapower_v3")
+    analysis = cpp.ContingencyAnalysisCPP(model)
+    analysis.change_algorithm("DC_KLU")
+    analysis.add_all_n1()
+    v0 = model.dc_pf(np.ones(len(net.bus), dtype=complex), 30, 1e-8)
+    analysis.compute(v0, 30, 1e-8)
+    theirs = analysis.compute_power_flows()
+    ours = dc_n1_flows(network)
+    assert theirs.shape == ours.flows.shape
+    ok = ~ours.islanding
+    assert np.abs(ours.flows[ok] - theirs[ok]).max() <= TOL_MW
+
+
+def test_dc_n1_table_screen_and_worst():
+    net = _network("corridor")
+    result = dc_n1_flows(net)
+    full = dc_contingency(net)
+    pd.testing.assert_frame_equal(result.table(), full)
+    # the screen keeps the rows at or above the threshold, and islanding outages whole
+    screened = dc_contingency(net, screen=60.0)
+    expected = full[(full.loading_percent >= 60.0) | (full.status == "islanded")]
+    pd.testing.assert_frame_equal(screened, expected.reset_index(drop=True))
+    assert 0 < (screened.status == "ok").sum() < (full.status == "ok").sum()
+    # worst branch per outage: the maximum of the table's loading
+    worst = result.worst()
+    assert list(worst.index) == list(result.outages)
+    top = full[full.status == "ok"].groupby(["outage_element", "outage_id"], observed=True)
+    top = top.loading_percent.max()
+    got = worst.loading_percent[worst.status == "ok"]
+    pd.testing.assert_series_equal(
+        got.reindex(top.index), top, check_names=False, check_index_type=False
+    )
+    isl = worst.status == "islanded"
+    assert isl.any() and worst.loading_percent[isl].isna().all()
+    w = worst[~isl].iloc[0]
+    row = full[
+        (full.outage_element == worst.index[~isl][0][0])
+        & (full.outage_id == worst.index[~isl][0][1])
+        & (full.element == w.element)
+        & (full.id == w.id)
+    ]
+    assert row.loading_percent.iloc[0] == w.loading_percent and row.p_mw.iloc[0] == w.p_mw
+
+
+def test_dc_n1_flows_outage_order_and_errors():
+    net = _network("corridor")
+    cn = net.compile()
+    link = cn.hvdc_id[0]
+    line = ("line", cn.br_id[np.flatnonzero(cn.br_kind == 0)[3]])
+    result = dc_n1_flows(net, [("hvdc", link), line])
+    assert list(result.outages) == [line, ("hvdc", link)]  # branch outages first
+    full = dc_n1_flows(cn)
+    k = list(full.outages).index(line)
+    np.testing.assert_array_equal(result.flows[0], full.flows[k])
+    np.testing.assert_array_equal(result.flows[1], full.flows[cn.n_branch])
+    assert result.outage_hvdc.tolist() == [-1, 0]
+    empty = dc_n1_flows(cn, [])
+    assert empty.flows.shape == (0, cn.n_branch) and len(dc_contingency(cn, [])) == 0
+    with pytest.raises(GridsimError, match="not in-service HVDC"):
+        dc_n1_flows(net, [("hvdc", "nope")])
+    with pytest.raises(GridsimError, match="not in-service branches"):
+        dc_n1_flows(net, [("line", "nope")])

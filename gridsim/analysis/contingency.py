@@ -1,11 +1,19 @@
 """AC N-1 contingency analysis: one full Newton-Raphson power flow per branch outage.
 
 The network is compiled once. A branch outage changes four entries of Ybus (the
-branch's ``Yff, Yft, Ytf, Ytt``), never its pattern: each outage copies the data array,
-subtracts those four admittances and solves on the *same* pattern, so the Jacobian
-pattern, the fill-reducing ordering and the Numba LU's symbolic factorisation of the
-base case (the :class:`~gridsim.solvers.newton.NewtonSolver` cached per set of bus types
-in ``cn._cache``) serve every outage. Each solve starts from the base-case voltages.
+branch's ``Yff, Yft, Ytf, Ytt``), never its pattern: each outage subtracts those four
+admittances from a copy of the data array and solves on the *same* pattern, so the
+Jacobian pattern, the fill-reducing ordering and the Numba LU's symbolic factorisation
+of the base case (the :class:`~gridsim.solvers.newton.NewtonSolver` cached per set of
+bus types in ``cn._cache``) serve every outage. Each solve starts from the base-case
+voltages.
+
+:func:`ac_contingency` solves all outages in one parallel Numba call
+(:func:`gridsim.solvers.batch.solve_batch`: ``prange`` over outages, the Ybus copy made
+inside the kernel, outages whose LU pivot is rejected finished with SuperLU) and builds
+the table's numbers in Numba too (:func:`gridsim.solvers.batch.outage_table`). With
+``enforce_q_limits`` the outages go one by one through :func:`gridsim.run_ac`, whose
+reactive-limit rounds change bus types and so the Jacobian pattern.
 
 Outages that cut buses off their island's slack (the islanding flags of
 :func:`gridsim.analysis.sensitivity.lodf`) are reported as ``"islanded"`` and not solved.
@@ -29,11 +37,12 @@ from gridsim.analysis.sensitivity import (
     _branch_positions,
     _lodf_arrays,
     _typed,
-    dc_contingency,
+    dc_n1_flows,
 )
 from gridsim.exceptions import ConvergenceError, GridsimError
 from gridsim.model.compile import LINE, NONE, TRAFO, CompiledNetwork
 from gridsim.results import PowerFlowResult
+from gridsim.solvers.batch import numba_threads, outage_deltas, outage_table, solve_batch
 
 __all__ = ["ac_contingency", "ac_outage", "contingency_summary"]
 
@@ -170,12 +179,8 @@ def _screened(cn: CompiledNetwork, positions: np.ndarray, threshold: float) -> n
     index = pd.MultiIndex.from_arrays(
         [np.where(cn.br_kind[positions] == LINE, "line", "trafo"), cn.br_id[positions]]
     )
-    table = dc_contingency(cn, list(index))
-    worst = table.groupby(["outage_element", "outage_id"], observed=True).agg(
-        loading=("loading_percent", "max"), status=("status", "first")
-    )
-    worst = worst.reindex(index)
-    keep = (worst.loading.to_numpy() >= threshold) | (worst.status == "islanded").to_numpy()
+    result = dc_n1_flows(cn, list(index))
+    keep = (result.worst().loading_percent.to_numpy() >= threshold) | result.islanding
     return positions[keep]
 
 
@@ -187,12 +192,15 @@ def ac_contingency(
     tol_mva: float = 1e-8,
     max_iter: int = 30,
     screen: float | None = None,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """N-1 AC contingency analysis: a full AC power flow for each branch outage.
 
     The network is compiled once; each outage reuses the base case's Ybus pattern, Newton
     solver and symbolic LU (see the module docstring) and starts from the base-case
-    voltages.
+    voltages. Without ``enforce_q_limits`` every non-islanding outage is solved in one
+    parallel Numba call (:func:`gridsim.solvers.batch.solve_batch`); with it, outage by
+    outage through :func:`gridsim.run_ac`.
 
     Parameters
     ----------
@@ -212,6 +220,10 @@ def ac_contingency(
         DC pre-screen: solve only the outages whose DC post-outage loading
         (:func:`gridsim.dc_contingency`) reaches ``screen`` percent on some branch;
         islanding outages are always kept. Default: no screening.
+    threads : int, optional
+        Numba threads for the outage solves (default: Numba's current setting, all
+        cores unless ``NUMBA_NUM_THREADS`` or :func:`numba.set_num_threads` says
+        otherwise). Results do not depend on it.
 
     Returns
     -------
@@ -244,15 +256,108 @@ def ac_contingency(
         _lodf_arrays(cn, positions) if positions.size else (None, np.zeros(0, dtype=bool))
     )
 
-    n_out, nbr = positions.size, cn.n_branch
-    s_from = np.full((n_out, nbr), complex(np.nan, np.nan))
-    loading = np.full((n_out, nbr), np.nan)
-    vmin, vmax = np.full(n_out, np.nan), np.full(n_out, np.nan)
+    with numba_threads(threads):
+        if enforce_q_limits:
+            v, row, iterations, mismatch, status = _solve_one_by_one(
+                cn, positions, islanding, base, options, rule
+            )
+        else:
+            v, row, iterations, mismatch, status = _solve_batch(
+                cn, positions, islanding, base, tol_mva, max_iter
+            )
+        return _table(cn, positions, v, row, iterations, mismatch, status)
+
+
+_NUMERIC = [
+    "p_from_mw",
+    "q_from_mvar",
+    "loading_percent",
+    "min_vm_pu",
+    "max_vm_pu",
+    "max_mismatch_mva",
+]
+
+
+def _table(cn, positions, v, row, iterations, mismatch, status) -> pd.DataFrame:
+    """The tidy N-1 table from the outages' voltages (numbers computed in Numba)."""
+    yff, yft, ytf, ytt = cn.branch_y()
+    values, branch = outage_table(
+        v,
+        row,
+        cn.br_f,
+        cn.br_t,
+        yff,
+        yft,
+        ytf,
+        ytt,
+        np.ascontiguousarray(cn.br_rate_mva, dtype=np.float64),
+        positions,
+        cn.bus_type != NONE,
+        float(cn.sn_mva),
+        mismatch,
+    )
+    n_out = positions.size
+    per = max(cn.n_branch - 1, 0)
+    outage = np.repeat(np.arange(n_out), per)
+    ids = _typed(cn.br_id)
+    columns = {
+        "outage_element": _categorical(cn.br_kind[positions][outage], _ELEMENTS),
+        "outage_id": ids[positions][outage] if n_out else np.zeros(0, dtype=np.int64),
+        "element": _categorical(cn.br_kind[branch], _ELEMENTS),
+        "id": ids[branch],
+        **{name: values[c] for c, name in enumerate(_NUMERIC[:5])},
+        "iterations": iterations[outage],
+        "max_mismatch_mva": values[5],
+        "status": _categorical(status[outage], STATUSES),
+    }
+    # copy=False: the columns are taken as they are (no copy into consolidated blocks)
+    return pd.DataFrame(columns, copy=False)
+
+
+def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
+    codes = codes.astype(np.int8)
+    dtype = pd.CategoricalDtype(list(categories))
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
+def _solve_batch(cn, positions, islanding, base, tol_mva, max_iter):
+    """Every non-islanding outage in one parallel kernel call, from the base voltages.
+
+    Returns ``(v, row, iterations, mismatch_mva, status)``: ``v[row[i]]`` is outage
+    ``i``'s state (``row[i] = -1`` where it is islanded or did not converge).
+    """
+    n_out = positions.size
     iterations = np.zeros(n_out, dtype=np.int64)
     mismatch = np.full(n_out, np.nan)
     status = np.full(n_out, ISLANDED, dtype=np.int8)
-    yff, yft, ytf, ytt = cn.branch_y()
-    energised = cn.bus_type != NONE
+    row = np.full(n_out, -1, dtype=np.int64)
+    solved = np.flatnonzero(~islanding)
+    dpos, dval = outage_deltas(cn, positions[solved])
+    res = solve_batch(
+        cn,
+        cn.sbus(),
+        dpos=dpos,
+        dval=dval,
+        v0=base.v,
+        tol_mva=tol_mva,
+        max_iter=max_iter,
+    )
+    iterations[solved] = res.iterations
+    mismatch[solved] = res.max_mismatch * cn.sn_mva
+    status[solved] = np.where(res.converged, CONVERGED, DIVERGED)
+    row[solved] = np.where(res.converged, np.arange(solved.size), -1)
+    return res.v, row, iterations, mismatch, status
+
+
+def _solve_one_by_one(cn, positions, islanding, base, options, rule):
+    """Outage by outage through :func:`run_ac` (reactive-limit rounds need it); returns
+    what :func:`_solve_batch` does."""
+    n_out = positions.size
+    iterations = np.zeros(n_out, dtype=np.int64)
+    mismatch = np.full(n_out, np.nan)
+    status = np.full(n_out, ISLANDED, dtype=np.int8)
+    row = np.full(n_out, -1, dtype=np.int64)
+    states = []
     for i, k in enumerate(positions):
         if islanding[i]:
             continue
@@ -263,38 +368,10 @@ def ac_contingency(
             status[i] = DIVERGED
             continue
         status[i] = CONVERGED
-        v = res.v
-        vf, vt = v[cn.br_f], v[cn.br_t]
-        sf = vf * np.conj(yff * vf + yft * vt) * cn.sn_mva
-        st = vt * np.conj(ytf * vf + ytt * vt) * cn.sn_mva
-        s_from[i] = sf
-        with np.errstate(invalid="ignore", divide="ignore"):
-            loading[i] = 100.0 * np.maximum(np.abs(sf), np.abs(st)) / cn.br_rate_mva
-        vm = np.abs(v[energised])
-        vmin[i], vmax[i] = vm.min(), vm.max()
-
-    keep = np.ones((n_out, nbr), dtype=bool)
-    keep[np.arange(n_out), positions] = False
-    o_rows, l_cols = np.nonzero(keep)
-    s = s_from[o_rows, l_cols]
-    return pd.DataFrame(
-        {
-            "outage_element": pd.Categorical.from_codes(cn.br_kind[positions][o_rows], _ELEMENTS),
-            "outage_id": _typed(cn.br_id[positions])[o_rows]
-            if n_out
-            else np.zeros(0, dtype=np.int64),
-            "element": pd.Categorical.from_codes(cn.br_kind[l_cols], _ELEMENTS),
-            "id": _typed(cn.br_id)[l_cols],
-            "p_from_mw": s.real,
-            "q_from_mvar": s.imag,
-            "loading_percent": loading[o_rows, l_cols],
-            "min_vm_pu": vmin[o_rows],
-            "max_vm_pu": vmax[o_rows],
-            "iterations": iterations[o_rows],
-            "max_mismatch_mva": mismatch[o_rows],
-            "status": pd.Categorical.from_codes(status[o_rows], STATUSES),
-        }
-    )
+        row[i] = len(states)
+        states.append(res.v)
+    v = np.array(states, dtype=np.complex128).reshape(len(states), cn.n_bus)
+    return v, row, iterations, mismatch, status
 
 
 def contingency_summary(table: pd.DataFrame) -> pd.DataFrame:

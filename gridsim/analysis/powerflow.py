@@ -145,7 +145,18 @@ class _LimitState:
 
 
 def _newton(cn: CompiledNetwork, state: _LimitState, v0, tol, max_iter, linear_solver):
-    ref, pv, pq = cn.bus_sets(state.bus_type)
+    types_key = ("newton-types", linear_solver, state.bus_type.tobytes())
+    solver = cn._cache.get(types_key)
+    if solver is None:
+        solver = cn._cache[types_key] = _newton_solver(cn, state.bus_type, linear_solver)
+    sbus = cn.sbus(state.bus_type, state.q_fixed, state.p_fixed)
+    return solver.solve(cn.ydata, sbus, v0, tol=tol, max_iter=max_iter)
+
+
+def _newton_solver(cn: CompiledNetwork, bus_type: np.ndarray, linear_solver: str):
+    """The NewtonSolver for a set of bus types, shared through ``cn._cache`` under the key
+    that :func:`gridsim.solvers.batch.newton_solver` uses too."""
+    ref, pv, pq = cn.bus_sets(bus_type)
     key = ("newton", linear_solver, pv.tobytes(), pq.tobytes())
     solver = cn._cache.get(key)
     if solver is None:
@@ -158,8 +169,7 @@ def _newton(cn: CompiledNetwork, state: _LimitState, v0, tol, max_iter, linear_s
             linear_solver=LINEAR_SOLVERS[linear_solver],
         )
         cn._cache[key] = solver
-    sbus = cn.sbus(state.bus_type, state.q_fixed, state.p_fixed)
-    return solver.solve(cn.ydata, sbus, v0, tol=tol, max_iter=max_iter)
+    return solver
 
 
 def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:
@@ -171,15 +181,19 @@ def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:
         return init.astype(complex)
     if init not in INITS:
         raise GridsimError(f"init must be one of {INITS}, an array or a result; got {init!r}")
-    vm = np.where((cn.bus_type == PV) | (cn.bus_type == REF), cn.vm_set, 1.0)
-    va = np.zeros(cn.n_bus)
-    for members in cn.islands:
-        refs = members[cn.bus_type[members] == REF]
-        va[members] = cn.va_set[refs[0]]
+    bt = cn.bus_type
+    vm = np.where((bt == PV) | (bt == REF), cn.vm_set, 1.0)
     if init == "dc":
         va = _dc_angles(cn)
+    elif not cn.islands:
+        va = np.zeros(cn.n_bus)
+    else:  # every bus at its island's slack angle (the island's first REF bus)
+        refs = np.flatnonzero(bt == REF)[::-1]
+        first_ref = np.zeros(len(cn.islands), dtype=np.int64)
+        first_ref[cn.island[refs]] = refs  # the lowest index is written last
+        va = cn.va_set[first_ref][cn.island]
     v = vm * np.exp(1j * va)
-    v[cn.bus_type == NONE] = 0.0
+    v[bt == NONE] = 0.0
     return v
 
 

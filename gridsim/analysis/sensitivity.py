@@ -15,6 +15,10 @@ there):
   ``dF = PTDF[:, from] dP_from + PTDF[:, to] dP_to``, each end's island rebalanced by
   its own slack. :func:`hvdc_ptdf` gives the sensitivity to a link's setpoint.
 
+:func:`dc_n1_flows` gives the N-1 post-outage flows as one matrix (outages x branches,
+:class:`DcN1Flows`, with the most loaded branch per outage); :func:`dc_contingency` is its
+long table.
+
 The factorisation of the reduced B matrix is cached on the compiled network
 (``cn._cache["dc_sensitivity"]``, sharing ``"dc_lu"`` with :func:`gridsim.run_dc`); a
 change to the network drops both with the compiled arrays.
@@ -23,6 +27,7 @@ change to the network drops both with the compiled arrays.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -42,15 +47,18 @@ from gridsim.model.compile import (
     CompiledNetwork,
 )
 from gridsim.numerics.dc import bbus_values, dc_branch_parameters
-from gridsim.solvers.ptdf import (
-    ISLANDING_TOL,
-    DcFactor,
-    lodf_from_ptdf,
-    post_outage_flows,
-)
+from gridsim.solvers.ptdf import DcFactor, flatten_outage_rows
 from gridsim.solvers.sparse_lu import NumbaLU
 
-__all__ = ["dc_contingency", "hvdc_ptdf", "lodf", "ptdf", "zone_ptdf"]
+__all__ = [
+    "DcN1Flows",
+    "dc_contingency",
+    "dc_n1_flows",
+    "hvdc_ptdf",
+    "lodf",
+    "ptdf",
+    "zone_ptdf",
+]
 
 BRANCH_ELEMENTS = ("line", "trafo")
 
@@ -265,13 +273,7 @@ def _branch_positions(cn: CompiledNetwork, outages) -> np.ndarray:
 
 def _lodf_arrays(cn: CompiledNetwork, outaged: np.ndarray):
     """``(lodf_t, islanding)`` for branch positions ``outaged`` (rows: outages)."""
-    ends = np.concatenate([cn.br_f[outaged], cn.br_t[outaged]])
-    buses, inverse = np.unique(ends, return_inverse=True)
-    pt = _factor(cn).bus_ptdf(buses)
-    m = outaged.size
-    col_f = inverse[:m].astype(np.int64)
-    col_t = inverse[m:].astype(np.int64)
-    return lodf_from_ptdf(pt, col_f, col_t, outaged, ISLANDING_TOL)
+    return _factor(cn).outage_rows(np.asarray(outaged, dtype=np.int64))
 
 
 def lodf(network, outages: Iterable[tuple] | None = None) -> tuple[pd.DataFrame, pd.Series]:
@@ -302,12 +304,223 @@ def lodf(network, outages: Iterable[tuple] | None = None) -> tuple[pd.DataFrame,
     return frame, pd.Series(islanding, index=out_index, name="islanding")
 
 
-def dc_contingency(network, outages: Iterable[tuple] | None = None) -> pd.DataFrame:
+@dataclass(frozen=True, eq=False)
+class DcN1Flows:
+    """DC post-outage flows of every branch for each outage: the matrix behind
+    :func:`dc_contingency` (see :func:`dc_n1_flows`).
+
+    Attributes
+    ----------
+    flows : ndarray, shape (n_outage, n_branch)
+        Active power at each branch's from end after each outage, MW. Row ``k`` is
+        outage ``k`` (branch outages first, then HVDC links); the outaged branch itself
+        carries exactly 0; rows of islanding outages are NaN.
+    base_mw : ndarray, shape (n_branch,)
+        Pre-outage flows (those of :func:`gridsim.run_dc`), MW.
+    islanding : ndarray of bool, shape (n_outage,)
+        Outages that cut buses off their island's slack (no post-outage DC state).
+    outage_branch : ndarray of int, shape (n_outage,)
+        Position (column of ``flows``) of the outaged branch, ``-1`` for HVDC outages.
+    outage_hvdc : ndarray of int, shape (n_outage,)
+        Position of the outaged HVDC link in ``compiled.hvdc_id``, ``-1`` for branches.
+    compiled : CompiledNetwork
+        The network the positions refer to.
+    """
+
+    flows: np.ndarray
+    base_mw: np.ndarray
+    islanding: np.ndarray
+    outage_branch: np.ndarray
+    outage_hvdc: np.ndarray
+    compiled: CompiledNetwork = field(repr=False)
+
+    @property
+    def outages(self) -> pd.MultiIndex:
+        """Outages (rows of ``flows``) as ``(element, id)``, element ``line``, ``trafo``
+        or ``hvdc``."""
+        cn = self.compiled
+        is_br = self.outage_branch >= 0
+        kind = np.where(is_br, cn.br_kind[np.maximum(self.outage_branch, 0)], 2)
+        names = np.array(["", "", "hvdc"], dtype=object)
+        names[LINE], names[TRAFO] = "line", "trafo"
+        ids = np.empty(kind.size, dtype=object)
+        ids[is_br] = cn.br_id[self.outage_branch[is_br]]
+        ids[~is_br] = cn.hvdc_id[self.outage_hvdc[~is_br]]
+        return pd.MultiIndex.from_arrays([names[kind], _typed(ids)], names=["element", "id"])
+
+    @property
+    def branches(self) -> pd.MultiIndex:
+        """Monitored branches (columns of ``flows``) as ``(element, id)``."""
+        return _branch_index(self.compiled)
+
+    @property
+    def rate_mva(self) -> np.ndarray:
+        """Branch ratings, MVA (NaN where unrated)."""
+        return self.compiled.br_rate_mva
+
+    def loading_percent(self) -> np.ndarray:
+        """``100 |flows| / rate_mva``, shape ``(n_outage, n_branch)``."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return 100.0 * np.abs(self.flows) / self.rate_mva
+
+    def worst(self) -> pd.DataFrame:
+        """The most loaded branch of each outage.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by outage ``(element, id)``: ``element``, ``id`` of the branch with
+            the highest ``loading_percent`` (unrated branches and the outaged branch
+            ignored), its ``p_mw`` and ``loading_percent``, and ``status`` (``"ok"`` or
+            ``"islanded"``; for these, and where no branch is rated, the other columns
+            are empty/NaN).
+        """
+        loading = self.loading_percent()
+        if self.flows.shape[0]:
+            rows = np.flatnonzero(self.outage_branch >= 0)
+            loading[rows, self.outage_branch[rows]] = np.nan
+        filled = np.where(np.isnan(loading), -np.inf, loading)
+        col = filled.argmax(axis=1) if filled.shape[1] else np.zeros(len(filled), dtype=int)
+        found = np.isfinite(filled[np.arange(len(filled)), col]) if filled.shape[1] else col > 0
+        branch = _branch_index(self.compiled)
+        n = len(col)
+        element = np.where(found, np.asarray(branch.get_level_values(0), dtype=object)[col], None)
+        ids = np.where(found, np.asarray(branch.get_level_values(1), dtype=object)[col], None)
+        take = np.arange(n), col
+        return pd.DataFrame(
+            {
+                "element": pd.Categorical(element, categories=list(BRANCH_ELEMENTS)),
+                "id": ids,
+                "p_mw": np.where(found, self.flows[take] if n else 0.0, np.nan),
+                "loading_percent": np.where(found, loading[take] if n else 0.0, np.nan),
+                "status": pd.Categorical.from_codes(
+                    self.islanding.astype(np.int8), dtype=_STATUS_DTYPE
+                ),
+            },
+            index=self.outages,
+        )
+
+    def table(self, screen: float | None = None) -> pd.DataFrame:
+        """The long table of :func:`dc_contingency` (``screen``: as there)."""
+        cn = self.compiled
+        is_br = self.outage_branch >= 0
+        out_code = np.where(is_br, cn.br_kind[np.maximum(self.outage_branch, 0)], 2)
+        out_ids = _typed(self.outages.get_level_values(1).to_numpy())
+        br_ids = _typed(cn.br_id)
+        # integer ids go through the kernel as they are, others as positions
+        row_key = out_ids if out_ids.dtype.kind in "iu" else np.arange(out_ids.size)
+        col_key = br_ids if br_ids.dtype.kind in "iu" else np.arange(br_ids.size)
+        o_code, o_key, e_code, e_key, p0, p, loading, status = flatten_outage_rows(
+            self.flows,
+            self.outage_branch,
+            self.islanding,
+            out_code.astype(np.int8),
+            row_key,
+            cn.br_kind.astype(np.int8),
+            col_key,
+            self.base_mw,
+            cn.br_rate_mva,
+            np.nan if screen is None else float(screen),
+        )
+        return pd.DataFrame(
+            {
+                "outage_element": pd.Categorical.from_codes(
+                    o_code, dtype=_OUTAGE_DTYPE, validate=False
+                ),
+                "outage_id": o_key if row_key is out_ids else out_ids[o_key],
+                "element": pd.Categorical.from_codes(e_code, dtype=_ELEMENT_DTYPE, validate=False),
+                "id": e_key if col_key is br_ids else br_ids[e_key],
+                "p0_mw": p0,
+                "p_mw": p,
+                "loading_percent": loading,
+                "status": pd.Categorical.from_codes(status, dtype=_STATUS_DTYPE, validate=False),
+            },
+            copy=False,
+        )
+
+
+def _categories() -> list[str]:
+    names = ["", "", "hvdc"]  # categories by code: LINE, TRAFO, then HVDC links
+    names[LINE], names[TRAFO] = "line", "trafo"
+    return names
+
+
+_OUTAGE_DTYPE = pd.CategoricalDtype(_categories())
+_ELEMENT_DTYPE = pd.CategoricalDtype(_categories()[:2])
+_STATUS_DTYPE = pd.CategoricalDtype(["ok", "islanded"])
+
+
+def dc_n1_flows(network, outages: Iterable[tuple] | None = None) -> DcN1Flows:
+    """DC post-outage flows of every branch for each outage, as one matrix.
+
+    Branch outages: for each outaged branch ``k`` one sparse solve
+    ``B_r x = e_f - e_t`` (the LU of the reduced B matrix is shared with
+    :func:`gridsim.run_dc` and cached) gives ``H_lk``, and the flows are
+    ``F_l + H_lk F_k / (1 - H_kk)`` (the LODF of :func:`lodf`), computed in Numba in
+    batches, threaded over outages; no bus PTDF matrix is formed. HVDC outages remove the
+    link's injections at its two ends (each end's island rebalanced by its slack).
+
+    Parameters
+    ----------
+    network : Network or CompiledNetwork
+    outages : iterable of (element, id), optional
+        ``("line", id)``, ``("trafo", id)`` or ``("hvdc", id)`` of in-service elements;
+        default every in-service branch, then every in-service HVDC link. Branch outages
+        come first in the result, then HVDC outages, each in the order given.
+
+    Returns
+    -------
+    DcN1Flows
+        ``flows`` (MW, shape ``(n_outage, n_branch)``), ``islanding``, ``base_mw`` and
+        the outage/branch labels; :meth:`DcN1Flows.table` gives the long table of
+        :func:`dc_contingency`, :meth:`DcN1Flows.worst` the most loaded branch per
+        outage.
+
+    Raises
+    ------
+    GridsimError
+        When the base DC power flow fails or an outage is not an in-service element.
+    """
+    cn = compiled(network)
+    res = _base_flows(cn)
+    flow = np.ascontiguousarray(res.branch_p_from_mw, dtype=np.float64)
+    if outages is None:
+        branch_out = np.arange(cn.n_branch, dtype=np.int64)
+        hvdc_out = np.arange(cn.hvdc_id.size, dtype=np.int64)
+    else:
+        outages = list(outages)
+        is_hvdc = [isinstance(o, tuple) and len(o) == 2 and o[0] == "hvdc" for o in outages]
+        branch_out = _branch_positions(
+            cn, [o for o, h in zip(outages, is_hvdc, strict=True) if not h]
+        )
+        hvdc_out = _hvdc_positions(cn, [o[1] for o, h in zip(outages, is_hvdc, strict=True) if h])
+    m_br, m_hv = branch_out.size, hvdc_out.size
+    post = np.empty((m_br + m_hv, cn.n_branch))
+    _, islanding = _factor(cn).outage_rows(branch_out, flow, out=post)
+    if m_hv:  # HVDC outages: take both end injections away
+        fm, tm = cn.inj_kind == HVDC_FROM, cn.inj_kind == HVDC_TO
+        p_from = _by_id(cn.inj_id[fm], cn.inj_p[fm], cn.hvdc_id)
+        p_to = _by_id(cn.inj_id[tm], cn.inj_p[tm], cn.hvdc_id)
+        post[m_br:] = flow[None, :] + _hvdc_flows(cn, -p_from, -p_to)[hvdc_out]
+    return DcN1Flows(
+        flows=post,
+        base_mw=flow,
+        islanding=np.concatenate([islanding, np.zeros(m_hv, dtype=bool)]),
+        outage_branch=np.concatenate([branch_out, np.full(m_hv, -1, dtype=np.int64)]),
+        outage_hvdc=np.concatenate([np.full(m_br, -1, dtype=np.int64), hvdc_out]),
+        compiled=cn,
+    )
+
+
+def dc_contingency(
+    network, outages: Iterable[tuple] | None = None, *, screen: float | None = None
+) -> pd.DataFrame:
     """N-1 DC screening: post-outage flows of every branch for each outage.
 
     Branch outages use the LODF; HVDC outages remove the link's injections at its two
     ends (``dF = PTDF[:, from] (-P_from) + PTDF[:, to] (-P_to)``, each end's island
-    rebalanced by its slack). The base flows are those of :func:`gridsim.run_dc`.
+    rebalanced by its slack). The base flows are those of :func:`gridsim.run_dc`. The
+    flows come from :func:`dc_n1_flows` (use it directly for the matrix).
 
     Parameters
     ----------
@@ -315,6 +528,10 @@ def dc_contingency(network, outages: Iterable[tuple] | None = None) -> pd.DataFr
     outages : iterable of (element, id), optional
         ``("line", id)``, ``("trafo", id)`` or ``("hvdc", id)`` of in-service elements;
         default every in-service branch, then every in-service HVDC link.
+    screen : float, optional
+        Keep only the rows whose ``loading_percent`` reaches ``screen`` percent, and
+        every row of islanding outages (so that they are still reported). Default: all
+        rows.
 
     Returns
     -------
@@ -327,52 +544,7 @@ def dc_contingency(network, outages: Iterable[tuple] | None = None) -> pd.DataFr
         NaN: the DC model has no post-outage state for it). The element and status
         columns are categorical; ids keep an integer dtype where all ids are integers.
     """
-    cn = compiled(network)
-    res = _base_flows(cn)
-    flow = np.ascontiguousarray(res.branch_p_from_mw)
-    if outages is None:
-        branch_out = np.arange(cn.n_branch)
-        hvdc_out = np.arange(cn.hvdc_id.size)
-    else:
-        outages = list(outages)
-        is_hvdc = [isinstance(o, tuple) and o[0] == "hvdc" for o in outages]
-        branch_out = _branch_positions(
-            cn, [o for o, h in zip(outages, is_hvdc, strict=True) if not h]
-        )
-        hvdc_out = _hvdc_positions(cn, [o[1] for o, h in zip(outages, is_hvdc, strict=True) if h])
-    lodf_t, islanding = _lodf_arrays(cn, branch_out)
-    post = post_outage_flows(lodf_t, branch_out, flow)
-    # HVDC outages: take both end injections away
-    fm, tm = cn.inj_kind == HVDC_FROM, cn.inj_kind == HVDC_TO
-    p_from = _by_id(cn.inj_id[fm], cn.inj_p[fm], cn.hvdc_id)
-    p_to = _by_id(cn.inj_id[tm], cn.inj_p[tm], cn.hvdc_id)
-    d_hvdc = _hvdc_flows(cn, -p_from, -p_to)[hvdc_out]
-    post = np.vstack([post, flow[None, :] + d_hvdc])
-    status = np.concatenate([islanding.astype(np.int8), np.zeros(hvdc_out.size, np.int8)])
-
-    n_out, nbr = post.shape
-    keep = np.ones((n_out, nbr), dtype=bool)
-    keep[np.arange(branch_out.size), branch_out] = False
-    o_rows, l_cols = np.nonzero(keep)
-    out_kind = np.concatenate([cn.br_kind[branch_out], np.full(hvdc_out.size, 2)])
-    out_id = _typed(np.concatenate([cn.br_id[branch_out], cn.hvdc_id[hvdc_out]]))
-    p = post[o_rows, l_cols]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        loading = 100.0 * np.abs(p) / cn.br_rate_mva[l_cols]
-    elements = ["", "", "hvdc"]  # categories by code: LINE, TRAFO, then HVDC links
-    elements[LINE], elements[TRAFO] = "line", "trafo"
-    return pd.DataFrame(
-        {
-            "outage_element": pd.Categorical.from_codes(out_kind[o_rows], elements),
-            "outage_id": out_id[o_rows],
-            "element": pd.Categorical.from_codes(cn.br_kind[l_cols], elements[:2]),
-            "id": _typed(cn.br_id)[l_cols],
-            "p0_mw": flow[l_cols],
-            "p_mw": p,
-            "loading_percent": loading,
-            "status": pd.Categorical.from_codes(status[o_rows], ["ok", "islanded"]),
-        }
-    )
+    return dc_n1_flows(network, outages).table(screen)
 
 
 def _typed(ids: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ import sys
 from gridsim.cli._common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, error
 
 # command modules, in the order ``gridsim --help`` lists them
-COMMANDS = ("pf", "contingency", "info")
+COMMANDS = ("pf", "contingency", "info", "sweep", "transfer", "study")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,4 +62,3 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_FAILED
-

@@ -55,3 +55,28 @@ def match_id(index, raw: str):
         if c in index:
             return c
     return None
+
+
+def add_param_option(parser) -> None:
+    """``--param KEY=VALUE`` (repeatable): one sweep point, reproduced by a single run."""
+    parser.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set one sweep parameter (repeatable; keys as `gridsim sweep --help`), "
+        "e.g. line:L_RS_05:rate_mva=1200, load_scale=1.1, export_mw=300",
+    )
+
+
+def with_parameters(network, args):
+    """The network with ``--param KEY=VALUE`` applied (a sweep point, reproduced)."""
+    from gridsim.analysis.sweep import apply_parameters
+    from gridsim.cli.sweep import parameters_from_args
+
+    params = parameters_from_args(args.param)
+    if args.scenario is not None and "scenario" in params:
+        from gridsim.analysis.sweep import ParameterError
+
+        raise ParameterError("give the scenario either as --scenario or as --param scenario=")
+    return apply_parameters(network, params)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gridsim.cli._common import EXIT_FAILED, EXIT_OK
+from gridsim.cli._common import EXIT_FAILED, EXIT_OK, add_param_option, with_parameters
 
 
 def add_parser(sub) -> None:
@@ -16,6 +16,7 @@ def add_parser(sub) -> None:
     pf = sub.add_parser("pf", help="AC (or DC) power flow of a network file")
     pf.add_argument("file", help="gridsim .yaml, MATPOWER .m or pandapower .json file")
     pf.add_argument("--scenario", help="scenario of a gridsim .yaml network")
+    add_param_option(pf)
     pf.add_argument("--dc", action="store_true", help="DC power flow instead of AC")
     pf.add_argument("--enforce-q-limits", action="store_true", help="PV->PQ at reactive limits")
     pf.add_argument("--init", choices=("flat", "dc"), default="flat", help="AC start (flat)")
@@ -40,6 +41,8 @@ def run(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         network = read_network(args.file, scenario=args.scenario)
+        if args.param:
+            network = with_parameters(network, args)
         if args.dc:
             res = gridsim.run_dc(network)
         else:

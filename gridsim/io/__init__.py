@@ -7,11 +7,31 @@ import os
 from pathlib import Path
 
 from gridsim.exceptions import InvalidNetworkError
-from gridsim.io.matpower import read_matpower
-from gridsim.io.network_file import load_network
-from gridsim.io.pandapower import from_pandapower, to_pandapower
 
 __all__ = ["from_pandapower", "load_network", "read_matpower", "read_network", "to_pandapower"]
+
+# the readers and converters are imported on first use (PEP 562)
+_EXPORTS = {
+    "read_matpower": "gridsim.io.matpower",
+    "load_network": "gridsim.io.network_file",
+    "from_pandapower": "gridsim.io.pandapower",
+    "to_pandapower": "gridsim.io.pandapower",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gridsim.io' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 def read_network(path: str | os.PathLike, scenario: str | None = None):
@@ -28,10 +48,14 @@ def read_network(path: str | os.PathLike, scenario: str | None = None):
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix in (".yaml", ".yml"):
+        from gridsim.io.network_file import load_network
+
         return load_network(p, scenario=scenario)
     if scenario is not None:
         raise InvalidNetworkError("--scenario applies to gridsim .yaml files only", str(p))
     if suffix == ".m":
+        from gridsim.io.matpower import read_matpower
+
         return read_matpower(p)
     if suffix == ".json":
         return _read_pandapower_json(p)
@@ -61,4 +85,6 @@ def _read_pandapower_json(path: Path):
         net = pp.from_json_string(text)
     except Exception as exc:  # pandapower raises many kinds on malformed nets
         raise InvalidNetworkError(f"not a pandapower net: {exc}", src) from None
+    from gridsim.io.pandapower import from_pandapower
+
     return from_pandapower(net, source=src)

@@ -29,6 +29,8 @@ class ColumnTable:
         self.cols = cols
 
     def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("__") or name == "cols":  # e.g. unpickling, before cols is set
+            raise AttributeError(name)
         try:
             return self.cols[name]
         except KeyError:

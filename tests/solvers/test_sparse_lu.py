@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -9,15 +11,23 @@ from conftest import PANDAPOWER_CASES, pandapower_case
 from scipy.sparse.linalg import splu
 
 import gridsim
-from gridsim.numerics.jacobian import jacobian_order, jacobian_pattern, jacobian_values
-from gridsim.numerics.mismatch import mismatch
+from gridsim.numerics.jacobian import (
+    block_jacobian_pattern,
+    block_jacobian_values,
+    jacobian_order,
+    jacobian_pattern,
+    jacobian_values,
+)
+from gridsim.numerics.mismatch import block_mismatch, mismatch
+from gridsim.solvers import newton
 from gridsim.solvers.linear import ScipyLU, fill_reducing_order
 from gridsim.solvers.ordering import minimum_degree
-from gridsim.solvers.sparse_lu import NumbaLU
+from gridsim.solvers.sparse_lu import BlockLU, NumbaLU
 
 CASES = [*PANDAPOWER_CASES, "case6515rte"]
 
 
+@cache
 def _jacobian(case: str, seed: int = 0):
     cn = gridsim.from_pandapower(pandapower_case(case)).compile()
     ref, pv, pq = cn.bus_sets()
@@ -29,12 +39,31 @@ def _jacobian(case: str, seed: int = 0):
     )
     f, ibus = mismatch(cn.indptr, cn.indices, cn.ydata, v, cn.sbus(), pvpq, pq)
     jd = jacobian_values(cn.indptr, cn.indices, cn.ydata, v, ibus, pat.pos, pat.indices.size)
-    return cn, pat, jd, f, jacobian_order(cn.bus_order(), pvpq, pq)
+    return cn, pat, jd, f, jacobian_order(cn.bus_order(), pvpq, pq), v
+
+
+def _block_system(cn, v):
+    """The 2x2 bus-block Jacobian and mismatch at ``v``, and the scalar unknown (or -1
+    for a PV bus's padding) behind each block unknown."""
+    ref, pv, pq = cn.bus_sets()
+    pvpq = np.concatenate([pv, pq])
+    bp = block_jacobian_pattern(cn.indptr, cn.indices, pvpq, pq, cn.bus_order())
+    ibus = np.empty(cn.n_bus, dtype=complex)
+    fb = np.empty(2 * bp.n)
+    norm = block_mismatch(cn.indptr, cn.indices, cn.ydata, v, cn.sbus(), bp.nodes, bp.pqf, ibus, fb)
+    jb = np.empty(4 * bp.indices.size)
+    block_jacobian_values(cn.indptr, cn.indices, cn.ydata, v, ibus, bp.ypos, bp.pqf, jb)
+    ia = np.full(cn.n_bus, -1)
+    im = np.full(cn.n_bus, -1)
+    ia[pvpq] = np.arange(pvpq.size)
+    im[pq] = pvpq.size + np.arange(pq.size)
+    scalar = np.stack([ia[bp.nodes], im[bp.nodes]], axis=1).ravel()
+    return bp, jb, fb, norm, scalar
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_numba_lu_matches_superlu_on_power_flow_jacobians(case):
-    cn, pat, jd, f, order = _jacobian(case)
+    cn, pat, jd, f, order, _ = _jacobian(case)
     jac = sp.csc_matrix((jd, pat.indices, pat.indptr), shape=(pat.n, pat.n))
     reference = splu(jac).solve(f)  # scipy's defaults: COLAMD, partial pivoting
     lu = NumbaLU(pat.indptr, pat.indices, pat.n, order=order)
@@ -49,6 +78,50 @@ def test_numba_lu_matches_superlu_on_power_flow_jacobians(case):
     np.testing.assert_allclose(
         lu.solve(jd2, f), splu(jac2).solve(f), rtol=0, atol=1e-9 * np.abs(splu(jac2).solve(f)).max()
     )
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_block_jacobian_and_block_lu_match_the_scalar_jacobian_and_superlu(case):
+    """The bus-block Jacobian holds the scalar Jacobian's entries (PV padding aside),
+    its mismatch the scalar mismatch, and the block LU solves it as SuperLU solves J."""
+    cn, pat, jd, f, _, v = _jacobian(case)
+    bp, jb, fb, norm, scalar = _block_system(cn, v)
+    jac = sp.csc_matrix((jd, pat.indices, pat.indptr), shape=(pat.n, pat.n))
+    real = scalar >= 0
+    # mismatch: the same numbers, zeros for the padding, the same largest magnitude (p.u.)
+    np.testing.assert_array_equal(fb[real], f[scalar[real]])
+    assert np.all(fb[~real] == 0.0) and norm == np.abs(f).max()
+    # Jacobian: scatter the blocks into a dense-by-blocks CSC and compare entry by entry
+    col_of = np.repeat(np.arange(bp.n), np.diff(bp.indptr))
+    r2 = (2 * bp.indices[:, None] + np.array([0, 0, 1, 1])).ravel()
+    c2 = (2 * col_of[:, None] + np.array([0, 1, 0, 1])).ravel()
+    big = sp.csc_matrix((jb, (r2, c2)), shape=(2 * bp.n, 2 * bp.n))
+    embedded = big[np.flatnonzero(real)][:, np.flatnonzero(real)]
+    perm = scalar[real]  # block unknown -> scalar unknown
+    reordered = jac[perm][:, perm]
+    assert abs(embedded - reordered).max() <= 1e-12 * abs(jac).max()
+    padding = big[np.flatnonzero(~real)]  # PV rows: only the 1 on the diagonal
+    assert padding.nnz == 0 or (abs(padding).sum() == padding.shape[0])
+    # block LU against SuperLU (scipy's defaults) on the scalar matrix
+    reference = splu(jac).solve(f)
+    x = BlockLU(bp.indptr, bp.indices).solve(jb, fb)
+    assert x is not None, "2x2 diagonal block pivots should do on a power-flow Jacobian"
+    assert np.all(x[~real] == 0.0)
+    scale = np.abs(reference).max()
+    assert np.abs(x[real] - reference[scalar[real]]).max() <= 1e-9 * scale
+
+
+def test_block_lu_rejects_a_singular_diagonal_block():
+    # blocks [[A, B], [B, A]] with A singular: the first pivot block is rejected
+    a = np.array([1.0, 2.0, 2.0, 4.0])
+    b = np.array([1.0, 0.0, 0.0, 1.0])
+    indptr, indices = np.array([0, 2, 4]), np.array([0, 1, 0, 1])
+    lu = BlockLU(indptr, indices)
+    assert lu.solve(np.concatenate([a, b, b, a]), np.ones(4)) is None
+    # and a regular one is solved: [[I, 2I], [I, 3I]] x = [1, 1, 2, 2]
+    eye = np.array([1.0, 0.0, 0.0, 1.0])
+    x = lu.solve(np.concatenate([eye, eye, 2 * eye, 3 * eye]), np.array([1.0, 1.0, 2.0, 2.0]))
+    np.testing.assert_allclose(x, [-1.0, -1.0, 1.0, 1.0], atol=1e-15)
 
 
 def test_small_pivot_falls_back_to_superlu():
@@ -74,7 +147,7 @@ def test_scipy_and_numba_paths_give_the_same_power_flow():
 
 @pytest.mark.parametrize("case", ["case118", "case9241pegase"])
 def test_minimum_degree_is_a_permutation_with_little_fill(case):
-    cn, pat, jd, f, _ = _jacobian(case)
+    cn, pat, jd, f, _, _ = _jacobian(case)
     order = minimum_degree(cn.indptr, cn.indices)
     assert np.array_equal(np.sort(order), np.arange(cn.n_bus))
     assert np.array_equal(fill_reducing_order(cn.indptr, cn.indices, cn.n_bus), order)
@@ -90,7 +163,7 @@ def test_minimum_degree_is_a_permutation_with_little_fill(case):
 
 
 def test_scipy_lu_reuses_its_ordering():
-    _, pat, jd, f, order = _jacobian("case300")
+    _, pat, jd, f, order, _ = _jacobian("case300")
     lu = ScipyLU(pat.indptr, pat.indices, pat.n)
     x1 = lu.solve(jd, f)  # finds its ordering
     x2 = lu.solve(jd, f)  # reuses it
@@ -113,3 +186,48 @@ def test_newton_continues_with_superlu_after_a_rejected_pivot():
     b = handed_over.solve(cn.ydata, cn.sbus(), v0, tol=1e-10, max_iter=20)
     assert a.converged and b.converged and a.iterations == b.iterations
     np.testing.assert_allclose(a.v, b.v, atol=1e-10)
+
+
+def _flat_start(cn):
+    ref = cn.bus_sets()[0]
+    v0 = np.where((cn.bus_type == 2) | (cn.bus_type == 3), cn.vm_set, 1.0).astype(complex)
+    return v0 * np.exp(1j * cn.va_set[ref[0]])
+
+
+@pytest.mark.parametrize("case", ["case300", "case2869pegase"])
+def test_block_and_scalar_newton_kernels_agree(case):
+    """The block kernel (default) and the scalar kernel (batch solves) take the same
+    Newton steps: same iterations, voltages within 1e-10 p.u."""
+    cn = gridsim.from_pandapower(pandapower_case(case)).compile()
+    ref, pv, pq = cn.bus_sets()
+    pvpq = np.concatenate([pv, pq])
+    block = newton.NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
+    scalar = newton.NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
+    scalar._block = False  # the scalar kernel, newton_kernel
+    a = block.solve(cn.ydata, cn.sbus(), _flat_start(cn), tol=1e-10, max_iter=20)
+    b = scalar.solve(cn.ydata, cn.sbus(), _flat_start(cn), tol=1e-10, max_iter=20)
+    assert block.block is not None and scalar.lu.fallback is None
+    assert a.converged and b.converged and a.iterations == b.iterations
+    np.testing.assert_allclose(a.v, b.v, rtol=0, atol=1e-10)
+
+
+def test_block_newton_hands_over_to_superlu_after_a_rejected_pivot(monkeypatch):
+    """A pivot the block LU rejects (simulated after one iteration) hands the iterate to
+    SuperLU, which finishes the solve: same answer as without the hand-over."""
+    cn = gridsim.from_pandapower(pandapower_case("case118")).compile()
+    ref, pv, pq = cn.bus_sets()
+    pvpq = np.concatenate([pv, pq])
+    plain = newton.NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
+    a = plain.solve(cn.ydata, cn.sbus(), _flat_start(cn), tol=1e-10, max_iter=20)
+    kernel = newton.newton_block_kernel
+
+    def one_step_then_reject(*args):
+        v, it, norm, _ = kernel(*args[:-1], 1)
+        return v, it, norm, newton.PIVOT_REJECTED
+
+    monkeypatch.setattr(newton, "newton_block_kernel", one_step_then_reject)
+    handed = newton.NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
+    b = handed.solve(cn.ydata, cn.sbus(), _flat_start(cn), tol=1e-10, max_iter=20)
+    assert handed.block is None and handed.lu.fallback is not None
+    assert b.converged and b.iterations == a.iterations
+    np.testing.assert_allclose(a.v, b.v, rtol=0, atol=1e-10)

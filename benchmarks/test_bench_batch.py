@@ -1,0 +1,129 @@
+"""Batched AC power flows: 1,000 load scenarios on case118 against lightsim2grid 1.2.
+
+Scenarios: every load's P and Q scaled by one factor per scenario, uniform in
+[0.8, 1.2] (seed 0). Tolerance 1e-8, NR with KLU in lightsim2grid. Every solver starts
+from the solved base case (solved outside the timing, as lightsim2grid's ``Vinit``).
+
+Groups (read by ``benchmarks/ratios.py``; ``extra_info["per_scenario_s"]`` is the median
+divided by the number of scenarios, ``cpu_per_scenario_s`` the same in process CPU time,
+all threads counted):
+
+* ``batch-case118-1thread``: gridsim ``run_ac_batch(..., threads=1)`` against
+  lightsim2grid's time series (``TimeSeriesCPP``, which starts each step from the
+  previous step's voltages and runs on one thread only) and its ``InjectionSweepCPP``
+  (each scenario from ``Vinit``) with ``nb_thread = 1``;
+* ``batch-case118-2thread``: the same with 2 threads (``InjectionSweepCPP`` only).
+
+gridsim's timed call builds the per-scenario injections, solves all scenarios in one
+parallel Numba call and returns voltages; lightsim2grid's timed call is ``compute`` and
+``get_voltages`` (injections set beforehand).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from conftest import case, lightsim2grid_model, pp
+
+import gridsim
+from gridsim.analysis.batch import run_ac_batch
+
+CASE = "case118"
+N_SCENARIOS = 1000
+ROUNDS = 20
+
+
+def _setup():
+    net = case(CASE)
+    pp.runpp(net, lightsim2grid=False, init="flat")
+    network = gridsim.from_pandapower(net)
+    cn = network.compile()
+    scale = np.random.default_rng(0).uniform(0.8, 1.2, N_SCENARIOS)
+    return net, cn, scale
+
+
+def cpu_seconds(fn, repeat: int = 5) -> float:
+    """Median process CPU time of ``fn()`` (all threads): on a shared, oversubscribed
+    machine a steadier figure than wall time, which counts the time spent waiting."""
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return float(np.median(times))
+
+
+def _extra(benchmark, threads, converged, fn):
+    benchmark.extra_info["per_scenario_s"] = benchmark.stats.stats.median / N_SCENARIOS
+    benchmark.extra_info["cpu_per_scenario_s"] = cpu_seconds(fn) / N_SCENARIOS
+    benchmark.extra_info["n_scenarios"] = N_SCENARIOS
+    benchmark.extra_info["threads"] = threads
+    benchmark.extra_info["converged"] = int(converged)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_gridsim(benchmark, threads):
+    _, cn, scale = _setup()
+    base = gridsim.run_ac(cn)
+    benchmark.group = f"batch-{CASE}-{threads}thread"
+    run_ac_batch(cn, load_scale=scale[:4], init=base, threads=threads)  # JIT warm-up
+    res = benchmark.pedantic(
+        run_ac_batch,
+        (cn,),
+        {"load_scale": scale, "init": base, "threads": threads},
+        rounds=ROUNDS,
+        iterations=1,
+    )
+    assert res.converged.all()
+    benchmark.extra_info["mean_iterations"] = float(res.iterations.mean())
+    _extra(
+        benchmark,
+        threads,
+        res.converged.sum(),
+        lambda: run_ac_batch(cn, load_scale=scale, init=base, threads=threads),
+    )
+
+
+def _lightsim(net, scale, cls_name: str):
+    _, model = lightsim2grid_model(net)
+    cpp = pytest.importorskip("lightsim2grid.lightsim2grid_cpp")
+    computer = getattr(cpp, cls_name)(model)
+    computer.change_algorithm("NR_KLU")
+    load_p = np.ascontiguousarray(net.load.p_mw.to_numpy()[None, :] * scale[:, None])
+    load_q = np.ascontiguousarray(net.load.q_mvar.to_numpy()[None, :] * scale[:, None])
+    computer.modify_load_p(load_p)
+    computer.modify_load_q(load_q)
+    v0 = model.ac_pf(np.ones(len(net.bus), dtype=complex), 30, 1e-8)
+    assert v0.size > 0
+    return computer, v0
+
+
+def _time_lightsim(benchmark, computer, v0, threads):
+    def run():
+        computer.compute(v0, 30, 1e-8)
+        return computer.get_voltages()
+
+    run()
+    v = benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
+    assert v.shape[0] == N_SCENARIOS
+    _extra(benchmark, threads, np.isfinite(v).all(axis=1).sum(), run)
+
+
+@pytest.mark.parametrize("tool", ["lightsim2grid-timeseries"])
+def test_batch_lightsim2grid_timeseries(benchmark, tool):
+    net, _, scale = _setup()
+    computer, v0 = _lightsim(net, scale, "TimeSeriesCPP")
+    benchmark.group = f"batch-{CASE}-1thread"
+    _time_lightsim(benchmark, computer, v0, 1)
+
+
+@pytest.mark.parametrize("tool", ["lightsim2grid-sweep"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_lightsim2grid_sweep(benchmark, threads, tool):
+    net, _, scale = _setup()
+    computer, v0 = _lightsim(net, scale, "InjectionSweepCPP")
+    computer.nb_thread = threads
+    benchmark.group = f"batch-{CASE}-{threads}thread"
+    _time_lightsim(benchmark, computer, v0, threads)

@@ -1,0 +1,647 @@
+"""Many Newton-Raphson power flows on one Ybus pattern, in parallel over cores.
+
+Load scenarios, time steps and branch outages change the values of Ybus and of the
+scheduled injections, never the Ybus pattern nor (when the bus types stay) the
+Jacobian pattern. :func:`newton_block_batch` runs
+:func:`~gridsim.solvers.newton.newton_block_kernel` (the Jacobian in 2x2 bus blocks;
+:func:`newton_batch` the scalar :func:`~gridsim.solvers.newton.newton_kernel` where the
+block form does not apply) for every point in a ``prange`` loop: one Numba call for
+the whole batch, the GIL released, each point with its own workspace (the kernel
+allocates its own vectors), all points sharing the Jacobian pattern, the fill-reducing
+ordering and the symbolic LU. Points are independent: results do not depend on the
+thread count or on the other points.
+
+Numba's threading layer decides whether two Python threads may run these kernels at
+the same time (the ``omp`` and ``tbb`` layers can, ``workqueue`` cannot); to use several
+cores, prefer one batch with ``threads`` over Python threads.
+
+Per point the kernel takes
+
+* a row of ``ydata`` (``[n_y, nnz]``; one row is shared by every point) plus optional
+  per-point additions at given positions (``dpos``/``dval``, ``[n_points, m]``; a branch
+  outage is its four admittances subtracted), so an N-1 batch needs no copy of Ybus per
+  outage;
+* a row of ``sbus`` and of ``v0`` (``[n_points, n_bus]``, or one row shared).
+
+No reactive-limit enforcement happens here (bus types are fixed for the batch); the
+analysis layer (:func:`gridsim.analysis.batch.run_ac_batch`) re-solves points that
+violate limits through :func:`gridsim.run_ac` when asked.
+
+Points whose Numba LU meets a pivot it does not trust are finished afterwards in Python
+with SuperLU (partial pivoting), from the iterate where the kernel stopped, as
+:class:`~gridsim.solvers.newton.NewtonSolver` does for a single solve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+from numba import prange
+
+from gridsim.numerics._jit import njit
+from gridsim.solvers.newton import (
+    CONVERGED_OR_LIMIT,
+    NON_FINITE_MISMATCH,
+    NON_FINITE_STEP,
+    PIVOT_REJECTED,
+    NewtonSolver,
+    newton_block_kernel,
+    newton_kernel,
+)
+
+__all__ = [
+    "BatchResult",
+    "branch_flows",
+    "bus_sums",
+    "newton_batch",
+    "newton_block_batch",
+    "newton_solver",
+    "numba_threads",
+    "outage_deltas",
+    "outage_table",
+    "solve_batch",
+]
+
+MESSAGES = {
+    CONVERGED_OR_LIMIT: "iteration limit",
+    NON_FINITE_STEP: "Jacobian solve gave non-finite steps",
+    NON_FINITE_MISMATCH: "mismatch became non-finite",
+}
+
+
+@njit(parallel=True)
+def newton_batch(
+    indptr,
+    indices,
+    ydata,
+    dpos,
+    dval,
+    sbus,
+    v0,
+    pvpq,
+    pq,
+    jpos,
+    nnz_j,
+    gather,
+    p_indptr,
+    p_indices,
+    l_ptr,
+    l_idx,
+    u_ptr,
+    u_idx,
+    order,
+    tol,
+    max_iter,
+):  # pragma: no cover (jitted)
+    """:func:`newton_kernel` for every point, in parallel.
+
+    ``ydata`` ``[n_y, nnz]``, ``sbus`` and ``v0`` ``[n_s, n_bus]`` with ``n_y`` and
+    ``n_s`` either 1 (shared) or the number of points; point ``i`` solves with Ybus
+    values ``ydata[i] + sum_j dval[i, j] e_{dpos[i, j]}`` (``dpos``/``dval``
+    ``[n_points, m]``, ``m`` may be 0; a position below 0 is skipped).
+
+    Returns ``(v, iterations, max_mismatch, status)`` per point (the kernel's codes).
+    """
+    n_points = max(ydata.shape[0], sbus.shape[0], v0.shape[0], dpos.shape[0])
+    n_bus = v0.shape[1]
+    v_out = np.empty((n_points, n_bus), dtype=np.complex128)
+    iterations = np.zeros(n_points, dtype=np.int64)
+    norms = np.zeros(n_points)
+    status = np.zeros(n_points, dtype=np.int8)
+    shared_y = ydata.shape[0] == 1
+    shared_s = sbus.shape[0] == 1
+    shared_v = v0.shape[0] == 1
+    m = dpos.shape[1]
+    for i in prange(n_points):
+        yrow = ydata[0] if shared_y else ydata[i]
+        if m > 0:
+            y = yrow.copy()
+            for j in range(m):
+                p = dpos[i, j]
+                if p >= 0:
+                    y[p] += dval[i, j]
+        else:
+            y = yrow
+        s = sbus[0] if shared_s else sbus[i]
+        v = v0[0] if shared_v else v0[i]
+        vi, it, norm, st = newton_kernel(
+            indptr,
+            indices,
+            y,
+            s,
+            v,
+            pvpq,
+            pq,
+            jpos,
+            nnz_j,
+            gather,
+            p_indptr,
+            p_indices,
+            l_ptr,
+            l_idx,
+            u_ptr,
+            u_idx,
+            order,
+            tol,
+            max_iter,
+        )
+        v_out[i, :] = vi
+        iterations[i] = it
+        norms[i] = norm
+        status[i] = st
+    return v_out, iterations, norms, status
+
+
+@njit(parallel=True)
+def newton_block_batch(
+    indptr,
+    indices,
+    ydata,
+    dpos,
+    dval,
+    sbus,
+    v0,
+    nodes,
+    pqf,
+    ypos,
+    b_indptr,
+    b_indices,
+    l_ptr,
+    l_idx,
+    u_ptr,
+    u_idx,
+    tol,
+    max_iter,
+):  # pragma: no cover (jitted)
+    """:func:`newton_batch` with :func:`~gridsim.solvers.newton.newton_block_kernel`
+    (the Jacobian in 2x2 bus blocks); same inputs per point and same outputs."""
+    n_points = max(ydata.shape[0], sbus.shape[0], v0.shape[0], dpos.shape[0])
+    n_bus = v0.shape[1]
+    v_out = np.empty((n_points, n_bus), dtype=np.complex128)
+    iterations = np.zeros(n_points, dtype=np.int64)
+    norms = np.zeros(n_points)
+    status = np.zeros(n_points, dtype=np.int8)
+    shared_y = ydata.shape[0] == 1
+    shared_s = sbus.shape[0] == 1
+    shared_v = v0.shape[0] == 1
+    m = dpos.shape[1]
+    for i in prange(n_points):
+        yrow = ydata[0] if shared_y else ydata[i]
+        if m > 0:
+            y = yrow.copy()
+            for j in range(m):
+                p = dpos[i, j]
+                if p >= 0:
+                    y[p] += dval[i, j]
+        else:
+            y = yrow
+        s = sbus[0] if shared_s else sbus[i]
+        v = v0[0] if shared_v else v0[i]
+        vi, it, norm, st = newton_block_kernel(
+            indptr,
+            indices,
+            y,
+            s,
+            v,
+            nodes,
+            pqf,
+            ypos,
+            b_indptr,
+            b_indices,
+            l_ptr,
+            l_idx,
+            u_ptr,
+            u_idx,
+            tol,
+            max_iter,
+        )
+        v_out[i, :] = vi
+        iterations[i] = it
+        norms[i] = norm
+        status[i] = st
+    return v_out, iterations, norms, status
+
+
+@njit(parallel=True)
+def branch_flows(v, br_f, br_t, yff, yft, ytf, ytt, outaged):  # pragma: no cover (jitted)
+    """Complex power entering each branch at its from and to ends, per point (p.u.).
+
+    ``v`` ``[n_points, n_bus]``; ``outaged[i]`` (or -1) is a branch carrying nothing in
+    point ``i``. Returns ``(s_from, s_to)``, ``[n_points, n_branch]``.
+    """
+    n_points = v.shape[0]
+    nbr = br_f.size
+    s_from = np.empty((n_points, nbr), dtype=np.complex128)
+    s_to = np.empty((n_points, nbr), dtype=np.complex128)
+    for i in prange(n_points):
+        for k in range(nbr):
+            vf = v[i, br_f[k]]
+            vt = v[i, br_t[k]]
+            s_from[i, k] = vf * np.conj(yff[k] * vf + yft[k] * vt)
+            s_to[i, k] = vt * np.conj(ytf[k] * vf + ytt[k] * vt)
+        if outaged[i] >= 0:
+            s_from[i, outaged[i]] = 0.0
+            s_to[i, outaged[i]] = 0.0
+    return s_from, s_to
+
+
+@njit(parallel=True)
+def outage_table(
+    v, row, br_f, br_t, yff, yft, ytf, ytt, rate, positions, energised, sn_mva, mismatch_mva
+):  # pragma: no cover (jitted)
+    """The numeric columns of an N-1 table, one row per (outage, monitored branch).
+
+    Outage ``i`` takes out branch ``positions[i]`` and its state is ``v[row[i]]``
+    (``row[i] < 0``: not solved or not converged; its rows are NaN). Rows are outage by
+    outage, the monitored branches in branch order with the outaged one left out.
+
+    Returns ``(values, branch)``: ``values`` ``[6, n_rows]`` holds ``p_from_mw``,
+    ``q_from_mvar`` (power entering the branch at its from end), ``loading_percent``
+    (``100 max(|S_from|, |S_to|) / rate``), ``min_vm_pu`` and ``max_vm_pu`` (over the
+    ``energised`` buses) and ``max_mismatch_mva`` (``mismatch_mva[i]``); ``branch`` is
+    each row's monitored branch.
+    """
+    n_out = positions.size
+    nbr = br_f.size
+    m = max(nbr - 1, 0)
+    values = np.empty((6, n_out * m))
+    branch = np.empty(n_out * m, dtype=np.int64)
+    for i in prange(n_out):
+        k = positions[i]
+        r = row[i]
+        q = i * m
+        if r < 0:
+            for b in range(nbr):
+                if b != k:
+                    branch[q] = b
+                    for c in range(5):
+                        values[c, q] = np.nan
+                    values[5, q] = mismatch_mva[i]
+                    q += 1
+            continue
+        lo = np.inf
+        hi = -np.inf
+        for b in range(v.shape[1]):
+            if energised[b]:
+                mag = abs(v[r, b])
+                lo = min(lo, mag)
+                hi = max(hi, mag)
+        for b in range(nbr):
+            if b == k:
+                continue
+            vf = v[r, br_f[b]]
+            vt = v[r, br_t[b]]
+            sf = vf * np.conj(yff[b] * vf + yft[b] * vt) * sn_mva
+            st = vt * np.conj(ytf[b] * vf + ytt[b] * vt) * sn_mva
+            a2 = sf.real * sf.real + sf.imag * sf.imag
+            b2 = st.real * st.real + st.imag * st.imag
+            branch[q] = b
+            values[0, q] = sf.real
+            values[1, q] = sf.imag
+            values[2, q] = 100.0 * np.sqrt(max(a2, b2)) / rate[b]
+            values[3, q] = lo
+            values[4, q] = hi
+            values[5, q] = mismatch_mva[i]
+            q += 1
+    return values, branch
+
+
+@njit(parallel=True)
+def bus_sums(values, bus, n_bus):  # pragma: no cover (jitted)
+    """Per-point sums of element values at their buses: ``out[i, bus[j]] += values[i, j]``
+    (``values`` complex ``[n_points, n_elements]``)."""
+    n_points = values.shape[0]
+    out = np.zeros((n_points, n_bus), dtype=np.complex128)
+    for i in prange(n_points):
+        for j in range(bus.size):
+            out[i, bus[j]] += values[i, j]
+    return out
+
+
+def outage_deltas(cn, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``dpos``/``dval`` for :func:`newton_batch` taking branches out, one per point.
+
+    Parameters
+    ----------
+    cn : CompiledNetwork
+    positions : ndarray of int
+        Compiled branch position of the outage of each point.
+
+    Returns
+    -------
+    dpos : ndarray of int, ``[n_points, 4]``
+        Positions in ``cn.ydata`` of the branch's ``Yff, Yft, Ytf, Ytt``.
+    dval : ndarray of complex, ``[n_points, 4]``
+        Minus those admittances.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    yff, yft, ytf, ytt = cn.branch_y()
+    dpos = np.ascontiguousarray(cn.ypos[:, positions].T, dtype=np.int64)
+    dval = -np.stack([yff[positions], yft[positions], ytf[positions], ytt[positions]], axis=1)
+    return dpos, np.ascontiguousarray(dval, dtype=np.complex128)
+
+
+@dataclass
+class BatchResult:
+    """Per-point state after :func:`solve_batch` (arrays, first axis: points).
+
+    Attributes
+    ----------
+    v : ndarray of complex, ``[n_points, n_bus]``
+        Bus voltages, p.u. (the last iterate where a point did not converge).
+    converged : ndarray of bool
+    iterations : ndarray of int
+    max_mismatch : ndarray of float
+        Largest bus mismatch at the last iterate, p.u. of the power base (inf where it
+        became non-finite).
+    status : ndarray of int8
+        :mod:`gridsim.solvers.newton`'s codes as the kernel returned them
+        (``PIVOT_REJECTED`` for points finished with SuperLU).
+    fallback : ndarray of bool
+        Points finished in Python with SuperLU after a rejected pivot (every point with
+        ``linear_solver="scipy"``).
+    messages : dict
+        Point index → reason, for points that did not converge.
+    """
+
+    v: np.ndarray
+    converged: np.ndarray
+    iterations: np.ndarray
+    max_mismatch: np.ndarray
+    status: np.ndarray
+    fallback: np.ndarray
+    messages: dict
+
+    @property
+    def n_points(self) -> int:
+        return self.v.shape[0]
+
+
+@contextmanager
+def numba_threads(threads: int | None) -> Iterator[None]:
+    """Run the parallel kernels of the ``with`` block on ``threads`` Numba threads
+    (capped at ``NUMBA_NUM_THREADS``; None: leave the setting alone), then restore it."""
+    if threads is None:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+def newton_solver(cn, bus_type: np.ndarray | None = None, linear_solver: str = "numba"):
+    """The :class:`NewtonSolver` of ``cn`` for a set of bus types (cached on ``cn``, the
+    same object :func:`gridsim.run_ac` uses)."""
+    from gridsim.solvers.linear import ScipyLU
+    from gridsim.solvers.sparse_lu import NumbaLU
+
+    _, pv, pq = cn.bus_sets(bus_type)
+    key = ("newton", linear_solver, pv.tobytes(), pq.tobytes())
+    solver = cn._cache.get(key)
+    if solver is None:
+        solver = NewtonSolver(
+            cn.indptr,
+            cn.indices,
+            np.concatenate([pv, pq]),
+            pq,
+            bus_order=cn.bus_order(),
+            linear_solver={"numba": NumbaLU, "scipy": ScipyLU}[linear_solver],
+        )
+        cn._cache[key] = solver
+    return solver
+
+
+def _rows(a: np.ndarray, n_cols: int, name: str, dtype) -> np.ndarray:
+    from gridsim.exceptions import GridsimError
+
+    a = np.asarray(a, dtype=dtype)
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2 or a.shape[1] != n_cols:
+        raise GridsimError(f"{name} must have {n_cols} columns, got shape {a.shape}")
+    return np.ascontiguousarray(a)
+
+
+def solve_batch(
+    cn,
+    sbus: np.ndarray,
+    *,
+    ydata: np.ndarray | None = None,
+    dpos: np.ndarray | None = None,
+    dval: np.ndarray | None = None,
+    v0: np.ndarray | None = None,
+    bus_type: np.ndarray | None = None,
+    tol_mva: float = 1e-8,
+    max_iter: int = 30,
+    threads: int | None = None,
+    linear_solver: str = "numba",
+) -> BatchResult:
+    """Newton-Raphson power flows of many points sharing ``cn``'s Ybus pattern.
+
+    One parallel Numba call solves every point (see the module docstring); points whose
+    LU pivot was rejected are then finished with SuperLU in Python. Bus types are fixed:
+    no reactive-limit enforcement.
+
+    Parameters
+    ----------
+    cn : CompiledNetwork
+        Pattern, bus types and ordering; its Newton solver (pattern, symbolic LU) is
+        cached on it and shared with :func:`gridsim.run_ac`.
+    sbus : ndarray of complex, ``[n_points, n_bus]`` or ``[n_bus]``
+        Scheduled injections, p.u. (a 1-D array is shared by every point).
+    ydata : ndarray of complex, ``[n_points, nnz]`` or ``[nnz]``, optional
+        Ybus values on ``cn``'s pattern; default ``cn.ydata`` for every point.
+    dpos, dval : ndarray, ``[n_points, m]``, optional
+        Per-point additions to Ybus values (positions, complex values; a position
+        below 0 is ignored), e.g. from :func:`outage_deltas`.
+    v0 : ndarray of complex, ``[n_points, n_bus]`` or ``[n_bus]``, optional
+        Start; default a flat start (setpoint magnitudes, slack angles).
+    bus_type : ndarray of int, optional
+        Bus types (default ``cn.bus_type``).
+    tol_mva : float
+        Convergence when the largest bus mismatch is below this, MVA.
+    max_iter : int
+        Newton iterations allowed per point.
+    threads : int, optional
+        Numba threads for this call (default: Numba's current setting).
+    linear_solver : {"numba", "scipy"}
+        ``"numba"``: the parallel kernel (default). ``"scipy"``: every point in turn
+        through :class:`~gridsim.solvers.newton.NewtonSolver` with SuperLU (slow; a
+        reference).
+
+    Returns
+    -------
+    BatchResult
+    """
+    from gridsim.exceptions import GridsimError
+
+    n, nnz = cn.n_bus, cn.indices.size
+    if not (tol_mva > 0):
+        raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
+    tol = tol_mva / cn.sn_mva
+    sb = _rows(sbus, n, "sbus", np.complex128)
+    yd = _rows(cn.ydata if ydata is None else ydata, nnz, "ydata", np.complex128)
+    if v0 is None:
+        v0 = _flat_start(cn, cn.bus_type if bus_type is None else bus_type)
+    vs = _rows(v0, n, "v0", np.complex128)
+    if dpos is None:
+        dp = np.zeros((1, 0), dtype=np.int64)
+        dv = np.zeros((1, 0), dtype=np.complex128)
+    else:
+        dp = np.ascontiguousarray(dpos, dtype=np.int64)
+        dv = np.ascontiguousarray(dval, dtype=np.complex128)
+        if dp.ndim != 2 or dp.shape != dv.shape:
+            raise GridsimError(
+                f"dpos and dval must be 2-D of one shape, got {dp.shape}, {dv.shape}"
+            )
+    counts = {a.shape[0] for a in (sb, yd, vs, dp)} - {1}
+    if len(counts) > 1:
+        raise GridsimError(f"point counts differ between the inputs: {sorted(counts)}")
+    n_points = counts.pop() if counts else 1
+
+    if linear_solver not in ("numba", "scipy"):
+        raise GridsimError(f"linear_solver must be 'numba' or 'scipy', got {linear_solver!r}")
+    solver = newton_solver(cn, bus_type)
+    if n_points == 0:
+        empty = np.zeros(0, dtype=bool)
+        return BatchResult(
+            np.zeros((0, n), dtype=complex),
+            empty,
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0),
+            np.zeros(0, dtype=np.int8),
+            empty,
+            {},
+        )
+    if solver.pvpq.size == 0:  # nothing to solve: every bus is a slack or de-energised
+        v = np.broadcast_to(vs, (n_points, n)).copy()
+        zeros = np.zeros(n_points)
+        return BatchResult(
+            v,
+            np.ones(n_points, dtype=bool),
+            np.zeros(n_points, dtype=np.int64),
+            zeros,
+            np.zeros(n_points, dtype=np.int8),
+            np.zeros(n_points, dtype=bool),
+            {},
+        )
+
+    if linear_solver == "scipy":
+        v = np.empty((n_points, n), dtype=np.complex128)
+        iterations = np.zeros(n_points, dtype=np.int64)
+        norms = np.full(n_points, np.inf)
+        status = np.full(n_points, PIVOT_REJECTED, dtype=np.int8)  # all through SuperLU
+        v[:] = vs
+        return _finish_with_superlu(
+            cn, bus_type, yd, dp, dv, sb, v, iterations, norms, status, tol, max_iter
+        )
+    block = getattr(solver, "block", None)
+    with numba_threads(threads):
+        if block is not None:
+            bp, blu = block
+            v, iterations, norms, status = newton_block_batch(
+                cn.indptr,
+                cn.indices,
+                yd,
+                dp,
+                dv,
+                sb,
+                vs,
+                bp.nodes,
+                bp.pqf,
+                bp.ypos,
+                bp.indptr,
+                bp.indices,
+                blu.l_ptr,
+                blu.l_idx,
+                blu.u_ptr,
+                blu.u_idx,
+                tol,
+                max_iter,
+            )
+        else:
+            pat, lu = solver.pattern, solver.lu
+            v, iterations, norms, status = newton_batch(
+                cn.indptr,
+                cn.indices,
+                yd,
+                dp,
+                dv,
+                sb,
+                vs,
+                pat.pvpq,
+                pat.pq,
+                pat.pos,
+                pat.indices.size,
+                lu.gather,
+                lu.p_indptr,
+                lu.p_indices,
+                lu.l_ptr,
+                lu.l_idx,
+                lu.u_ptr,
+                lu.u_idx,
+                lu.order,
+                tol,
+                max_iter,
+            )
+
+    return _finish_with_superlu(
+        cn, bus_type, yd, dp, dv, sb, v, iterations, norms, status, tol, max_iter
+    )
+
+
+def _finish_with_superlu(
+    cn, bus_type, yd, dp, dv, sb, v, iterations, norms, status, tol, max_iter
+) -> BatchResult:
+    """Go on with SuperLU for the points whose pivot the Numba LU rejected (from their
+    last iterate) and collect the results."""
+    converged = (status == CONVERGED_OR_LIMIT) & (norms < tol)
+    fallback = status == PIVOT_REJECTED
+    messages: dict[int, str] = {}
+    if fallback.any():
+        scipy_solver = newton_solver(cn, bus_type, "scipy")
+        for i in np.flatnonzero(fallback):
+            y = yd[0 if yd.shape[0] == 1 else i].copy()
+            if dp.shape[1]:
+                ok = dp[i] >= 0
+                np.add.at(y, dp[i][ok], dv[i][ok])
+            res = scipy_solver.solve(
+                y,
+                sb[0 if sb.shape[0] == 1 else i],
+                v[i],
+                tol=tol,
+                max_iter=max_iter - int(iterations[i]),
+            )
+            v[i] = res.v
+            iterations[i] += res.iterations
+            norms[i] = res.max_mismatch
+            converged[i] = res.converged
+            if not res.converged:
+                messages[int(i)] = res.message
+    for i in np.flatnonzero(~converged & ~fallback):
+        messages[int(i)] = MESSAGES.get(int(status[i]), "not converged")
+    norms[status == NON_FINITE_MISMATCH] = np.inf
+    return BatchResult(v, converged, iterations, norms, status, fallback, messages)
+
+
+def _flat_start(cn, bus_type: np.ndarray) -> np.ndarray:
+    """Setpoint magnitudes at voltage-controlled buses, 1 elsewhere; each island's
+    slack angle; 0 at de-energised buses (as :func:`gridsim.run_ac`'s ``"flat"``)."""
+    from gridsim.model.compile import NONE, PV, REF
+
+    vm = np.where((bus_type == PV) | (bus_type == REF), cn.vm_set, 1.0)
+    va = np.zeros(cn.n_bus)
+    for members in cn.islands:
+        refs = members[bus_type[members] == REF]
+        if refs.size:
+            va[members] = cn.va_set[refs[0]]
+    v = vm * np.exp(1j * va)
+    v[bus_type == NONE] = 0.0
+    return v

@@ -1,0 +1,336 @@
+"""The study's computations: tasks, their evaluation (in worker processes) and tables.
+
+Every number of the report comes from one :func:`gridsim.transfer_capability` call (or
+:func:`gridsim.run_ac` / :func:`gridsim.ac_contingency` for the Niš sites) on the
+scenario's network with the case's edits, so any of them can be reproduced by the same
+call (see :func:`case_network`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gridsim.analysis.contingency import ac_contingency, contingency_summary
+from gridsim.analysis.powerflow import run_ac
+from gridsim.analysis.transfer import TransferError, apply_transfer, transfer_capability
+from gridsim.exceptions import GridsimError
+from gridsim.io import load_network
+from gridsim.model.network import Network, plain
+from gridsim.study import cases
+
+BASE_CASE = "base"
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One unit of work (picklable)."""
+
+    kind: str  # "ttc", "curve" (N-0 TTC plus a dense export curve) or "site"
+    scenario: str
+    year: str
+    sink: str = ""
+    n_1: bool = False
+    case: str = BASE_CASE  # reinforcement key, "package" or "base"
+    route: str = "all"  # route key or "all" (default HVDC allocation)
+    site: str = ""
+    map_path: str = ""  # write a loading map at the TTC here
+    weight: float = 1.0  # expected cost, for scheduling
+
+
+@functools.lru_cache(maxsize=16)
+def _scenario_network(path: str, scenario: str) -> Network:
+    return load_network(path, scenario=scenario)
+
+
+def reinforcements_of(year: str, only: tuple[str, ...] | None = None) -> list:
+    """The reinforcements studied in ``year`` (restricted to the keys in ``only``)."""
+    return [r for r in cases.REINFORCEMENTS if year in r.years and (only is None or r.key in only)]
+
+
+def case_network(
+    path: str | os.PathLike,
+    scenario: str,
+    case: str = BASE_CASE,
+    *,
+    only: tuple[str, ...] | None = None,
+) -> Network:
+    """The network a study case is computed on: the scenario plus the case's edits.
+
+    Parameters
+    ----------
+    path : path-like
+        The corridor network file.
+    scenario : str
+        Scenario name (``"2032"``, ``"2030-trupale"``, ...).
+    case : str
+        ``"base"``, a reinforcement key of :data:`gridsim.study.cases.REINFORCEMENTS`,
+        or ``"package"`` (every reinforcement studied in the scenario's year, restricted
+        to ``only`` when given).
+    only : tuple of str, optional
+        Reinforcement keys the package is made of (``--quick`` uses fewer).
+
+    Returns
+    -------
+    Network
+        A fresh copy; the cached scenario network is not modified.
+    """
+    net = _scenario_network(str(path), scenario).copy()
+    if case == BASE_CASE:
+        return net
+    year = scenario.split("-")[0]
+    if case == cases.PACKAGE_KEY:
+        chosen = reinforcements_of(year, only)
+    else:
+        chosen = [r for r in cases.REINFORCEMENTS if r.key == case]
+        if not chosen:
+            raise GridsimError(f"study: unknown reinforcement {case!r}")
+    for r in chosen:
+        for element, eid, field, value in r.edits:
+            net.set(element, eid, field, value)
+    for r in chosen:
+        if r.forward is not None:
+            net = _forward(net, *r.forward)
+    return net
+
+
+def _forward(net: Network, from_zone: str, to_zone: str, link: str) -> Network:
+    """Send the export's scheduled delivery in ``from_zone`` on to ``to_zone``."""
+    delivered = float((net.export or {}).get("sinks_mw", {}).get(from_zone, 0.0))
+    if delivered <= 0:
+        return net
+    mw = min(delivered, float(net.hvdc.max_p_mw[link]))
+    out = apply_transfer(net, from_zone, to_zone, mw, sink_element="gen")
+    out.set("hvdc", link, "p_mw", mw)
+    return out
+
+
+def route_shares(net: Network, sink: str, route: str) -> dict | None:
+    """``hvdc_shares`` forcing a transfer through one route (None: default allocation).
+
+    Only links in service and joining the source's island to the sink's are named; a
+    route with none of them returns ``{}`` (not available in this case).
+    """
+    if route == "all":
+        return None
+    r = next(x for x in cases.ROUTES if x.key == route)
+    joining = joining_links(net, sink)
+    return {link: 1.0 for link in r.links if link in joining}
+
+
+def joining_links(net: Network, sink: str) -> list[str]:
+    """In-service HVDC links joining the source's AC island to the sink's (the links a
+    transfer moves; empty when both lie in one island)."""
+    cn = net.compile()
+    zones = net.bus["zone"].astype(str)
+    groups = getattr(net, "groups", None) or {}
+
+    def islands(element: str, area: str) -> set[int]:
+        members = set(groups.get(area, [area]))
+        table = net[element]
+        on = table.in_service.to_numpy(dtype=bool, copy=True)  # never a view: it is edited
+        if element == "gen":
+            on &= ~table.slack.to_numpy(dtype=bool)
+        buses = table.bus[on & zones.reindex(table.bus).isin(members).to_numpy()]
+        pos = cn.bus_ids.get_indexer(buses)
+        return {int(i) for i in cn.island[pos[pos >= 0]] if i >= 0}
+
+    src, snk = islands("gen", cases.SOURCE), islands("load", sink)
+    if len(src) != 1 or len(snk) != 1 or src == snk:
+        return []
+    a, b = src.pop(), snk.pop()
+    isl_f, isl_t = cn.island[cn.hvdc_from], cn.island[cn.hvdc_to]
+    join = ((isl_f == a) & (isl_t == b)) | ((isl_f == b) & (isl_t == a))
+    return [str(i) for i in np.asarray(cn.hvdc_id)[join]]
+
+
+def _label(element) -> str:
+    if element is None:
+        return ""
+    return f"{element[0]} {plain(element[1])}"
+
+
+def _run_ttc(path: str, task: Task, only) -> dict:
+    net = case_network(path, task.scenario, task.case, only=only)
+    export_mw = float((net.export or {}).get("mw", 0.0))
+    row = {
+        "year": task.year,
+        "scenario": task.scenario,
+        "sink": task.sink,
+        "n_1": task.n_1,
+        "case": task.case,
+        "route": task.route,
+        "site": task.site,
+        "scheduled_export_mw": export_mw,
+    }
+    shares = route_shares(net, task.sink, task.route)
+    if shares == {}:
+        row.update(status="route not available", ttc_mw=np.nan)
+        return {"row": row}
+    t0 = time.perf_counter()
+    try:
+        r = transfer_capability(net, cases.SOURCE, task.sink, n_1=task.n_1, hvdc_shares=shares)
+    except TransferError as exc:
+        row.update(status=f"not studied: {exc}", ttc_mw=np.nan, seconds=time.perf_counter() - t0)
+        return {"row": row}
+    row.update(
+        status="ok",
+        ttc_mw=r.ttc_mw,
+        total_export_mw=export_mw + r.ttc_mw,
+        limit_type=r.limit_type,
+        limiting_element=_label(r.limiting_element),
+        limiting_contingency=_label(r.limiting_contingency),
+        excluded_contingencies=len(r.excluded_contingencies),
+        skipped_contingencies=len(r.skipped_contingencies),
+        losses_mw=r.losses_mw,
+        losses_increase_mw=r.losses_increase_mw,
+        hvdc_capacity_mw=r.hvdc_capacity_mw,
+        hvdc_links=" ".join(f"{k}:{v:.3g}" for k, v in r.hvdc_shares.items()),
+        seconds=time.perf_counter() - t0,
+    )
+    key = {k: row[k] for k in ("year", "sink", "n_1", "case", "route", "site")}
+    out = {"row": row}
+    curve = r.curve.copy()
+    for k, v in key.items():
+        curve.insert(0, k, v)
+    out["trials"] = curve
+    out["excluded"] = pd.DataFrame(
+        [{**key, "outage_element": e, "outage_id": str(i)} for e, i in r.excluded_contingencies]
+    )
+    if task.case == BASE_CASE and task.route == "all" and not task.site:
+        links = r.link_flows.reset_index(names="hvdc")
+        borders = r.border_flows.copy()
+        for k, v in key.items():
+            links.insert(0, k, v)
+            borders.insert(0, k, v)
+        out["links"] = links
+        out["borders"] = borders
+        if task.map_path:
+            from gridsim.plot import plot_map
+
+            title = (
+                f"{task.scenario}: AZ → {task.sink} at the {'N-1' if task.n_1 else 'N-0'} "
+                f"limit ({export_mw:.0f} + {r.ttc_mw:.0f} MW)"
+            )
+            plot_map(r.network_at(r.ttc_mw), r.result, task.map_path, title=title)
+    return out
+
+
+def _run_curve(path: str, task: Task) -> dict:
+    """N-0 TTC plus AC power flows at evenly spaced transfers (the export curve)."""
+    out = _run_ttc(path, task, None)
+    row = out["row"]
+    if row.get("status") != "ok":
+        return out
+    net = case_network(path, task.scenario)
+    top = max(1.3 * row["ttc_mw"], 200.0)
+    points = []
+    for t in np.linspace(0.0, top, cases.EXPORT_CURVE_POINTS):
+        moved = apply_transfer(net, cases.SOURCE, task.sink, float(t))
+        res = run_ac(moved, enforce_q_limits=True, max_iter=50)
+        ok = bool(res.converged)
+        loading = res.branch.loading_percent if ok else None
+        points.append(
+            {
+                "year": task.year,
+                "sink": task.sink,
+                "transfer_mw": float(t),
+                "total_export_mw": row["scheduled_export_mw"] + float(t),
+                "converged": ok,
+                "max_loading_percent": float(np.nanmax(loading)) if ok else np.nan,
+                "max_loading_branch": " ".join(map(str, loading.idxmax())) if ok else "",
+                "min_vm_pu": float(np.nanmin(res.bus.vm_pu)) if ok else np.nan,
+                "losses_mw": (res.losses_mw + float(res.hvdc.pl_mw.sum())) if ok else np.nan,
+            }
+        )
+    out["curve"] = pd.DataFrame(points)
+    return out
+
+
+def _run_site(path: str, task: Task) -> dict:
+    """Losses, loadings and N-1 margins of one Niš plant site (no transfer added)."""
+    site = next(s for s in cases.NIS_SITES if s.key == task.site)
+    net = case_network(path, task.scenario)
+    res = run_ac(net, enforce_q_limits=True)
+    if not res.converged:
+        raise GridsimError(f"study: scenario {task.scenario!r} does not converge ({res.message})")
+    br = res.branch.loading_percent
+    rs_lines = net.line.index[
+        net.line.in_service
+        & net.line.from_bus.map(net.bus.zone).eq("RS")
+        & net.line.to_bus.map(net.bus.zone).eq("RS")
+    ]
+    rs_loading = res.line.loading_percent.reindex(rs_lines)
+    table = ac_contingency(net, enforce_q_limits=True)
+    summ = contingency_summary(table)
+    solved = summ[summ.status == "converged"]
+    worst = solved.iloc[0] if len(solved) else None
+    rs_table = table[(table.element == "line") & table["id"].astype(str).isin(set(rs_lines))]
+    rs_worst = rs_table.loading_percent.max() if len(rs_table) else np.nan
+    over = solved[solved.max_loading_percent > 100.0]
+    row = {
+        "year": task.year,
+        "scenario": task.scenario,
+        "site": site.key,
+        "site_label": site.label,
+        "connection_bus": site.bus,
+        "losses_mw": res.losses_mw + float(res.hvdc.pl_mw.sum()),
+        "max_loading_percent": float(np.nanmax(br)),
+        "max_loading_branch": " ".join(map(str, br.idxmax())),
+        "max_loading_rs_percent": float(rs_loading.max()),
+        "max_loading_rs_line": str(rs_loading.idxmax()),
+        "connection_loading_percent": float(res.line.loading_percent[site.line]),
+        "n1_worst_loading_percent": float(worst.max_loading_percent)
+        if worst is not None
+        else np.nan,
+        "n1_worst_branch": f"{worst.max_loading_element} {worst.max_loading_id}"
+        if worst is not None
+        else "",
+        "n1_worst_outage": " ".join(map(str, solved.index[0])) if worst is not None else "",
+        "n1_worst_loading_rs_percent": float(rs_worst),
+        "n1_margin_percent": 100.0 - float(worst.max_loading_percent)
+        if worst is not None
+        else np.nan,
+        "n1_margin_rs_percent": 100.0 - float(rs_worst),
+        "n1_overloading_outages": len(over),
+        "n1_diverged_outages": int((summ.status == "diverged").sum()),
+        "n1_min_vm_pu": float(solved.min_vm_pu.min()) if len(solved) else np.nan,
+    }
+    return {"row": row}
+
+
+_PATH: str | None = None
+_ONLY: tuple[str, ...] | None = None
+
+
+def _init_worker(path: str, only) -> None:
+    global _PATH, _ONLY
+    _PATH, _ONLY = path, only
+
+
+def evaluate(task: Task, path: str | None = None, only=None) -> dict:
+    """Run one task; returns ``{"row": dict, ...tables}``. Errors become the row's status."""
+    path = path or _PATH
+    only = only if only is not None else _ONLY
+    try:
+        if task.kind == "curve":
+            return _run_curve(path, task)
+        if task.kind == "site":
+            return _run_site(path, task)
+        return _run_ttc(path, task, only)
+    except GridsimError as exc:  # one failed case must not lose the others
+        row = dataclasses.asdict(task)
+        row.pop("map_path")
+        row.pop("weight")
+        row.update(status=f"failed: {' '.join(str(exc).split())}", ttc_mw=np.nan)
+        return {"row": row}
+
+
+def rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()

@@ -1,0 +1,258 @@
+"""``gridsim study``: the report is written, self-contained, and its numbers are those of
+direct :func:`gridsim.transfer_capability` calls.
+
+One reduced study (``--quick``) runs end to end through the command line in a subprocess
+(as a user would run it); the other tests read what it wrote.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import one_line_error, run_cli
+
+import gridsim
+from gridsim.study import cases, job
+
+REPO = Path(__file__).resolve().parents[1]
+NETWORK = REPO / "networks" / "caspian_eu.yaml"
+TOL_MW = 1e-6  # a number in the report against the same call made directly
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """Run ``gridsim study --quick`` in a fresh process, from the repository root."""
+    out = tmp_path_factory.mktemp("study") / "report"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run(
+        [sys.executable, "-m", "gridsim.cli", "study", "--quick", "--out", str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return proc, out
+
+
+def test_cli_runs_and_names_the_report(study):
+    proc, out = study
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    assert str(out / "report.md") in last and str(out / "report.html") in last
+    assert "gridsim study" in proc.stderr  # the progress bar
+    assert "Traceback" not in proc.stderr
+    for name in ("report.md", "report.html", "meta.json"):
+        assert (out / name).is_file()
+    # written through a temporary folder that is gone now
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["quick"] is True
+    assert meta["command"].startswith("gridsim study")
+    assert set(meta["versions"]) >= {"gridsim", "numpy", "scipy", "numba", "pandas"}
+    import hashlib
+
+    assert meta["network_sha256"] == hashlib.sha256(NETWORK.read_bytes()).hexdigest()
+    text = (out / "report.md").read_text()
+    for what in (meta["command"], meta["network_sha256"], "numba", "gridsim transfer"):
+        assert what in text
+
+
+def _images(html: str) -> list[str]:
+    return re.findall(r"<img[^>]*\ssrc=\"([^\"]+)\"", html)
+
+
+def test_html_is_self_contained_with_png_pictures(study):
+    _, out = study
+    html = (out / "report.html").read_text()
+    srcs = _images(html)
+    figures = sorted((out / "figures").glob("*.png"))
+    # every figure is shown once; maps, export curves, heatmaps and the site bars
+    assert len(srcs) == len(figures) >= 4
+    names = {p.name for p in figures}
+    assert {
+        "map_2026_RS.png",
+        "export_curve_2026.png",
+        "reinforcements_RS.png",
+        "nis_sites.png",
+    } <= names
+    import matplotlib.image as mpimg
+
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,"), src[:60]
+        data = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        img = mpimg.imread(io.BytesIO(data), format="png")
+        assert img.shape[0] > 100 and img.shape[1] > 100
+        assert float(np.std(img)) > 0.01  # not a blank picture
+    assert "figures/" not in html.split("<body>", 1)[1].replace("`figures/`", "")
+
+
+def test_headline_equals_a_direct_transfer_capability_call(study):
+    _, out = study
+    head = pd.read_parquet(out / "data" / "headline.parquet")
+    row = head[(head.year == "2026") & (head.sink == "RS") & head.n_1].iloc[0]
+    net = gridsim.load_network(NETWORK, scenario="2026")
+    ref = gridsim.transfer_capability(net, "AZ", "RS", n_1=True)
+    assert abs(row.ttc_mw - ref.ttc_mw) <= TOL_MW
+    assert row.limit_type == ref.limit_type
+    assert row.limiting_element == " ".join(map(str, ref.limiting_element))
+    assert row.excluded_contingencies == len(ref.excluded_contingencies)
+    assert abs(row.total_export_mw - (net.export["mw"] + ref.ttc_mw)) <= TOL_MW
+    # the report's table shows the same number (one decimal)
+    assert f"| 2026 | RS | N-1 | 500 | {ref.ttc_mw:,.1f} |" in (out / "report.md").read_text()
+
+
+def test_reinforcement_equals_the_same_edit_made_by_hand(study):
+    _, out = study
+    rein = pd.read_parquet(out / "data" / "reinforcements.parquet")
+    row = rein[
+        (rein.case == "sofia_nis_2") & (rein.year == "2026") & (rein.sink == "EU") & ~rein.n_1
+    ].iloc[0]
+    net = gridsim.load_network(NETWORK, scenario="2026")
+    net.set("line", "L_BGRS_02", "in_service", True)  # the second Sofia-Niš circuit
+    ref = gridsim.transfer_capability(net, "AZ", "EU")
+    assert abs(row.ttc_mw - ref.ttc_mw) <= TOL_MW
+    base = gridsim.transfer_capability(gridsim.load_network(NETWORK, scenario="2026"), "AZ", "EU")
+    assert abs(row.gain_mw - (ref.ttc_mw - base.ttc_mw)) <= TOL_MW
+
+
+def test_csv_and_parquet_hold_the_same_numbers(study):
+    _, out = study
+    data = out / "data"
+    names = {p.stem for p in data.glob("*.parquet")}
+    assert names == {p.stem for p in data.glob("*.csv")}
+    assert {"headline", "routes", "reinforcements", "nis_sites", "export_curve", "trials"} <= names
+    for name in names:
+        pq = pd.read_parquet(data / f"{name}.parquet")
+        csv = pd.read_csv(data / f"{name}.csv", keep_default_na=True)
+        assert pq.shape == csv.shape, name
+        assert list(pq.columns) == list(csv.columns), name
+        for col in pq.columns:
+            if pd.api.types.is_float_dtype(pq[col]):
+                np.testing.assert_allclose(
+                    csv[col].to_numpy(float),
+                    pq[col].to_numpy(float),
+                    rtol=1e-12,
+                    atol=0,
+                    equal_nan=True,
+                    err_msg=name,
+                )
+
+
+def test_tables_are_consistent(study):
+    _, out = study
+    head = pd.read_parquet(out / "data" / "headline.parquet")
+    ok = head[head.status == "ok"]
+    assert len(ok) == 2 * len(cases.SINKS)  # quick: 2026, both sinks, N-0 and N-1
+    np.testing.assert_allclose(ok.total_export_mw, ok.scheduled_export_mw + ok.ttc_mw, atol=TOL_MW)
+    # N-1 adds limits: its TTC is not above N-0's (within the search tolerance, 10 MW/1 %)
+    for sink in cases.SINKS:
+        n0 = ok[(ok.sink == sink) & ~ok.n_1].ttc_mw.iloc[0]
+        n1 = ok[(ok.sink == sink) & ok.n_1].ttc_mw.iloc[0]
+        assert n1 <= n0 + max(10.0, 0.01 * n0)
+    curve = pd.read_parquet(out / "data" / "export_curve.parquet")
+    assert curve.converged.all()
+    # losses grow with the transfer along the curve (AC power flows, MW)
+    for sink in cases.SINKS:
+        c = curve[curve.sink == sink].sort_values("transfer_mw")
+        assert (np.diff(c.losses_mw.to_numpy()) > 0).all()
+    sites = pd.read_parquet(out / "data" / "nis_sites.parquet")
+    assert set(sites.site) == {s.key for s in cases.NIS_SITES}
+    np.testing.assert_allclose(sites.n1_margin_percent, 100.0 - sites.n1_worst_loading_percent)
+
+
+def test_site_losses_equal_a_direct_power_flow(study):
+    _, out = study
+    sites = pd.read_parquet(out / "data" / "nis_sites.parquet")
+    row = sites[sites.site == "trupale"].iloc[0]
+    net = gridsim.load_network(NETWORK, scenario=row.scenario)
+    assert net.gen.bus["G_RS_NIS_CCGT"] == "RS_NISCCGT_TRUPALE"
+    res = gridsim.run_ac(net, enforce_q_limits=True)
+    losses = float(res.line.pl_mw.sum() + res.trafo.pl_mw.sum() + res.hvdc.pl_mw.sum())
+    assert abs(row.losses_mw - losses) <= 1e-6  # MW
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _screenshot(page: Path, shot: Path) -> np.ndarray:
+    proc = subprocess.run(
+        [
+            _chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--screenshot={shot}",
+            "--window-size=1280,4000",
+            page.resolve().as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert shot.is_file(), proc.stderr[-2000:]
+    import matplotlib.colors as mcolors
+    import matplotlib.image as mpimg
+
+    hsv = mcolors.rgb_to_hsv(mpimg.imread(shot)[..., :3])
+    return (hsv[..., 1] > 0.4) & (hsv[..., 2] > 0.2)  # saturated, not dark: colour
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no chromium/google-chrome on PATH")
+def test_html_renders_in_headless_chromium_with_pictures(study, tmp_path):
+    _, out = study
+    page = out / "report.html"
+    colour = _screenshot(page, tmp_path / "report.png").mean()
+    # the same page without its pictures: text and tables are grey, hardly any colour
+    bare = tmp_path / "bare.html"
+    bare.write_text(re.sub(r"<img[^>]*>", "", page.read_text()))
+    colour_bare = _screenshot(bare, tmp_path / "bare.png").mean()
+    assert colour_bare < 5e-4, f"{colour_bare:.5f} of the bare page in colour"
+    assert colour > 10 * max(colour_bare, 2e-4), f"{colour:.5f} of the page in colour"
+
+
+def test_bad_network_is_one_line_exit_2(tmp_path, capsys):
+    status, _, err = run_cli(
+        ["study", "--network", tmp_path / "missing.yaml", "--out", tmp_path / "out"], capsys
+    )
+    assert status == 2
+    assert "missing.yaml" in one_line_error(err)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_interrupted_study_leaves_the_old_report(tmp_path, monkeypatch):
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "report.md").write_text("old")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(job, "_evaluate_all", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        job.run_study(NETWORK, out, quick=True, progress=False, workers=1)
+    assert (out / "report.md").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]
+
+
+def test_the_bundled_network_is_found_from_elsewhere(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert job.default_network().resolve() == NETWORK.resolve()
