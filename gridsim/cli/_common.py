@@ -80,3 +80,33 @@ def with_parameters(network, args):
 
         raise ParameterError("give the scenario either as --scenario or as --param scenario=")
     return apply_parameters(network, params)
+
+
+OUTAGE_ELEMENTS = ("line", "trafo", "hvdc")
+
+
+def parse_outages(text: str, network, allowed=OUTAGE_ELEMENTS, hint: str = "") -> list | str:
+    """``(element, id)`` pairs from an ``--outages`` text (``ELEMENT:ID,...``), or a
+    one-line error message; ``hint`` is added when an element is not ``allowed``."""
+    outages = []
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        element, sep, raw = item.partition(":")
+        element, raw = element.strip(), raw.strip()
+        if not sep or not raw:
+            return f"outage {item!r} is not ELEMENT:ID"
+        if element not in allowed:
+            return f"outage element {element!r} (id {raw!r}) is not one of {', '.join(allowed)}" + (
+                hint if element in OUTAGE_ELEMENTS else ""
+            )
+        table = network.tables.get(element)
+        ident = match_id(table.index, raw) if table is not None else None
+        if ident is None:
+            return f"outage {element}:{raw}: no {element} with id {raw!r}"
+        if not bool(table.in_service[ident]):
+            return f"outage {element}:{raw}: {element} {raw!r} is out of service"
+        outages.append((element, ident))
+    if not outages:
+        return "--outages names no outage"
+    return outages

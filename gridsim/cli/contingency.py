@@ -6,7 +6,14 @@ import json
 import sys
 from pathlib import Path
 
-from gridsim.cli._common import EXIT_OK, json_value, match_id, usage, write_csv
+from gridsim.cli._common import (
+    EXIT_OK,
+    OUTAGE_ELEMENTS,
+    json_value,
+    parse_outages,
+    usage,
+    write_csv,
+)
 from gridsim.model.network import plain
 
 
@@ -34,37 +41,6 @@ def add_parser(sub) -> None:
     cont.set_defaults(run=run)
 
 
-OUTAGE_ELEMENTS = ("line", "trafo", "hvdc")
-
-
-def _parse_outages(args, network) -> list[tuple] | str:
-    """``(element, id)`` pairs from ``--outages``, or a one-line error message."""
-    allowed = OUTAGE_ELEMENTS if args.dc else OUTAGE_ELEMENTS[:2]
-    outages = []
-    for item in (x.strip() for x in args.outages.split(",")):
-        if not item:
-            continue
-        element, sep, raw = item.partition(":")
-        element, raw = element.strip(), raw.strip()
-        if not sep or not raw:
-            return f"outage {item!r} is not ELEMENT:ID"
-        if element not in allowed:
-            extra = " (hvdc outages need --dc)" if element == "hvdc" else ""
-            return (
-                f"outage element {element!r} (id {raw!r}) is not one of {', '.join(allowed)}{extra}"
-            )
-        table = network.tables.get(element)
-        ident = match_id(table.index, raw) if table is not None else None
-        if ident is None:
-            return f"no {element} with id {raw!r}"
-        if not bool(table.in_service[ident]):
-            return f"{element} {raw!r} is out of service"
-        outages.append((element, ident))
-    if not outages:
-        return "--outages names no outage"
-    return outages
-
-
 def run(args) -> int:
     """Run the command; returns the exit status."""
     import warnings
@@ -83,7 +59,12 @@ def run(args) -> int:
         network = read_network(args.file, scenario=args.scenario)
         outages = None
         if args.outages is not None:
-            outages = _parse_outages(args, network)
+            outages = parse_outages(
+                args.outages,
+                network,
+                OUTAGE_ELEMENTS if args.dc else OUTAGE_ELEMENTS[:2],
+                " (hvdc outages need --dc)",
+            )
             if isinstance(outages, str):
                 return usage(args, outages)
         if args.dc:

@@ -15,13 +15,12 @@ from gridsim.cli._common import (
     add_param_option,
     json_value,
     match_id,
+    parse_outages,
     usage,
     with_parameters,
     write_csv,
 )
 from gridsim.model.network import plain
-
-OUTAGE_ELEMENTS = ("line", "trafo", "hvdc")
 
 
 def add_parser(sub) -> None:
@@ -88,30 +87,6 @@ def add_parser(sub) -> None:
         "--out", metavar="DIR", help="write the curve, border and link flows as CSV to DIR"
     )
     tr.set_defaults(run=run)
-
-
-def _parse_outages(text: str, network) -> list[tuple] | str:
-    """``(element, id)`` pairs from ``--outages``, or a one-line error message."""
-    outages = []
-    for item in (x.strip() for x in text.split(",")):
-        if not item:
-            continue
-        element, sep, raw = item.partition(":")
-        element, raw = element.strip(), raw.strip()
-        if not sep or not raw:
-            return f"outage {item!r} is not ELEMENT:ID"
-        if element not in OUTAGE_ELEMENTS:
-            return f"outage element {element!r} (id {raw!r}) is not one of line, trafo, hvdc"
-        table = network.tables.get(element)
-        ident = match_id(table.index, raw) if table is not None else None
-        if ident is None:
-            return f"contingency {element}:{raw}: no {element} with id {raw!r}"
-        if not bool(table.in_service[ident]):
-            return f"contingency {element}:{raw}: {element} {raw!r} is out of service"
-        outages.append((element, ident))
-    if not outages:
-        return "--outages names no outage"
-    return outages
 
 
 def _parse_shares(text: str, network) -> dict | str:
@@ -198,7 +173,7 @@ def run(args) -> int:
             network = with_parameters(network, args)
         outages = None
         if args.outages is not None:
-            outages = _parse_outages(args.outages, network)
+            outages = parse_outages(args.outages, network)
             if isinstance(outages, str):
                 return usage(args, outages)
         shares = None
