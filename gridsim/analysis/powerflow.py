@@ -13,7 +13,7 @@ from gridsim.numerics.sums import bus_sum
 from gridsim.results import PowerFlowResult
 from gridsim.solvers.dc import dc_pf
 from gridsim.solvers.linear import ScipyLU, SingularMatrixError
-from gridsim.solvers.newton import NewtonSolver
+from gridsim.solvers.newton import newton_solver
 from gridsim.solvers.sparse_lu import NumbaLU
 
 INITS = ("flat", "dc")
@@ -148,28 +148,9 @@ def _newton(cn: CompiledNetwork, state: _LimitState, v0, tol, max_iter, linear_s
     types_key = ("newton-types", linear_solver, state.bus_type.tobytes())
     solver = cn._cache.get(types_key)
     if solver is None:
-        solver = cn._cache[types_key] = _newton_solver(cn, state.bus_type, linear_solver)
+        solver = cn._cache[types_key] = newton_solver(cn, state.bus_type, linear_solver)
     sbus = cn.sbus(state.bus_type, state.q_fixed, state.p_fixed)
     return solver.solve(cn.ydata, sbus, v0, tol=tol, max_iter=max_iter)
-
-
-def _newton_solver(cn: CompiledNetwork, bus_type: np.ndarray, linear_solver: str):
-    """The NewtonSolver for a set of bus types, shared through ``cn._cache`` under the key
-    that :func:`gridsim.solvers.batch.newton_solver` uses too."""
-    ref, pv, pq = cn.bus_sets(bus_type)
-    key = ("newton", linear_solver, pv.tobytes(), pq.tobytes())
-    solver = cn._cache.get(key)
-    if solver is None:
-        solver = NewtonSolver(
-            cn.indptr,
-            cn.indices,
-            np.concatenate([pv, pq]),
-            pq,
-            bus_order=cn.bus_order(),
-            linear_solver=LINEAR_SOLVERS[linear_solver],
-        )
-        cn._cache[key] = solver
-    return solver
 
 
 def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:

@@ -48,9 +48,9 @@ from gridsim.solvers.newton import (
     NON_FINITE_MISMATCH,
     NON_FINITE_STEP,
     PIVOT_REJECTED,
-    NewtonSolver,
     newton_block_kernel,
     newton_kernel,
+    newton_solver,
 )
 
 __all__ = [
@@ -394,28 +394,6 @@ def numba_threads(threads: int | None) -> Iterator[None]:
         yield
     finally:
         numba.set_num_threads(before)
-
-
-def newton_solver(cn, bus_type: np.ndarray | None = None, linear_solver: str = "numba"):
-    """The :class:`NewtonSolver` of ``cn`` for a set of bus types (cached on ``cn``, the
-    same object :func:`gridsim.run_ac` uses)."""
-    from gridsim.solvers.linear import ScipyLU
-    from gridsim.solvers.sparse_lu import NumbaLU
-
-    _, pv, pq = cn.bus_sets(bus_type)
-    key = ("newton", linear_solver, pv.tobytes(), pq.tobytes())
-    solver = cn._cache.get(key)
-    if solver is None:
-        solver = NewtonSolver(
-            cn.indptr,
-            cn.indices,
-            np.concatenate([pv, pq]),
-            pq,
-            bus_order=cn.bus_order(),
-            linear_solver={"numba": NumbaLU, "scipy": ScipyLU}[linear_solver],
-        )
-        cn._cache[key] = solver
-    return solver
 
 
 def _rows(a: np.ndarray, n_cols: int, name: str, dtype) -> np.ndarray:

@@ -400,3 +400,24 @@ def _kernel_result(v, done, norm, status, tol) -> NewtonResult | None:
         converged = bool(norm < tol)
         return NewtonResult(v, converged, done, norm, "" if converged else "iteration limit")
     return None
+
+
+def newton_solver(cn, bus_type: np.ndarray | None = None, linear_solver: str = "numba"):
+    """The :class:`NewtonSolver` of ``cn`` for a set of bus types (cached on ``cn``, the
+    same object :func:`gridsim.run_ac` uses)."""
+    from gridsim.solvers.linear import ScipyLU
+
+    _, pv, pq = cn.bus_sets(bus_type)
+    key = ("newton", linear_solver, pv.tobytes(), pq.tobytes())
+    solver = cn._cache.get(key)
+    if solver is None:
+        solver = NewtonSolver(
+            cn.indptr,
+            cn.indices,
+            np.concatenate([pv, pq]),
+            pq,
+            bus_order=cn.bus_order(),
+            linear_solver={"numba": NumbaLU, "scipy": ScipyLU}[linear_solver],
+        )
+        cn._cache[key] = solver
+    return solver
