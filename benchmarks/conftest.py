@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import time
 import warnings
 from functools import cache
 
+import numpy as np
 import pytest
 
 pp = pytest.importorskip("pandapower")
@@ -79,3 +81,14 @@ def lightsim2grid_contingency(net, algorithm: str):
     analysis.change_algorithm(algorithm)
     analysis.nb_thread = 1
     return model, analysis
+
+
+def cpu_seconds(fn, repeat: int = 5) -> float:
+    """Median process CPU time of ``fn()`` (all threads): on a shared, oversubscribed
+    machine a steadier figure than wall time, which counts the time spent waiting."""
+    times = []
+    for _ in range(repeat):
+        start = time.process_time()
+        fn()
+        times.append(time.process_time() - start)
+    return float(np.median(times))

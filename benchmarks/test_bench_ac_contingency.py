@@ -17,11 +17,10 @@ the count), tolerance 1e-8, each outage started from the base-case voltages.
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pytest
-from conftest import N1_CASE, contingency_setup, lightsim2grid_contingency
+from conftest import N1_CASE, contingency_setup, cpu_seconds, lightsim2grid_contingency
 
 from gridsim.analysis.contingency import ac_contingency
 from gridsim.analysis.sensitivity import lodf
@@ -29,17 +28,6 @@ from gridsim.analysis.sensitivity import lodf
 N_AC = int(os.environ.get("GRIDSIM_BENCH_N_AC", "0")) or None  # None: every outage
 THREADS = [1, 2]
 ROUNDS = 5
-
-
-def cpu_seconds(fn, repeat: int = 3) -> float:
-    """Median process CPU time of ``fn()`` (all threads): on a shared, oversubscribed
-    machine a steadier figure than wall time, which counts the time spent waiting."""
-    times = []
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return float(np.median(times))
 
 
 def _ac_outages(net, cn):
@@ -68,7 +56,7 @@ def test_ac_n1_gridsim(benchmark, threads):
     benchmark.extra_info["converged"] = int((status == "converged").sum())
     benchmark.extra_info["per_contingency_s"] = benchmark.stats.stats.median / n
     benchmark.extra_info["cpu_per_contingency_s"] = (
-        cpu_seconds(lambda: ac_contingency(cn, outages, threads=threads)) / n
+        cpu_seconds(lambda: ac_contingency(cn, outages, threads=threads), repeat=3) / n
     )
     benchmark.extra_info["n_outages"] = n
     benchmark.extra_info["threads"] = threads
@@ -95,6 +83,6 @@ def test_ac_n1_lightsim2grid(benchmark, threads):
     assert flows.shape[0] == n
     benchmark.extra_info["converged"] = int(np.isfinite(flows).all(axis=1).sum())
     benchmark.extra_info["per_contingency_s"] = benchmark.stats.stats.median / n
-    benchmark.extra_info["cpu_per_contingency_s"] = cpu_seconds(run) / n
+    benchmark.extra_info["cpu_per_contingency_s"] = cpu_seconds(run, repeat=3) / n
     benchmark.extra_info["n_outages"] = n
     benchmark.extra_info["threads"] = threads

@@ -21,11 +21,9 @@ parallel Numba call and returns voltages; lightsim2grid's timed call is ``comput
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-from conftest import case, lightsim2grid_model, pp
+from conftest import case, cpu_seconds, lightsim2grid_model, pp
 
 import gridsim
 from gridsim.analysis.batch import run_ac_batch
@@ -42,17 +40,6 @@ def _setup():
     cn = network.compile()
     scale = np.random.default_rng(0).uniform(0.8, 1.2, N_SCENARIOS)
     return net, cn, scale
-
-
-def cpu_seconds(fn, repeat: int = 5) -> float:
-    """Median process CPU time of ``fn()`` (all threads): on a shared, oversubscribed
-    machine a steadier figure than wall time, which counts the time spent waiting."""
-    times = []
-    for _ in range(repeat):
-        start = time.process_time()
-        fn()
-        times.append(time.process_time() - start)
-    return float(np.median(times))
 
 
 def _extra(benchmark, threads, converged, fn):
