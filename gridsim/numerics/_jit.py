@@ -5,7 +5,7 @@ process does not compile again), ``nogil=True`` (batches may run kernels in thre
 ``error_model="numpy"`` (no Python exception machinery for floating-point errors).
 
 Numba keys a cached kernel on its own file's timestamp only: a kernel that calls kernels
-in other files (``newton_kernel`` calls the mismatch, Jacobian and LU kernels) would keep
+in other files (``newton_block_kernel`` calls the mismatch, Jacobian and LU kernels) would keep
 their old code after only those files changed. :func:`_drop_stale_caches` guards
 against that: it fingerprints every gridsim source file that holds kernels and, when
 the fingerprint changed since the caches were written, deletes gridsim's cache files

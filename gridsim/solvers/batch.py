@@ -4,12 +4,11 @@ Load scenarios, time steps and branch outages change the values of Ybus and of t
 scheduled injections, never the Ybus pattern nor (when the bus types stay) the
 Jacobian pattern. :func:`newton_block_batch` runs
 :func:`~gridsim.solvers.newton.newton_block_kernel` (the Jacobian in 2x2 bus blocks;
-:func:`newton_batch` the scalar :func:`~gridsim.solvers.newton.newton_kernel` where the
-block form does not apply) for every point in a ``prange`` loop: one Numba call for
-the whole batch, the GIL released, each point with its own workspace (the kernel
-allocates its own vectors), all points sharing the Jacobian pattern, the fill-reducing
-ordering and the symbolic LU. Points are independent: results do not depend on the
-thread count or on the other points.
+SuperLU in Python where the block form does not apply) for every point in a ``prange``
+loop: one Numba call for the whole batch, the GIL released, each point with its own
+workspace (the kernel allocates its own vectors), all points sharing the Jacobian
+pattern, the fill-reducing ordering and the symbolic LU. Points are independent:
+results do not depend on the thread count or on the other points.
 
 Numba's threading layer decides whether two Python threads may run these kernels at
 the same time (the ``omp`` and ``tbb`` layers can, ``workqueue`` cannot); to use several
@@ -49,7 +48,6 @@ from gridsim.solvers.newton import (
     NON_FINITE_STEP,
     PIVOT_REJECTED,
     newton_block_kernel,
-    newton_kernel,
     newton_solver,
 )
 
@@ -57,7 +55,6 @@ __all__ = [
     "BatchResult",
     "branch_flows",
     "bus_sums",
-    "newton_batch",
     "newton_block_batch",
     "newton_solver",
     "numba_threads",
@@ -71,89 +68,6 @@ MESSAGES = {
     NON_FINITE_STEP: "Jacobian solve gave non-finite steps",
     NON_FINITE_MISMATCH: "mismatch became non-finite",
 }
-
-
-@njit(parallel=True)
-def newton_batch(
-    indptr,
-    indices,
-    ydata,
-    dpos,
-    dval,
-    sbus,
-    v0,
-    pvpq,
-    pq,
-    jpos,
-    nnz_j,
-    gather,
-    p_indptr,
-    p_indices,
-    l_ptr,
-    l_idx,
-    u_ptr,
-    u_idx,
-    order,
-    tol,
-    max_iter,
-):  # pragma: no cover (jitted)
-    """:func:`newton_kernel` for every point, in parallel.
-
-    ``ydata`` ``[n_y, nnz]``, ``sbus`` and ``v0`` ``[n_s, n_bus]`` with ``n_y`` and
-    ``n_s`` either 1 (shared) or the number of points; point ``i`` solves with Ybus
-    values ``ydata[i] + sum_j dval[i, j] e_{dpos[i, j]}`` (``dpos``/``dval``
-    ``[n_points, m]``, ``m`` may be 0; a position below 0 is skipped).
-
-    Returns ``(v, iterations, max_mismatch, status)`` per point (the kernel's codes).
-    """
-    n_points = max(ydata.shape[0], sbus.shape[0], v0.shape[0], dpos.shape[0])
-    n_bus = v0.shape[1]
-    v_out = np.empty((n_points, n_bus), dtype=np.complex128)
-    iterations = np.zeros(n_points, dtype=np.int64)
-    norms = np.zeros(n_points)
-    status = np.zeros(n_points, dtype=np.int8)
-    shared_y = ydata.shape[0] == 1
-    shared_s = sbus.shape[0] == 1
-    shared_v = v0.shape[0] == 1
-    m = dpos.shape[1]
-    for i in prange(n_points):
-        yrow = ydata[0] if shared_y else ydata[i]
-        if m > 0:
-            y = yrow.copy()
-            for j in range(m):
-                p = dpos[i, j]
-                if p >= 0:
-                    y[p] += dval[i, j]
-        else:
-            y = yrow
-        s = sbus[0] if shared_s else sbus[i]
-        v = v0[0] if shared_v else v0[i]
-        vi, it, norm, st = newton_kernel(
-            indptr,
-            indices,
-            y,
-            s,
-            v,
-            pvpq,
-            pq,
-            jpos,
-            nnz_j,
-            gather,
-            p_indptr,
-            p_indices,
-            l_ptr,
-            l_idx,
-            u_ptr,
-            u_idx,
-            order,
-            tol,
-            max_iter,
-        )
-        v_out[i, :] = vi
-        iterations[i] = it
-        norms[i] = norm
-        status[i] = st
-    return v_out, iterations, norms, status
 
 
 @njit(parallel=True)
@@ -177,8 +91,16 @@ def newton_block_batch(
     tol,
     max_iter,
 ):  # pragma: no cover (jitted)
-    """:func:`newton_batch` with :func:`~gridsim.solvers.newton.newton_block_kernel`
-    (the Jacobian in 2x2 bus blocks); same inputs per point and same outputs."""
+    """:func:`~gridsim.solvers.newton.newton_block_kernel` (the Jacobian in 2x2 bus
+    blocks) for every point, in parallel.
+
+    ``ydata`` ``[n_y, nnz]``, ``sbus`` and ``v0`` ``[n_s, n_bus]`` with ``n_y`` and
+    ``n_s`` either 1 (shared) or the number of points; point ``i`` solves with Ybus
+    values ``ydata[i] + sum_j dval[i, j] e_{dpos[i, j]}`` (``dpos``/``dval``
+    ``[n_points, m]``, ``m`` may be 0; a position below 0 is skipped).
+
+    Returns ``(v, iterations, max_mismatch, status)`` per point (the kernel's codes).
+    """
     n_points = max(ydata.shape[0], sbus.shape[0], v0.shape[0], dpos.shape[0])
     n_bus = v0.shape[1]
     v_out = np.empty((n_points, n_bus), dtype=np.complex128)
@@ -323,7 +245,7 @@ def bus_sums(values, bus, n_bus):  # pragma: no cover (jitted)
 
 
 def outage_deltas(cn, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``dpos``/``dval`` for :func:`newton_batch` taking branches out, one per point.
+    """``dpos``/``dval`` for :func:`newton_block_batch` taking branches out, one per point.
 
     Parameters
     ----------
@@ -511,7 +433,8 @@ def solve_batch(
             {},
         )
 
-    if linear_solver == "scipy":
+    block = None if linear_solver == "scipy" else getattr(solver, "block", None)
+    if block is None:  # SuperLU chosen, or the block LU rejected a pivot of this pattern
         v = np.empty((n_points, n), dtype=np.complex128)
         iterations = np.zeros(n_points, dtype=np.int64)
         norms = np.full(n_points, np.inf)
@@ -520,55 +443,28 @@ def solve_batch(
         return _finish_with_superlu(
             cn, bus_type, yd, dp, dv, sb, v, iterations, norms, status, tol, max_iter
         )
-    block = getattr(solver, "block", None)
+    bp, blu = block
     with numba_threads(threads):
-        if block is not None:
-            bp, blu = block
-            v, iterations, norms, status = newton_block_batch(
-                cn.indptr,
-                cn.indices,
-                yd,
-                dp,
-                dv,
-                sb,
-                vs,
-                bp.nodes,
-                bp.pqf,
-                bp.ypos,
-                bp.indptr,
-                bp.indices,
-                blu.l_ptr,
-                blu.l_idx,
-                blu.u_ptr,
-                blu.u_idx,
-                tol,
-                max_iter,
-            )
-        else:
-            pat, lu = solver.pattern, solver.lu
-            v, iterations, norms, status = newton_batch(
-                cn.indptr,
-                cn.indices,
-                yd,
-                dp,
-                dv,
-                sb,
-                vs,
-                pat.pvpq,
-                pat.pq,
-                pat.pos,
-                pat.indices.size,
-                lu.gather,
-                lu.p_indptr,
-                lu.p_indices,
-                lu.l_ptr,
-                lu.l_idx,
-                lu.u_ptr,
-                lu.u_idx,
-                lu.order,
-                tol,
-                max_iter,
-            )
+        v, iterations, norms, status = newton_block_batch(
+            cn.indptr,
+            cn.indices,
+            yd,
+            dp,
+            dv,
+            sb,
+            vs,
+            bp.nodes,
+            bp.pqf,
+            bp.ypos,
+            bp.indptr,
+            bp.indices,
+            blu.l_ptr,
+            blu.l_idx,
+            blu.u_ptr,
+            blu.u_idx,
+            tol,
+            max_iter,
+        )
 
     return _finish_with_superlu(
         cn, bus_type, yd, dp, dv, sb, v, iterations, norms, status, tol, max_iter

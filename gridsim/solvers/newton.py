@@ -6,8 +6,7 @@ linear solver are built once per set of bus types and reused across iterations.
 
 With gridsim's Numba LU the whole iteration loop (mismatch, Jacobian values,
 factorisation, solve, update) runs in one Numba call: :func:`newton_block_kernel`, on
-the Jacobian stored in 2x2 bus blocks (the default of :class:`NewtonSolver`), or
-:func:`newton_kernel`, on the scalar Jacobian (what the batch kernels call). With
+the Jacobian stored in 2x2 bus blocks (the default of :class:`NewtonSolver`). With
 SuperLU, or after a Numba LU met a pivot it would not trust, the same steps run in
 Python around scipy.
 """
@@ -36,82 +35,14 @@ from gridsim.solvers.sparse_lu import (
     NumbaLU,
     block_numeric_lu,
     block_solve_lu,
-    gather_solve,
     symbolic_lu,
 )
 
-# newton_kernel's status codes
+# newton_block_kernel's status codes
 CONVERGED_OR_LIMIT, PIVOT_REJECTED, NON_FINITE_STEP, NON_FINITE_MISMATCH = 0, 1, 2, 3
 # A rejected pivot with a mismatch above this (p.u.) ends the solve as diverged instead
 # of handing a runaway iterate to SuperLU (which can take minutes on a 70,000-bus grid).
 DIVERGED_MISMATCH = 1e6
-
-
-@njit
-def newton_kernel(
-    indptr,
-    indices,
-    ydata,
-    sbus,
-    v0,
-    pvpq,
-    pq,
-    jpos,
-    nnz_j,
-    gather,
-    p_indptr,
-    p_indices,
-    l_ptr,
-    l_idx,
-    u_ptr,
-    u_idx,
-    order,
-    tol,
-    max_iter,
-):  # pragma: no cover
-    """Newton-Raphson iterations with the Numba LU, all in compiled code.
-
-    Returns ``(v, iterations, max_mismatch, status)``; on ``PIVOT_REJECTED`` ``v`` is
-    the last iterate, from which the caller continues with a pivoting LU.
-    """
-    npvpq = pvpq.size
-    v = v0.copy()
-    va = np.angle(v)
-    vm = np.abs(v)
-    f, ibus = mismatch(indptr, indices, ydata, v, sbus, pvpq, pq)
-    norm = max_abs(f)
-    it = 0
-    while norm >= tol and it < max_iter:
-        jdata = jacobian_values(indptr, indices, ydata, v, ibus, jpos, nnz_j)
-        dx, ok = gather_solve(
-            jdata,
-            gather,
-            p_indptr,
-            p_indices,
-            l_ptr,
-            l_idx,
-            u_ptr,
-            u_idx,
-            order,
-            -f,
-            PIVOT_TOLERANCE,
-        )
-        if not ok:
-            return v, it, norm, PIVOT_REJECTED
-        it += 1
-        for k in range(dx.size):
-            if not np.isfinite(dx[k]):
-                return v, it, norm, NON_FINITE_STEP
-        for k in range(npvpq):
-            va[pvpq[k]] += dx[k]
-        for k in range(pq.size):
-            vm[pq[k]] += dx[npvpq + k]
-        v = vm * np.exp(1j * va)
-        f, ibus = mismatch(indptr, indices, ydata, v, sbus, pvpq, pq)
-        norm = max_abs(f)
-        if not np.isfinite(norm):
-            return v, it, norm, NON_FINITE_MISMATCH
-    return v, it, norm, CONVERGED_OR_LIMIT
 
 
 @njit
@@ -144,10 +75,11 @@ def newton_block_kernel(
 ):  # pragma: no cover
     """Newton-Raphson on the 2x2 bus-block Jacobian, all in compiled code.
 
-    The block form of :func:`newton_kernel` (see
-    :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`): the Jacobian is written
-    straight into the block LU's order and every work array is allocated once per call.
-    Returns ``(v, iterations, max_mismatch, status)`` with :func:`newton_kernel`'s codes.
+    The Jacobian (see :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`) is
+    written straight into the block LU's order and every work array is allocated once
+    per call. Returns ``(v, iterations, max_mismatch, status)``: ``CONVERGED_OR_LIMIT``,
+    or ``PIVOT_REJECTED`` (``v`` the last iterate, from which the caller goes on with
+    SuperLU), ``NON_FINITE_STEP``, ``NON_FINITE_MISMATCH``.
     """
     n_bus = v0.size
     nb = nodes.size
@@ -235,8 +167,8 @@ class NewtonSolver:
         :class:`~gridsim.solvers.sparse_lu.NumbaLU` (default) or ``ScipyLU``. With
         ``NumbaLU`` a solve runs :func:`newton_block_kernel` (the Jacobian in 2x2 bus
         blocks and :func:`~gridsim.solvers.sparse_lu.block_numeric_lu`); ``pattern`` and
-        ``lu`` (the scalar Jacobian pattern and its solver, which :func:`newton_kernel`
-        and the Python loop use) are built on first use.
+        ``lu`` (the scalar Jacobian pattern and its solver, which the Python loop
+        uses) are built on first use.
     """
 
     def __init__(self, indptr, indices, pvpq, pq, bus_order=None, linear_solver=NumbaLU):
@@ -332,33 +264,6 @@ class NewtonSolver:
             self._block = False
             self.lu.use_fallback()
             return self._python_loop(ydata, sbus, v, tol, max_iter, done)
-        lu, pat = self.lu, self.pattern
-        if isinstance(lu, NumbaLU) and lu.fallback is None and pat.n:
-            v, done, norm, status = newton_kernel(
-                self.indptr,
-                self.indices,
-                ydata,
-                sbus,
-                v,
-                pat.pvpq,
-                pat.pq,
-                pat.pos,
-                pat.indices.size,
-                lu.gather,
-                lu.p_indptr,
-                lu.p_indices,
-                lu.l_ptr,
-                lu.l_idx,
-                lu.u_ptr,
-                lu.u_idx,
-                lu.order,
-                tol,
-                max_iter,
-            )
-            result = _kernel_result(v, done, norm, status, tol)
-            if result is not None:
-                return result
-            lu.use_fallback()  # a pivot the Numba LU would not trust: go on with SuperLU
         return self._python_loop(ydata, sbus, v, tol, max_iter, done)
 
     def _python_loop(self, ydata, sbus, v, tol, max_iter, done) -> NewtonResult:

@@ -196,14 +196,14 @@ def _flat_start(cn):
 
 @pytest.mark.parametrize("case", ["case300", "case2869pegase"])
 def test_block_and_scalar_newton_kernels_agree(case):
-    """The block kernel (default) and the scalar kernel (batch solves) take the same
-    Newton steps: same iterations, voltages within 1e-10 p.u."""
+    """The block kernel (default) and the scalar Jacobian with the scalar Numba LU take
+    the same Newton steps: same iterations, voltages within 1e-10 p.u."""
     cn = gridsim.from_pandapower(pandapower_case(case)).compile()
     ref, pv, pq = cn.bus_sets()
     pvpq = np.concatenate([pv, pq])
     block = newton.NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
     scalar = newton.NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
-    scalar._block = False  # the scalar kernel, newton_kernel
+    scalar._block = False  # the scalar Jacobian and Numba LU, in the Python loop
     a = block.solve(cn.ydata, cn.sbus(), _flat_start(cn), tol=1e-10, max_iter=20)
     b = scalar.solve(cn.ydata, cn.sbus(), _flat_start(cn), tol=1e-10, max_iter=20)
     assert block.block is not None and scalar.lu.fallback is None
