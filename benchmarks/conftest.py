@@ -92,3 +92,21 @@ def cpu_seconds(fn, repeat: int = 5) -> float:
         fn()
         times.append(time.process_time() - start)
     return float(np.median(times))
+
+
+def paired(benchmark, ours, theirs, rounds: int) -> None:
+    """Time ``ours()`` and ``theirs()`` alternated call by call, so that a noisy
+    neighbour on a shared machine slows both alike, and put the quartiles of the
+    per-pair speed-up (their time / our time; > 1: gridsim faster) in ``extra_info``."""
+    ratios = []
+
+    def pair():
+        t0 = time.perf_counter()
+        ours()
+        t1 = time.perf_counter()
+        theirs()
+        ratios.append((time.perf_counter() - t1) / (t1 - t0))
+
+    benchmark.pedantic(pair, rounds=rounds, iterations=1)
+    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
+    benchmark.extra_info.update(speedup_median=med, speedup_q1=q1, speedup_q3=q3)

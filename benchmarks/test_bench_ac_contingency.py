@@ -12,6 +12,9 @@ the count), tolerance 1e-8, each outage started from the base-case voltages.
 
 ``extra_info`` holds the seconds per contingency (median / number of outages) and
 ``cpu_per_contingency_s``, the same in process CPU time (all threads counted).
+``paired-ac-n1-case1354pegase-<t>thread``: the two calls alternated, the quartiles of
+the per-pair speed-up (lightsim2grid time / gridsim time; the speed issue's acceptance
+asks for at least 1.25, a time ratio of at most 0.8).
 """
 
 from __future__ import annotations
@@ -20,7 +23,13 @@ import os
 
 import numpy as np
 import pytest
-from conftest import N1_CASE, contingency_setup, cpu_seconds, lightsim2grid_contingency
+from conftest import (
+    N1_CASE,
+    contingency_setup,
+    cpu_seconds,
+    lightsim2grid_contingency,
+    paired,
+)
 
 from gridsim.analysis.contingency import ac_contingency
 from gridsim.analysis.sensitivity import lodf
@@ -86,3 +95,24 @@ def test_ac_n1_lightsim2grid(benchmark, threads):
     benchmark.extra_info["cpu_per_contingency_s"] = cpu_seconds(run, repeat=3) / n
     benchmark.extra_info["n_outages"] = n
     benchmark.extra_info["threads"] = threads
+
+
+@pytest.mark.parametrize("threads", THREADS)
+def test_ac_n1_paired(benchmark, threads):
+    net, _, cn = contingency_setup()
+    outages, ls_index = _ac_outages(net, cn)
+    model, analysis = lightsim2grid_contingency(net, "NR_KLU")
+    analysis.nb_thread = threads
+    analysis.add_multiple_n1(ls_index)
+    v = model.ac_pf(np.ones(len(net.bus), dtype=complex), 30, 1e-8)
+    benchmark.group = f"paired-ac-n1-{N1_CASE}-{threads}thread"
+
+    def theirs():
+        analysis.compute(v, 30, 1e-8)
+        return analysis.compute_power_flows()
+
+    def ours():
+        return ac_contingency(cn, outages, threads=threads)
+
+    ours(), theirs()  # warm
+    paired(benchmark, ours, theirs, rounds=10)

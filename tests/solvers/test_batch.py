@@ -113,6 +113,51 @@ def test_outages_match_rebuilt_networks(case, n_outages):
         _assert_same_state(res.v[i], ref.v)
 
 
+def _all_outages(cn):
+    """Compiled positions of every in-service branch and whether its outage islands."""
+    _, islanding = lodf(cn)
+    index = {
+        key: k
+        for k, key in enumerate(
+            zip(np.where(cn.br_kind == 0, "line", "trafo"), cn.br_id, strict=True)
+        )
+    }
+    positions = np.array([index[key] for key in islanding.index])
+    return positions, islanding.to_numpy()
+
+
+@pytest.mark.parametrize("case", ["case30", "case118"])
+def test_shared_first_step_is_newtons_first_step(case):
+    """The first step from the shared LU corrected by the low-rank (compensation)
+    update equals the step with the point's own Jacobian: every branch outage (PV and
+    slack terminals, transformers, parallel circuits, islanding ones) and load
+    scenarios, after one iteration (1e-11 p.u.) and at the end (same iterations)."""
+    cn = _network(case).compile()
+    base = gridsim.run_ac(cn)
+    positions, islanding = _all_outages(cn)
+    dpos, dval = outage_deltas(cn, positions)
+    scale = np.random.default_rng(4).uniform(0.7, 1.3, 20)
+    sbus = cn.sbus()[None, :] * np.ones(20)[:, None]
+    sbus[:, cn.bus_type == PQ] *= scale[:, None]
+    runs = [
+        dict(sbus=cn.sbus(), dpos=dpos, dval=dval, v0=base.v),  # outages
+        dict(sbus=sbus, v0=base.v),  # injections
+        dict(sbus=sbus, v0=_flat_start(cn, cn.bus_type)),  # from a flat start
+    ]
+    for kwargs in runs:
+        for max_iter in (1, 30):
+            shared = solve_batch(cn, **kwargs, max_iter=max_iter)
+            plain = solve_batch(cn, **kwargs, max_iter=max_iter, shared_first_step=False)
+            np.testing.assert_array_equal(shared.converged, plain.converged)
+            ok = plain.converged | (max_iter == 1)
+            ok &= np.isfinite(plain.v).all(axis=1) & ~plain.fallback
+            np.testing.assert_allclose(shared.v[ok], plain.v[ok], rtol=0, atol=1e-11)
+            np.testing.assert_array_equal(shared.iterations[ok], plain.iterations[ok])
+    # the islanding outages fail either way; the others converge
+    res = solve_batch(cn, cn.sbus(), dpos=dpos, dval=dval, v0=base.v)
+    assert res.converged[~islanding].all()
+
+
 def test_diverging_point_is_reported_and_leaves_others_alone():
     network = _network("case118")
     scale = np.array([1.0, 40.0, 0.9])  # 40x the load: no solution
