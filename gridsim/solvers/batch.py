@@ -230,7 +230,8 @@ def newton_block_batch(
                 tol,
                 max_iter,
             )
-        v_out[i, :] = vi
+        for b in range(n_bus):  # a loop: no slice assignment (see ordering._copy)
+            v_out[i, b] = vi[b]
         iterations[i] = it
         norms[i] = norm
         status[i] = st

@@ -58,6 +58,15 @@ def _heap_pop(keys, nodes, size):  # pragma: no cover (jitted)
 
 
 @njit
+def _copy(src, i, dst, j, n):  # pragma: no cover (jitted)
+    """``dst[j:j+n] = src[i:i+n]`` as a loop (non-overlapping or ``j > i + n``): an
+    array slice assignment would compile Numba's shape-error formatting, seconds of
+    the first compile with an empty cache."""
+    for k in range(n):
+        dst[j + k] = src[i + k]
+
+
+@njit
 def minimum_degree(indptr, indices):  # pragma: no cover (jitted)
     """Minimum-degree elimination order of a symmetric CSR/CSC pattern.
 
@@ -119,9 +128,9 @@ def minimum_degree(indptr, indices):  # pragma: no cover (jitted)
             if need > cap[u]:  # move u's list to the end of the pool, with room to grow
                 if total + 2 * need > pool.size:
                     bigger = np.empty(2 * (total + 2 * need), dtype=np.int64)
-                    bigger[:total] = pool[:total]
+                    _copy(pool, 0, bigger, 0, total)
                     pool = bigger
-                pool[total : total + m] = pool[s : s + m]
+                _copy(pool, s, pool, total, m)
                 start[u] = total
                 cap[u] = 2 * need
                 total += 2 * need
@@ -135,8 +144,8 @@ def minimum_degree(indptr, indices):  # pragma: no cover (jitted)
             if size + 1 >= heap_key.size:
                 keys = np.empty(2 * heap_key.size, dtype=np.int64)
                 nodes = np.empty(2 * heap_key.size, dtype=np.int64)
-                keys[:size] = heap_key[:size]
-                nodes[:size] = heap_node[:size]
+                _copy(heap_key, 0, keys, 0, size)
+                _copy(heap_node, 0, nodes, 0, size)
                 heap_key, heap_node = keys, nodes
             size = _heap_push(heap_key, heap_node, size, m, u)
     return order
