@@ -15,7 +15,10 @@ Groups (pytest-benchmark ``group``), each read as a ratio of its rows:
   synthetic grids (no comparison); ``extra_info`` holds the iterations, the largest
   mismatch recomputed with scipy.sparse, and the process's peak resident memory.
 - ``cold-start``: a fresh Python process that imports the package and solves a small
-  network (Numba's disk cache warm for gridsim; pandapower turns Numba's cache off).
+  network (Numba's disk cache warm for gridsim; pandapower turns Numba's cache off);
+  ``imports`` is the floor (the dependencies' imports alone).
+- ``cold-start-empty-cache``: the same with gridsim's Numba cache empty (every kernel
+  compiles), against pandapower's first ``runpp``.
 
 Run ``pytest benchmarks/ --benchmark-json=bench.json`` and then
 ``python benchmarks/ratios.py bench.json`` for the table in benchmarks/README.md.
@@ -23,9 +26,11 @@ Run ``pytest benchmarks/ --benchmark-json=bench.json`` and then
 
 from __future__ import annotations
 
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import warnings
 from functools import cache
 from pathlib import Path
@@ -203,9 +208,11 @@ COLD_PANDAPOWER = (
 )
 
 
-# The floor under gridsim's figure: importing its dependencies and nothing else.
+# The floor under gridsim's figure: importing its dependencies and nothing else (the
+# speed issue's "numpy, scipy, numba and pandas"; Numba imports scipy.linalg on its
+# first compiled call, to find BLAS).
 COLD_IMPORTS = (
-    "import time; t0 = time.perf_counter(); import numpy, pandas, numba, yaml; "
+    "import time; t0 = time.perf_counter(); import numpy, scipy.linalg, pandas, numba, yaml; "
     "print(time.perf_counter() - t0)"
 )
 
@@ -222,6 +229,15 @@ def test_cold_start(benchmark, tool, code):
     """
     benchmark.group = "cold-start"
     _time_fresh_processes(benchmark, code, rounds=5)
+
+
+@pytest.mark.parametrize("tool,code", [("gridsim", COLD_GRIDSIM), ("pandapower", COLD_PANDAPOWER)])
+def test_cold_start_empty_cache(benchmark, tool, code, tmp_path):
+    """Fresh process, gridsim's Numba cache empty (``NUMBA_CACHE_DIR`` a new folder each
+    round, so every kernel compiles) against pandapower's first ``runpp`` (which
+    always compiles: it turns Numba's cache off)."""
+    benchmark.group = "cold-start-empty-cache"
+    _time_fresh_processes(benchmark, code, rounds=2, empty_cache=tmp_path)
 
 
 # First solve of a pandapower case in a fresh process, pandapower and its case already
@@ -250,15 +266,30 @@ def test_cold_first_solve(benchmark, name, tool):
     _time_fresh_processes(benchmark, code, rounds=3)
 
 
-def _time_fresh_processes(benchmark, code: str, rounds: int) -> None:
+def _time_fresh_processes(
+    benchmark, code: str, rounds: int, empty_cache: Path | None = None
+) -> None:
     """Time ``python -c code`` in fresh processes; the last line each prints (its own
-    in-process seconds) goes, as a median, to ``extra_info["in_process_s"]``."""
+    in-process seconds) goes, as a median, to ``extra_info["in_process_s"]``.
+
+    The processes may write bytecode (``PYTHONDONTWRITEBYTECODE`` dropped), as an
+    installed package has it; with ``empty_cache`` each one gets a new, empty
+    ``NUMBA_CACHE_DIR`` under that folder.
+    """
     root = Path(__file__).resolve().parents[1]
     inner: list[float] = []
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
     def fresh():
+        if empty_cache is not None:
+            env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(dir=empty_cache)
         out = subprocess.run(
-            [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=root
+            [sys.executable, "-c", code],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=root,
+            env=env,
         )
         inner.append(float(out.stdout.strip().splitlines()[-1]))
 

@@ -24,8 +24,8 @@ from gridsim.results import PowerFlowResult
 from gridsim.solvers.batch import (
     _flat_start,
     branch_flows,
-    bus_sums,
     numba_threads,
+    point_injections,
     solve_batch,
 )
 
@@ -184,21 +184,22 @@ def run_ac_batch(
 
 
 def _sbus(cn: CompiledNetwork, load_s, inj_p) -> np.ndarray:
-    """Scheduled injections per point, p.u. (``cn.sbus()`` with the points' values)."""
+    """Scheduled injections per point, p.u. (``cn.sbus()`` with the points' values; the
+    Q of voltage controllers is not scheduled, so injectors change P only)."""
     base = cn.sbus()
     if load_s is None and inj_p is None:
         return base
-    delta = None
-    if load_s is not None:
-        d_load = np.ascontiguousarray(cn.load_s[None, :] - load_s, dtype=np.complex128)
-        delta = bus_sums(d_load, cn.load_bus, cn.n_bus)
-    if inj_p is not None:
-        # voltage controllers' Q is not scheduled (cn.sbus uses 0 there): only P changes
-        d_inj = np.ascontiguousarray(inj_p - cn.inj_p[None, :], dtype=np.complex128)
-        d = bus_sums(d_inj, cn.inj_bus, cn.n_bus)
-        delta = d if delta is None else delta + d
-    delta[:, cn.bus_type == NONE] = 0.0
-    return base[None, :] + delta / cn.sn_mva
+    return point_injections(
+        base,
+        cn.bus_type != NONE,
+        float(cn.sn_mva),
+        cn.load_bus,
+        cn.load_s.astype(np.complex128),
+        np.ascontiguousarray(cn.load_s[None, :] if load_s is None else load_s, dtype=complex),
+        cn.inj_bus,
+        cn.inj_p.astype(np.float64),
+        np.ascontiguousarray(cn.inj_p[None, :] if inj_p is None else inj_p, dtype=float),
+    )
 
 
 def _start(cn: CompiledNetwork, init) -> np.ndarray:

@@ -10,8 +10,10 @@ voltages.
 
 :func:`ac_contingency` solves all outages in one parallel Numba call
 (:func:`gridsim.solvers.batch.solve_batch`: ``prange`` over outages, the Ybus copy made
-inside the kernel, outages whose LU pivot is rejected finished with SuperLU) and builds
-the table's numbers in Numba too (:func:`gridsim.solvers.batch.outage_table`). With
+inside the kernel, every outage's first Newton step taken from one shared LU of the
+base-case Jacobian by the compensation method, outages whose LU pivot is rejected
+finished with SuperLU) and builds the table's columns in Numba too
+(:func:`gridsim.solvers.batch.outage_table`, :func:`~gridsim.solvers.batch.outage_keys`). With
 ``enforce_q_limits`` the outages go one by one through :func:`gridsim.run_ac`, whose
 reactive-limit rounds change bus types and so the Jacobian pattern.
 

@@ -22,6 +22,18 @@ Per point the kernel takes
   outage;
 * a row of ``sbus`` and of ``v0`` (``[n_points, n_bus]``, or one row shared).
 
+When every point starts from one shared ``v0`` with one shared row of ``ydata`` (load
+scenarios from a solved base case, N-1 from the base voltages), the Jacobian of every
+point's *first* iteration differs from the shared one, J0, only through the point's
+Ybus changes. J0 is then factorised once and each point's first Newton step is taken
+from that LU: as it is for load scenarios (J0 is their Jacobian; only the mismatch
+differs), and for branch outages with the compensation method of contingency analysis
+(Woodbury's identity; J differs from J0 in the 2x2 blocks among the outaged branch's
+buses, a rank-4 change): :func:`compensated_step`. The step is the exact Newton step,
+so iterates and iteration counts are those of the plain path within rounding; it saves
+one Jacobian evaluation and one factorisation per point (case1354pegase N-1, one
+thread: 475 to 404 µs per outage; 1,000 case118 load scenarios: 42 to 37 µs each).
+
 No reactive-limit enforcement happens here (bus types are fixed for the batch); the
 analysis layer (:func:`gridsim.analysis.batch.run_ac_batch`) re-solves points that
 violate limits through :func:`gridsim.run_ac` when asked.
@@ -66,13 +78,13 @@ from gridsim.solvers.sparse_lu import (
 __all__ = [
     "BatchResult",
     "branch_flows",
-    "bus_sums",
     "newton_block_batch",
     "newton_solver",
     "numba_threads",
     "outage_deltas",
     "outage_keys",
     "outage_table",
+    "point_injections",
     "solve_batch",
 ]
 
@@ -611,14 +623,30 @@ def outage_keys(positions, kind, ids, iterations, status):  # pragma: no cover (
 
 
 @njit(parallel=True)
-def bus_sums(values, bus, n_bus):  # pragma: no cover (jitted)
-    """Per-point sums of element values at their buses: ``out[i, bus[j]] += values[i, j]``
-    (``values`` complex ``[n_points, n_elements]``)."""
-    n_points = values.shape[0]
-    out = np.zeros((n_points, n_bus), dtype=np.complex128)
+def point_injections(
+    base, energised, sn_mva, load_bus, load_s0, load_s, inj_bus, inj_p0, inj_p
+):  # pragma: no cover (jitted)
+    """Scheduled injections per point, p.u.: ``base`` (``[n_bus]``, p.u.) changed by each
+    point's load values (``load_s`` complex MVA ``[n_points or 1, n_load]`` against
+    ``load_s0``) and injector outputs (``inj_p`` MW ``[n_points or 1, n_inj]`` against
+    ``inj_p0``), at energised buses only. Returns ``[n_points, n_bus]``."""
+    n_points = max(load_s.shape[0], inj_p.shape[0])
+    n_bus = base.size
+    out = np.empty((n_points, n_bus), dtype=np.complex128)
+    scale = 1.0 / sn_mva
     for i in prange(n_points):
-        for j in range(bus.size):
-            out[i, bus[j]] += values[i, j]
+        for b in range(n_bus):
+            out[i, b] = base[b]
+        ls = load_s[0] if load_s.shape[0] == 1 else load_s[i]
+        for j in range(load_bus.size):
+            b = load_bus[j]
+            if energised[b]:
+                out[i, b] += (load_s0[j] - ls[j]) * scale
+        ip = inj_p[0] if inj_p.shape[0] == 1 else inj_p[i]
+        for j in range(inj_bus.size):
+            b = inj_bus[j]
+            if energised[b]:
+                out[i, b] += (ip[j] - inj_p0[j]) * scale
     return out
 
 
