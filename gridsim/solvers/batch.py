@@ -54,24 +54,23 @@ import numpy as np
 from numba import prange
 
 from gridsim.numerics._jit import njit
-from gridsim.numerics.jacobian import block_jacobian_values, jacobian_block
+from gridsim.numerics.jacobian import jacobian_block
 from gridsim.numerics.mismatch import block_mismatch
 from gridsim.solvers.newton import (
     CONVERGED_OR_LIMIT,
     NON_FINITE_MISMATCH,
     NON_FINITE_STEP,
     PIVOT_REJECTED,
+    block_factorise,
     block_iterate,
     block_update,
     newton_block_kernel,
     newton_solver,
 )
 from gridsim.solvers.sparse_lu import (
-    PIVOT_TOLERANCE,
     block_backward,
     block_forward,
     block_forward_unit,
-    block_numeric_lu,
     block_row_of_u_inverse,
 )
 
@@ -97,29 +96,12 @@ MESSAGES = {
 
 @njit(parallel=True)
 def newton_block_batch(
-    indptr,
-    indices,
-    ydata,
-    dpos,
-    dval,
-    sbus,
-    v0,
-    nodes,
-    pqf,
-    ypos,
-    b_indptr,
-    b_indices,
-    l_ptr,
-    l_idx,
-    u_ptr,
-    u_idx,
-    tol,
-    max_iter,
-    shared_first,
+    system, ydata, dpos, dval, sbus, v0, tol, max_iter, shared_first
 ):  # pragma: no cover (jitted)
     """:func:`~gridsim.solvers.newton.newton_block_kernel` (the Jacobian in 2x2 bus
     blocks) for every point, in parallel.
 
+    ``system`` is :meth:`~gridsim.solvers.newton.NewtonSolver.block_system`'s tuple.
     ``ydata`` ``[n_y, nnz]``, ``sbus`` and ``v0`` ``[n_s, n_bus]`` with ``n_y`` and
     ``n_s`` either 1 (shared) or the number of points; point ``i`` solves with Ybus
     values ``ydata[i] + sum_j dval[i, j] e_{dpos[i, j]}`` (``dpos``/``dval``
@@ -133,6 +115,7 @@ def newton_block_batch(
 
     Returns ``(v, iterations, max_mismatch, status)`` per point (the kernel's codes).
     """
+    indptr, indices, nodes, pqf, _, _, b_indices, _, l_idx, _, u_idx = system
     n_points = max(ydata.shape[0], sbus.shape[0], v0.shape[0], dpos.shape[0])
     n_bus = v0.shape[1]
     nb = nodes.size
@@ -147,14 +130,17 @@ def newton_block_batch(
 
     # the shared first LU: J at the shared start with the shared Ybus values
     shared_first = shared_first and shared_y and shared_v and max_iter > 0
-    node_of = np.full(n_bus, -1, dtype=np.int64)
-    va0 = np.empty(n_bus)
-    vm0 = np.empty(n_bus)
-    inv_vm0 = np.empty(n_bus)
-    ibus0 = np.empty(n_bus, dtype=np.complex128)
-    l0 = np.empty(4 * l_idx.size)
-    u0 = np.empty(4 * u_idx.size)
-    d0 = np.empty(4 * nb)
+    start = (
+        np.full(n_bus, -1, dtype=np.int64),  # node_of
+        np.empty(n_bus),  # va0
+        np.empty(n_bus),  # vm0
+        np.empty(n_bus),  # 1 / vm0
+        np.empty(n_bus, dtype=np.complex128),  # ibus0
+        np.empty(4 * l_idx.size),  # LU of J0: L
+        np.empty(4 * u_idx.size),  # U
+        np.empty(4 * nb),  # inverted diagonal blocks
+    )
+    node_of, va0, vm0, inv_vm0, ibus0, l0, u0, d0 = start
     if shared_first:
         for t in range(nb):
             node_of[nodes[t]] = t
@@ -165,22 +151,9 @@ def newton_block_batch(
         f0 = np.empty(2 * nb)
         norm0 = block_mismatch(indptr, indices, ydata[0], v0[0], sbus[0], nodes, pqf, ibus0, f0)
         jdata = np.empty(4 * b_indices.size)
-        block_jacobian_values(indptr, indices, ydata[0], v0[0], ibus0, ypos, pqf, jdata)
         work = np.zeros(4 * nb)
-        shared_first = np.isfinite(norm0) and block_numeric_lu(
-            b_indptr,
-            b_indices,
-            jdata,
-            l_ptr,
-            l_idx,
-            u_ptr,
-            u_idx,
-            PIVOT_TOLERANCE,
-            l0,
-            u0,
-            d0,
-            work,
-        )
+        lu_ok = block_factorise(system, ydata[0], v0[0], ibus0, jdata, l0, u0, d0, work)
+        shared_first = np.isfinite(norm0) and lu_ok
 
     for i in prange(n_points):
         yrow = ydata[0] if shared_y else ydata[i]
@@ -195,53 +168,12 @@ def newton_block_batch(
         s = sbus[0] if shared_s else sbus[i]
         v = v0[0] if shared_v else v0[i]
         if shared_first:
+            positions = dpos[0] if dpos.shape[0] == 1 else dpos[i]
             vi, it, norm, st = _solve_from_shared_lu(
-                indptr,
-                indices,
-                y,
-                s,
-                v,
-                va0,
-                vm0,
-                inv_vm0,
-                ydata[0],
-                ibus0,
-                dpos[0] if dpos.shape[0] == 1 else dpos[i],
-                node_of,
-                nodes,
-                pqf,
-                ypos,
-                b_indptr,
-                b_indices,
-                l_ptr,
-                l_idx,
-                u_ptr,
-                u_idx,
-                l0,
-                u0,
-                d0,
-                tol,
-                max_iter,
+                system, y, s, v, ydata[0], positions, start, tol, max_iter
             )
         else:
-            vi, it, norm, st = newton_block_kernel(
-                indptr,
-                indices,
-                y,
-                s,
-                v,
-                nodes,
-                pqf,
-                ypos,
-                b_indptr,
-                b_indices,
-                l_ptr,
-                l_idx,
-                u_ptr,
-                u_idx,
-                tol,
-                max_iter,
-            )
+            vi, it, norm, st = newton_block_kernel(system, y, s, v, tol, max_iter)
         for b in range(n_bus):  # a loop: no slice assignment (see ordering._copy)
             v_out[i, b] = vi[b]
         iterations[i] = it
@@ -252,34 +184,12 @@ def newton_block_batch(
 
 @njit
 def _solve_from_shared_lu(
-    indptr,
-    indices,
-    y,
-    s,
-    v0,
-    va0,
-    vm0,
-    inv_vm0,
-    y0,
-    ibus0,
-    positions,
-    node_of,
-    nodes,
-    pqf,
-    ypos,
-    b_indptr,
-    b_indices,
-    l_ptr,
-    l_idx,
-    u_ptr,
-    u_idx,
-    l0,
-    u0,
-    d0,
-    tol,
-    max_iter,
+    system, y, s, v0, y0, positions, start, tol, max_iter
 ):  # pragma: no cover (jitted)
-    """One point of :func:`newton_block_batch` whose first step uses the shared LU."""
+    """One point of :func:`newton_block_batch` whose first step uses the shared LU
+    (``start``: the batch's shared ``node_of, va0, vm0, 1/vm0, ibus0`` and LU of J0)."""
+    indptr, indices, nodes, pqf = system[0], system[1], system[2], system[3]
+    va0, vm0 = start[1], start[2]
     n_bus = v0.size
     v = v0.copy()
     va = va0.copy()
@@ -292,83 +202,18 @@ def _solve_from_shared_lu(
     it = 0
     if norm >= tol:
         step = f.copy()
-        if compensated_step(
-            indptr,
-            indices,
-            y,
-            ibus,
-            y0,
-            ibus0,
-            v,
-            inv_vm0,
-            positions,
-            node_of,
-            nodes,
-            pqf,
-            l_ptr,
-            l_idx,
-            u_ptr,
-            u_idx,
-            l0,
-            u0,
-            d0,
-            step,
-        ):
+        if compensated_step(system, y, ibus, y0, v, positions, start, step):
             it = 1
             if not block_update(step, nodes, pqf, va, vm, v):
                 return v, it, norm, NON_FINITE_STEP
             norm = block_mismatch(indptr, indices, y, v, s, nodes, pqf, ibus, f)
             if not np.isfinite(norm):
                 return v, it, norm, NON_FINITE_MISMATCH
-    return block_iterate(
-        indptr,
-        indices,
-        y,
-        s,
-        v,
-        va,
-        vm,
-        ibus,
-        f,
-        norm,
-        it,
-        nodes,
-        pqf,
-        ypos,
-        b_indptr,
-        b_indices,
-        l_ptr,
-        l_idx,
-        u_ptr,
-        u_idx,
-        tol,
-        max_iter,
-    )
+    return block_iterate(system, y, s, v, va, vm, ibus, f, norm, it, tol, max_iter)
 
 
 @njit
-def compensated_step(
-    indptr,
-    indices,
-    y,
-    ibus,
-    y0,
-    ibus0,
-    v,
-    inv_vm,
-    positions,
-    node_of,
-    nodes,
-    pqf,
-    l_ptr,
-    l_idx,
-    u_ptr,
-    u_idx,
-    l0,
-    u0,
-    d0,
-    f,
-):  # pragma: no cover (jitted)
+def compensated_step(system, y, ibus, y0, v, positions, start, f):  # pragma: no cover (jitted)
     """The Newton step ``-J^-1 f`` at ``v`` for Ybus values ``y``, from the LU
     (``l0``, ``u0``, ``d0``) of ``J0``, the Jacobian at the same ``v`` for values
     ``y0``; ``f`` is overwritten by the step. ``y`` differs from ``y0`` only at
@@ -380,7 +225,13 @@ def compensated_step(
     the compensation method of contingency analysis): two triangular solves plus 2k
     sparse ones, no factorisation. Returns False (``f`` then undefined) when the
     2k x 2k system is singular.
+
+    ``system`` is the block kernels' tuple and ``start`` the batch's shared state
+    (``node_of``, angles, magnitudes and their inverses, ``ibus0 = Ybus0 v``, and the LU
+    of J0: ``l0``, ``u0``, ``d0``).
     """
+    indptr, indices, nodes, pqf, _, _, _, l_ptr, l_idx, u_ptr, u_idx = system
+    node_of, _, _, inv_vm, ibus0, l0, u0, d0 = start
     nb = nodes.size
     for k in range(f.size):
         f[k] = -f[k]
@@ -855,25 +706,14 @@ def solve_batch(
         return _finish_with_superlu(
             cn, bus_type, yd, dp, dv, sb, v, iterations, norms, status, tol, max_iter
         )
-    bp, blu = block
     with numba_threads(threads):
         v, iterations, norms, status = newton_block_batch(
-            cn.indptr,
-            cn.indices,
+            solver.block_system,
             yd,
             dp,
             dv,
             sb,
             vs,
-            bp.nodes,
-            bp.pqf,
-            bp.ypos,
-            bp.indptr,
-            bp.indices,
-            blu.l_ptr,
-            blu.l_idx,
-            blu.u_ptr,
-            blu.u_idx,
             tol,
             max_iter,
             shared_first_step and n_points > 1,

@@ -55,32 +55,18 @@ def _block_setup(indptr, indices, node_of):  # pragma: no cover (jitted)
 
 
 @njit
-def newton_block_kernel(
-    indptr,
-    indices,
-    ydata,
-    sbus,
-    v0,
-    nodes,
-    pqf,
-    ypos,
-    b_indptr,
-    b_indices,
-    l_ptr,
-    l_idx,
-    u_ptr,
-    u_idx,
-    tol,
-    max_iter,
-):  # pragma: no cover
+def newton_block_kernel(system, ydata, sbus, v0, tol, max_iter):  # pragma: no cover
     """Newton-Raphson on the 2x2 bus-block Jacobian, all in compiled code.
 
-    The Jacobian (see :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`) is
-    written straight into the block LU's order and every work array is allocated once
-    per call. Returns ``(v, iterations, max_mismatch, status)``: ``CONVERGED_OR_LIMIT``,
-    or ``PIVOT_REJECTED`` (``v`` the last iterate, from which the caller goes on with
+    ``system`` is :meth:`NewtonSolver.block_system`'s tuple (Ybus pattern, block
+    Jacobian pattern, symbolic LU). The Jacobian (see
+    :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`) is written straight into
+    the block LU's order and every work array is allocated once per call. Returns
+    ``(v, iterations, max_mismatch, status)``: ``CONVERGED_OR_LIMIT``, or
+    ``PIVOT_REJECTED`` (``v`` the last iterate, from which the caller goes on with
     SuperLU), ``NON_FINITE_STEP``, ``NON_FINITE_MISMATCH``.
     """
+    indptr, indices, nodes, pqf = system[0], system[1], system[2], system[3]
     n_bus = v0.size
     v = v0.copy()
     va = np.empty(n_bus)
@@ -93,61 +79,18 @@ def newton_block_kernel(
     norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
     if not np.isfinite(norm):
         return v, 0, norm, NON_FINITE_MISMATCH
-    return block_iterate(
-        indptr,
-        indices,
-        ydata,
-        sbus,
-        v,
-        va,
-        vm,
-        ibus,
-        f,
-        norm,
-        0,
-        nodes,
-        pqf,
-        ypos,
-        b_indptr,
-        b_indices,
-        l_ptr,
-        l_idx,
-        u_ptr,
-        u_idx,
-        tol,
-        max_iter,
-    )
+    return block_iterate(system, ydata, sbus, v, va, vm, ibus, f, norm, 0, tol, max_iter)
 
 
 @njit
 def block_iterate(
-    indptr,
-    indices,
-    ydata,
-    sbus,
-    v,
-    va,
-    vm,
-    ibus,
-    f,
-    norm,
-    it,
-    nodes,
-    pqf,
-    ypos,
-    b_indptr,
-    b_indices,
-    l_ptr,
-    l_idx,
-    u_ptr,
-    u_idx,
-    tol,
-    max_iter,
+    system, ydata, sbus, v, va, vm, ibus, f, norm, it, tol, max_iter
 ):  # pragma: no cover
     """The iterations of :func:`newton_block_kernel` from a state: ``v`` (with its
     angles ``va`` and magnitudes ``vm``), its mismatch ``f``, ``ibus`` and ``norm`` (as
     :func:`~gridsim.numerics.mismatch.block_mismatch` leaves them) after ``it``
     iterations. Updates the state in place; returns what the kernel returns."""
+    indptr, indices, nodes, pqf, _, _, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
     nb = nodes.size
     jdata = np.empty(4 * b_indices.size)
     l_val = np.empty(4 * l_idx.size)
@@ -155,21 +98,7 @@ def block_iterate(
     dinv = np.empty(4 * nb)
     work = np.zeros(4 * nb)
     while norm >= tol and it < max_iter:
-        block_jacobian_values(indptr, indices, ydata, v, ibus, ypos, pqf, jdata)
-        ok = block_numeric_lu(
-            b_indptr,
-            b_indices,
-            jdata,
-            l_ptr,
-            l_idx,
-            u_ptr,
-            u_idx,
-            PIVOT_TOLERANCE,
-            l_val,
-            u_val,
-            dinv,
-            work,
-        )
+        ok = block_factorise(system, ydata, v, ibus, jdata, l_val, u_val, dinv, work)
         if not ok:
             return v, it, norm, PIVOT_REJECTED
         for k in range(f.size):
@@ -182,6 +111,29 @@ def block_iterate(
         if not np.isfinite(norm):
             return v, it, norm, NON_FINITE_MISMATCH
     return v, it, norm, CONVERGED_OR_LIMIT
+
+
+@njit
+def block_factorise(system, ydata, v, ibus, jdata, l_val, u_val, dinv, work):  # pragma: no cover
+    """The Jacobian at ``v`` (given ``ibus = Ybus v``) into ``jdata`` and its block LU
+    into ``l_val``, ``u_val``, ``dinv`` (``work`` zeroed, 4 per block); False when a
+    pivot is rejected."""
+    indptr, indices, _, pqf, ypos, b_indptr, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
+    block_jacobian_values(indptr, indices, ydata, v, ibus, ypos, pqf, jdata)
+    return block_numeric_lu(
+        b_indptr,
+        b_indices,
+        jdata,
+        l_ptr,
+        l_idx,
+        u_ptr,
+        u_idx,
+        PIVOT_TOLERANCE,
+        l_val,
+        u_val,
+        dinv,
+        work,
+    )
 
 
 @njit
@@ -244,6 +196,7 @@ class NewtonSolver:
         self._pattern = None
         self._lu = None
         self._block = None  # (BlockJacobianPattern, BlockLU), or False once rejected
+        self._system = None
         if linear_solver is not NumbaLU:
             self.lu  # noqa: B018 - SuperLU: the scalar pattern from the start
 
@@ -289,22 +242,20 @@ class NewtonSolver:
                 self._block = (bp, BlockLU(bindptr, bindices, symbolic))
         return self._block or None
 
-    def solve(
-        self, ydata: np.ndarray, sbus: np.ndarray, v0: np.ndarray, *, tol: float, max_iter: int
-    ) -> NewtonResult:
-        """Iterate from ``v0`` until ``max |mismatch| < tol`` (p.u.) or ``max_iter``."""
-        v = v0.astype(np.complex128)  # a copy
-        done = 0
-        handed_over = getattr(self._lu, "fallback", None) is not None
-        block = None if handed_over else self.block
-        if block is not None:
+    @property
+    def block_system(self) -> tuple | None:
+        """The arrays the block kernels take, as one tuple: Ybus ``indptr``,
+        ``indices``; the block pattern's ``nodes``, ``pqf``, ``ypos``, ``indptr``,
+        ``indices``; the symbolic LU's ``l_ptr``, ``l_idx``, ``u_ptr``, ``u_idx``. None
+        where :attr:`block` is."""
+        block = self.block
+        if block is None:
+            return None
+        if self._system is None:
             bp, blu = block
-            v, done, norm, status = newton_block_kernel(
-                self.indptr,
-                self.indices,
-                ydata,
-                sbus,
-                v,
+            self._system = (
+                np.asarray(self.indptr, dtype=np.int64),
+                np.asarray(self.indices, dtype=np.int64),
                 bp.nodes,
                 bp.pqf,
                 bp.ypos,
@@ -314,9 +265,19 @@ class NewtonSolver:
                 blu.l_idx,
                 blu.u_ptr,
                 blu.u_idx,
-                tol,
-                max_iter,
             )
+        return self._system
+
+    def solve(
+        self, ydata: np.ndarray, sbus: np.ndarray, v0: np.ndarray, *, tol: float, max_iter: int
+    ) -> NewtonResult:
+        """Iterate from ``v0`` until ``max |mismatch| < tol`` (p.u.) or ``max_iter``."""
+        v = v0.astype(np.complex128)  # a copy
+        done = 0
+        handed_over = getattr(self._lu, "fallback", None) is not None
+        system = None if handed_over else self.block_system
+        if system is not None:
+            v, done, norm, status = newton_block_kernel(system, ydata, sbus, v, tol, max_iter)
             result = _kernel_result(v, done, norm, status, tol)
             if result is not None:
                 return result
