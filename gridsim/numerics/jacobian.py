@@ -267,14 +267,14 @@ def jacobian_block(y, vr, vc, inv_r, inv_c, ibus_r, fr, fc, diagonal):  # pragma
 
 
 @njit
-def block_jacobian_values(indptr, indices, ydata, v, ibus, ypos, pqf, out):  # pragma: no cover
+def block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, out):  # pragma: no cover
     """Fill ``out`` (4 values per block, row-major ``[[dP/dVa, dP/dVm], [dQ/dVa, dQ/dVm]]``)
-    with J at voltage ``v``, given ``ibus = Ybus v``; PV rows/columns padded."""
+    with J at voltage ``v`` (magnitudes ``vm``, which the Newton loop keeps), given
+    ``ibus = Ybus v``; PV rows/columns padded."""
     n = indptr.size - 1
     inv_vm = np.empty(n)
     for i in range(n):
-        m = abs(v[i])
-        inv_vm[i] = 1.0 / m if m > 0.0 else 1.0
+        inv_vm[i] = 1.0 / vm[i] if vm[i] != 0.0 else 1.0  # d/dVm: V / Vm, either sign
     for r in range(n):
         vr = v[r]
         fr = pqf[r]

@@ -152,7 +152,7 @@ def newton_block_batch(
         norm0 = block_mismatch(indptr, indices, ydata[0], v0[0], sbus[0], nodes, pqf, ibus0, f0)
         jdata = np.empty(4 * b_indices.size)
         work = np.zeros(4 * nb)
-        lu_ok = block_factorise(system, ydata[0], v0[0], ibus0, jdata, l0, u0, d0, work)
+        lu_ok = block_factorise(system, ydata[0], v0[0], vm0, ibus0, jdata, l0, u0, d0, work)
         shared_first = np.isfinite(norm0) and lu_ok
 
     for i in prange(n_points):

@@ -98,7 +98,7 @@ def block_iterate(
     dinv = np.empty(4 * nb)
     work = np.zeros(4 * nb)
     while norm >= tol and it < max_iter:
-        ok = block_factorise(system, ydata, v, ibus, jdata, l_val, u_val, dinv, work)
+        ok = block_factorise(system, ydata, v, vm, ibus, jdata, l_val, u_val, dinv, work)
         if not ok:
             return v, it, norm, PIVOT_REJECTED
         for k in range(f.size):
@@ -114,12 +114,14 @@ def block_iterate(
 
 
 @njit
-def block_factorise(system, ydata, v, ibus, jdata, l_val, u_val, dinv, work):  # pragma: no cover
-    """The Jacobian at ``v`` (given ``ibus = Ybus v``) into ``jdata`` and its block LU
+def block_factorise(
+    system, ydata, v, vm, ibus, jdata, l_val, u_val, dinv, work
+):  # pragma: no cover
+    """The Jacobian at ``v`` (magnitudes ``vm``, ``ibus = Ybus v``) into ``jdata`` and its block LU
     into ``l_val``, ``u_val``, ``dinv`` (``work`` zeroed, 4 per block); False when a
     pivot is rejected."""
     indptr, indices, _, pqf, ypos, b_indptr, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
-    block_jacobian_values(indptr, indices, ydata, v, ibus, ypos, pqf, jdata)
+    block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, jdata)
     return block_numeric_lu(
         b_indptr,
         b_indices,

@@ -52,7 +52,7 @@ def _block_system(cn, v):
     fb = np.empty(2 * bp.n)
     norm = block_mismatch(cn.indptr, cn.indices, cn.ydata, v, cn.sbus(), bp.nodes, bp.pqf, ibus, fb)
     jb = np.empty(4 * bp.indices.size)
-    block_jacobian_values(cn.indptr, cn.indices, cn.ydata, v, ibus, bp.ypos, bp.pqf, jb)
+    block_jacobian_values(cn.indptr, cn.indices, cn.ydata, v, np.abs(v), ibus, bp.ypos, bp.pqf, jb)
     ia = np.full(cn.n_bus, -1)
     im = np.full(cn.n_bus, -1)
     ia[pvpq] = np.arange(pvpq.size)
