@@ -130,15 +130,16 @@ def newton_block_batch(
 
     # the shared first LU: J at the shared start with the shared Ybus values
     shared_first = shared_first and shared_y and shared_v and max_iter > 0
+    z = 1 if shared_first else 0  # the shared state is empty when not used
     start = (
-        np.full(n_bus, -1, dtype=np.int64),  # node_of
-        np.empty(n_bus),  # va0
-        np.empty(n_bus),  # vm0
-        np.empty(n_bus),  # 1 / vm0
-        np.empty(n_bus, dtype=np.complex128),  # ibus0
-        np.empty(4 * l_idx.size),  # LU of J0: L
-        np.empty(4 * u_idx.size),  # U
-        np.empty(4 * nb),  # inverted diagonal blocks
+        np.full(z * n_bus, -1, dtype=np.int64),  # node_of
+        np.empty(z * n_bus),  # va0
+        np.empty(z * n_bus),  # vm0
+        np.empty(z * n_bus),  # 1 / vm0
+        np.empty(z * n_bus, dtype=np.complex128),  # ibus0
+        np.empty(z * 4 * l_idx.size),  # LU of J0: L
+        np.empty(z * 4 * u_idx.size),  # U
+        np.empty(z * 4 * nb),  # inverted diagonal blocks
     )
     node_of, va0, vm0, inv_vm0, ibus0, l0, u0, d0 = start
     if shared_first:
