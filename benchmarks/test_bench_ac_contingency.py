@@ -71,14 +71,11 @@ def test_ac_n1_gridsim(benchmark, threads):
     benchmark.extra_info["threads"] = threads
 
 
-@pytest.mark.parametrize("threads", THREADS)
-def test_ac_n1_lightsim2grid(benchmark, threads):
-    net, _, cn = contingency_setup()
-    outages, ls_index = _ac_outages(net, cn)
-    n = len(outages)
+def _lightsim2grid_n1(net, ls_index, threads: int):
+    """lightsim2grid's N-1 of the branches ``ls_index`` on ``threads`` threads; returns
+    its timed call: ``compute`` from the base-case voltages, then the flows."""
     model, analysis = lightsim2grid_contingency(net, "NR_KLU")
     analysis.nb_thread = threads
-    benchmark.group = f"ac-n1-{N1_CASE}-{threads}thread"
     analysis.add_multiple_n1(ls_index)
     v = model.ac_pf(np.ones(len(net.bus), dtype=complex), 30, 1e-8)
     assert v.size > 0
@@ -87,6 +84,16 @@ def test_ac_n1_lightsim2grid(benchmark, threads):
         analysis.compute(v, 30, 1e-8)
         return analysis.compute_power_flows()
 
+    return run
+
+
+@pytest.mark.parametrize("threads", THREADS)
+def test_ac_n1_lightsim2grid(benchmark, threads):
+    net, _, cn = contingency_setup()
+    outages, ls_index = _ac_outages(net, cn)
+    n = len(outages)
+    run = _lightsim2grid_n1(net, ls_index, threads)
+    benchmark.group = f"ac-n1-{N1_CASE}-{threads}thread"
     run()
     flows = benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
     assert flows.shape[0] == n
@@ -101,15 +108,8 @@ def test_ac_n1_lightsim2grid(benchmark, threads):
 def test_ac_n1_paired(benchmark, threads):
     net, _, cn = contingency_setup()
     outages, ls_index = _ac_outages(net, cn)
-    model, analysis = lightsim2grid_contingency(net, "NR_KLU")
-    analysis.nb_thread = threads
-    analysis.add_multiple_n1(ls_index)
-    v = model.ac_pf(np.ones(len(net.bus), dtype=complex), 30, 1e-8)
+    theirs = _lightsim2grid_n1(net, ls_index, threads)
     benchmark.group = f"paired-ac-n1-{N1_CASE}-{threads}thread"
-
-    def theirs():
-        analysis.compute(v, 30, 1e-8)
-        return analysis.compute_power_flows()
 
     def ours():
         return ac_contingency(cn, outages, threads=threads)

@@ -77,25 +77,31 @@ def test_batch_gridsim(benchmark, threads):
     )
 
 
-def _lightsim(net, scale, cls_name: str):
+def _lightsim(net, scale, cls_name: str, threads: int | None = None):
+    """lightsim2grid's ``cls_name`` computer with the scenarios' loads set (and
+    ``nb_thread``, where given); returns its timed call: ``compute`` from the solved
+    base case, then the voltages."""
     _, model = lightsim2grid_model(net)
     cpp = pytest.importorskip("lightsim2grid.lightsim2grid_cpp")
     computer = getattr(cpp, cls_name)(model)
     computer.change_algorithm("NR_KLU")
+    if threads is not None:
+        computer.nb_thread = threads
     load_p = np.ascontiguousarray(net.load.p_mw.to_numpy()[None, :] * scale[:, None])
     load_q = np.ascontiguousarray(net.load.q_mvar.to_numpy()[None, :] * scale[:, None])
     computer.modify_load_p(load_p)
     computer.modify_load_q(load_q)
     v0 = model.ac_pf(np.ones(len(net.bus), dtype=complex), 30, 1e-8)
     assert v0.size > 0
-    return computer, v0
 
-
-def _time_lightsim(benchmark, computer, v0, threads):
     def run():
         computer.compute(v0, 30, 1e-8)
         return computer.get_voltages()
 
+    return run
+
+
+def _time_lightsim(benchmark, run, threads):
     run()
     v = benchmark.pedantic(run, rounds=ROUNDS, iterations=1)
     assert v.shape[0] == N_SCENARIOS
@@ -105,32 +111,26 @@ def _time_lightsim(benchmark, computer, v0, threads):
 @pytest.mark.parametrize("tool", ["lightsim2grid-timeseries"])
 def test_batch_lightsim2grid_timeseries(benchmark, tool):
     net, _, scale = _setup()
-    computer, v0 = _lightsim(net, scale, "TimeSeriesCPP")
+    run = _lightsim(net, scale, "TimeSeriesCPP")
     benchmark.group = f"batch-{CASE}-1thread"
-    _time_lightsim(benchmark, computer, v0, 1)
+    _time_lightsim(benchmark, run, 1)
 
 
 @pytest.mark.parametrize("tool", ["lightsim2grid-sweep"])
 @pytest.mark.parametrize("threads", [1, 2])
 def test_batch_lightsim2grid_sweep(benchmark, threads, tool):
     net, _, scale = _setup()
-    computer, v0 = _lightsim(net, scale, "InjectionSweepCPP")
-    computer.nb_thread = threads
+    run = _lightsim(net, scale, "InjectionSweepCPP", threads)
     benchmark.group = f"batch-{CASE}-{threads}thread"
-    _time_lightsim(benchmark, computer, v0, threads)
+    _time_lightsim(benchmark, run, threads)
 
 
 @pytest.mark.parametrize("threads", [1, 2])
 def test_batch_paired(benchmark, threads):
     net, cn, scale = _setup()
     base = gridsim.run_ac(cn)
-    computer, v0 = _lightsim(net, scale, "InjectionSweepCPP")
-    computer.nb_thread = threads
+    theirs = _lightsim(net, scale, "InjectionSweepCPP", threads)
     benchmark.group = f"paired-batch-{CASE}-{threads}thread"
-
-    def theirs():
-        computer.compute(v0, 30, 1e-8)
-        return computer.get_voltages()
 
     def ours():
         return run_ac_batch(cn, load_scale=scale, init=base, threads=threads)
