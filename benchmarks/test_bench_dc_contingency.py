@@ -23,12 +23,11 @@ Groups (read by ``benchmarks/ratios.py``):
 from __future__ import annotations
 
 import os
-import time
 
 import numba
 import numpy as np
 import pytest
-from conftest import N1_CASE, contingency_setup, lightsim2grid_contingency
+from conftest import N1_CASE, contingency_setup, lightsim2grid_contingency, paired
 
 from gridsim.analysis.sensitivity import dc_contingency, dc_n1_flows
 
@@ -97,18 +96,7 @@ def test_dc_n1_paired(benchmark, threads):
     # (pandapower lines, then transformers), outages likewise
     assert np.abs(ours.flows[ok] - theirs[ok]).max() < 1e-6
     benchmark.group = f"paired-dc-n1-{N1_CASE}-{_label(threads)}"
-    ratios = []
-
-    def pair():
-        t0 = time.perf_counter()
-        dc_n1_flows(cn)
-        t1 = time.perf_counter()
-        run()
-        ratios.append((time.perf_counter() - t1) / (t1 - t0))
-
-    benchmark.pedantic(pair, rounds=30, iterations=1)
-    q1, med, q3 = np.percentile(ratios, [25, 50, 75])
-    benchmark.extra_info.update(speedup_median=med, speedup_q1=q1, speedup_q3=q3)
+    paired(benchmark, lambda: dc_n1_flows(cn), run, rounds=30)
 
 
 @pytest.mark.parametrize("threads", [1], indirect=True)
