@@ -101,36 +101,25 @@ def _jacobian_csc(indptr, indices, ia, im, n):  # pragma: no cover (jitted)
 
 @njit
 def jacobian_values(indptr, indices, ydata, v, ibus, pos, nnz_j):  # pragma: no cover (jitted)
-    """Values of J (CSC data array) at voltage ``v``, given ``ibus = Ybus v``."""
+    """Values of J (CSC data array) at voltage ``v``, given ``ibus = Ybus v``: the
+    entries of :func:`jacobian_block` (without padding) at their positions ``pos``."""
     jdata = np.zeros(nnz_j)
     n = indptr.size - 1
-    vnorm = np.empty(n, dtype=np.complex128)
+    inv_vm = np.empty(n)
     for i in range(n):
         a = abs(v[i])
-        vnorm[i] = v[i] / a if a > 0.0 else 1.0  # de-energised buses sit at 0
+        inv_vm[i] = 1.0 / a if a > 0.0 else 1.0  # de-energised buses sit at 0
     for r in range(n):
         vr = v[r]
         for k in range(indptr[r], indptr[r + 1]):
             c = indices[k]
-            vc = v[c]
-            vnorm_c = vnorm[c]
-            ds_dvm = vr * np.conj(ydata[k] * vnorm_c)
-            ds_dva = -1j * vr * np.conj(ydata[k] * vc)
-            if c == r:
-                ds_dvm += np.conj(ibus[r]) * vnorm_c
-                ds_dva += 1j * vr * np.conj(ibus[r])
-            p = pos[0, k]
-            if p >= 0:
-                jdata[p] = ds_dva.real
-            p = pos[1, k]
-            if p >= 0:
-                jdata[p] = ds_dvm.real
-            p = pos[2, k]
-            if p >= 0:
-                jdata[p] = ds_dva.imag
-            p = pos[3, k]
-            if p >= 0:
-                jdata[p] = ds_dvm.imag
+            block = jacobian_block(
+                ydata[k], vr, v[c], inv_vm[r], inv_vm[c], ibus[r], 1.0, 1.0, c == r
+            )
+            for e in range(4):  # dP/dVa, dP/dVm, dQ/dVa, dQ/dVm
+                p = pos[e, k]
+                if p >= 0:
+                    jdata[p] = block[e]
     return jdata
 
 
