@@ -10,14 +10,19 @@ from gridsim.numerics._jit import njit
 @njit
 def bus_currents(indptr, indices, ydata, v):  # pragma: no cover (jitted)
     """``Ibus = Ybus @ V`` on CSR arrays."""
-    n = indptr.size - 1
-    ibus = np.zeros(n, dtype=np.complex128)
-    for r in range(n):
+    ibus = np.empty(indptr.size - 1, dtype=np.complex128)
+    bus_currents_into(indptr, indices, ydata, v, ibus)
+    return ibus
+
+
+@njit
+def bus_currents_into(indptr, indices, ydata, v, ibus):  # pragma: no cover (jitted)
+    """``ibus <- Ybus @ V`` on CSR arrays, in place."""
+    for r in range(indptr.size - 1):
         acc = 0j
         for k in range(indptr[r], indptr[r + 1]):
             acc += ydata[k] * v[indices[k]]
         ibus[r] = acc
-    return ibus
 
 
 @njit
@@ -55,12 +60,7 @@ def block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f):  # pra
 
     Returns ``max |f|``.
     """
-    n = indptr.size - 1
-    for r in range(n):
-        acc = 0j
-        for k in range(indptr[r], indptr[r + 1]):
-            acc += ydata[k] * v[indices[k]]
-        ibus[r] = acc
+    bus_currents_into(indptr, indices, ydata, v, ibus)
     norm = 0.0
     total = 0.0  # NaN-aware: max() would skip a NaN
     for t in range(nodes.size):
