@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from gridsim.numerics._jit import njit
-
 
 def branch_admittances(ys, yf, yt, tap):
     """The four admittances ``Yff, Yft, Ytf, Ytt`` of each branch (arrays, p.u.)."""
@@ -30,6 +28,9 @@ def branch_admittances(ys, yf, yt, tap):
 def ybus_pattern(n_bus: int, f: np.ndarray, t: np.ndarray):
     """Canonical CSR pattern of Ybus and where each branch's entries sit in it.
 
+    NumPy on ``row * n_bus + col`` keys (``np.unique`` sorts them and says where each
+    entry went), so no kernel compiles for it in a fresh process.
+
     Returns
     -------
     indptr, indices : ndarray of int64
@@ -39,98 +40,22 @@ def ybus_pattern(n_bus: int, f: np.ndarray, t: np.ndarray):
     diag : ndarray of int64
         Position of each diagonal entry.
     """
-    f = np.ascontiguousarray(f, dtype=np.int64)
-    return _ybus_pattern(int(n_bus), f, np.ascontiguousarray(t, dtype=np.int64))
+    n = int(n_bus)
+    f = np.asarray(f, dtype=np.int64)
+    t = np.asarray(t, dtype=np.int64)
+    diagonal = np.arange(n, dtype=np.int64) * (n + 1)
+    wanted = np.concatenate([diagonal, f * (n + 1), f * n + t, t * n + f, t * (n + 1)])
+    keys, where = np.unique(wanted, return_inverse=True)
+    row_starts = np.arange(n + 1, dtype=np.int64) * n
+    indptr = np.searchsorted(keys, row_starts).astype(np.int64)
+    indices = keys - np.repeat(row_starts[:-1], np.diff(indptr))
+    where = where.astype(np.int64)
+    return indptr, indices, where[n:].reshape(4, f.size), where[:n]
 
 
-@njit
-def _ybus_pattern(n_bus, f, t):  # pragma: no cover (jitted)
-    """:func:`ybus_pattern` in one compiled call (one cached kernel to load, not two)."""
-    indptr, indices = _pattern_csr(n_bus, f, t)
-    pos = np.empty((4, f.size), dtype=np.int64)
-    for k in range(f.size):  # plain loops: quick to compile, no slice machinery
-        pos[0, k] = _csr_position(indptr, indices, f[k], f[k])
-        pos[1, k] = _csr_position(indptr, indices, f[k], t[k])
-        pos[2, k] = _csr_position(indptr, indices, t[k], f[k])
-        pos[3, k] = _csr_position(indptr, indices, t[k], t[k])
-    diag = np.empty(n_bus, dtype=np.int64)
-    for i in range(n_bus):
-        diag[i] = _csr_position(indptr, indices, i, i)
-    return indptr, indices, pos, diag
-
-
-@njit
-def _pattern_csr(n_bus, f, t):  # pragma: no cover (jitted)
-    """Sorted, duplicate-free CSR pattern of the diagonal plus (f,t) and (t,f)."""
-    raw_ptr = np.empty(n_bus + 1, dtype=np.int64)  # row starts: diagonal + branch ends
-    count = np.ones(n_bus, dtype=np.int64)
-    for k in range(f.size):
-        count[f[k]] += 1
-        count[t[k]] += 1
-    raw_ptr[0] = 0
-    for i in range(n_bus):
-        raw_ptr[i + 1] = raw_ptr[i] + count[i]
-    raw = np.empty(raw_ptr[-1], dtype=np.int64)
-    fill = raw_ptr[:-1].copy()
-    for i in range(n_bus):
-        raw[fill[i]] = i
-        fill[i] += 1
-    for k in range(f.size):
-        raw[fill[f[k]]] = t[k]
-        fill[f[k]] += 1
-        raw[fill[t[k]]] = f[k]
-        fill[t[k]] += 1
-    indptr = np.zeros(n_bus + 1, dtype=np.int64)
-    indices = np.empty(raw.size, dtype=np.int64)
-    m = 0
-    for i in range(n_bus):
-        lo = raw_ptr[i]
-        for a in range(lo + 1, raw_ptr[i + 1]):  # insertion sort: rows are short
-            key = raw[a]
-            b = a
-            while b > lo and raw[b - 1] > key:
-                raw[b] = raw[b - 1]
-                b -= 1
-            raw[b] = key
-        for a in range(lo, raw_ptr[i + 1]):  # drop parallel branches' duplicates
-            if a == lo or raw[a] != raw[a - 1]:
-                indices[m] = raw[a]
-                m += 1
-        indptr[i + 1] = m
-    return indptr, indices[:m].copy()
-
-
-@njit
-def _csr_position(indptr, indices, row, col):  # pragma: no cover (jitted)
-    """Position of (row, col) in a CSR pattern with sorted columns (-1 if absent)."""
-    lo, hi = indptr[row], indptr[row + 1]
-    while lo < hi:  # binary search in the row
-        mid = (lo + hi) // 2
-        if indices[mid] < col:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo if lo < indptr[row + 1] and indices[lo] == col else -1
-
-
-@njit
-def csr_positions(indptr, indices, rows, cols):  # pragma: no cover (jitted)
-    """Position of each (row, col) in a CSR pattern with sorted columns (-1 if absent)."""
-    out = np.empty(rows.size, dtype=np.int64)
-    for k in range(rows.size):
-        out[k] = _csr_position(indptr, indices, rows[k], cols[k])
-    return out
-
-
-@njit
-def ybus_values(nnz, pos, diag, yff, yft, ytf, ytt, ysh):  # pragma: no cover (jitted)
-    """Fill Ybus's data array for the pattern of :func:`ybus_pattern`."""
-    data = np.zeros(nnz, dtype=np.complex128)
-    for k in range(yff.size):
-        data[pos[0, k]] += yff[k]
-        data[pos[1, k]] += yft[k]
-        data[pos[2, k]] += ytf[k]
-        data[pos[3, k]] += ytt[k]
-    for i in range(ysh.size):
-        data[diag[i]] += ysh[i]
-    return data
+def ybus_values(nnz, pos, diag, yff, yft, ytf, ytt, ysh) -> np.ndarray:
+    """Ybus's data array for the pattern of :func:`ybus_pattern` (parallel branches
+    summed), complex, p.u."""
+    where = np.concatenate([pos.ravel(), diag])
+    y = np.concatenate([yff, yft, ytf, ytt, ysh])
+    return np.bincount(where, y.real, nnz) + 1j * np.bincount(where, y.imag, nnz)

@@ -175,7 +175,7 @@ def newton_block_batch(
             )
         else:
             vi, it, norm, st = newton_block_kernel(system, y, s, v, tol, max_iter)
-        for b in range(n_bus):  # a loop: no slice assignment (see ordering._copy)
+        for b in range(n_bus):  # a loop: no slice assignment (see ordering._grown)
             v_out[i, b] = vi[b]
         iterations[i] = it
         norms[i] = norm

@@ -58,12 +58,14 @@ def _heap_pop(keys, nodes, size):  # pragma: no cover (jitted)
 
 
 @njit
-def _copy(src, i, dst, j, n):  # pragma: no cover (jitted)
-    """``dst[j:j+n] = src[i:i+n]`` as a loop (non-overlapping or ``j > i + n``): an
-    array slice assignment would compile Numba's shape-error formatting, seconds of
-    the first compile with an empty cache."""
-    for k in range(n):
-        dst[j + k] = src[i + k]
+def _grown(a, used, size):  # pragma: no cover (jitted)
+    """A new array of ``size`` entries holding ``a[:used]`` (copied in a loop: an array
+    slice assignment would compile Numba's shape-error formatting, seconds of the first
+    compile with an empty cache)."""
+    out = np.empty(size, dtype=a.dtype)
+    for k in range(used):
+        out[k] = a[k]
+    return out
 
 
 @njit
@@ -77,14 +79,14 @@ def minimum_degree(indptr, indices):  # pragma: no cover (jitted)
     start = np.empty(n, dtype=np.int64)
     cap = np.empty(n, dtype=np.int64)
     length = np.zeros(n, dtype=np.int64)
-    total = 0
+    total = np.int64(0)  # np.int64, not a literal 0: one compiled signature per callee
     for i in range(n):
         start[i] = total
         cap[i] = 2 * (indptr[i + 1] - indptr[i]) + 8
         total += cap[i]
     pool = np.empty(2 * total, dtype=np.int64)
     for i in range(n):
-        m = 0
+        m = np.int64(0)
         for k in range(indptr[i], indptr[i + 1]):
             if indices[k] != i:
                 pool[start[i] + m] = indices[k]
@@ -94,7 +96,7 @@ def minimum_degree(indptr, indices):  # pragma: no cover (jitted)
     mark = np.full(n, -1, dtype=np.int64)
     heap_key = np.empty(8 * n + 16, dtype=np.int64)
     heap_node = np.empty(8 * n + 16, dtype=np.int64)
-    size = 0
+    size = np.int64(0)
     for i in range(n):
         size = _heap_push(heap_key, heap_node, size, length[i], i)
     order = np.empty(n, dtype=np.int64)
@@ -118,7 +120,7 @@ def minimum_degree(indptr, indices):  # pragma: no cover (jitted)
             u = clique[a]
             # adj(u) := live adj(u) outside the clique, then the clique without u
             s = start[u]
-            m = 0
+            m = np.int64(0)
             for k in range(s, s + length[u]):
                 w = pool[k]
                 if not eliminated[w] and mark[w] != step:
@@ -127,10 +129,9 @@ def minimum_degree(indptr, indices):  # pragma: no cover (jitted)
             need = m + nc - 1
             if need > cap[u]:  # move u's list to the end of the pool, with room to grow
                 if total + 2 * need > pool.size:
-                    bigger = np.empty(2 * (total + 2 * need), dtype=np.int64)
-                    _copy(pool, 0, bigger, 0, total)
-                    pool = bigger
-                _copy(pool, s, pool, total, m)
+                    pool = _grown(pool, total, 2 * (total + 2 * need))
+                for k in range(m):
+                    pool[total + k] = pool[s + k]
                 start[u] = total
                 cap[u] = 2 * need
                 total += 2 * need
@@ -142,10 +143,7 @@ def minimum_degree(indptr, indices):  # pragma: no cover (jitted)
                     m += 1
             length[u] = m
             if size + 1 >= heap_key.size:
-                keys = np.empty(2 * heap_key.size, dtype=np.int64)
-                nodes = np.empty(2 * heap_key.size, dtype=np.int64)
-                _copy(heap_key, 0, keys, 0, size)
-                _copy(heap_node, 0, nodes, 0, size)
-                heap_key, heap_node = keys, nodes
+                heap_key = _grown(heap_key, size, 2 * heap_key.size)
+                heap_node = _grown(heap_node, size, 2 * heap_node.size)
             size = _heap_push(heap_key, heap_node, size, m, u)
     return order
