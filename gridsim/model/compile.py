@@ -132,7 +132,7 @@ class CompiledNetwork:
     def bus_order(self) -> np.ndarray:
         """Fill-reducing ordering of the buses for sparse LU (cached; topology only)."""
         if "bus_order" not in self._cache:
-            from gridsim.solvers.linear import fill_reducing_order
+            from gridsim.solvers.symbolic import fill_reducing_order
 
             self._cache["bus_order"] = fill_reducing_order(self.indptr, self.indices, self.n_bus)
         return self._cache["bus_order"]

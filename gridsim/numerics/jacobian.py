@@ -189,45 +189,24 @@ def block_numbering(n_bus: int, pvpq, pq, bus_order):
     return nodes, node_of, pqf
 
 
-@njit
-def block_csc(indptr, indices, node_of):  # pragma: no cover (jitted)
+def block_csc(indptr, indices, node_of):
     """Block CSC pattern (rows sorted) of Ybus restricted to system buses, renumbered by
-    ``node_of``, and the block position of each Ybus entry."""
+    ``node_of``, and the block position of each Ybus entry (-1 where it feeds none).
+
+    Returns ``(indptr, indices, ypos)`` (int64).
+    """
+    node_of = np.asarray(node_of, dtype=np.int64)
     n_bus = indptr.size - 1
-    nb = 0
-    for b in range(n_bus):
-        if node_of[b] >= 0:
-            nb += 1
-    count = np.zeros(nb + 1, dtype=np.int64)
-    for r in range(n_bus):
-        if node_of[r] >= 0:
-            for k in range(indptr[r], indptr[r + 1]):
-                if node_of[indices[k]] >= 0:
-                    count[node_of[indices[k]] + 1] += 1
-    bindptr = np.cumsum(count)
-    fill = bindptr[:-1].copy()
-    bindices = np.empty(bindptr[-1], dtype=np.int64)
-    source = np.empty(bindptr[-1], dtype=np.int64)
-    for r in range(n_bus):
-        if node_of[r] >= 0:
-            for k in range(indptr[r], indptr[r + 1]):
-                c = node_of[indices[k]]
-                if c >= 0:
-                    p = fill[c]
-                    bindices[p] = node_of[r]
-                    source[p] = k
-                    fill[c] += 1
-    for j in range(nb):  # insertion sort: columns hold a handful of blocks
-        for a in range(bindptr[j] + 1, bindptr[j + 1]):
-            b = a
-            while b > bindptr[j] and bindices[b - 1] > bindices[b]:
-                bindices[b - 1], bindices[b] = bindices[b], bindices[b - 1]
-                source[b - 1], source[b] = source[b], source[b - 1]
-                b -= 1
+    nb = int(np.count_nonzero(node_of >= 0))
+    row = node_of[np.repeat(np.arange(n_bus), np.diff(indptr))]  # Ybus CSR: row r, col c
+    col = node_of[indices]
+    keep = np.flatnonzero((row >= 0) & (col >= 0))
+    source = keep[np.lexsort((row[keep], col[keep]))]  # by block column, then row
+    bindptr = np.zeros(nb + 1, dtype=np.int64)
+    np.cumsum(np.bincount(col[source], minlength=nb), out=bindptr[1:])
     ypos = np.full(indices.size, -1, dtype=np.int64)
-    for p in range(bindptr[-1]):
-        ypos[source[p]] = p
-    return bindptr, bindices, ypos
+    ypos[source] = np.arange(source.size)
+    return bindptr, row[source], ypos
 
 
 @njit

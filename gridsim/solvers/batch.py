@@ -54,23 +54,23 @@ import numpy as np
 from numba import prange
 
 from gridsim.numerics._jit import njit
-from gridsim.numerics.jacobian import jacobian_block
+from gridsim.numerics.jacobian import block_jacobian_values, jacobian_block
 from gridsim.numerics.mismatch import block_mismatch
 from gridsim.solvers.newton import (
     CONVERGED_OR_LIMIT,
     NON_FINITE_MISMATCH,
     NON_FINITE_STEP,
     PIVOT_REJECTED,
-    block_factorise,
-    block_iterate,
     block_update,
     newton_block_kernel,
     newton_solver,
 )
 from gridsim.solvers.sparse_lu import (
+    PIVOT_TOLERANCE,
     block_backward,
     block_forward,
     block_forward_unit,
+    block_numeric_lu,
     block_row_of_u_inverse,
 )
 
@@ -115,7 +115,7 @@ def newton_block_batch(
 
     Returns ``(v, iterations, max_mismatch, status)`` per point (the kernel's codes).
     """
-    indptr, indices, nodes, pqf, _, _, b_indices, _, l_idx, _, u_idx = system
+    indptr, indices, nodes, pqf, ypos, b_indptr, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
     n_points = max(ydata.shape[0], sbus.shape[0], v0.shape[0], dpos.shape[0])
     n_bus = v0.shape[1]
     nb = nodes.size
@@ -153,7 +153,21 @@ def newton_block_batch(
         norm0 = block_mismatch(indptr, indices, ydata[0], v0[0], sbus[0], nodes, pqf, ibus0, f0)
         jdata = np.empty(4 * b_indices.size)
         work = np.zeros(4 * nb)
-        lu_ok = block_factorise(system, ydata[0], v0[0], vm0, ibus0, jdata, l0, u0, d0, work)
+        block_jacobian_values(indptr, indices, ydata[0], v0[0], vm0, ibus0, ypos, pqf, jdata)
+        lu_ok = block_numeric_lu(
+            b_indptr,
+            b_indices,
+            jdata,
+            l_ptr,
+            l_idx,
+            u_ptr,
+            u_idx,
+            PIVOT_TOLERANCE,
+            l0,
+            u0,
+            d0,
+            work,
+        )
         shared_first = np.isfinite(norm0) and lu_ok
 
     for i in prange(n_points):
@@ -174,8 +188,8 @@ def newton_block_batch(
                 system, y, s, v, ydata[0], positions, start, tol, max_iter
             )
         else:
-            vi, it, norm, st = newton_block_kernel(system, y, s, v, tol, max_iter)
-        for b in range(n_bus):  # a loop: no slice assignment (see ordering._grown)
+            vi, it, norm, st = newton_block_kernel(system, y, s, v, np.int64(0), tol, max_iter)
+        for b in range(n_bus):  # a loop: a slice assignment compiles Numba's shape errors
             v_out[i, b] = vi[b]
         iterations[i] = it
         norms[i] = norm
@@ -190,27 +204,21 @@ def _solve_from_shared_lu(
     """One point of :func:`newton_block_batch` whose first step uses the shared LU
     (``start``: the batch's shared ``node_of, va0, vm0, 1/vm0, ibus0`` and LU of J0)."""
     indptr, indices, nodes, pqf = system[0], system[1], system[2], system[3]
-    va0, vm0 = start[1], start[2]
-    n_bus = v0.size
     v = v0.copy()
-    va = va0.copy()
-    vm = vm0.copy()
-    ibus = np.empty(n_bus, dtype=np.complex128)
+    ibus = np.empty(v.size, dtype=np.complex128)
     f = np.empty(2 * nodes.size)
     norm = block_mismatch(indptr, indices, y, v, s, nodes, pqf, ibus, f)
     if not np.isfinite(norm):
         return v, 0, norm, NON_FINITE_MISMATCH
-    it = 0
-    if norm >= tol:
-        step = f.copy()
-        if compensated_step(system, y, ibus, y0, v, positions, start, step):
-            it = 1
-            if not block_update(step, nodes, pqf, va, vm, v):
-                return v, it, norm, NON_FINITE_STEP
-            norm = block_mismatch(indptr, indices, y, v, s, nodes, pqf, ibus, f)
-            if not np.isfinite(norm):
-                return v, it, norm, NON_FINITE_MISMATCH
-    return block_iterate(system, y, s, v, va, vm, ibus, f, norm, it, tol, max_iter)
+    if norm < tol:
+        return v, 0, norm, CONVERGED_OR_LIMIT
+    if not compensated_step(system, y, ibus, y0, v, positions, start, f):
+        return newton_block_kernel(system, y, s, v, np.int64(0), tol, max_iter)
+    va = start[1].copy()
+    vm = start[2].copy()
+    if not block_update(f, nodes, pqf, va, vm, v):
+        return v, 1, norm, NON_FINITE_STEP
+    return newton_block_kernel(system, y, s, v, np.int64(1), tol, max_iter)
 
 
 @njit

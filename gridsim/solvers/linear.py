@@ -5,7 +5,8 @@ pattern (Newton iterations, repeated solves), with ``solve(data, rhs)``. Two exi
 :class:`gridsim.solvers.sparse_lu.NumbaLU` (the default) and :class:`ScipyLU`, SuperLU
 through scipy. Both take a symmetric fill-reducing ordering (power-flow Jacobians are
 structurally symmetric), given or found on the first matrix. The Newton solver derives
-the Jacobian's ordering from the buses' (:func:`fill_reducing_order` on Ybus's pattern,
+the Jacobian's ordering from the buses'
+(:func:`~gridsim.solvers.symbolic.fill_reducing_order` on Ybus's pattern,
 once per network), which costs half as much as ordering the Jacobian itself. ScipyLU
 permutes every matrix with it before factorisation, so SuperLU skips its own ordering
 and keeps pivots on the diagonal where it can: on case9241pegase's Jacobian a
@@ -138,13 +139,3 @@ def symmetric_permutation(indptr, indices, order):  # pragma: no cover (jitted)
             new_indices[q] = row
             gather[q] = src
     return new_indptr, new_indices, gather
-
-
-def fill_reducing_order(indptr: np.ndarray, indices: np.ndarray, n: int) -> np.ndarray:
-    """A symmetric fill-reducing ordering of a structurally symmetric pattern for sparse
-    LU: minimum degree (:func:`gridsim.solvers.ordering.minimum_degree`)."""
-    from gridsim.solvers.ordering import minimum_degree
-
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    return minimum_degree(np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64))

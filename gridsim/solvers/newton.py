@@ -19,10 +19,8 @@ import numpy as np
 
 from gridsim.numerics._jit import njit
 from gridsim.numerics.jacobian import (
-    BlockJacobianPattern,
-    block_csc,
+    block_jacobian_pattern,
     block_jacobian_values,
-    block_numbering,
     jacobian_order,
     jacobian_pattern,
     jacobian_values,
@@ -33,10 +31,11 @@ from gridsim.solvers.sparse_lu import (
     PIVOT_TOLERANCE,
     BlockLU,
     NumbaLU,
+    block_backward,
+    block_forward,
     block_numeric_lu,
-    block_solve_lu,
-    symbolic_lu,
 )
+from gridsim.solvers.symbolic import fill_reducing_order
 
 # newton_block_kernel's status codes
 CONVERGED_OR_LIMIT, PIVOT_REJECTED, NON_FINITE_STEP, NON_FINITE_MISMATCH = 0, 1, 2, 3
@@ -46,28 +45,26 @@ DIVERGED_MISMATCH = 1e6
 
 
 @njit
-def _block_setup(indptr, indices, node_of):  # pragma: no cover (jitted)
-    """Block Jacobian pattern and its symbolic LU in one compiled call (one cached
-    kernel to load in a fresh process)."""
-    bindptr, bindices, ypos = block_csc(indptr, indices, node_of)
-    l_ptr, l_idx, u_ptr, u_idx = symbolic_lu(bindptr, bindices)
-    return bindptr, bindices, ypos, l_ptr, l_idx, u_ptr, u_idx
-
-
-@njit
-def newton_block_kernel(system, ydata, sbus, v0, tol, max_iter):  # pragma: no cover
+def newton_block_kernel(system, ydata, sbus, v0, it, tol, max_iter):  # pragma: no cover
     """Newton-Raphson on the 2x2 bus-block Jacobian, all in compiled code.
 
     ``system`` is :meth:`NewtonSolver.block_system`'s tuple (Ybus pattern, block
     Jacobian pattern, symbolic LU). The Jacobian (see
     :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`) is written straight into
-    the block LU's order and every work array is allocated once per call. Returns
-    ``(v, iterations, max_mismatch, status)``: ``CONVERGED_OR_LIMIT``, or
-    ``PIVOT_REJECTED`` (``v`` the last iterate, from which the caller goes on with
-    SuperLU), ``NON_FINITE_STEP``, ``NON_FINITE_MISMATCH``.
+    the block LU's order and every work array is allocated once per call. ``it`` is
+    the number of iterations already taken to reach ``v0`` (0 for a new solve); the
+    loop stops at ``max_iter`` in all. Returns ``(v, iterations, max_mismatch,
+    status)``: ``CONVERGED_OR_LIMIT``, or ``PIVOT_REJECTED`` (``v`` the last iterate,
+    from which the caller goes on with SuperLU), ``NON_FINITE_STEP``,
+    ``NON_FINITE_MISMATCH``.
+
+    One function for the whole loop: Numba compiles (and LLVM optimises) each kernel
+    together with every kernel it calls, so each level of calls between this loop and
+    the leaf kernels would compile them all again in a process with an empty cache.
     """
-    indptr, indices, nodes, pqf = system[0], system[1], system[2], system[3]
+    indptr, indices, nodes, pqf, ypos, b_indptr, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
     n_bus = v0.size
+    nb = nodes.size
     v = v0.copy()
     va = np.empty(n_bus)
     vm = np.empty(n_bus)
@@ -75,35 +72,37 @@ def newton_block_kernel(system, ydata, sbus, v0, tol, max_iter):  # pragma: no c
         va[i] = np.angle(v[i])
         vm[i] = abs(v[i])
     ibus = np.empty(n_bus, dtype=np.complex128)
-    f = np.empty(2 * nodes.size)
-    norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
-    if not np.isfinite(norm):
-        return v, 0, norm, NON_FINITE_MISMATCH
-    return block_iterate(system, ydata, sbus, v, va, vm, ibus, f, norm, 0, tol, max_iter)
-
-
-@njit
-def block_iterate(
-    system, ydata, sbus, v, va, vm, ibus, f, norm, it, tol, max_iter
-):  # pragma: no cover
-    """The iterations of :func:`newton_block_kernel` from a state: ``v`` (with its
-    angles ``va`` and magnitudes ``vm``), its mismatch ``f``, ``ibus`` and ``norm`` (as
-    :func:`~gridsim.numerics.mismatch.block_mismatch` leaves them) after ``it``
-    iterations. Updates the state in place; returns what the kernel returns."""
-    indptr, indices, nodes, pqf, _, _, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
-    nb = nodes.size
+    f = np.empty(2 * nb)
     jdata = np.empty(4 * b_indices.size)
     l_val = np.empty(4 * l_idx.size)
     u_val = np.empty(4 * u_idx.size)
     dinv = np.empty(4 * nb)
     work = np.zeros(4 * nb)
+    norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
+    if not np.isfinite(norm):
+        return v, it, norm, NON_FINITE_MISMATCH
     while norm >= tol and it < max_iter:
-        ok = block_factorise(system, ydata, v, vm, ibus, jdata, l_val, u_val, dinv, work)
+        block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, jdata)
+        ok = block_numeric_lu(
+            b_indptr,
+            b_indices,
+            jdata,
+            l_ptr,
+            l_idx,
+            u_ptr,
+            u_idx,
+            PIVOT_TOLERANCE,
+            l_val,
+            u_val,
+            dinv,
+            work,
+        )
         if not ok:
             return v, it, norm, PIVOT_REJECTED
         for k in range(f.size):
             f[k] = -f[k]
-        block_solve_lu(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, dinv, f)
+        block_forward(l_ptr, l_idx, l_val, f)
+        block_backward(u_ptr, u_idx, u_val, dinv, f)
         it += 1
         if not block_update(f, nodes, pqf, va, vm, v):
             return v, it, norm, NON_FINITE_STEP
@@ -111,31 +110,6 @@ def block_iterate(
         if not np.isfinite(norm):
             return v, it, norm, NON_FINITE_MISMATCH
     return v, it, norm, CONVERGED_OR_LIMIT
-
-
-@njit
-def block_factorise(
-    system, ydata, v, vm, ibus, jdata, l_val, u_val, dinv, work
-):  # pragma: no cover
-    """The Jacobian at ``v`` (magnitudes ``vm``, ``ibus = Ybus v``) into ``jdata`` and its block LU
-    into ``l_val``, ``u_val``, ``dinv`` (``work`` zeroed, 4 per block); False when a
-    pivot is rejected."""
-    indptr, indices, _, pqf, ypos, b_indptr, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
-    block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, jdata)
-    return block_numeric_lu(
-        b_indptr,
-        b_indices,
-        jdata,
-        l_ptr,
-        l_idx,
-        u_ptr,
-        u_idx,
-        PIVOT_TOLERANCE,
-        l_val,
-        u_val,
-        dinv,
-        work,
-    )
 
 
 @njit
@@ -228,20 +202,11 @@ class NewtonSolver:
             if self.linear_solver is not NumbaLU or self.pvpq.size == 0:
                 self._block = False
             else:
-                n_bus = self.indptr.size - 1
                 order = self.bus_order
                 if order is None:
-                    from gridsim.solvers.linear import fill_reducing_order
-
-                    order = fill_reducing_order(self.indptr, self.indices, n_bus)
-                nodes, node_of, pqf = block_numbering(n_bus, self.pvpq, self.pq, order)
-                bindptr, bindices, ypos, *symbolic = _block_setup(
-                    np.asarray(self.indptr, dtype=np.int64),
-                    np.asarray(self.indices, dtype=np.int64),
-                    node_of,
-                )
-                bp = BlockJacobianPattern(nodes.size, bindptr, bindices, ypos, nodes, pqf)
-                self._block = (bp, BlockLU(bindptr, bindices, symbolic))
+                    order = fill_reducing_order(self.indptr, self.indices, self.indptr.size - 1)
+                bp = block_jacobian_pattern(self.indptr, self.indices, self.pvpq, self.pq, order)
+                self._block = (bp, BlockLU(bp.indptr, bp.indices))
         return self._block or None
 
     @property
@@ -279,7 +244,7 @@ class NewtonSolver:
         handed_over = getattr(self._lu, "fallback", None) is not None
         system = None if handed_over else self.block_system
         if system is not None:
-            v, done, norm, status = newton_block_kernel(system, ydata, sbus, v, tol, max_iter)
+            v, done, norm, status = newton_block_kernel(system, ydata, sbus, v, 0, tol, max_iter)
             result = _kernel_result(v, done, norm, status, tol)
             if result is not None:
                 return result

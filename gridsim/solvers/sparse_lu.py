@@ -5,9 +5,8 @@ iterations, contingencies and time steps, so the symbolic work is done once per 
 (what lightsim2grid gets from KLU's refactorisation):
 
 1. a fill-reducing symmetric ordering (given; minimum degree on the bus graph);
-2. the elimination tree and the patterns of L and U (for a structurally symmetric
-   matrix, pattern(U) = pattern(L)^T), by the row-subtree method of a symbolic
-   Cholesky factorisation;
+2. the patterns of L and U (for a structurally symmetric matrix,
+   pattern(U) = pattern(L)^T), from :func:`gridsim.solvers.symbolic.symbolic_lu`;
 3. per matrix, a left-looking numeric factorisation on that fixed pattern with diagonal
    pivots, then forward and backward substitution.
 
@@ -29,74 +28,9 @@ from __future__ import annotations
 import numpy as np
 
 from gridsim.numerics._jit import njit
+from gridsim.solvers.symbolic import fill_reducing_order, symbolic_lu
 
 PIVOT_TOLERANCE = 1e-10
-
-
-@njit
-def symbolic_lu(indptr, indices):  # pragma: no cover (jitted)
-    """Elimination tree and the patterns of L (strictly lower, CSC) and U (strictly
-    upper, CSC) of a structurally symmetric CSC pattern, no pivoting.
-
-    Returns ``(l_ptr, l_idx, u_ptr, u_idx)``; U's columns list their rows ascending,
-    which is a valid order for the left-looking updates.
-    """
-    n = indptr.size - 1
-    parent = np.full(n, -1, dtype=np.int64)
-    ancestor = np.full(n, -1, dtype=np.int64)
-    for j in range(n):  # Liu's algorithm with path compression
-        for p in range(indptr[j], indptr[j + 1]):
-            i = indices[p]
-            while i != -1 and i < j:
-                nxt = ancestor[i]
-                ancestor[i] = j
-                if nxt == -1:
-                    parent[i] = j
-                i = nxt
-    # row j of L = column j of U: nodes reached walking up the tree from each i < j in A
-    mark = np.full(n, -1, dtype=np.int64)
-    u_count = np.zeros(n + 1, dtype=np.int64)
-    for j in range(n):
-        mark[j] = j
-        for p in range(indptr[j], indptr[j + 1]):
-            i = indices[p]
-            while i < j and mark[i] != j:
-                mark[i] = j
-                u_count[j + 1] += 1
-                i = parent[i]
-    u_ptr = np.cumsum(u_count)
-    u_idx = np.empty(u_ptr[-1], dtype=np.int64)
-    mark[:] = -1
-    for j in range(n):
-        mark[j] = j
-        q = u_ptr[j]
-        for p in range(indptr[j], indptr[j + 1]):
-            i = indices[p]
-            while i < j and mark[i] != j:
-                mark[i] = j
-                u_idx[q] = i
-                q += 1
-                i = parent[i]
-        for a in range(u_ptr[j] + 1, u_ptr[j + 1]):  # insertion sort of the short row
-            key = u_idx[a]
-            b = a
-            while b > u_ptr[j] and u_idx[b - 1] > key:
-                u_idx[b] = u_idx[b - 1]
-                b -= 1
-            u_idx[b] = key
-    # L by columns: the transpose of U's pattern (rows come out ascending)
-    l_count = np.zeros(n + 1, dtype=np.int64)
-    for q in range(u_idx.size):
-        l_count[u_idx[q] + 1] += 1
-    l_ptr = np.cumsum(l_count)
-    l_idx = np.empty(l_ptr[-1], dtype=np.int64)
-    fill = l_ptr[:-1].copy()
-    for j in range(n):
-        for q in range(u_ptr[j], u_ptr[j + 1]):
-            k = u_idx[q]
-            l_idx[fill[k]] = j
-            fill[k] += 1
-    return l_ptr, l_idx, u_ptr, u_idx
 
 
 @njit
@@ -181,7 +115,7 @@ class NumbaLU:
     """
 
     def __init__(self, indptr, indices, n: int, order: np.ndarray | None = None):
-        from gridsim.solvers.linear import ScipyLU, fill_reducing_order, symmetric_permutation
+        from gridsim.solvers.linear import ScipyLU, symmetric_permutation
 
         self.n = n
         self.indptr, self.indices = indptr, indices
@@ -401,17 +335,13 @@ class BlockLU:
     indptr, indices : ndarray
         Block CSC pattern (rows sorted), e.g. a
         :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`'s.
-    symbolic : tuple of ndarray, optional
-        ``symbolic_lu(indptr, indices)`` when already computed.
     """
 
-    def __init__(self, indptr, indices, symbolic=None):
+    def __init__(self, indptr, indices):
         self.indptr = np.asarray(indptr, dtype=np.int64)
         self.indices = np.asarray(indices, dtype=np.int64)
         self.n = self.indptr.size - 1
-        if symbolic is None:  # (l_ptr, l_idx, u_ptr, u_idx) of symbolic_lu, if known
-            symbolic = symbolic_lu(self.indptr, self.indices)
-        self.l_ptr, self.l_idx, self.u_ptr, self.u_idx = symbolic
+        self.l_ptr, self.l_idx, self.u_ptr, self.u_idx = symbolic_lu(self.indptr, self.indices)
 
     @property
     def fill(self) -> int:

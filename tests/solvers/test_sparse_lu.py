@@ -1,4 +1,5 @@
-"""The Numba sparse LU and the minimum-degree ordering against scipy's SuperLU."""
+"""The Numba sparse LU against scipy's SuperLU; its ordering and symbolic LU against
+Gaussian elimination on a dense boolean matrix."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ from gridsim.numerics.jacobian import (
 )
 from gridsim.numerics.mismatch import block_mismatch, mismatch
 from gridsim.solvers import newton
-from gridsim.solvers.linear import ScipyLU, fill_reducing_order
-from gridsim.solvers.ordering import minimum_degree
+from gridsim.solvers.linear import ScipyLU, symmetric_permutation
 from gridsim.solvers.sparse_lu import BlockLU, NumbaLU
+from gridsim.solvers.symbolic import fill_reducing_order, symbolic_lu
 
 CASES = [*PANDAPOWER_CASES, "case6515rte"]
 
@@ -146,11 +147,12 @@ def test_scipy_and_numba_paths_give_the_same_power_flow():
 
 
 @pytest.mark.parametrize("case", ["case118", "case9241pegase"])
-def test_minimum_degree_is_a_permutation_with_little_fill(case):
+def test_fill_reducing_order_is_a_permutation_with_little_fill(case):
     cn, pat, jd, f, _, _ = _jacobian(case)
-    order = minimum_degree(cn.indptr, cn.indices)
+    order = fill_reducing_order(cn.indptr, cn.indices, cn.n_bus)
+    assert order.dtype == np.int64
     assert np.array_equal(np.sort(order), np.arange(cn.n_bus))
-    assert np.array_equal(fill_reducing_order(cn.indptr, cn.indices, cn.n_bus), order)
+    assert np.array_equal(cn.bus_order(), order)  # the compiled network's ordering
     pvpq = np.concatenate(cn.bus_sets()[1:])
     pq = cn.bus_sets()[2]
     ours = NumbaLU(pat.indptr, pat.indices, pat.n, order=jacobian_order(order, pvpq, pq))
@@ -158,8 +160,43 @@ def test_minimum_degree_is_a_permutation_with_little_fill(case):
         sp.csc_matrix((jd, pat.indices, pat.indptr), shape=(pat.n, pat.n)),
         permc_spec="MMD_AT_PLUS_A",
     )
-    # as little fill as SuperLU's multiple minimum degree, within 10 %
+    # as little fill as SuperLU's multiple minimum degree on the Jacobian, within 10 %
     assert ours.fill <= 1.1 * (natural.L.nnz + natural.U.nnz)
+
+
+def _dense_fill(indptr, indices):
+    """The structure of L + U by Gaussian elimination in the given order on a dense
+    boolean matrix (the definition of fill; diagonal pivots)."""
+    n = indptr.size - 1
+    a = np.eye(n, dtype=bool)
+    a[indices, np.repeat(np.arange(n), np.diff(indptr))] = True
+    a |= a.T
+    for k in range(n):
+        rows = k + 1 + np.flatnonzero(a[k + 1 :, k])
+        cols = k + 1 + np.flatnonzero(a[k, k + 1 :])
+        a[np.ix_(rows, cols)] = True
+    return a
+
+
+@pytest.mark.parametrize("case", ["case30", "case118", "case300", "case1354pegase"])
+def test_symbolic_lu_is_the_fill_of_gaussian_elimination(case):
+    """The patterns of L and U, for the buses in fill-reducing order and for the block
+    Jacobian, are exactly the fill of dense elimination (no entry missing or extra)."""
+    cn = gridsim.from_pandapower(pandapower_case(case)).compile()
+    ip, ix = cn.indptr.astype(np.int64), cn.indices.astype(np.int64)
+    buses = symmetric_permutation(ip, ix, cn.bus_order())[:2]
+    pvpq = np.concatenate(cn.bus_sets()[1:])
+    bp = block_jacobian_pattern(cn.indptr, cn.indices, pvpq, cn.bus_sets()[2], cn.bus_order())
+    for indptr, indices in (buses, (bp.indptr, bp.indices)):
+        n = indptr.size - 1
+        l_ptr, l_idx, u_ptr, u_idx = symbolic_lu(indptr, indices)
+        lower = sp.csc_matrix((np.ones(l_idx.size), l_idx, l_ptr), shape=(n, n)).toarray()
+        upper = sp.csc_matrix((np.ones(u_idx.size), u_idx, u_ptr), shape=(n, n)).toarray()
+        fill = _dense_fill(indptr, indices)
+        np.testing.assert_array_equal(lower != 0, np.tril(fill, -1))
+        np.testing.assert_array_equal(upper != 0, np.triu(fill, 1))
+        for ptr, idx in ((l_ptr, l_idx), (u_ptr, u_idx)):  # rows ascending per column
+            assert all(np.all(np.diff(idx[ptr[j] : ptr[j + 1]]) > 0) for j in range(n))
 
 
 def test_scipy_lu_reuses_its_ordering():
