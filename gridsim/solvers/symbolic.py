@@ -37,19 +37,40 @@ _SHIFT = 1e-8  # added to the Laplacian's diagonal: every pivot positive
 
 
 def _stand_in(indptr: np.ndarray, indices: np.ndarray):
-    """The graph Laplacian of the symmetrised pattern plus ``_SHIFT`` on the diagonal
-    (CSC): an M-matrix whose LU has the pattern's structural fill."""
+    """The graph Laplacian of the pattern plus ``_SHIFT`` on the diagonal (CSC): an
+    M-matrix whose LU has the pattern's structural fill.
+
+    On the pattern itself when it holds every diagonal entry (Ybus, the Jacobians, the
+    DC B matrix); otherwise on the pattern symmetrised with the diagonal added.
+    """
     import scipy.sparse as sp
 
+    indptr = np.asarray(indptr, dtype=np.int64)
+    indices = np.asarray(indices, dtype=np.int64)
     n = indptr.size - 1
     cols = np.repeat(np.arange(n), np.diff(indptr))
-    rows = np.asarray(indices)
-    off = rows != cols
-    r = np.concatenate([rows[off], cols[off]])
-    c = np.concatenate([cols[off], rows[off]])
-    adjacency = sp.csc_matrix((np.ones(r.size), (r, c)), shape=(n, n))  # duplicates summed
-    degree = np.asarray(adjacency.sum(axis=0)).ravel()
-    return (sp.diags(degree + _SHIFT, format="csc") - adjacency).tocsc()
+    on_diagonal = indices == cols
+    if np.count_nonzero(on_diagonal) != n:
+        off = ~on_diagonal
+        rows = np.concatenate([indices[off], cols[off], np.arange(n)])
+        cols = np.concatenate([cols[off], indices[off], np.arange(n)])
+        shape = sp.csc_matrix((np.ones(rows.size), (rows, cols)), shape=(n, n))
+        shape.sum_duplicates()
+        return _stand_in(shape.indptr, shape.indices)
+    data = np.full(indices.size, -1.0)
+    data[on_diagonal] = np.bincount(cols, minlength=n) - 1 + _SHIFT
+    return sp.csc_matrix((data, indices, indptr), shape=(n, n))
+
+
+def _transpose(indptr: np.ndarray, indices: np.ndarray):
+    """CSC pattern of the transpose, rows ascending in every column when the given
+    pattern's columns are in order (a stable sort by row of the column-major entries)."""
+    n = indptr.size - 1
+    cols = np.repeat(np.arange(n), np.diff(indptr))
+    by_row = np.argsort(indices, kind="stable")
+    t_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(indices, minlength=n), out=t_ptr[1:])
+    return t_ptr, cols[by_row]
 
 
 def fill_reducing_order(indptr: np.ndarray, indices: np.ndarray, n: int) -> np.ndarray:
@@ -84,15 +105,12 @@ def symbolic_lu(indptr: np.ndarray, indices: np.ndarray):
     lu = splu(_stand_in(indptr, indices), permc_spec="NATURAL", **_SUPERLU)
     if not np.array_equal(lu.perm_r, np.arange(n)):  # cannot happen for an M-matrix
         raise RuntimeError("SuperLU left the diagonal on a symbolic factorisation")
-    lower = lu.L.tocsc()
-    lower.setdiag(0.0)
-    lower.eliminate_zeros()
-    lower.sort_indices()
-    upper = lower.T.tocsc()  # pattern(U) = pattern(L)^T
-    upper.sort_indices()
-    return (
-        lower.indptr.astype(np.int64),
-        lower.indices.astype(np.int64),
-        upper.indptr.astype(np.int64),
-        upper.indices.astype(np.int64),
-    )
+    lower = lu.L
+    cols = np.repeat(np.arange(n), np.diff(lower.indptr))
+    strict = lower.indices > cols  # L's off-diagonal structure, rows in any order
+    # U = L^T by rows (each U column's rows ascending), then L = U^T sorted alike
+    l_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(cols[strict], minlength=n), out=l_ptr[1:])
+    u_ptr, u_idx = _transpose(l_ptr, lower.indices[strict].astype(np.int64))
+    l_ptr, l_idx = _transpose(u_ptr, u_idx)
+    return l_ptr, l_idx, u_ptr, u_idx
