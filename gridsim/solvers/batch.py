@@ -182,13 +182,19 @@ def newton_block_batch(
             y = yrow
         s = sbus[0] if shared_s else sbus[i]
         v = v0[0] if shared_v else v0[i]
+        vi = v.copy()
         if shared_first:
             positions = dpos[0] if dpos.shape[0] == 1 else dpos[i]
-            vi, it, norm, st = _solve_from_shared_lu(
-                system, y, s, v, ydata[0], positions, start, tol, max_iter
+            it, norm, st = _solve_from_shared_lu(
+                system, y, s, vi, ydata[0], positions, start, tol, max_iter
             )
         else:
-            vi, it, norm, st = newton_block_kernel(system, y, s, v, np.int64(0), tol, max_iter)
+            va = np.empty(n_bus)
+            vm = np.empty(n_bus)
+            for b in range(n_bus):
+                va[b] = np.angle(vi[b])
+                vm[b] = abs(vi[b])
+            it, norm, st = newton_block_kernel(system, y, s, vi, va, vm, np.int64(0), tol, max_iter)
         for b in range(n_bus):  # a loop: a slice assignment compiles Numba's shape errors
             v_out[i, b] = vi[b]
         iterations[i] = it
@@ -199,26 +205,27 @@ def newton_block_batch(
 
 @njit
 def _solve_from_shared_lu(
-    system, y, s, v0, y0, positions, start, tol, max_iter
+    system, y, s, v, y0, positions, start, tol, max_iter
 ):  # pragma: no cover (jitted)
     """One point of :func:`newton_block_batch` whose first step uses the shared LU
-    (``start``: the batch's shared ``node_of, va0, vm0, 1/vm0, ibus0`` and LU of J0)."""
+    (``start``: the batch's shared ``node_of, va0, vm0, 1/vm0, ibus0`` and LU of J0),
+    from ``v`` (the shared start, updated in place). Returns what
+    :func:`~gridsim.solvers.newton.newton_block_kernel` returns."""
     indptr, indices, nodes, pqf = system[0], system[1], system[2], system[3]
-    v = v0.copy()
+    va = start[1].copy()
+    vm = start[2].copy()
     ibus = np.empty(v.size, dtype=np.complex128)
     f = np.empty(2 * nodes.size)
     norm = block_mismatch(indptr, indices, y, v, s, nodes, pqf, ibus, f)
     if not np.isfinite(norm):
-        return v, 0, norm, NON_FINITE_MISMATCH
+        return 0, norm, NON_FINITE_MISMATCH
     if norm < tol:
-        return v, 0, norm, CONVERGED_OR_LIMIT
+        return 0, norm, CONVERGED_OR_LIMIT
     if not compensated_step(system, y, ibus, y0, v, positions, start, f):
-        return newton_block_kernel(system, y, s, v, np.int64(0), tol, max_iter)
-    va = start[1].copy()
-    vm = start[2].copy()
+        return newton_block_kernel(system, y, s, v, va, vm, np.int64(0), tol, max_iter)
     if not block_update(f, nodes, pqf, va, vm, v):
-        return v, 1, norm, NON_FINITE_STEP
-    return newton_block_kernel(system, y, s, v, np.int64(1), tol, max_iter)
+        return 1, norm, NON_FINITE_STEP
+    return newton_block_kernel(system, y, s, v, va, vm, np.int64(1), tol, max_iter)
 
 
 @njit

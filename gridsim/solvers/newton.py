@@ -45,33 +45,27 @@ DIVERGED_MISMATCH = 1e6
 
 
 @njit
-def newton_block_kernel(system, ydata, sbus, v0, it, tol, max_iter):  # pragma: no cover
+def newton_block_kernel(system, ydata, sbus, v, va, vm, it, tol, max_iter):  # pragma: no cover
     """Newton-Raphson on the 2x2 bus-block Jacobian, all in compiled code.
 
     ``system`` is :meth:`NewtonSolver.block_system`'s tuple (Ybus pattern, block
     Jacobian pattern, symbolic LU). The Jacobian (see
     :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`) is written straight into
-    the block LU's order and every work array is allocated once per call. ``it`` is
-    the number of iterations already taken to reach ``v0`` (0 for a new solve); the
-    loop stops at ``max_iter`` in all. Returns ``(v, iterations, max_mismatch,
-    status)``: ``CONVERGED_OR_LIMIT``, or ``PIVOT_REJECTED`` (``v`` the last iterate,
-    from which the caller goes on with SuperLU), ``NON_FINITE_STEP``,
-    ``NON_FINITE_MISMATCH``.
+    the block LU's order and every work array is allocated once per call. The state
+    ``v`` (complex bus voltages) with its angles ``va`` and magnitudes ``vm`` is
+    updated in place; ``it`` is the number of iterations already taken to reach it (0
+    for a new solve), and the loop stops at ``max_iter`` in all. Returns
+    ``(iterations, max_mismatch, status)``: ``CONVERGED_OR_LIMIT``, or
+    ``PIVOT_REJECTED`` (``v`` the last iterate, from which the caller goes on with
+    SuperLU), ``NON_FINITE_STEP``, ``NON_FINITE_MISMATCH``.
 
     One function for the whole loop: Numba compiles (and LLVM optimises) each kernel
     together with every kernel it calls, so each level of calls between this loop and
     the leaf kernels would compile them all again in a process with an empty cache.
     """
     indptr, indices, nodes, pqf, ypos, b_indptr, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
-    n_bus = v0.size
     nb = nodes.size
-    v = v0.copy()
-    va = np.empty(n_bus)
-    vm = np.empty(n_bus)
-    for i in range(n_bus):
-        va[i] = np.angle(v[i])
-        vm[i] = abs(v[i])
-    ibus = np.empty(n_bus, dtype=np.complex128)
+    ibus = np.empty(v.size, dtype=np.complex128)
     f = np.empty(2 * nb)
     jdata = np.empty(4 * b_indices.size)
     l_val = np.empty(4 * l_idx.size)
@@ -80,7 +74,7 @@ def newton_block_kernel(system, ydata, sbus, v0, it, tol, max_iter):  # pragma: 
     work = np.zeros(4 * nb)
     norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
     if not np.isfinite(norm):
-        return v, it, norm, NON_FINITE_MISMATCH
+        return it, norm, NON_FINITE_MISMATCH
     while norm >= tol and it < max_iter:
         block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, jdata)
         ok = block_numeric_lu(
@@ -98,18 +92,18 @@ def newton_block_kernel(system, ydata, sbus, v0, it, tol, max_iter):  # pragma: 
             work,
         )
         if not ok:
-            return v, it, norm, PIVOT_REJECTED
+            return it, norm, PIVOT_REJECTED
         for k in range(f.size):
             f[k] = -f[k]
         block_forward(l_ptr, l_idx, l_val, f)
         block_backward(u_ptr, u_idx, u_val, dinv, f)
         it += 1
         if not block_update(f, nodes, pqf, va, vm, v):
-            return v, it, norm, NON_FINITE_STEP
+            return it, norm, NON_FINITE_STEP
         norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
         if not np.isfinite(norm):
-            return v, it, norm, NON_FINITE_MISMATCH
-    return v, it, norm, CONVERGED_OR_LIMIT
+            return it, norm, NON_FINITE_MISMATCH
+    return it, norm, CONVERGED_OR_LIMIT
 
 
 @njit
@@ -244,7 +238,10 @@ class NewtonSolver:
         handed_over = getattr(self._lu, "fallback", None) is not None
         system = None if handed_over else self.block_system
         if system is not None:
-            v, done, norm, status = newton_block_kernel(system, ydata, sbus, v, 0, tol, max_iter)
+            va, vm = np.angle(v), np.abs(v)
+            done, norm, status = newton_block_kernel(
+                system, ydata, sbus, v, va, vm, 0, tol, max_iter
+            )
             result = _kernel_result(v, done, norm, status, tol)
             if result is not None:
                 return result

@@ -259,8 +259,8 @@ def test_block_newton_hands_over_to_superlu_after_a_rejected_pivot(monkeypatch):
     kernel = newton.newton_block_kernel
 
     def one_step_then_reject(*args):
-        v, it, norm, _ = kernel(*args[:-1], 1)
-        return v, it, norm, newton.PIVOT_REJECTED
+        it, norm, _ = kernel(*args[:-1], 1)
+        return it, norm, newton.PIVOT_REJECTED
 
     monkeypatch.setattr(newton, "newton_block_kernel", one_step_then_reject)
     handed = newton.NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
