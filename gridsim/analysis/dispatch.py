@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from gridsim.model.compile import REF, CompiledNetwork
-from gridsim.numerics.mismatch import bus_currents
+from gridsim.numerics.mismatch import bus_currents_into
 from gridsim.numerics.sums import bus_sum
 
 
@@ -18,7 +18,9 @@ def injector_q_share(cn: CompiledNetwork, v, bus_type, q_fixed):
     voltage-controlling injectors in proportion to their reactive ranges (MATPOWER's
     ``pfsoln`` rule), or equally where a range is infinite.
     """
-    s_calc = v * np.conj(bus_currents(cn.indptr, cn.indices, cn.ydata, v)) * cn.sn_mva
+    ibus = np.empty(cn.n_bus, dtype=np.complex128)  # the Newton kernels' own Ybus V loop
+    bus_currents_into(cn.indptr, cn.indices, cn.ydata, np.ascontiguousarray(v), ibus)
+    s_calc = v * np.conj(ibus) * cn.sn_mva
     q = np.where(cn.inj_pv, np.nan, cn.inj_q)
     q = np.where(np.isnan(q_fixed), q, q_fixed)
     free = np.isnan(q)

@@ -8,14 +8,6 @@ from gridsim.numerics._jit import njit
 
 
 @njit
-def bus_currents(indptr, indices, ydata, v):  # pragma: no cover (jitted)
-    """``Ibus = Ybus @ V`` on CSR arrays."""
-    ibus = np.empty(indptr.size - 1, dtype=np.complex128)
-    bus_currents_into(indptr, indices, ydata, v, ibus)
-    return ibus
-
-
-@njit
 def bus_currents_into(indptr, indices, ydata, v, ibus):  # pragma: no cover (jitted)
     """``ibus <- Ybus @ V`` on CSR arrays, in place."""
     for r in range(indptr.size - 1):
@@ -31,7 +23,8 @@ def mismatch(indptr, indices, ydata, v, sbus, pvpq, pq):  # pragma: no cover (ji
 
     Returns ``(F, Ibus)``; ``Ibus`` is reused by the Jacobian.
     """
-    ibus = bus_currents(indptr, indices, ydata, v)
+    ibus = np.empty(indptr.size - 1, dtype=np.complex128)
+    bus_currents_into(indptr, indices, ydata, v, ibus)
     f = np.empty(pvpq.size + pq.size)
     for j in range(pvpq.size):
         i = pvpq[j]
