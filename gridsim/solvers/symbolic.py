@@ -41,7 +41,8 @@ def _stand_in(indptr: np.ndarray, indices: np.ndarray):
     M-matrix whose LU has the pattern's structural fill.
 
     On the pattern itself when it holds every diagonal entry (Ybus, the Jacobians, the
-    DC B matrix); otherwise on the pattern symmetrised with the diagonal added.
+    DC B matrix; structurally symmetric, as this module's functions require); otherwise
+    on the pattern symmetrised with the diagonal added.
     """
     import scipy.sparse as sp
 

@@ -199,6 +199,22 @@ def test_symbolic_lu_is_the_fill_of_gaussian_elimination(case):
             assert all(np.all(np.diff(idx[ptr[j] : ptr[j + 1]]) > 0) for j in range(n))
 
 
+def test_symbolic_lu_of_a_pattern_without_its_diagonal():
+    """A pattern missing diagonal entries is analysed with them (and symmetrised): a
+    star 0-{1,2,3} eliminated centre first fills the leaves' clique; a path given by
+    one side of each pair fills nothing."""
+    indptr = np.array([0, 3, 4, 5, 6])
+    indices = np.array([1, 2, 3, 0, 0, 0])  # no diagonal at all
+    l_ptr, l_idx, u_ptr, u_idx = symbolic_lu(indptr, indices)
+    assert l_ptr.tolist() == [0, 3, 5, 6, 6] and l_idx.tolist() == [1, 2, 3, 2, 3, 3]
+    assert u_ptr.tolist() == [0, 0, 1, 3, 6] and u_idx.tolist() == [0, 0, 1, 0, 1, 2]
+    full = _dense_fill(indptr, indices)
+    lower = sp.csc_matrix((np.ones(l_idx.size), l_idx, l_ptr), shape=(4, 4)).toarray()
+    np.testing.assert_array_equal(lower != 0, np.tril(full, -1))
+    lower_only = symbolic_lu(np.array([0, 1, 2, 2]), np.array([1, 2]))  # 1-0, 2-1 one way
+    assert lower_only[1].tolist() == [1, 2]
+
+
 def test_scipy_lu_reuses_its_ordering():
     _, pat, jd, f, order, _ = _jacobian("case300")
     lu = ScipyLU(pat.indptr, pat.indices, pat.n)
