@@ -15,8 +15,9 @@ again: each entry of L and U that the structure allows is a sum of terms of one 
 cannot cancel, and the Laplacian's weights shrink like conductances in series (no
 underflow), so SuperLU's factors hold exactly the structural fill. SuperLU runs with
 fundamental supernodes only (``relax=1``), which add no entries. On case9241pegase the
-ordering takes about 20 ms and gives 28,513 entries in L (Tinney-2 minimum degree:
-28,252); case_ACTIVSg70k: 0.18 s for the ordering, 0.08 s for the symbolic LU.
+ordering takes 13-21 ms and gives 28,513 entries in L (the Tinney-2 minimum degree
+gridsim had in Numba: 28,252); case_ACTIVSg70k: 0.1-0.2 s for the ordering, 0.07-0.09 s
+for the symbolic LU.
 
 No Numba here: a fresh process with an empty kernel cache compiles neither step.
 """
