@@ -38,3 +38,24 @@ def test_no_zones_no_borders():
     root = Path(__file__).resolve().parents[1]
     net = gridsim.load_network(root / "networks" / "examples" / "two_area_hvdc.yaml")
     assert border_flows(net, gridsim.run_ac(net)) == {}
+
+
+def test_a_border_without_net_flow_is_zero_from_the_first_zone():
+    """A net flow of round-off size has no direction: 0 MW, written from the
+    alphabetically first zone (not flipped by the sign of 1e-12 MW)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    network = SimpleNamespace(bus=pd.DataFrame({"zone": ["AA", "BB", "CC"]}, index=[1, 2, 3]))
+    branch = pd.DataFrame(
+        {
+            "from_bus": [1, 2, 1],
+            "to_bus": [2, 1, 3],
+            "p_from_mw": [50.0, 50.0 + 1e-12, 20.0],
+            "p_to_mw": [-49.0, -50.0 - 1e-12, -19.5],
+        }
+    )
+    flows = border_flows(network, SimpleNamespace(branch=branch))
+    # AA -> BB: 50 leaves AA on the first line, 50 + 1e-12 enters AA on the second
+    assert flows == {("AA", "BB"): 0.0, ("AA", "CC"): 20.0}

@@ -490,3 +490,23 @@ def test_reactive_limit_without_pv_to_pq_switching():
     q_above = gridsim.run_ac(result.network_at(above)).gen.q_mvar[gen_id]
     assert lo - 1e-6 <= q_at <= hi + 1e-6  # Mvar
     assert not (lo - 1e-6 <= q_above <= hi + 1e-6)
+
+
+def test_the_worst_violation_does_not_hang_on_round_off():
+    """Severities within SEVERITY_TIE name one limit: the intact network is reported
+    before an outage that leaves the element's loading unchanged, and the choice does
+    not depend on the order found or on a 1e-12 difference; a real margin still wins."""
+    from gridsim.analysis.transfer import SEVERITY_TIE, _Violation, _worst
+
+    line = ("line", "L_TR_04")
+    intact = _Violation("thermal", line, 0.01, None)
+    far = _Violation("thermal", line, 0.01 + 1e-12, ("line", "L_BG_02"))
+    farther = _Violation("thermal", line, 0.01 + 2e-12, ("line", "L_AA_01"))
+    for found in ([intact, far, farther], [farther, far, intact]):
+        assert _worst(found) is intact
+    assert _worst([far, farther]) is farther  # by name: ('line', 'L_AA_01') first
+    assert _worst([far, farther][::-1]) is farther
+    worse = _Violation("thermal", line, 0.01 + 10 * SEVERITY_TIE, ("line", "L_BG_02"))
+    assert _worst([intact, worse]) is worse
+    collapse = _Violation("collapse", None, np.inf, ("line", "L_X"))
+    assert _worst([intact, worse, collapse]) is collapse

@@ -105,6 +105,7 @@ LIMIT_TYPES = ("thermal", "voltage", "reactive", "hvdc", "generation", "collapse
 EPS_PERCENT = 1e-6  # loading tolerance, percent
 EPS_PU = 1e-6  # voltage tolerance, p.u.
 EPS_MW = 1e-6  # setpoint tolerance, MW
+SEVERITY_TIE = 1e-9  # relative excesses this close name the same limit (see _worst)
 DEFAULT_TOL_MW = 10.0
 REL_TOL = 0.01
 MAX_TRIALS = 80
@@ -1068,7 +1069,13 @@ def _search(study: _Study, plan: _Plan, a: np.ndarray, b: np.ndarray, tol: float
 
 
 def _worst(violations: list[_Violation]) -> _Violation:
-    return max(violations, key=lambda v: v.severity)
+    """The most severe violation. Severities within ``SEVERITY_TIE`` of the largest are
+    one limit reached alike in several cases (an outage far from the element, say), so
+    the choice among them does not hang on round-off: the intact network first, then
+    the outages and elements in the order of their names."""
+    top = max(v.severity for v in violations)
+    tied = [v for v in violations if v.severity >= top - SEVERITY_TIE]
+    return min(tied, key=lambda v: (v.contingency is not None, str(v.contingency), str(v.element)))
 
 
 def _result(base, plan, study, ttc, limit_type, element, contingency, zero, at, skipped, excluded):
