@@ -63,18 +63,20 @@ def test_ac_outage_matches_pandapower_with_element_out(case):
         # the table row of each monitored branch is the outage's result
         rows = table[(table.outage_element == element) & (table.outage_id == eid)]
         flows = res.branch.drop((element, eid))
-        # batch kernel against one run_ac per outage: 1e-9 MW/Mvar, 1e-9 percent
+        # batch kernel (chord steps near the solution) against one run_ac per outage
+        # (Newton): two iterates that both meet the 1e-8 MVA mismatch test, so 1e-7
+        # MW/Mvar, 1e-7 percent
         np.testing.assert_allclose(
-            rows.p_from_mw.to_numpy(), flows.p_from_mw.to_numpy(), rtol=1e-9, atol=1e-9
+            rows.p_from_mw.to_numpy(), flows.p_from_mw.to_numpy(), rtol=0, atol=1e-7
         )
         np.testing.assert_allclose(
-            rows.q_from_mvar.to_numpy(), flows.q_from_mvar.to_numpy(), rtol=1e-9, atol=1e-9
+            rows.q_from_mvar.to_numpy(), flows.q_from_mvar.to_numpy(), rtol=0, atol=1e-7
         )
         np.testing.assert_allclose(
             rows.loading_percent.to_numpy(),
             flows.loading_percent.to_numpy(),
-            rtol=1e-9,
-            atol=1e-9,
+            rtol=0,
+            atol=1e-7,
         )
         assert rows.min_vm_pu.iloc[0] == pytest.approx(res.bus.vm_pu.min())
         assert rows.max_vm_pu.iloc[0] == pytest.approx(res.bus.vm_pu.max())
@@ -206,7 +208,8 @@ def test_batched_outages_match_rebuilt_networks():
         np.testing.assert_allclose(rows.q_from_mvar, flows.q_from_mvar, rtol=0, atol=1e-6)
         assert rows.min_vm_pu.iloc[0] == pytest.approx(ref.bus.vm_pu.min(), abs=1e-9)
         assert rows.max_vm_pu.iloc[0] == pytest.approx(ref.bus.vm_pu.max(), abs=1e-9)
-        assert (rows.iterations == ref.iterations).all()
+        # Newton's steps, plus the chord steps the batch takes once it reuses an LU
+        assert ref.iterations <= rows.iterations.iloc[0] <= 2 * ref.iterations
 
 
 def test_thread_count_does_not_change_the_table():

@@ -75,6 +75,7 @@ def run_ac_batch(
     enforce_q_limits: bool = False,
     threads: int | None = None,
     linear_solver: str = "numba",
+    reuse_lu: float = 0.01,
 ) -> BatchPowerFlowResult:
     """AC power flows of many injection scenarios of one network, solved together.
 
@@ -112,6 +113,11 @@ def run_ac_batch(
     linear_solver : {"numba", "scipy"}
         As for :func:`gridsim.solvers.batch.solve_batch` (``"scipy"``: point by point
         with SuperLU, a slow reference).
+    reuse_lu : float
+        Chord steps: a point keeps its LU for the next step while its last step cut its
+        largest mismatch below ``reuse_lu`` times what it was; 0 gives plain
+        Newton-Raphson (iteration counts as :func:`gridsim.run_ac`'s). As for
+        :func:`gridsim.solvers.batch.solve_batch`.
 
     Returns
     -------
@@ -165,7 +171,13 @@ def run_ac_batch(
     with numba_threads(threads):
         sbus = _sbus(cn, load_s, inj_p)
         res = solve_batch(
-            cn, sbus, v0=v0, tol_mva=tol_mva, max_iter=max_iter, linear_solver=linear_solver
+            cn,
+            sbus,
+            v0=v0,
+            tol_mva=tol_mva,
+            max_iter=max_iter,
+            linear_solver=linear_solver,
+            reuse_lu=reuse_lu,
         )
     out = BatchPowerFlowResult(
         cn=cn,

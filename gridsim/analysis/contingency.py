@@ -244,7 +244,10 @@ def ac_contingency(
         ``min_vm_pu``, ``max_vm_pu`` (over energised buses), ``iterations``,
         ``max_mismatch_mva`` and ``status``: ``"converged"``, ``"diverged"`` (flows and
         voltages NaN; iterations and mismatch of the last iterate) or ``"islanded"``
-        (not solved; all values NaN, iterations 0). Element and status columns are
+        (not solved; all values NaN, iterations 0). Without ``enforce_q_limits``,
+        ``iterations`` counts chord steps too (steps that reuse the outage's last LU
+        once the mismatch falls a hundredfold per step; see
+        :func:`gridsim.solvers.batch.solve_batch`). Element and status columns are
         categorical. :func:`contingency_summary` reduces the table to one row per
         outage.
 

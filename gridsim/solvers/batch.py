@@ -96,7 +96,7 @@ MESSAGES = {
 
 @njit(parallel=True)
 def newton_block_batch(
-    system, ydata, dpos, dval, sbus, v0, tol, max_iter, shared_first
+    system, ydata, dpos, dval, sbus, v0, tol, max_iter, shared_first, reuse
 ):  # pragma: no cover (jitted)
     """:func:`~gridsim.solvers.newton.newton_block_kernel` (the Jacobian in 2x2 bus
     blocks) for every point, in parallel.
@@ -112,6 +112,9 @@ def newton_block_batch(
     the shared Ybus, computed once, corrected for the point's Ybus changes by
     :func:`compensated_step` (exact, a low-rank update); later iterations factorise as
     usual. Results are those of the plain path within rounding.
+
+    ``reuse`` is the kernel's: each point keeps its LU for chord steps while its last
+    step cut the mismatch below ``reuse`` times what it was (0: plain Newton).
 
     Returns ``(v, iterations, max_mismatch, status)`` per point (the kernel's codes).
     """
@@ -186,7 +189,7 @@ def newton_block_batch(
         if shared_first:
             positions = dpos[0] if dpos.shape[0] == 1 else dpos[i]
             it, norm, st = _solve_from_shared_lu(
-                system, y, s, vi, ydata[0], positions, start, tol, max_iter
+                system, y, s, vi, ydata[0], positions, start, tol, max_iter, reuse
             )
         else:
             va = np.empty(n_bus)
@@ -194,7 +197,9 @@ def newton_block_batch(
             for b in range(n_bus):
                 va[b] = np.angle(vi[b])
                 vm[b] = abs(vi[b])
-            it, norm, st = newton_block_kernel(system, y, s, vi, va, vm, np.int64(0), tol, max_iter)
+            it, norm, st = newton_block_kernel(
+                system, y, s, vi, va, vm, np.int64(0), tol, max_iter, reuse
+            )
         for b in range(n_bus):  # a loop: a slice assignment compiles Numba's shape errors
             v_out[i, b] = vi[b]
         iterations[i] = it
@@ -205,7 +210,7 @@ def newton_block_batch(
 
 @njit
 def _solve_from_shared_lu(
-    system, y, s, v, y0, positions, start, tol, max_iter
+    system, y, s, v, y0, positions, start, tol, max_iter, reuse
 ):  # pragma: no cover (jitted)
     """One point of :func:`newton_block_batch` whose first step uses the shared LU
     (``start``: the batch's shared ``node_of, va0, vm0, 1/vm0, ibus0`` and LU of J0),
@@ -222,10 +227,10 @@ def _solve_from_shared_lu(
     if norm < tol:
         return 0, norm, CONVERGED_OR_LIMIT
     if not compensated_step(system, y, ibus, y0, v, positions, start, f):
-        return newton_block_kernel(system, y, s, v, va, vm, np.int64(0), tol, max_iter)
+        return newton_block_kernel(system, y, s, v, va, vm, np.int64(0), tol, max_iter, reuse)
     if not block_update(f, nodes, pqf, va, vm, v):
         return 1, norm, NON_FINITE_STEP
-    return newton_block_kernel(system, y, s, v, va, vm, np.int64(1), tol, max_iter)
+    return newton_block_kernel(system, y, s, v, va, vm, np.int64(1), tol, max_iter, reuse)
 
 
 @njit
@@ -616,6 +621,7 @@ def solve_batch(
     threads: int | None = None,
     linear_solver: str = "numba",
     shared_first_step: bool = True,
+    reuse_lu: float = 0.01,
 ) -> BatchResult:
     """Newton-Raphson power flows of many points sharing ``cn``'s Ybus pattern.
 
@@ -654,6 +660,13 @@ def solve_batch(
         ``dpos``/``dval``), take every point's first Newton step with one shared LU
         (see :func:`newton_block_batch`; the default). False: factorise every step of
         every point (the reference the shared step is tested against).
+    reuse_lu : float
+        A point's next step keeps its last LU (a chord step: no new Jacobian, no
+        factorisation) while its last step cut its largest mismatch below ``reuse_lu``
+        times what it was (see :func:`~gridsim.solvers.newton.newton_block_kernel`);
+        0 gives plain Newton-Raphson. The convergence test is unchanged (the largest
+        mismatch below ``tol_mva``); iteration counts include the chord steps. Only
+        the Numba kernel reuses LUs.
 
     Returns
     -------
@@ -664,6 +677,8 @@ def solve_batch(
     n, nnz = cn.n_bus, cn.indices.size
     if not (tol_mva > 0):
         raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
+    if not (0.0 <= reuse_lu < 1.0):
+        raise GridsimError(f"reuse_lu must be in [0, 1), got {reuse_lu!r}")
     tol = tol_mva / cn.sn_mva
     sb = _rows(sbus, n, "sbus", np.complex128)
     yd = _rows(cn.ydata if ydata is None else ydata, nnz, "ydata", np.complex128)
@@ -733,6 +748,7 @@ def solve_batch(
             tol,
             max_iter,
             shared_first_step and n_points > 1,
+            float(reuse_lu),
         )
 
     return _finish_with_superlu(

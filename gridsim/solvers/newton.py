@@ -45,7 +45,9 @@ DIVERGED_MISMATCH = 1e6
 
 
 @njit
-def newton_block_kernel(system, ydata, sbus, v, va, vm, it, tol, max_iter):  # pragma: no cover
+def newton_block_kernel(
+    system, ydata, sbus, v, va, vm, it, tol, max_iter, reuse
+):  # pragma: no cover
     """Newton-Raphson on the 2x2 bus-block Jacobian, all in compiled code.
 
     ``system`` is :meth:`NewtonSolver.block_system`'s tuple (Ybus pattern, block
@@ -54,10 +56,22 @@ def newton_block_kernel(system, ydata, sbus, v, va, vm, it, tol, max_iter):  # p
     the block LU's order and every work array is allocated once per call. The state
     ``v`` (complex bus voltages) with its angles ``va`` and magnitudes ``vm`` is
     updated in place; ``it`` is the number of iterations already taken to reach it (0
-    for a new solve), and the loop stops at ``max_iter`` in all. Returns
-    ``(iterations, max_mismatch, status)``: ``CONVERGED_OR_LIMIT``, or
+    for a new solve), and the loop stops at ``max_iter`` in all.
+
+    ``reuse``: the next step keeps the last LU (a chord step: no Jacobian, no
+    factorisation) while the last step cut the largest mismatch below ``reuse`` times
+    what it was; a step that contracts less brings a fresh Jacobian. 0 gives plain
+    Newton-Raphson, a new Jacobian every step. Near the solution a chord step with a
+    Jacobian taken at the last factorised iterate contracts the mismatch by about
+    what that iterate's Newton step did, so once steps contract a hundredfold
+    (``reuse`` 0.01, the batch default) each further step costs a mismatch and two
+    triangular solves instead of also a Jacobian and an LU: a third of a Newton step
+    on case118. The convergence test is the same; only the path to it changes.
+
+    Returns ``(iterations, max_mismatch, status)``: ``CONVERGED_OR_LIMIT``, or
     ``PIVOT_REJECTED`` (``v`` the last iterate, from which the caller goes on with
-    SuperLU), ``NON_FINITE_STEP``, ``NON_FINITE_MISMATCH``.
+    SuperLU), ``NON_FINITE_STEP``, ``NON_FINITE_MISMATCH``. ``iterations`` counts
+    chord steps too.
 
     One function for the whole loop: Numba compiles (and LLVM optimises) each kernel
     together with every kernel it calls, so each level of calls between this loop and
@@ -75,24 +89,26 @@ def newton_block_kernel(system, ydata, sbus, v, va, vm, it, tol, max_iter):  # p
     norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
     if not np.isfinite(norm):
         return it, norm, NON_FINITE_MISMATCH
+    ratio = np.inf  # the last step's contraction; no LU yet
     while norm >= tol and it < max_iter:
-        block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, jdata)
-        ok = block_numeric_lu(
-            b_indptr,
-            b_indices,
-            jdata,
-            l_ptr,
-            l_idx,
-            u_ptr,
-            u_idx,
-            PIVOT_TOLERANCE,
-            l_val,
-            u_val,
-            dinv,
-            work,
-        )
-        if not ok:
-            return it, norm, PIVOT_REJECTED
+        if not ratio < reuse:
+            block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, jdata)
+            ok = block_numeric_lu(
+                b_indptr,
+                b_indices,
+                jdata,
+                l_ptr,
+                l_idx,
+                u_ptr,
+                u_idx,
+                PIVOT_TOLERANCE,
+                l_val,
+                u_val,
+                dinv,
+                work,
+            )
+            if not ok:
+                return it, norm, PIVOT_REJECTED
         for k in range(f.size):
             f[k] = -f[k]
         block_forward(l_ptr, l_idx, l_val, f)
@@ -100,9 +116,11 @@ def newton_block_kernel(system, ydata, sbus, v, va, vm, it, tol, max_iter):  # p
         it += 1
         if not block_update(f, nodes, pqf, va, vm, v):
             return it, norm, NON_FINITE_STEP
+        last = norm
         norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
         if not np.isfinite(norm):
             return it, norm, NON_FINITE_MISMATCH
+        ratio = norm / last
     return it, norm, CONVERGED_OR_LIMIT
 
 
@@ -240,7 +258,7 @@ class NewtonSolver:
         if system is not None:
             va, vm = np.angle(v), np.abs(v)
             done, norm, status = newton_block_kernel(
-                system, ydata, sbus, v, va, vm, 0, tol, max_iter
+                system, ydata, sbus, v, va, vm, 0, tol, max_iter, 0.0
             )
             result = _kernel_result(v, done, norm, status, tol)
             if result is not None:

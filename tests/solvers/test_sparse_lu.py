@@ -275,7 +275,7 @@ def test_block_newton_hands_over_to_superlu_after_a_rejected_pivot(monkeypatch):
     kernel = newton.newton_block_kernel
 
     def one_step_then_reject(*args):
-        it, norm, _ = kernel(*args[:-1], 1)
+        it, norm, _ = kernel(*args[:8], 1, *args[9:])  # max_iter 1
         return it, norm, newton.PIVOT_REJECTED
 
     monkeypatch.setattr(newton, "newton_block_kernel", one_step_then_reject)

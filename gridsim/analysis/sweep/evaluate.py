@@ -390,6 +390,7 @@ def _evaluate_pf_group(
             max_iter=max_iter,
             enforce_q_limits=q_limits,
             threads=threads,
+            reuse_lu=0.0,  # plain Newton from flat starts: rows as single runs give them
         )
         v, converged, iterations = res.v, res.converged, res.iterations
         mismatch, messages = res.max_mismatch_mva, dict(res.messages)
