@@ -183,19 +183,20 @@ def newton_block_batch(
 
     for i in prange(n_points):
         yrow = ydata[0] if shared_y else ydata[i]
+        di = np.int64(0) if dpos.shape[0] == 1 else np.int64(i)  # one row may serve all
         if m > 0:
             y = yrow.copy()
             for j in range(m):
-                p = dpos[i, j]
+                p = dpos[di, j]
                 if p >= 0:
-                    y[p] += dval[i, j]
+                    y[p] += dval[di, j]
         else:
             y = yrow
         s = sbus[0] if shared_s else sbus[i]
         v = v0[0] if shared_v else v0[i]
         vi = v.copy()
         if shared_first:
-            positions = dpos[0] if dpos.shape[0] == 1 else dpos[i]
+            positions = dpos[di]
             it, norm, st = _solve_from_shared_lu(
                 system, y, s, vi, ydata[0], positions, start, tol, max_iter, reuse
             )
@@ -646,9 +647,10 @@ def solve_batch(
         Scheduled injections, p.u. (a 1-D array is shared by every point).
     ydata : ndarray of complex, ``[n_points, nnz]`` or ``[nnz]``, optional
         Ybus values on ``cn``'s pattern; default ``cn.ydata`` for every point.
-    dpos, dval : ndarray, ``[n_points, m]``, optional
+    dpos, dval : ndarray, ``[n_points, m]`` or ``[1, m]``, optional
         Per-point additions to Ybus values (positions, complex values; a position
-        below 0 is ignored), e.g. from :func:`outage_deltas`.
+        below 0 is ignored), e.g. from :func:`outage_deltas`; one row is applied to
+        every point.
     v0 : ndarray of complex, ``[n_points, n_bus]`` or ``[n_bus]``, optional
         Start; default a flat start (setpoint magnitudes, slack angles).
     bus_type : ndarray of int, optional
@@ -777,8 +779,9 @@ def _finish_with_superlu(
         for i in np.flatnonzero(fallback):
             y = yd[0 if yd.shape[0] == 1 else i].copy()
             if dp.shape[1]:
-                ok = dp[i] >= 0
-                np.add.at(y, dp[i][ok], dv[i][ok])
+                r = 0 if dp.shape[0] == 1 else i
+                ok = dp[r] >= 0
+                np.add.at(y, dp[r][ok], dv[r][ok])
             res = scipy_solver.solve(
                 y,
                 sb[0 if sb.shape[0] == 1 else i],

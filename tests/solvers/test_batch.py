@@ -275,6 +275,25 @@ def test_rejected_pivot_points_finish_with_superlu():
     assert res.messages[1] == "iteration limit"
 
 
+def test_one_row_of_ybus_changes_serves_every_point():
+    """``dpos``/``dval`` with one row (one outage) and several injection rows: each
+    point solves with that outage, as with the row repeated (it once read past the
+    row)."""
+    cn = _network("case118").compile()
+    base = gridsim.run_ac(cn)
+    positions, islanding = _all_outages(cn)
+    dpos, dval = outage_deltas(cn, positions[~islanding][5:6])
+    sbus = cn.sbus()[None, :] * np.ones(6)[:, None]
+    sbus[:, cn.bus_type == PQ] *= np.linspace(0.9, 1.1, 6)[:, None]
+    one = solve_batch(cn, sbus, dpos=dpos, dval=dval, v0=base.v)
+    rows = solve_batch(
+        cn, sbus, dpos=np.repeat(dpos, 6, axis=0), dval=np.repeat(dval, 6, axis=0), v0=base.v
+    )
+    assert one.converged.all() and rows.converged.all()
+    np.testing.assert_array_equal(one.v, rows.v)
+    np.testing.assert_array_equal(one.iterations, rows.iterations)
+
+
 def test_solve_batch_shares_the_run_ac_solver_and_checks_shapes():
     cn = _network("case118").compile()
     gridsim.run_ac(cn)
