@@ -130,7 +130,8 @@ def newton_block_kernel(
 def block_update(step, nodes, pqf, va, vm, v):  # pragma: no cover
     """Add a Newton step in block order (angle, magnitude per bus; the magnitude of
     PV buses is not an unknown) to ``va``/``vm`` and refresh ``v``. False, with nothing
-    changed, when the step is not finite.
+    changed, when the step is not finite. ``v`` must be ``vm exp(j va)`` on entry (the
+    kernels keep it so).
 
     An angle step below ``SMALL_ANGLE`` rotates the bus's phasor by the step's cosine
     and sine from their Taylor series (terms to the fourth and fifth power: truncation
