@@ -171,7 +171,7 @@ class PowerFlowResult:
         dead = self.bus_type == NONE
         v[dead] = np.nan
         s = -self._s_calc + self._s_shunt
-        s[dead] = np.nan
+        s[dead] = complex(np.nan, np.nan)  # NaN + 0j would report 0 Mvar
         return pd.DataFrame(
             {
                 "vm_pu": np.abs(v),

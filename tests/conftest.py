@@ -26,6 +26,20 @@ PANDAPOWER_CASES = [
     "GBnetwork",
 ]
 
+# A two-bus gridsim network file: the base that the bad-input tests mutate.
+GOOD = """\
+gridsim: 1
+bus:
+  - {id: A, vn_kv: 400}
+  - {id: B, vn_kv: 400}
+line:
+  - {id: L1, from_bus: A, to_bus: B, length_km: 100, r_ohm_per_km: 0.03, x_ohm_per_km: 0.3}
+ext_grid:
+  - {id: G, bus: A}
+load:
+  - {id: D, bus: B, p_mw: 300, q_mvar: 50}
+"""
+
 # Tolerances of the core issue, in the quantities' units.
 TOL_VM_PU = 1e-6
 TOL_VA_DEG = 1e-5

@@ -8,24 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import one_line_error
+from conftest import GOOD, one_line_error
 from conftest import run_cli as run
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "networks" / "examples" / "two_area_hvdc.yaml"
-
-GOOD = """\
-gridsim: 1
-bus:
-  - {id: A, vn_kv: 400}
-  - {id: B, vn_kv: 400}
-line:
-  - {id: L1, from_bus: A, to_bus: B, length_km: 100, r_ohm_per_km: 0.03, x_ohm_per_km: 0.3}
-ext_grid:
-  - {id: G, bus: A}
-load:
-  - {id: D, bus: B, p_mw: 300, q_mvar: 50}
-"""
 
 
 def test_pf_and_info_on_the_example(capsys):

@@ -51,6 +51,7 @@ def test_ac_selected_outages_and_csv(case14, tmp_path, capsys):
         ("trafo", 0),
     }
     assert sorted(p.name for p in out_dir.iterdir()) == [
+        ".gridsim-output",
         "contingency.csv",
         "contingency_summary.csv",
     ]

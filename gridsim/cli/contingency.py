@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 from gridsim.cli._common import (
     EXIT_OK,
     OUTAGE_ELEMENTS,
+    check_out_dir,
     json_value,
+    nonneg_float,
+    nonneg_int,
     parse_outages,
     usage,
     write_csv,
@@ -31,11 +32,11 @@ def add_parser(sub) -> None:
     )
     cont.add_argument(
         "--screen",
-        type=float,
+        type=nonneg_float,
         metavar="PERCENT",
         help="AC: solve only outages whose DC loading reaches PERCENT; DC: show only those",
     )
-    cont.add_argument("--top", type=int, default=20, help="outages shown, worst first (20)")
+    cont.add_argument("--top", type=nonneg_int, default=20, help="outages shown, worst first (20)")
     cont.add_argument("--json", action="store_true", help="print the summary as JSON")
     cont.add_argument("--out", metavar="DIR", help="write the full table and summary as CSV")
     cont.set_defaults(run=run)
@@ -43,8 +44,6 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run the command; returns the exit status."""
-    import warnings
-
     from gridsim.analysis.contingency import ac_contingency, contingency_summary
     from gridsim.analysis.sensitivity import dc_contingency
     from gridsim.exceptions import ConvergenceError
@@ -52,41 +51,38 @@ def run(args) -> int:
 
     if args.dc and args.enforce_q_limits:
         return usage(args, "--enforce-q-limits applies to AC contingency analysis only")
-    if args.top < 0:
-        return usage(args, f"--top must be >= 0, got {args.top}")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        network = read_network(args.file, scenario=args.scenario)
-        outages = None
-        if args.outages is not None:
-            outages = parse_outages(
-                args.outages,
-                network,
-                OUTAGE_ELEMENTS if args.dc else OUTAGE_ELEMENTS[:2],
-                " (hvdc outages need --dc)",
+    out = check_out_dir(args.out) if args.out else None
+    network = read_network(args.file, scenario=args.scenario)
+    outages = None
+    if args.outages is not None:
+        outages = parse_outages(
+            args.outages,
+            network,
+            OUTAGE_ELEMENTS if args.dc else OUTAGE_ELEMENTS[:2],
+            " (hvdc outages need --dc)",
+        )
+        if isinstance(outages, str):
+            return usage(args, outages)
+    if args.dc:
+        table = dc_contingency(network, outages)
+        summary = contingency_summary(table)
+        if args.screen is not None:
+            keep = (summary.max_loading_percent >= args.screen) | (summary.status == "islanded")
+            summary = summary[keep.to_numpy()]
+    else:
+        try:
+            table = ac_contingency(
+                network, outages, enforce_q_limits=args.enforce_q_limits, screen=args.screen
             )
-            if isinstance(outages, str):
-                return usage(args, outages)
-        if args.dc:
-            table = dc_contingency(network, outages)
-            summary = contingency_summary(table)
-            if args.screen is not None:
-                keep = (summary.max_loading_percent >= args.screen) | (summary.status == "islanded")
-                summary = summary[keep.to_numpy()]
-        else:
-            try:
-                table = ac_contingency(
-                    network, outages, enforce_q_limits=args.enforce_q_limits, screen=args.screen
-                )
-            except ConvergenceError as exc:  # the base case: exit 1, naming the file
-                raise ConvergenceError(
-                    f"{args.file}: {exc}", exc.iterations, exc.max_mismatch_mva
-                ) from None
-            summary = contingency_summary(table)
-    for w in caught:
-        print(f"gridsim: warning: {w.message}", file=sys.stderr)
-    if args.out:
-        write_csv({"contingency": table, "contingency_summary": summary}, Path(args.out))
+        except ConvergenceError as exc:  # the base case: exit 1, naming the file
+            raise ConvergenceError(
+                f"{args.file}: {exc}", exc.iterations, exc.max_mismatch_mva
+            ) from None
+        summary = contingency_summary(table)
+    if out is not None:
+        write_csv(
+            {"contingency": table, "contingency_summary": summary}, out, "gridsim contingency"
+        )
     kind = "DC" if args.dc else "AC"
     counts = {str(k): int(v) for k, v in summary.status.value_counts(sort=False).items() if v}
     shown = summary.head(args.top)

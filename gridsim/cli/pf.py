@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 
-from gridsim.cli._common import EXIT_FAILED, EXIT_OK, add_param_option, with_parameters
+from gridsim.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    add_param_option,
+    check_out_dir,
+    check_out_file,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    say,
+    with_parameters,
+    write_csv,
+)
 
 
 def add_parser(sub) -> None:
@@ -19,12 +29,19 @@ def add_parser(sub) -> None:
     add_param_option(pf)
     pf.add_argument("--dc", action="store_true", help="DC power flow instead of AC")
     pf.add_argument("--enforce-q-limits", action="store_true", help="PV->PQ at reactive limits")
-    pf.add_argument("--init", choices=("flat", "dc"), default="flat", help="AC start (flat)")
-    pf.add_argument("--tol-mva", type=float, default=1e-8, help="mismatch tolerance, MVA")
-    pf.add_argument("--max-iter", type=int, default=30, help="Newton iterations allowed")
+    pf.add_argument(
+        "--init",
+        choices=("auto", "flat", "dc", "case"),
+        default="auto",
+        help="AC start: auto (the file's stored voltages, else DC angles where phases shift "
+        "or HVDC links join islands, else flat; the others if that diverges), flat, dc, or "
+        "case (the stored voltages)",
+    )
+    pf.add_argument("--tol-mva", type=positive_float, default=1e-8, help="mismatch tolerance, MVA")
+    pf.add_argument("--max-iter", type=positive_int, default=30, help="Newton iterations allowed")
     pf.add_argument("--json", action="store_true", help="print results as JSON")
     pf.add_argument("--out", metavar="DIR", help="also write every result table as CSV to DIR")
-    pf.add_argument("--top", type=int, default=10, help="rows in the text summary tables")
+    pf.add_argument("--top", type=nonneg_int, default=10, help="rows in the text summary tables")
     pf.add_argument(
         "--plot", metavar="FILE.png", help="also draw a map coloured by line loading (PNG)"
     )
@@ -33,34 +50,32 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run the command; returns the exit status."""
-    import warnings
-
     import gridsim
     from gridsim.io import read_network
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        network = read_network(args.file, scenario=args.scenario)
-        if args.param:
-            network = with_parameters(network, args)
-        if args.dc:
-            res = gridsim.run_dc(network)
-        else:
-            res = gridsim.run_ac(
-                network,
-                tol_mva=args.tol_mva,
-                max_iter=args.max_iter,
-                enforce_q_limits=args.enforce_q_limits,
-                init=args.init,
-            )
-    for w in caught:
-        print(f"gridsim: warning: {w.message}", file=sys.stderr)
-    if args.out:
-        _write_tables(res, Path(args.out))
-    if args.plot and res.converged:
-        from gridsim.plot import plot_map
+    out = check_out_dir(args.out) if args.out else None
+    if args.plot:
+        check_out_file(args.plot, "--plot")
+    network = read_network(args.file, scenario=args.scenario)
+    if args.param:
+        network = with_parameters(network, args)
+    if args.dc:
+        res = gridsim.run_dc(network)
+    else:
+        res = gridsim.run_ac(
+            network,
+            tol_mva=args.tol_mva,
+            max_iter=args.max_iter,
+            enforce_q_limits=args.enforce_q_limits,
+            init=args.init,
+        )
+    if res.converged:  # the tables of a diverged solve are not results: nothing written
+        if out is not None:
+            write_csv(res.tables(), out, "gridsim pf")
+        if args.plot:
+            from gridsim.plot import plot_map
 
-        plot_map(network, res, args.plot)
+            plot_map(network, res, args.plot)
     if args.json:
         doc = {
             "file": str(args.file),
@@ -72,22 +87,16 @@ def run(args) -> int:
     else:
         print(_pf_text(network, res, args.top))
     if not res.converged:
-        print(
-            f"gridsim: error: {args.file}: power flow did not converge after "
-            f"{res.iterations} iterations ({res.message}); largest mismatch "
-            f"{res.max_mismatch_mva:.4g} MVA",
-            file=sys.stderr,
+        what = (
+            f"DC power flow failed ({res.message})"
+            if args.dc
+            else f"power flow did not converge after {res.iterations} iterations "
+            f"({res.message}); largest mismatch {res.max_mismatch_mva:.4g} MVA"
         )
+        nothing = f"; nothing written to {args.out}" if args.out else ""
+        say("error", f"{args.file}: {what}{nothing}")
         return EXIT_FAILED
     return EXIT_OK
-
-
-def _write_tables(res, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    for name, table in res.tables().items():
-        tmp = out / f".{name}.csv.tmp"
-        table.to_csv(tmp)
-        tmp.replace(out / f"{name}.csv")
 
 
 def _pf_text(network, res, top: int) -> str:

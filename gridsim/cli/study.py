@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
 
-from gridsim.cli._common import EXIT_OK, EXIT_USAGE
+from gridsim.cli._common import EXIT_OK, check_out_dir, positive_int
+from gridsim.exceptions import GridsimError
 
 
 def add_parser(sub) -> None:
@@ -25,7 +25,8 @@ def add_parser(sub) -> None:
         "--out",
         default="out/study",
         metavar="DIR",
-        help="report folder, replaced when the study succeeds (default out/study)",
+        help="report folder, replaced when the study succeeds: a new or empty folder, or an "
+        "earlier report (default out/study)",
     )
     p.add_argument(
         "--network",
@@ -38,7 +39,10 @@ def add_parser(sub) -> None:
         help="a reduced case set (2026 only, one reinforcement, 2030 sites)",
     )
     p.add_argument(
-        "--workers", type=int, default=None, help="processes (default: CPU count, at most 2)"
+        "--workers",
+        type=positive_int,
+        default=None,
+        help="processes (default: CPU count, at most 2)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(run=run)
@@ -48,12 +52,16 @@ def run(args) -> int:
     """Run the command; returns the exit status."""
     from gridsim.study import run_study
 
-    if args.workers is not None and args.workers < 1:
-        print(f"gridsim: error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.network is not None and not Path(args.network).is_file():
-        print(f"gridsim: error: {args.network}: no such network file", file=sys.stderr)
-        return EXIT_USAGE
+    check_out_dir(args.out)
+    if args.network is not None:
+        if not Path(args.network).is_file():
+            raise GridsimError(f"{args.network}: no such network file")
+        if Path(args.network).suffix.lower() not in (".yaml", ".yml"):
+            raise GridsimError(
+                f"{args.network}: the study needs a gridsim .yaml network with the corridor's "
+                "scenarios (like networks/caspian_eu.yaml), not a "
+                f"{Path(args.network).suffix or 'suffix-less'} file"
+            )
     result = run_study(
         args.network,
         args.out,

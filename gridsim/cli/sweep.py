@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from gridsim.cli._common import EXIT_OK
+from gridsim.cli._common import EXIT_OK, positive_int, say
+
+EXIT_INTERRUPTED = 130  # as a shell reports a process ended by SIGINT
 
 _EPILOG = """\
 parameters (--param KEY=VALUES, repeatable; the grid is their product, last key fastest):
@@ -59,11 +61,13 @@ def add_parser(sub) -> None:
         choices=("local", "serial", "dask"),
         help="local process pool (default), this process, or Dask",
     )
-    p.add_argument("--workers", type=int, help="processes (local) or Dask LocalCluster workers")
+    p.add_argument(
+        "--workers", type=positive_int, help="processes (local) or Dask LocalCluster workers"
+    )
     p.add_argument(
         "--scheduler", metavar="ADDRESS", help="an existing Dask scheduler (implies dask)"
     )
-    p.add_argument("--chunk-size", type=int, help="points per task")
+    p.add_argument("--chunk-size", type=positive_int, help="points per task")
     p.add_argument("--source", help="export / transfer source area (default: the scenario's)")
     p.add_argument("--sink", help="export / transfer sink area (default: the scenario's)")
     p.add_argument("--n-1", dest="n_1", action="store_true", help="transfer with N-1 outages")
@@ -95,35 +99,42 @@ def parameters_from_args(items: list[str]) -> dict[str, str]:
 
 def run(args) -> int:
     """Run the command; returns the exit status."""
-    from gridsim.analysis.sweep import sweep
+    from gridsim.analysis.sweep import SweepInterrupted, sweep
     from gridsim.analysis.sweep.params import ParameterError
     from gridsim.io import read_network
 
     params = parameters_from_args(args.param)
-    for name in ("workers", "chunk_size"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise ParameterError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     executor = args.executor or ("dask" if args.scheduler else "local")
     if args.scheduler and executor != "dask":
         raise ParameterError("--scheduler needs the dask executor")
     network = read_network(args.file, scenario=args.scenario)
-    table = sweep(
-        network,
-        params,
-        analysis=args.analysis,
-        executor=executor,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        chunk_size=args.chunk_size,
-        out=args.out,
-        overwrite=args.overwrite,
-        progress=args.progress,
-        source=args.source,
-        sink=args.sink,
-        n_1=args.n_1,
-        enforce_q_limits=args.enforce_q_limits,
-    )
+    try:
+        table = sweep(
+            network,
+            params,
+            analysis=args.analysis,
+            executor=executor,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            chunk_size=args.chunk_size,
+            out=args.out,
+            overwrite=args.overwrite,
+            progress=args.progress,
+            source=args.source,
+            sink=args.sink,
+            n_1=args.n_1,
+            enforce_q_limits=args.enforce_q_limits,
+        )
+    except SweepInterrupted as exc:
+        if args.out:
+            what = (
+                f"{exc.saved} of {exc.total} points saved in {args.out}; "
+                "rerun the same command to resume"
+            )
+        else:
+            what = f"nothing saved (without --out the {exc.total} rows go to stdout at the end)"
+        say("interrupted", what)
+        return EXIT_INTERRUPTED
     failed = int((table.error.fillna("") != "").sum())
     computed = table.attrs.get("computed_points", len(table))
     summary = (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -65,26 +64,6 @@ def read_network(path: str | os.PathLike, scenario: str | None = None):
 
 
 def _read_pandapower_json(path: Path):
-    src = str(path)
-    if not path.is_file():
-        raise InvalidNetworkError("no such file", src)
-    text = path.read_text(encoding="utf-8", errors="replace")
-    if not text.strip():
-        raise InvalidNetworkError("file is empty", src)
-    try:
-        json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidNetworkError(f"not valid JSON: {exc.msg} at line {exc.lineno}", src) from None
-    try:
-        import pandapower as pp
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise InvalidNetworkError(
-            "reading pandapower JSON needs pandapower (pip install 'gridsim[pandapower]')", src
-        ) from None
-    try:
-        net = pp.from_json_string(text)
-    except Exception as exc:  # pandapower raises many kinds on malformed nets
-        raise InvalidNetworkError(f"not a pandapower net: {exc}", src) from None
-    from gridsim.io.pandapower import from_pandapower
+    from gridsim.io.pandapower_json import read_pandapower_json
 
-    return from_pandapower(net, source=src)
+    return read_pandapower_json(path)

@@ -24,7 +24,8 @@ Element ids:
 * ``load`` and ``shunt`` ids are bus numbers (one per bus with non-zero ``PD``/``QD``,
   respectively ``GS``/``BS``; the shunt draws ``p_mw = GS``, ``q_mvar = -BS``).
 
-Buses: ``vn_kv = BASE_KV`` (``BASE_KV <= 0`` becomes 1 kV, with a warning: it only sets
+Buses: ``vn_kv = BASE_KV`` (``BASE_KV <= 0``, or one whose impedance base
+``BASE_KV^2 / baseMVA`` under- or overflows, becomes 1 kV, with a warning: it only sets
 the base of the ohmic values, which are converted back to the same per-unit values);
 ``min_vm_pu``/``max_vm_pu`` from ``VMIN``/``VMAX``; ``area``/``zone`` are the area and
 zone numbers as strings; type 4 (isolated) buses are out of service, and so are the
@@ -38,7 +39,8 @@ becomes an ``sgen`` with fixed ``p_mw = PG``, ``q_mvar = QG``, since MATPOWER tr
 as a fixed injection. ``GEN_STATUS <= 0`` means out of service. At each REF bus the
 first in-service gen becomes the slack (``slack=True``, ``va_degree`` = the bus's
 ``VA``); if no REF bus has an in-service gen, the first PV bus (in file order) with an
-in-service gen takes the role, as in ``bustypes`` (with a warning). Several in-service
+in-service gen takes the role, as in ``bustypes`` (with a warning); with neither, the case
+is refused, as ``runpf`` has no reference bus either. Several in-service
 gens at one bus: MATPOWER uses the *last* one's ``VG``. gridsim does the same at PV
 buses; at a REF bus it would prefer the slack's setpoint, so the slack gen's ``vm_pu``
 is set to the last in-service gen's ``VG`` there (the other gens keep their own).
@@ -57,7 +59,8 @@ magnetising branch: with ``trafo_model = "pi"`` it puts ``BR_B / 2`` at each end
 from half divided by ``|tap|^2`` like MATPOWER's ``Yff``) and no tap changer. A branch
 with ``TAP == 0``, ``SHIFT == 0`` but ``BR_R < 0`` (allowed by MATPOWER, refused by
 gridsim's line checks) becomes such a ``trafo`` of ratio 1 as well. ``RATE_A = 0``
-(unrated) becomes NaN. ``BR_STATUS`` must be 0 or 1.
+(unrated) becomes NaN. ``BR_STATUS`` must be 0 or 1, and a branch whose ohmic or
+percent values overflow is refused.
 
 The network is built with ``sn_mva = baseMVA`` and ``trafo_model = "pi"``. Its compiled
 bus admittance matrix equals MATPOWER's ``makeYbus`` (in-service buses in file order).
@@ -69,6 +72,7 @@ among them (totals agree); gens at PQ buses are not subject to Q-limit enforceme
 
 from __future__ import annotations
 
+import codecs
 import math
 import os
 import re
@@ -221,9 +225,10 @@ class _Parser:
                 self.pos += 1
                 part = self._identifier()
                 if part is None:
-                    self.fail(f"line {line}: expected a field name after '{'.'.join(path)}.'")
+                    lhs = _clip(".".join(path))
+                    self.fail(f"line {line}: expected a field name after '{lhs}.'")
                 path.append(part)
-            lhs = ".".join(path)
+            lhs = _clip(".".join(path))
             self._skip_blank(newlines=False)
             if self._peek() in ("(", "{"):
                 self.fail(
@@ -256,7 +261,7 @@ class _Parser:
                 "...') is not supported; only version 2 ('function mpc = ...')"
             )
         if not _IDENT.fullmatch(fname) or (outputs and not _IDENT.fullmatch(outputs)):
-            self.fail(f"line {line}: cannot read the function header {header!r}")
+            self.fail(f"line {line}: cannot read the function header {_clip(header)!r}")
         return outputs or "mpc", fname
 
     def _end_statement(self, line: int, what: str) -> None:
@@ -265,7 +270,8 @@ class _Parser:
         if c in ("", "\n", ";", ","):
             return
         eol = self._eol()
-        self.fail(f"line {line}: unexpected {self.text[self.pos : eol].strip()!r} after {what}")
+        rest = _clip(self.text[self.pos : eol].strip())
+        self.fail(f"line {line}: unexpected {rest!r} after {_clip(what)}")
 
     def _value(self, lhs: str, line: int) -> Any:
         c = self._peek()
@@ -383,6 +389,20 @@ class _Parser:
         return items, "eol", k
 
 
+def _clip(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters (with "...") for an error message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show(value: Any) -> str:
+    """A field's value as an error message quotes it: a matrix or cell array by its size."""
+    if isinstance(value, np.ndarray):
+        return "a {}x{} matrix".format(*np.atleast_2d(value).shape) if value.size else "[]"
+    if isinstance(value, list):
+        return f"a cell array of {len(value)} rows"
+    return repr(_clip(value) if isinstance(value, str) else value)
+
+
 def _unquote(token: str) -> str:
     if len(token) >= 2 and token[0] == token[-1] and token[0] in ("'", '"'):
         q = token[0]
@@ -419,7 +439,7 @@ def _matrix(field: str, rows: list[list[str]], src: str | None) -> np.ndarray:
             if value is None:
                 col = columns[j] if j < required else f"column {j + 1}"
                 raise InvalidNetworkError(
-                    f"{field} row {k}: {col} = {_unquote(token)!r} is not a number", src
+                    f"{field} row {k}: {col} = {_clip(_unquote(token))!r} is not a number", src
                 )
             out[k - 1, j] = value
     return out
@@ -479,15 +499,19 @@ def parse_matpower(text: str, source: str | None = None) -> dict[str, Any]:
         if key != "baseMVA" and fields[key][0][0] != "matrix":
             raise InvalidNetworkError(f"mpc.{key} must be a matrix '[...]'", source)
     base = out["baseMVA"]
+    if isinstance(base, np.ndarray) and base.size == 1:  # MATLAB: [100] is 100
+        base = out["baseMVA"] = float(base.flat[0])
     if not isinstance(base, float):
-        raise InvalidNetworkError(f"mpc.baseMVA = {base!r} is not a number", source)
+        raise InvalidNetworkError(f"mpc.baseMVA = {_show(base)} is not a number", source)
     if not (math.isfinite(base) and base > 0):
         raise InvalidNetworkError(f"mpc.baseMVA = {base!r} must be positive", source)
     version = out.get("version", "2")
     if isinstance(version, float) and version.is_integer():
         version = str(int(version))
-    if version != "2":
-        raise InvalidNetworkError(f"mpc.version = {version!r} is not supported (only '2')", source)
+    if not isinstance(version, str) or version != "2":
+        raise InvalidNetworkError(
+            f"mpc.version = {_show(version)} is not supported (only '2')", source
+        )
     out["version"] = version
     if len(out["bus"]) == 0:
         raise InvalidNetworkError("mpc.bus is empty", source)
@@ -518,10 +542,16 @@ def read_matpower(path: str | os.PathLike) -> Any:
         When the file is missing or unreadable, or its data are malformed or
         inconsistent; the message names the file, the element and the problem.
 
+    Notes
+    -----
+    The file is read as UTF-8 (a byte order mark is dropped), as UTF-16 when it starts
+    with a UTF-16 byte order mark, and as Latin-1 when it is not valid UTF-8.
+
     Warns
     -----
     UserWarning
-        For ``BASE_KV <= 0`` and when a PV bus must stand in for a missing reference.
+        For ``BASE_KV <= 0`` (or out of range) and when a PV bus must stand in for a missing
+        reference.
     """
     src = str(path)
     p = Path(path)
@@ -533,16 +563,27 @@ def read_matpower(path: str | os.PathLike) -> Any:
         raw = p.read_bytes()
     except OSError as exc:
         raise InvalidNetworkError(f"cannot read the file ({exc.strerror})", src) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    ppc = parse_matpower(text, src)
+    ppc = parse_matpower(_decode(raw, src), src)
     return _build_network(ppc, name=ppc.get("name") or p.stem, source=src)
 
 
+def _decode(raw: bytes, src: str) -> str:
+    """The text of a case file: UTF-8 (a byte order mark is dropped), UTF-16 with a byte
+    order mark, or else Latin-1."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise InvalidNetworkError("not valid UTF-16 text", src) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
 def _label(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
 
 
 def _check_finite(kind: str, data: np.ndarray, names: list[str], src: str | None) -> None:
@@ -579,7 +620,7 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
     # -- buses ------------------------------------------------------------------------
     num = bus[:, BUS_I]
     for k, b in enumerate(num):
-        if not (np.isfinite(b) and b == int(b) and b > 0):
+        if not (np.isfinite(b) and b == int(b) and 0 < b < 2**53):
             raise InvalidNetworkError(
                 f"bus row {k + 1}: BUS_I = {_label(b)} is not a positive integer bus number", src
             )
@@ -601,13 +642,14 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
     btype = btype.astype(np.int64)
     row_of = {int(b): k for k, b in enumerate(ids)}
     vn = bus[:, BASE_KV].copy()
-    no_kv = ~(vn > 0)
+    with np.errstate(all="ignore"):
+        z_base = vn**2 / base
+        no_kv = ~((vn > 0) & (z_base > 0) & np.isfinite(1.0 / z_base))
+    notes = []  # warnings, given once the case is accepted
     if no_kv.any():
-        warnings.warn(
-            f"{src or name}: {int(no_kv.sum())} bus(es) have BASE_KV <= 0 (e.g. bus "
-            f"{ids[np.argmax(no_kv)]}); using 1 kV as their voltage base",
-            UserWarning,
-            stacklevel=3,
+        notes.append(
+            f"{int(no_kv.sum())} bus(es) have BASE_KV <= 0 or out of range (e.g. bus "
+            f"{ids[np.argmax(no_kv)]}); using 1 kV as their voltage base"
         )
         vn[no_kv] = 1.0
     bus_on = btype != ISOLATED
@@ -676,19 +718,18 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
     if not ref_buses:
         pv_buses = np.flatnonzero(has_gen & (btype == PV_BUS)).tolist()
         if pv_buses:
-            warnings.warn(
-                f"{src or name}: no in-service generator at a REF bus; bus {ids[pv_buses[0]]} "
-                "(the first PV bus with one) is the angle reference, as in MATPOWER",
-                UserWarning,
-                stacklevel=3,
+            notes.append(
+                f"no in-service generator at a REF bus; bus {ids[pv_buses[0]]} (the first PV "
+                "bus with one) is the angle reference, as in MATPOWER"
             )
             ref_buses = pv_buses[:1]
-        else:
-            warnings.warn(
-                f"{src or name}: no in-service generator at a REF or PV bus: no angle reference",
-                UserWarning,
-                stacklevel=3,
+        elif bus_on.any():  # MATPOWER's runpf has no reference bus either
+            raise InvalidNetworkError(
+                "no in-service generator at a REF or PV bus: the case has no angle reference",
+                src,
             )
+        else:
+            raise InvalidNetworkError("every bus is isolated (BUS_TYPE = 4)", src)
     for r in ref_buses:
         at = np.flatnonzero(g_on & (grow == r))
         slack[at[0]] = True
@@ -753,16 +794,34 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
     tap, shift = branch[:, TAP], branch[:, SHIFT]
     is_line = (tap == 0) & (shift == 0) & (r >= 0)
     vf, vt = vn[frow], vn[trow]
-    zb = vf**2 / base
+    ratio = np.where(tap == 0, 1.0, tap)
+    with np.errstate(all="ignore"):  # values that overflow are refused below
+        zb = vf**2 / base
+        line_values = {"r_ohm_per_km": r * zb, "x_ohm_per_km": x * zb, "b_us_per_km": b / zb * 1e6}
+        trafo_values = {
+            "vn_hv_kv": ratio * vf,
+            "vk_percent": np.where(x < 0, -1.0, 1.0) * np.hypot(r, x) * 100.0,
+            "vkr_percent": r * 100.0,
+            "i0_percent": -b * 100.0,
+        }
+    for rows, values in ((is_line, line_values), (~is_line, trafo_values)):
+        for field, v in values.items():
+            bad = rows & ~np.isfinite(v)
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise InvalidNetworkError(
+                    f"branch row {k + 1}: BR_R = {r[k]:g}, BR_X = {x[k]:g}, BR_B = {b[k]:g}, "
+                    f"TAP = {tap[k]:g} with BASE_KV {vf[k]:g} kV are out of range ({field} "
+                    "overflows)",
+                    src,
+                )
     li = is_line
     line_table = pd.DataFrame(
         {
             "from_bus": ids[frow[li]],
             "to_bus": ids[trow[li]],
             "length_km": 1.0,
-            "r_ohm_per_km": r[li] * zb[li],
-            "x_ohm_per_km": x[li] * zb[li],
-            "b_us_per_km": b[li] / zb[li] * 1e6,
+            **{field: v[li] for field, v in line_values.items()},
             "parallel": 1.0,
             "rate_mva": rate[li],
             "in_service": br_on[li],
@@ -770,18 +829,17 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
         index=pd.Index(br_ids[li], name="id"),
     )
     tr = ~is_line
-    ratio = np.where(tap == 0, 1.0, tap)
     trafo_table = pd.DataFrame(
         {
             "hv_bus": ids[frow[tr]],
             "lv_bus": ids[trow[tr]],
             "sn_mva": base,
-            "vn_hv_kv": ratio[tr] * vf[tr],
+            "vn_hv_kv": trafo_values["vn_hv_kv"][tr],
             "vn_lv_kv": vt[tr],
-            "vk_percent": np.where(x[tr] < 0, -1.0, 1.0) * np.hypot(r[tr], x[tr]) * 100.0,
-            "vkr_percent": r[tr] * 100.0,
+            "vk_percent": trafo_values["vk_percent"][tr],
+            "vkr_percent": trafo_values["vkr_percent"][tr],
             "pfe_kw": 0.0,
-            "i0_percent": -b[tr] * 100.0,
+            "i0_percent": trafo_values["i0_percent"][tr],
             "shift_degree": shift[tr],
             "tap_side": "",
             "parallel": 1.0,
@@ -801,6 +859,8 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
     }
     network = Network(tables, sn_mva=base, trafo_model="pi", name=name, source=source)
     network.q_limit_rule = "matpower"  # MATPOWER limits the slack's reactive power too
+    for note in notes:
+        warnings.warn(f"{src or name}: {note}", UserWarning, stacklevel=3)
     return network
 
 

@@ -27,6 +27,14 @@ a SOURCES.md id or ``estimated``; ``status``; ``year``; ``note``; ``rating_kind`
 enforce; ...); any other unknown field is an error, so a misspelt field name is caught
 rather than silently ignored. Metadata are kept as extra columns of the tables.
 
+What YAML allows but a network file may not hold, refused with the line: a key written
+twice in one mapping (the last would silently win); aliases (``*name``) that repeat
+more than :data:`ALIAS_NODES_MAX` nodes in all; nesting deeper than :data:`DEPTH_MAX`;
+integers of more than 100 digits. A field's value is a single value, never a list or a
+mapping, and a name (``zone``, ``name``, ...) is never true/false: YAML 1.1 reads
+``NO``, ``yes``, ``off`` as booleans, so such names are written in quotes. (YAML 1.1
+also reads ``1e3`` as text: write ``1.0e+3`` or ``1000``.)
+
 Checks made for YAML files on top of the generic validation (MATPOWER and pandapower
 equivalents legitimately break them): a line's ``x_ohm_per_km`` must be positive and its
 ``r_ohm_per_km`` not negative; a transformer's ``vk_percent`` positive and
@@ -68,13 +76,16 @@ block are kept on the network as ``network.scenario``, ``network.scenario_info``
 
 from __future__ import annotations
 
+import datetime
+import math
 import os
+import re
 from pathlib import Path
 
 import yaml
 
 from gridsim.exceptions import InvalidNetworkError
-from gridsim.model.network import Network
+from gridsim.model.network import Network, shown
 from gridsim.model.schema import BOOL, ELEMENTS, FLOAT, REF, SCHEMA, STR
 
 FORMAT_VERSION = 1
@@ -133,24 +144,25 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
     unknown = set(data) - HEADER_KEYS - set(ELEMENTS)
     if unknown:
         raise InvalidNetworkError(
-            f"unknown top-level key(s) {sorted(map(str, unknown))}; element tables are "
+            f"unknown top-level key(s) {_listed(unknown)}; element tables are "
             f"{', '.join(ELEMENTS)}",
             src,
         )
     version = data.get("gridsim", FORMAT_VERSION)
     if version != FORMAT_VERSION:
-        raise InvalidNetworkError(f"format version {version!r} is not supported (expected 1)", src)
+        raise InvalidNetworkError(
+            f"format version {shown(version)} is not supported (expected 1)", src
+        )
     tables = {}
     for element in ELEMENTS:
         records = data.get(element)
         if records is None:
             continue
         tables[element] = _records(element, records, src)
+    if not tables.get("bus"):
+        raise InvalidNetworkError("no buses: the file needs a bus table with at least one bus", src)
     _check_file_rules(tables, src)
-    groups = data.get("groups") or {}
-    if not isinstance(groups, dict) or not all(isinstance(v, list) for v in groups.values()):
-        raise InvalidNetworkError("groups must map a name to a list of zones", src)
-    groups = {str(k): [str(z) for z in v] for k, v in groups.items()}
+    groups = _groups(data.get("groups"), src)
 
     scenarios = data.get("scenarios") or {}
     if not isinstance(scenarios, dict):
@@ -161,8 +173,8 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
     default = data.get("default_scenario")
     if default is not None and str(default) not in scenarios:
         raise InvalidNetworkError(
-            f"default_scenario {default!r} is not defined "
-            f"(scenarios: {', '.join(scenarios) or 'none'})",
+            f"default_scenario {shown(default)} is not defined "
+            f"(scenarios: {_listed(scenarios) or 'none'})",
             src,
         )
     chosen = scenario if scenario is not None else default
@@ -171,7 +183,8 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
         chosen = str(chosen)
         if chosen not in scenarios:
             raise InvalidNetworkError(
-                f"scenario {chosen!r} is not defined (scenarios: {', '.join(scenarios) or 'none'})",
+                f"scenario {shown(chosen)} is not defined "
+                f"(scenarios: {_listed(scenarios) or 'none'})",
                 src,
             )
         tables = _apply_scenario(chosen, scenarios[chosen], tables, src)
@@ -207,6 +220,13 @@ def _is_number(v) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
+def _listed(names, limit: int = 5) -> str:
+    """Up to ``limit`` names, each cut short, for a message ("" for none)."""
+    names = sorted(map(str, names))
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(shown(n) for n in names[:limit]) + more
+
+
 def _check_file_rules(tables: dict[str, list[dict]], src: str) -> None:
     """Impedance signs, ratings, status and year (see the module docstring)."""
     for element, records in tables.items():
@@ -214,19 +234,20 @@ def _check_file_rules(tables: dict[str, list[dict]], src: str) -> None:
             status = rec.get("status")
             if status is not None and status not in STATUSES:
                 raise InvalidNetworkError(
-                    f"{element} {rec['id']!r}: status {status!r} is not one of "
+                    f"{element} {shown(rec['id'])}: status {shown(status)} is not one of "
                     f"{', '.join(STATUSES)}",
                     src,
                 )
             year = rec.get("year")
             if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
                 raise InvalidNetworkError(
-                    f"{element} {rec['id']!r}: year {year!r} is not a whole year", src
+                    f"{element} {shown(rec['id'])}: year {shown(year)} is not a whole year", src
                 )
             limit = rec.get("limit_mw")
             if limit is not None and not (_is_number(limit) and limit > 0):
                 raise InvalidNetworkError(
-                    f"{element} {rec['id']!r}: limit_mw = {limit!r} must be a positive number",
+                    f"{element} {shown(rec['id'])}: limit_mw = {shown(limit)} must be a "
+                    "positive number",
                     src,
                 )
     rules = {
@@ -239,7 +260,7 @@ def _check_file_rules(tables: dict[str, list[dict]], src: str) -> None:
                 v = rec.get(field)
                 if _is_number(v) and (v < 0 or (strict and v == 0)):
                     raise InvalidNetworkError(
-                        f"{element} {rec['id']!r}: {field} = {v!r}: negative or zero "
+                        f"{element} {shown(rec['id'])}: {field} = {shown(v)}: negative or zero "
                         f"impedance ({field} must be "
                         f"{'positive' if strict else 'zero or positive'})",
                         src,
@@ -252,15 +273,38 @@ def _check_file_rules(tables: dict[str, list[dict]], src: str) -> None:
             for rec in tables.get(element, []):
                 if rec.get(field) is None:
                     raise InvalidNetworkError(
-                        f"{element} {rec['id']!r}: missing rating {field} (the file rates "
+                        f"{element} {shown(rec['id'])}: missing rating {field} (the file rates "
                         "other branches, so every line, transformer and HVDC link needs one)",
                         src,
                     )
 
 
+def _groups(groups, src: str) -> dict[str, list[str]]:
+    """Named groups of zones: each a list of zone names."""
+    if groups is None:
+        return {}
+    if not isinstance(groups, dict):
+        raise InvalidNetworkError(
+            f"groups must map a name to a list of zones, not {shown(groups)}", src
+        )
+    out = {}
+    for name, zones in groups.items():
+        if not isinstance(zones, list):
+            raise InvalidNetworkError(
+                f"group {shown(name)}: {shown(zones)} is not a list of zones", src
+            )
+        for zone in zones:
+            if isinstance(zone, bool) or not isinstance(zone, str | int):
+                raise InvalidNetworkError(
+                    f"group {shown(name)}: {shown(zone)} is not a zone name", src
+                )
+        out[str(name)] = [str(z) for z in zones]
+    return out
+
+
 # -- scenarios ------------------------------------------------------------------------------
 def _where(name: str, detail: str) -> str:
-    return f"scenario {name!r}: {detail}"
+    return f"scenario {shown(name)}: {detail}"
 
 
 def _find(ref, tables: dict[str, list[dict]]) -> list[tuple[str, dict]]:
@@ -285,14 +329,13 @@ def _check_scenario(name: str, spec, tables: dict[str, list[dict]], groups, src:
         raise InvalidNetworkError(
             _where(
                 name,
-                f"unknown key(s) {', '.join(sorted(map(str, bad)))}; known: "
-                f"{', '.join(sorted(SCENARIO_KEYS))}",
+                f"unknown key(s) {_listed(bad)}; known: {', '.join(sorted(SCENARIO_KEYS))}",
             ),
             src,
         )
     year = spec.get("year")
     if year is not None and (not isinstance(year, int) or isinstance(year, bool)):
-        raise InvalidNetworkError(_where(name, f"year {year!r} is not a whole year"), src)
+        raise InvalidNetworkError(_where(name, f"year {shown(year)} is not a whole year"), src)
     for key in ("include", "exclude"):
         refs = spec.get(key) or []
         if not isinstance(refs, list):
@@ -301,13 +344,13 @@ def _check_scenario(name: str, spec, tables: dict[str, list[dict]], groups, src:
             hits = _find(ref, tables)
             if not hits:
                 raise InvalidNetworkError(
-                    _where(name, f"{key} names element {ref!r}, which is not in the file"), src
+                    _where(name, f"{key} names element {shown(ref)}, which is not in the file"), src
                 )
             if len(hits) > 1:
                 raise InvalidNetworkError(
                     _where(
                         name,
-                        f"{key} names {ref!r}, an id of {len(hits)} elements "
+                        f"{key} names {shown(ref)}, an id of {len(hits)} elements "
                         f"({', '.join(e for e, _ in hits)}); write table:id",
                     ),
                     src,
@@ -319,18 +362,21 @@ def _check_scenario(name: str, spec, tables: dict[str, list[dict]], groups, src:
     for element, factors in scale.items():
         if element not in SCALABLE:
             raise InvalidNetworkError(
-                _where(name, f"scale: element {element!r} cannot be scaled (load, sgen, gen)"),
+                _where(name, f"scale: element {shown(element)} cannot be scaled (load, sgen, gen)"),
                 src,
             )
         items = factors.items() if isinstance(factors, dict) else [("all zones", factors)]
         for zone, f in items:
             if isinstance(factors, dict) and str(zone) not in zones:
                 raise InvalidNetworkError(
-                    _where(name, f"scale: {element} zone {zone!r} has no bus in the file"), src
+                    _where(name, f"scale: {element} zone {shown(zone)} has no bus in the file"), src
                 )
             if not (_is_number(f) and f >= 0):
                 raise InvalidNetworkError(
-                    _where(name, f"scale: {element} {zone}: factor {f!r} is not a number >= 0"),
+                    _where(
+                        name,
+                        f"scale: {element} {shown(zone)}: factor {shown(f)} is not a number >= 0",
+                    ),
                     src,
                 )
     edits = spec.get("set") or []
@@ -345,18 +391,27 @@ def _check_scenario(name: str, spec, tables: dict[str, list[dict]], groups, src:
                 _where(name, f"set entry {n} needs exactly element, id, field and value"), src
             )
         element, eid, field, value = edit["element"], edit["id"], edit["field"], edit["value"]
+        for key in ("element", "id", "field", "value"):
+            if isinstance(edit[key], list | dict | set):
+                raise InvalidNetworkError(
+                    _where(name, f"set entry {n}: {key} {shown(edit[key])} is not a single value"),
+                    src,
+                )
         if element not in SCHEMA:
             raise InvalidNetworkError(
-                _where(name, f"set entry {n}: unknown element type {element!r}"), src
+                _where(name, f"set entry {n}: unknown element type {shown(element)}"), src
             )
         if not any(r["id"] == eid for r in tables.get(element, [])):
             raise InvalidNetworkError(
-                _where(name, f"set: {element} {eid!r} is not in the file (field {field!r})"), src
+                _where(
+                    name, f"set: {element} {shown(eid)} is not in the file (field {shown(field)})"
+                ),
+                src,
             )
         col = {c.name: c for c in SCHEMA[element]}.get(field)
         if col is None:
             raise InvalidNetworkError(
-                _where(name, f"set: {element} {eid!r} has no field {field!r}"), src
+                _where(name, f"set: {element} {shown(eid)} has no field {shown(field)}"), src
             )
         ok = {
             FLOAT: _is_number(value),
@@ -372,11 +427,24 @@ def _check_scenario(name: str, spec, tables: dict[str, list[dict]], groups, src:
                 REF: "a bus of the file",
             }[col.kind]
             raise InvalidNetworkError(
-                _where(name, f"set: {element} {eid!r}: {field} = {value!r} is not {want}"), src
+                _where(
+                    name, f"set: {element} {shown(eid)}: {field} = {shown(value)} is not {want}"
+                ),
+                src,
+            )
+        if col.kind == FLOAT and col.allowed is not None and col.allowed.outside(value):
+            raise InvalidNetworkError(
+                _where(
+                    name,
+                    f"set: {element} {shown(eid)}: {field} = {shown(value)} must be {col.allowed}",
+                ),
+                src,
             )
     export = spec.get("export")
     if export is not None:
-        if not isinstance(export, dict) or not _is_number(export.get("mw")):
+        if not isinstance(export, dict) or not (
+            _is_number(export.get("mw")) and math.isfinite(export["mw"])
+        ):
             raise InvalidNetworkError(
                 _where(name, "export must be a mapping with mw (a number), source and sink"), src
             )
@@ -384,7 +452,7 @@ def _check_scenario(name: str, spec, tables: dict[str, list[dict]], groups, src:
             z = export.get(key)
             if z is not None and str(z) not in zones and str(z) not in groups:
                 raise InvalidNetworkError(
-                    _where(name, f"export: {key} {z!r} is neither a zone nor a group"), src
+                    _where(name, f"export: {key} {shown(z)} is neither a zone nor a group"), src
                 )
 
 
@@ -424,8 +492,205 @@ def _apply_scenario(name: str, spec: dict, tables: dict[str, list[dict]], src: s
     return out
 
 
+# -- reading YAML ----------------------------------------------------------------------------
+# libyaml composes a document fastest, but it expands nothing lazily and recurses in C: an
+# alias "billion laughs" or 20,000 nested brackets would exhaust memory or crash it. A file
+# where an alias or such nesting is possible (a cheap look at the text, never wrong the
+# unsafe way) is composed from the parser's events instead, with bounds.
+
+#: Nodes that aliases may add to a document (each alias counts the nodes it repeats, its
+#: own aliases expanded): a few shared blocks pass, an alias "billion laughs" does not.
+ALIAS_NODES_MAX = 100_000
+#: Deepest nesting of collections (a network file needs about 6).
+DEPTH_MAX = 100
+_INT_CHARS_MAX = 100  # longer integers (or sexagesimal 1:2:3:...) cost quadratic time
+_MERGE = "tag:yaml.org,2002:merge"
+_ALIAS = re.compile(r"\*[^\s,\[\]{}]")  # every alias: '*' and an anchor name
+#: Nesting that libyaml's recursive composer survives with a 4x margin (it overflows an
+#: 8 MB C stack at about 20,000 levels).
+_C_DEPTH_SAFE = 5000
+
 # libyaml's parser where PyYAML was built with it (its wheels are): 5-10x faster
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BASE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BASE_LOADER):
+    """The safe loader, refusing integers too long to convert in linear time."""
+
+    def construct_yaml_int(self, node):
+        if len(node.value) > _INT_CHARS_MAX:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {len(node.value)} characters", node.start_mark
+            )
+        return super().construct_yaml_int(node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _Loader.construct_yaml_int)
+
+
+def _refuse(message: str, mark, src: str) -> InvalidNetworkError:
+    return InvalidNetworkError(f"line {mark.line + 1}, column {mark.column + 1}: {message}", src)
+
+
+def _composed_by_libyaml(text: str) -> bool:
+    """Whether libyaml is there and ``text`` can hold no alias and no nesting near
+    :data:`_C_DEPTH_SAFE`.
+
+    A block collection nested in another is indented further, or starts on its parent's
+    line after an indicator (``- ``, ``key:``), except a sequence under a mapping key:
+    so block nesting is at most twice the longest line. Flow nesting needs a bracket
+    per level, or two levels per ``[`` for single-pair mappings (``[a: [b: c]]``).
+    """
+    if _BASE_LOADER is yaml.SafeLoader or _ALIAS.search(text):  # no libyaml, or an alias
+        return False
+    longest = max(map(len, text.split("\n")))
+    return 2 * (longest + 1) + 2 * text.count("[") + text.count("{") <= _C_DEPTH_SAFE
+
+
+def _check_key(seen: dict, key, src: str) -> None:
+    """Refuse a scalar key given twice in one mapping (``seen``: keys so far, by value)."""
+    if not isinstance(key, yaml.ScalarNode) or key.tag == _MERGE:
+        return
+    first = seen.setdefault((key.tag, key.value), key.start_mark)
+    if first is not key.start_mark:
+        raise _refuse(
+            f"key {shown(key.value)} is given twice in one mapping (first at line "
+            f"{first.line + 1})",
+            key.start_mark,
+            src,
+        )
+
+
+def _check_tree(root, src: str) -> None:
+    """Refuse duplicate keys and nesting deeper than :data:`DEPTH_MAX` in a node tree.
+
+    ``root`` holds no alias. Keys are compared as written, after tag resolution (keys
+    merged in by ``<<`` may be overridden); the first problem in document order is named.
+    """
+    scalar = yaml.ScalarNode
+    stack = [] if type(root) is scalar else [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > DEPTH_MAX:
+            raise _refuse(f"nesting deeper than {DEPTH_MAX} levels", node.start_mark, src)
+        if type(node) is yaml.MappingNode:
+            pairs = node.value
+            if len({k.value for k, _ in pairs if type(k) is scalar}) < len(pairs):
+                seen: dict = {}  # a key may be repeated: look closely
+                for key, _ in pairs:
+                    _check_key(seen, key, src)
+            children = [n for pair in pairs for n in pair if type(n) is not scalar]
+        else:
+            children = [n for n in node.value if type(n) is not scalar]
+        if children:
+            stack.extend((n, depth + 1) for n in reversed(children))
+
+
+def _compose(loader, src: str):
+    """The document's node graph, built from the parser's events without recursion.
+
+    Refuses, naming the line, what the YAML composer would accept but a network file
+    must not hold: nesting deeper than :data:`DEPTH_MAX` and a key written twice in one
+    mapping (as :func:`_check_tree`), aliases that repeat more than
+    :data:`ALIAS_NODES_MAX` nodes in all, an alias to a collection that contains it, an
+    anchor defined twice and a second document.
+    """
+    events = yaml.events
+    nodes = yaml.nodes
+    get, resolve = loader.get_event, loader.resolve
+    get()  # stream start
+    if isinstance(get(), events.StreamEndEvent):
+        return None
+    anchors: dict[str, tuple] = {}  # name -> (node, expanded size, levels); size None: open
+    stack: list[list] = []  # open collections: [node, size, anchor, levels, key, keys seen]
+    aliased = 0
+    root = None
+    scalar, alias = events.ScalarEvent, events.AliasEvent
+    seq_start, map_start = events.SequenceStartEvent, events.MappingStartEvent
+    ends = (events.SequenceEndEvent, events.MappingEndEvent)
+    while True:
+        ev = get()
+        cls = type(ev)
+        if cls is scalar:
+            tag = ev.tag
+            if tag is None or tag == "!":
+                tag = resolve(nodes.ScalarNode, ev.value, ev.implicit)
+            node = nodes.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark, style=ev.style)
+            size, levels = 1, 0
+        elif cls is alias:
+            if ev.anchor not in anchors:
+                raise _refuse(
+                    f"alias *{ev.anchor[:40]} names no anchor before it", ev.start_mark, src
+                )
+            node, size, levels = anchors[ev.anchor]
+            if size is None:
+                raise _refuse(
+                    f"alias *{ev.anchor[:40]} repeats a collection that contains it",
+                    ev.start_mark,
+                    src,
+                )
+            aliased += size
+            if aliased > ALIAS_NODES_MAX:
+                raise _refuse(
+                    f"aliases repeat more than {ALIAS_NODES_MAX} nodes (alias *{ev.anchor[:40]})",
+                    ev.start_mark,
+                    src,
+                )
+            if len(stack) + levels > DEPTH_MAX:
+                raise _refuse(
+                    f"nesting deeper than {DEPTH_MAX} levels (alias *{ev.anchor[:40]})",
+                    ev.start_mark,
+                    src,
+                )
+        elif cls is seq_start or cls is map_start:
+            kind = nodes.SequenceNode if cls is seq_start else nodes.MappingNode
+            tag = ev.tag
+            if tag is None or tag == "!":
+                tag = resolve(kind, None, ev.implicit)
+            node = kind(tag, [], ev.start_mark, None, flow_style=ev.flow_style)
+            if len(stack) >= DEPTH_MAX:
+                raise _refuse(f"nesting deeper than {DEPTH_MAX} levels", ev.start_mark, src)
+            if ev.anchor is not None:
+                if ev.anchor in anchors:
+                    raise _refuse(f"anchor &{ev.anchor[:40]} is defined twice", ev.start_mark, src)
+                anchors[ev.anchor] = (node, None, None)
+            stack.append([node, 1, ev.anchor, 0, None, {} if kind is nodes.MappingNode else None])
+            continue
+        elif cls in ends:
+            node, size, anchor, levels, _, _ = stack.pop()
+            node.end_mark = ev.end_mark
+            levels += 1
+        elif cls is events.DocumentEndEvent:
+            break
+        else:  # pragma: no cover (the parser emits nothing else inside a document)
+            raise _refuse(f"unexpected YAML event {cls.__name__}", ev.start_mark, src)
+        if cls is scalar and ev.anchor is not None:
+            if ev.anchor in anchors:
+                raise _refuse(f"anchor &{ev.anchor[:40]} is defined twice", ev.start_mark, src)
+            anchors[ev.anchor] = (node, 1, 0)
+        elif cls in ends and anchor is not None:
+            anchors[anchor] = (node, size, levels)
+        if not stack:
+            root = node
+            continue
+        parent = stack[-1]
+        parent[1] += size
+        if levels >= parent[3]:
+            parent[3] = levels
+        seen = parent[5]
+        if seen is None:
+            parent[0].value.append(node)
+        elif parent[4] is None:
+            parent[4] = node
+            if cls is scalar:
+                _check_key(seen, node, src)
+        else:
+            parent[0].value.append((parent[4], node))
+            parent[4] = None
+    ev = get()
+    if not isinstance(ev, events.StreamEndEvent):
+        raise _refuse("found another document; a network file holds one", ev.start_mark, src)
+    return root
 
 
 def _read_yaml(path: Path) -> dict:
@@ -438,38 +703,84 @@ def _read_yaml(path: Path) -> dict:
         raise InvalidNetworkError(f"cannot read file: {exc}", src) from None
     if not text.strip():
         raise InvalidNetworkError("file is empty", src)
+    loader = _Loader(text)
     try:
-        data = yaml.load(text, Loader=_LOADER)
+        if _composed_by_libyaml(text):
+            node = loader.get_single_node()
+            if node is not None:
+                _check_tree(node, src)
+        else:
+            node = _compose(loader, src)
+        data = None if node is None else loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise InvalidNetworkError(f"YAML syntax error{where}: {problem}", src) from None
+        raise InvalidNetworkError(f"YAML syntax error{where}: {problem[:200]}", src) from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise InvalidNetworkError("expected a mapping of element tables at the top level", src)
     return data
 
 
+_SCALARS = {str, int, float, type(None), datetime.date, datetime.datetime}
+
+
 def _records(element: str, records, src: str) -> list[dict]:
+    """The records of one table, each a mapping with an id and single values."""
     if not isinstance(records, list):
-        raise InvalidNetworkError(f"{element} must be a list of records", src)
+        raise InvalidNetworkError(
+            f"{element} must be a list of records, not {type(records).__name__} {shown(records)}",
+            src,
+        )
+    names = {c.name for c in SCHEMA[element] if c.kind == STR}
     known = {c.name for c in SCHEMA[element]} | META_FIELDS | {"id"}
     out = []
     for n, rec in enumerate(records, start=1):
         if not isinstance(rec, dict):
-            raise InvalidNetworkError(f"{element} entry {n} is not a mapping", src)
-        if "id" not in rec or rec["id"] is None:
+            raise InvalidNetworkError(f"{element} entry {n} is not a mapping: {shown(rec)}", src)
+        rid = rec.get("id")
+        if rid is None:
             raise InvalidNetworkError(f"{element} entry {n} has no id", src)
+        if isinstance(rid, bool) or not isinstance(rid, str | int):
+            raise InvalidNetworkError(
+                f"{element} entry {n}: id {shown(rid)} is not a name or a whole number", src
+            )
         bad = set(rec) - known
         if bad:
             raise InvalidNetworkError(
-                f"{element} {rec['id']!r}: unknown field(s) {', '.join(sorted(map(str, bad)))}", src
+                f"{element} {shown(rid)}: unknown field(s) {_listed(bad)}", src
             )
+        types = set(map(type, rec.values()))
+        if not types <= _SCALARS or bool in types:  # rare: look for the field to name
+            _check_values(element, rid, rec, names, src)
         out.append(rec)
     return out
 
 
+def _check_values(element: str, rid, rec: dict, names: set[str], src: str) -> None:
+    """Refuse a list, mapping or binary data as a field's value, and true/false as a
+    name."""
+    for field, value in rec.items():
+        if isinstance(value, list | dict | set | bytes):  # bytes: a !!binary value
+            raise InvalidNetworkError(
+                f"{element} {shown(rid)}: {field} = {shown(value)} is a "
+                f"{type(value).__name__}, not a single value",
+                src,
+            )
+        if isinstance(value, bool) and field in names:
+            raise InvalidNetworkError(
+                f"{element} {shown(rid)}: {field} = {value} is true/false, not a name "
+                "(YAML reads yes/no/on/off so: write the name in quotes)",
+                src,
+            )
+
+
 def _number(value, name: str, src: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidNetworkError(f"{name} = {value!r} is not a number", src)
-    return float(value)
+        raise InvalidNetworkError(f"{name} = {shown(value)} is not a number", src)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float's range
+        raise InvalidNetworkError(f"{name} = {shown(value)} is too large", src) from None

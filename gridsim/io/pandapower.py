@@ -4,15 +4,18 @@ Element ids are pandapower's indices. Supported: ``bus``, ``line``, ``trafo``, `
 ``sgen``, ``ext_grid``, ``load`` (constant power), ``shunt``, ``dcline`` (as an HVDC
 link) and ``switch`` (open line/trafo switches take their element out of service; closed
 ones are ignored). Anything else in use raises :class:`UnsupportedElementError` rather
-than being dropped. pandapower is imported only when these functions are called.
+than being dropped; controllers, which take no part in a power flow, are ignored with a
+warning. pandapower is imported only when these functions are called.
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
-from gridsim.exceptions import UnsupportedElementError
+from gridsim.exceptions import InvalidNetworkError, UnsupportedElementError
 from gridsim.model.compile import bus_lookup, trafo_parameters
 from gridsim.model.network import Network
 
@@ -37,6 +40,22 @@ _UNSUPPORTED = (
     "measurement",
 )
 _SQRT3 = np.sqrt(3.0)
+# the columns from_pandapower reads without a default (dcline and switch: when present)
+_REQUIRED = {
+    "bus": ("vn_kv", "in_service"),
+    "line": ("from_bus", "to_bus", "length_km", "r_ohm_per_km", "x_ohm_per_km", "c_nf_per_km")
+    + ("max_i_ka", "parallel", "in_service"),
+    "trafo": ("hv_bus", "lv_bus", "sn_mva", "vn_hv_kv", "vn_lv_kv", "vk_percent", "vkr_percent")
+    + ("pfe_kw", "i0_percent", "parallel", "in_service"),
+    "gen": ("bus", "p_mw", "vm_pu", "in_service"),
+    "sgen": ("bus", "p_mw", "q_mvar", "in_service"),
+    "ext_grid": ("bus", "vm_pu", "va_degree", "in_service"),
+    "load": ("bus", "p_mw", "q_mvar", "in_service"),
+    "shunt": ("bus", "p_mw", "q_mvar", "in_service"),
+    "dcline": ("from_bus", "to_bus", "p_mw", "loss_percent", "loss_mw", "vm_from_pu", "vm_to_pu")
+    + ("in_service",),
+    "switch": ("element", "et", "closed"),
+}
 
 
 def _col(df: pd.DataFrame, name: str, default) -> np.ndarray:
@@ -93,9 +112,22 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
     ------
     UnsupportedElementError
         For elements or options gridsim does not model (listed in the message).
+    InvalidNetworkError
+        For a table without a column gridsim needs, or a net with no in-service
+        ``ext_grid`` or slack ``gen`` at an in-service bus (pandapower: "No reference bus
+        is available").
     """
     title = str(net.name) if getattr(net, "name", None) else "pandapower net"
     name = source or title  # what error messages name
+    for element, columns in _REQUIRED.items():
+        if element not in net and element in ("dcline", "switch"):
+            continue
+        missing = [c for c in columns if c not in net[element].columns]
+        if missing:
+            raise InvalidNetworkError(
+                f"pandapower table {element!r} has no column {', '.join(missing)}", name
+            )
+    _check_reference(net, name)
     for element in _UNSUPPORTED:
         if element in net and isinstance(net[element], pd.DataFrame) and len(net[element]):
             table = net[element]
@@ -110,12 +142,14 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
 
     tables: dict[str, dict] = {}
     bus = net.bus
+    min_vm = _col(bus, "min_vm_pu", np.nan)
     tables["bus"] = {
         "id": bus.index,
         "name": _col(bus, "name", ""),
         "vn_kv": bus.vn_kv.to_numpy(dtype=float),
         "in_service": _active(bus),
-        "min_vm_pu": _col(bus, "min_vm_pu", np.nan),
+        # pandapower fills in 0 (and 2 p.u. above) for a bus created without limits
+        "min_vm_pu": np.where(min_vm == 0, np.nan, min_vm),
         "max_vm_pu": _col(bus, "max_vm_pu", np.nan),
         "zone": _col(bus, "zone", ""),
     }
@@ -234,7 +268,7 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
             "max_q_to_mvar": _col(dc, "max_q_to_mvar", np.inf),
             "in_service": _active(dc),
         }
-    return Network(
+    network = Network(
         tables,
         sn_mva=float(net.sn_mva),
         f_hz=float(net.f_hz),
@@ -242,6 +276,29 @@ def from_pandapower(net, *, trafo_model: str = "t", source: str | None = None) -
         name=title,
         source=name,
         unsupplied_islands="isolate",
+    )
+    if "controller" in net and len(net.controller):  # once the net is known to be good
+        warnings.warn(
+            f"{name}: {len(net.controller)} pandapower controller(s) ignored: controllers "
+            "take no part in a power flow",
+            UserWarning,
+            stacklevel=2,
+        )
+    return network
+
+
+def _check_reference(net, name: str) -> None:
+    """pandapower's rule: an in-service ext_grid or slack gen at an in-service bus."""
+    live = net.bus.index[_active(net.bus)]
+    ext, gen = net.ext_grid, net.gen
+    if (_active(ext) & np.isin(ext.bus, live)).any():
+        return
+    if (_active(gen) & _flag(gen, "slack") & np.isin(gen.bus, live)).any():
+        return
+    raise InvalidNetworkError(
+        "no reference bus: no in-service ext_grid or gen with slack=True at an in-service bus "
+        "(pandapower: 'No reference bus is available')",
+        name,
     )
 
 

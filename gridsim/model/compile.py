@@ -522,9 +522,10 @@ def _injectors(network, lookup) -> dict:
             0.0,
         )
 
-    out = {
-        f"inj_{k}" if k not in ("w",) else "inj_weight": np.concatenate(v) for k, v in cols.items()
-    }
+    out = {}
+    for k, v in cols.items():  # no list is empty unless the network has no injector at all
+        empty = np.zeros(0, dtype=object if k == "id" else float)
+        out["inj_weight" if k == "w" else f"inj_{k}"] = np.concatenate(v) if v else empty
     out["inj_kind"] = out["inj_kind"].astype(np.int64)
     out["inj_bus"] = out["inj_bus"].astype(np.int64)
     out["inj_pv"] = out["inj_pv"].astype(bool)

@@ -101,7 +101,7 @@ class Network:
             )
         if trafo_model not in TRAFO_MODELS:
             raise InvalidNetworkError(
-                f"trafo_model must be 't' or 'pi', got {trafo_model!r}", source
+                f"trafo_model must be 't' or 'pi', got {shown(trafo_model)}", source
             )
         if not (np.isfinite(sn_mva) and sn_mva > 0):
             raise InvalidNetworkError(f"sn_mva must be positive, got {sn_mva!r}", source)
@@ -177,9 +177,9 @@ class Network:
         """
         table = self._element_table(element)
         if element_id not in table.index:
-            raise InvalidNetworkError(f"{element} {element_id!r} does not exist", self.source)
+            raise InvalidNetworkError(f"{element} {shown(element_id)} does not exist", self.source)
         if field not in table.columns:
-            raise InvalidNetworkError(f"{element} has no field {field!r}", self.source)
+            raise InvalidNetworkError(f"{element} has no field {shown(field)}", self.source)
         table.loc[element_id, field] = value
         self.invalidate()
 
@@ -215,7 +215,7 @@ class Network:
 
     def _element_table(self, element: str) -> pd.DataFrame:
         if element not in ELEMENTS:
-            raise InvalidNetworkError(f"unknown element type {element!r}", self.source)
+            raise InvalidNetworkError(f"unknown element type {shown(element)}", self.source)
         return self._frame(element)
 
 
@@ -317,7 +317,11 @@ def _as_float(values, index, element: str, field: str, source: str | None) -> np
             out[k] = np.nan if v is None else float(v)
         except (TypeError, ValueError):
             raise InvalidNetworkError(
-                f"{element} {plain(index[k])!r}: {field} = {plain(v)!r} is not a number", source
+                f"{element} {shown(index[k])}: {field} = {shown(v)} is not a number", source
+            ) from None
+        except OverflowError:  # an integer beyond float's range
+            raise InvalidNetworkError(
+                f"{element} {shown(index[k])}: {field} = {shown(v)} is too large", source
             ) from None
     return out
 
@@ -334,7 +338,7 @@ def _as_bool(values, index, element: str, field: str, source: str | None) -> np.
             out[k] = bool(v)
         else:
             raise InvalidNetworkError(
-                f"{element} {plain(index[k])!r}: {field} = {plain(v)!r} is not true/false", source
+                f"{element} {shown(index[k])}: {field} = {shown(v)} is not true/false", source
             )
     return out
 
@@ -342,3 +346,18 @@ def _as_bool(values, index, element: str, field: str, source: str | None) -> np.
 def plain(value):
     """A NumPy scalar as plain Python (``5``, not ``np.int64(5)``), e.g. for messages."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def shown(value, limit: int = 80) -> str:
+    """``repr(value)`` for a message, NumPy scalars made plain, cut to ``limit`` characters.
+
+    Whatever a file holds (a 10,000-character id, a huge nested list) stays one short
+    line in an error message.
+    """
+    try:
+        text = repr(plain(value))
+    except ValueError:  # an integer with more digits than Python will print
+        text = f"<an integer of {value.bit_length()} bits>"
+    except RecursionError:  # nested deeper than repr goes
+        text = f"<a deeply nested {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

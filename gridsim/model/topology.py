@@ -59,7 +59,13 @@ def assign_islands(cn, network) -> None:
     active[labels[np.flatnonzero(cn.ysh)]] = True
     size = np.bincount(labels, minlength=count)
     policy = getattr(network, "unsupplied_islands", "error")
+    if count and not has_ref.any():
+        raise InvalidNetworkError(
+            "the network has no slack: give it an ext_grid or a gen with slack=true",
+            network.source,
+        )
     islands = []
+    lone = []  # isolated buses with nothing at them
     by_island = np.split(np.argsort(labels, kind="stable"), np.cumsum(size)[:-1])
     for k, members in enumerate(by_island):
         if has_ref[k]:
@@ -67,9 +73,8 @@ def assign_islands(cn, network) -> None:
             continue
         if active[k] and policy == "error":
             ids = _some_ids(cn.bus_ids, members)
-            more = f" and {members.size - 5} more" if members.size > 5 else ""
             raise InvalidNetworkError(
-                f"island of {members.size} bus(es) ({ids}{more}) has no slack: give it an "
+                f"island of {members.size} bus(es) ({ids}) has no slack: give it an "
                 "ext_grid or a gen with slack=true",
                 network.source,
             )
@@ -78,8 +83,13 @@ def assign_islands(cn, network) -> None:
             cn.warnings.append(
                 f"island of {members.size} bus(es) ({ids}) has no slack; de-energised"
             )
+        else:
+            lone.append(members[0])
         cn.bus_type[members] = NONE
         labels[members] = -1
+    if lone:
+        ids = _some_ids(cn.bus_ids, np.array(lone))
+        cn.warnings.append(f"{len(lone)} isolated bus(es) ({ids}) de-energised")
     # renumber energised islands 0..m-1
     for new, members in enumerate(islands):
         labels[members] = new
@@ -88,5 +98,6 @@ def assign_islands(cn, network) -> None:
 
 
 def _some_ids(bus_ids, members: np.ndarray) -> str:
-    """The first five bus ids of an island, for messages."""
-    return ", ".join(repr(plain(i)) for i in bus_ids[members[:5]])
+    """The first five bus ids of an island, for messages ("and N more" after them)."""
+    more = f" and {members.size - 5} more" if members.size > 5 else ""
+    return ", ".join(repr(plain(i)) for i in bus_ids[members[:5]]) + more

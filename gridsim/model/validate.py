@@ -2,7 +2,9 @@
 
 Each check raises :class:`~gridsim.exceptions.InvalidNetworkError` naming the file, the
 element and the field, at the first problem found, so nothing half-checked is solved.
-Topology checks (islands without a slack) belong to :mod:`gridsim.model.topology`.
+Physical ranges are those of :mod:`gridsim.model.schema` (``Column.allowed``), checked
+here once for every reader. Topology checks (islands without a slack) belong to
+:mod:`gridsim.model.topology`.
 """
 
 from __future__ import annotations
@@ -10,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from gridsim.exceptions import InvalidNetworkError
-from gridsim.model.network import ColumnTable, plain
-from gridsim.model.schema import FLOAT, REF, SCHEMA
+from gridsim.model.network import ColumnTable, shown
+from gridsim.model.schema import FLOAT, NETWORK_FIELDS, REF, SCHEMA, WINDING_RATIO_MAX
 
 # Fields that may hold +-inf (reactive limits) besides NaN-by-default ones.
 _INF_OK = {"min_q_mvar", "max_q_mvar", "min_q_from_mvar", "max_q_from_mvar"}
@@ -21,6 +23,7 @@ _INF_OK |= {"min_q_to_mvar", "max_q_to_mvar"}
 def validate_network(network) -> None:
     """Raise :class:`InvalidNetworkError` at the first problem in ``network``."""
     src = network.source
+    _check_network(network, src)
     tables = {element: network.columns(element) for element in SCHEMA}
     for element, table in tables.items():
         _check_ids(element, table, src)
@@ -35,45 +38,69 @@ def validate_network(network) -> None:
                 if missing.any():
                     k = int(np.argmax(missing))
                     raise InvalidNetworkError(
-                        f"{element} {plain(table.index[k])!r}: {col.name} "
-                        f"{plain(table[col.name][k])!r} "
-                        "is not a bus of this network",
+                        f"{element} {shown(table.index[k])}: {col.name} "
+                        f"{shown(table[col.name][k])} is not a bus of this network",
                         src,
                     )
     _check_physics(tables, src)
+    _check_windings(tables["trafo"], tables["bus"], lookup, src)
+
+
+def _with_unit(value: object, unit: str) -> str:
+    return f"{value} {unit}" if unit else str(value)
+
+
+def _check_network(network, src) -> None:
+    for col in NETWORK_FIELDS:
+        v = getattr(network, col.name)
+        if not np.isfinite(v) or col.allowed.outside(np.float64(v)):
+            raise InvalidNetworkError(
+                f"{col.name} = {_with_unit(f'{v:g}', col.unit)}: must be a finite number "
+                f"{_with_unit(col.allowed, col.unit)}",
+                src,
+            )
 
 
 def _fail(element: str, table: ColumnTable, mask: np.ndarray, message: str, src) -> None:
     if mask.any():
         k = int(np.argmax(mask))
-        raise InvalidNetworkError(f"{element} {plain(table.index[k])!r}: {message}", src)
+        raise InvalidNetworkError(f"{element} {shown(table.index[k])}: {message}", src)
 
 
 def _check_ids(element: str, table: ColumnTable, src) -> None:
     if table.index.has_duplicates:
         dup = table.index[table.index.duplicated()][0]
-        raise InvalidNetworkError(f"duplicate {element} id {plain(dup)!r}", src)
+        raise InvalidNetworkError(f"duplicate {element} id {shown(dup)}", src)
     if len(table) and table.index.hasnans:
         raise InvalidNetworkError(f"a {element} has no id", src)
 
 
 def _check_numbers(element: str, table: ColumnTable, src) -> None:
+    """NaN only where the default is NaN, inf only in reactive limits, and ranges."""
     for col in SCHEMA[element]:
         if col.kind != FLOAT or not len(table):
             continue
         values = table[col.name]
-        if np.isfinite(values).all():  # the common case: one pass, nothing to report
-            continue
-        nan_allowed = not col.required and isinstance(col.default, float) and np.isnan(col.default)
-        if not nan_allowed:
-            _fail(element, table, np.isnan(values), f"{col.name} is missing or NaN", src)
-        if col.name not in _INF_OK:
-            _fail(element, table, np.isinf(values), f"{col.name} is infinite", src)
+        if not np.isfinite(values).all():
+            nan_ok = not col.required and isinstance(col.default, float) and np.isnan(col.default)
+            if not nan_ok:
+                _fail(element, table, np.isnan(values), f"{col.name} is missing or NaN", src)
+            if col.name not in _INF_OK:
+                _fail(element, table, np.isinf(values), f"{col.name} is infinite", src)
+        if col.allowed is not None:
+            bad = col.allowed.outside(values)
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise InvalidNetworkError(
+                    f"{element} {shown(table.index[k])}: {col.name} = "
+                    f"{_with_unit(f'{values[k]:g}', col.unit)}: must be "
+                    f"{_with_unit(col.allowed, col.unit)}",
+                    src,
+                )
 
 
 def _check_physics(tables: dict[str, ColumnTable], src) -> None:
     bus, line, trafo = tables["bus"], tables["line"], tables["trafo"]
-    _fail("bus", bus, ~(bus["vn_kv"] > 0), "vn_kv must be positive", src)
     lo, hi = bus["min_vm_pu"], bus["max_vm_pu"]
     _fail("bus", bus, lo > hi, "min_vm_pu exceeds max_vm_pu", src)
 
@@ -86,14 +113,6 @@ def _check_physics(tables: dict[str, ColumnTable], src) -> None:
     _fail(
         "line", line, (r == 0) & (x == 0), "zero impedance (r_ohm_per_km = x_ohm_per_km = 0)", src
     )
-    _fail("line", line, ~(line["length_km"] > 0), "length_km must be positive", src)
-    for element in ("line", "trafo"):
-        t = tables[element]
-        _fail(element, t, ~(t["parallel"] >= 1), "parallel must be at least 1", src)
-        _fail(element, t, t["rate_mva"] <= 0, "rate_mva must be positive", src)
-
-    for field in ("sn_mva", "vn_hv_kv", "vn_lv_kv"):
-        _fail("trafo", trafo, ~(trafo[field] > 0), f"{field} must be positive", src)
     vk, vkr = trafo["vk_percent"], trafo["vkr_percent"]
     _fail("trafo", trafo, vk == 0, "zero impedance (vk_percent = 0)", src)
     _fail("trafo", trafo, np.abs(vkr) > np.abs(vk), "|vkr_percent| exceeds |vk_percent|", src)
@@ -110,14 +129,36 @@ def _check_physics(tables: dict[str, ColumnTable], src) -> None:
         t = tables[element]
         bad = t["min_q_mvar"] > t["max_q_mvar"]
         _fail(element, t, bad, "min_q_mvar exceeds max_q_mvar", src)
-        _fail(element, t, ~(t["vm_pu"] > 0), "vm_pu must be positive", src)
     hvdc = tables["hvdc"]
     for end in ("from", "to"):
         bad = hvdc[f"min_q_{end}_mvar"] > hvdc[f"max_q_{end}_mvar"]
         _fail("hvdc", hvdc, bad, f"min_q_{end}_mvar exceeds max_q_{end}_mvar", src)
-    _fail("hvdc", hvdc, hvdc["loss_percent"] < 0, "loss_percent is negative", src)
-    _fail("hvdc", hvdc, hvdc["loss_mw"] < 0, "loss_mw is negative", src)
-    _fail("hvdc", hvdc, hvdc["max_p_mw"] <= 0, "max_p_mw must be positive", src)
+
+
+def _check_windings(trafo: ColumnTable, bus: ColumnTable, lookup, src) -> None:
+    """Each winding's rated voltage, moved by its tap changer, near its bus's vn_kv."""
+    if not len(trafo):
+        return
+    with np.errstate(all="ignore"):  # huge tap positions give inf: refused below
+        steps = (trafo["tap_pos"] - trafo["tap_neutral"]) * trafo["tap_step_percent"] / 100.0
+        tap = np.abs(1.0 + steps * np.exp(1j * np.deg2rad(trafo["tap_step_degree"])))
+        for side in ("hv", "lv"):
+            rated = trafo[f"vn_{side}_kv"]
+            moved = trafo["tap_side"] == side
+            kv = np.where(moved, rated * tap, rated)
+            vn_bus = bus["vn_kv"][lookup(trafo[f"{side}_bus"])]
+            ratio = kv / vn_bus
+            bad = ~((ratio >= 1.0 / WINDING_RATIO_MAX) & (ratio <= WINDING_RATIO_MAX))
+            if bad.any():
+                k = int(np.argmax(bad))
+                at = f" ({kv[k]:g} kV at tap_pos {trafo['tap_pos'][k]:g})" if moved[k] else ""
+                raise InvalidNetworkError(
+                    f"trafo {shown(trafo.index[k])}: vn_{side}_kv = {rated[k]:g} kV{at} is "
+                    f"{ratio[k]:.3g} times the vn_kv of {side}_bus "
+                    f"{shown(trafo[f'{side}_bus'][k])} ({vn_bus[k]:g} kV); a winding must be "
+                    f"within a factor {WINDING_RATIO_MAX:g} of its bus",
+                    src,
+                )
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import os
 import shutil
 import sys
 import time
+import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -71,8 +72,9 @@ class StudyResult:
     report_md, report_html : Path
     tables : dict of str to DataFrame
         Every table of ``data/`` by name (``headline``, ``routes``, ``reinforcements``,
-        ``nis_sites``, ``export_curve``, ``trials``, ``excluded_contingencies``,
-        ``hvdc_at_limit``, ``borders_at_limit``).
+        ``nis_sites``, ``voltage_stability``, ``export_curve``, ``pv_curves``,
+        ``trials``, ``excluded_contingencies``, ``hvdc_at_limit``,
+        ``borders_at_limit``).
     meta : dict
         Command, versions, date, network file and its SHA-256, run time.
     seconds : float
@@ -261,12 +263,31 @@ def _assemble(tasks: list[Task], results: list[dict], quick: bool) -> dict[str, 
             sites[col] = m.reindex(pd.MultiIndex.from_frame(sites[["year", "site"]])).to_numpy()
         sites = sites.drop(columns=[c for c in ("case", "route") if c in sites.columns])
         sites = sites.reset_index(drop=True)
+    # every TTC case's voltage-stability check (runner.voltage_stability)
+    ok = ttc[ttc.status == "ok"] if "status" in ttc.columns else ttc.iloc[:0]
+    columns = [
+        *figures.KEY,
+        "scheduled_export_mw",
+        "ttc_mw",
+        "limit_type",
+        "limiting_element",
+        "limiting_contingency",
+        "min_vm_at_ttc_pu",
+        "pv_computed",
+        "nose_intact_mw",
+        "nose_after_outage_mw",
+        "nose_margin_percent",
+        "pv_near",
+    ]
+    stability = ok[[c for c in columns if c in ok.columns]].reset_index(drop=True)
     tables = {
         "headline": headline,
         "routes": routes,
         "reinforcements": rein,
         "nis_sites": sites,
+        "voltage_stability": stability,
         "export_curve": _frame([r.get("curve") for r in results]),
+        "pv_curves": _frame([r.get("pv") for r in results]),
         "trials": _frame([r.get("trials") for r in results]),
         "excluded_contingencies": _frame([r.get("excluded") for r in results]),
         "hvdc_at_limit": _frame([r.get("links") for r in results]),
@@ -308,8 +329,11 @@ def run_study(
         The corridor network (default: the bundled ``networks/caspian_eu.yaml``, see
         :func:`default_network`).
     out_dir : path-like
-        Report folder; replaced as a whole when the study succeeds (written to a
-        temporary folder beside it first, so an interrupted run leaves no half report).
+        Report folder: a new or empty folder, or an earlier report (a folder holding
+        only what gridsim wrote, listed by its ``.gridsim-output`` marker), checked before
+        anything is computed. It is replaced as a whole when the study succeeds (written
+        to a temporary folder beside it first, so an interrupted run leaves no half
+        report); nothing else is touched.
     quick : bool
         A reduced case set (2026 only, one reinforcement, one year of sites) for tests.
     progress : bool
@@ -322,12 +346,21 @@ def run_study(
     Returns
     -------
     StudyResult
+
+    Raises
+    ------
+    GridsimError
+        When ``out_dir`` holds anything gridsim did not write, or cannot be written.
     """
+    from gridsim.cli._common import check_out_dir, mark_out_dir
+
     t_start = time.perf_counter()
+    check_out_dir(out_dir, None)
     path = Path(path) if path is not None else default_network()
     if not path.is_file():
         raise GridsimError(f"{path}: no such network file")
     out_dir = Path(out_dir)
+    target = Path(os.path.abspath(out_dir))
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     command = command or (
         f'python -c "import gridsim.study as s; s.run_study({str(path)!r}, {str(out_dir)!r}'
@@ -335,16 +368,19 @@ def run_study(
         + ')"'
     )
     started = _dt.datetime.now(_dt.UTC)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
+    for year in cases.YEARS:  # fail early, naming the file, on a bad network
+        _scenario_network(str(path), year)
+    tmp = _beside(target, "tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.mkdir()
+    except OSError as exc:
+        msg = f"{out_dir}: cannot write beside it in {target.parent} ({exc.strerror})"
+        raise GridsimError(msg) from None
     try:
         fig_dir, data_dir = tmp / "figures", tmp / "data"
-        fig_dir.mkdir(parents=True)
+        fig_dir.mkdir()
         data_dir.mkdir()
-        for year in cases.YEARS:  # fail early, naming the file, on a bad network
-            _scenario_network(str(path), year)
         only = cases.QUICK_REINFORCEMENTS if quick else None
         tasks = _tasks(str(path), quick, fig_dir)
         if workers > 1:  # compile the kernels once (disk cache) before the workers start
@@ -379,6 +415,8 @@ def run_study(
                 )
         if len(tables["nis_sites"]):
             figures.site_bars(tables["nis_sites"], fig_dir / "nis_sites.png")
+        if len(tables["pv_curves"]):
+            figures.pv_figures(tables["voltage_stability"], tables["pv_curves"], fig_dir)
         for name, df in tables.items():
             _write_table(df, data_dir, name)
         network_bytes = path.read_bytes()
@@ -395,7 +433,9 @@ def run_study(
         }
         report.write(tmp, tables, meta)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
-        _replace_dir(tmp, out_dir)
+        mark_out_dir(tmp, command)
+        check_out_dir(out_dir, None)  # again: something may have been put there meanwhile
+        _replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -409,13 +449,23 @@ def run_study(
     )
 
 
+def _beside(target: Path, what: str) -> Path:
+    """A new hidden name next to ``target`` (random, so nothing there is overwritten)."""
+    return target.parent / f".{target.name}.{what}-{uuid.uuid4().hex[:12]}"
+
+
 def _replace_dir(new: Path, target: Path) -> None:
-    """Put ``new`` at ``target`` (renames; the old report goes only once the new one is
-    in place)."""
-    if target.exists():
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        target.rename(old)
+    """Put the folder ``new`` at ``target``, a path in the same folder (renames: an
+    earlier ``target`` is moved aside and removed only once ``new`` is in place; it is
+    put back if that fails)."""
+    if not (target.exists() or target.is_symlink()):
         new.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
+        return
+    old = _beside(target, "old")
+    target.rename(old)
+    try:
         new.rename(target)
+    except BaseException:
+        old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

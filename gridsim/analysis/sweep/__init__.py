@@ -13,7 +13,7 @@ Modules: :mod:`~gridsim.analysis.sweep.params` (keys, values, checks, applying),
 :mod:`~gridsim.analysis.sweep.core` (the grid and the executors).
 """
 
-from gridsim.analysis.sweep.core import sweep
+from gridsim.analysis.sweep.core import SweepInterrupted, sweep
 from gridsim.analysis.sweep.params import (
     Parameter,
     ParameterError,
@@ -25,6 +25,7 @@ from gridsim.analysis.sweep.params import (
 __all__ = [
     "Parameter",
     "ParameterError",
+    "SweepInterrupted",
     "apply_parameters",
     "parse_assignment",
     "parse_parameters",

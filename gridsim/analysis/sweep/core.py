@@ -7,8 +7,12 @@ import itertools
 import json
 import math
 import os
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -37,6 +41,23 @@ from gridsim.model.schema import BOOL, FLOAT, SCHEMA
 EXECUTORS = ("serial", "local", "dask")
 MAX_POINTS = 10_000_000
 LOCAL_RETRIES = 3  # fresh process pools after a worker process died
+
+
+class SweepInterrupted(KeyboardInterrupt):
+    """A sweep stopped by Ctrl-C (SIGINT) or a ``KeyboardInterrupt`` from ``on_chunk``.
+
+    Attributes
+    ----------
+    saved : int
+        Points whose rows are in the output (0 without one); a rerun computes the others.
+    total : int
+        Points of the grid.
+    """
+
+    def __init__(self, saved: int, total: int):
+        super().__init__(f"{saved} of {total} points saved")
+        self.saved = saved
+        self.total = total
 
 
 def sweep(
@@ -88,9 +109,10 @@ def sweep(
     out : path, optional
         Parquet file of the results, written chunk by chunk; a rerun with the same
         ``out`` and the same sweep resumes where it stopped (see
-        :mod:`gridsim.analysis.sweep.store`).
+        :mod:`gridsim.analysis.sweep.store`). Locked while the sweep runs.
     overwrite : bool
-        Replace results of a different sweep found at ``out`` instead of refusing.
+        Replace results of a different sweep found at ``out`` instead of refusing
+        (never a file or folder that is not a sweep's output).
     progress : bool, optional
         Progress bar on stderr (default: when stderr is a terminal).
     source, sink : optional
@@ -124,7 +146,12 @@ def sweep(
     Raises
     ------
     ParameterError
-        For bad parameters or options, before any work starts.
+        For bad parameters or options, or an ``out`` that cannot be used (a folder, a
+        file that is not a sweep's output, an output another sweep is writing), before
+        any work starts.
+    SweepInterrupted
+        A ``KeyboardInterrupt`` (Ctrl-C) that stopped the sweep, with the number of
+        points saved in ``out``.
     """
     if isinstance(network, str | os.PathLike):
         from gridsim.io import read_network
@@ -168,46 +195,52 @@ def sweep(
     spec = SweepSpec(base, params, analysis, options, token)
     columns = _columns(params, analysis)
 
-    store = SweepStore(out, fingerprint, overwrite) if out is not None else None
-    if store is not None and store.complete is not None:
-        table = store.complete
-        table.attrs["computed_points"] = 0
-        return table
-    done = store.finished_ids() if store is not None else set()
-    grid = itertools.product(*(p.values for p in params))
-    pending = [(pid, values) for pid, values in enumerate(grid) if pid not in done]
+    store_or_none = SweepStore(out, fingerprint, overwrite) if out is not None else nullcontext()
+    with store_or_none as store:
+        if store is not None and store.complete is not None:
+            table = store.complete
+            table.attrs["computed_points"] = 0
+            return table
+        done = store.finished_ids() if store is not None else set()
+        grid = itertools.product(*(p.values for p in params))
+        pending = [(pid, values) for pid, values in enumerate(grid) if pid not in done]
 
-    n_workers = workers or os.cpu_count() or 1
-    chunks = _chunks(spec, pending, analysis, chunk_size, n_workers)
-    collected: list[pd.DataFrame] = []
-    bar = _progress_bar(progress, n_points, n_points - len(pending))
+        n_workers = workers or os.cpu_count() or 1
+        chunks = _chunks(spec, pending, analysis, chunk_size, n_workers)
+        collected: list[pd.DataFrame] = []
+        bar = _progress_bar(progress, n_points, n_points - len(pending))
+        saved = n_points - len(pending) if store is not None else 0
 
-    def finished(rows: list[dict]) -> None:
-        frame = _frame(rows, columns)
+        def finished(rows: list[dict]) -> None:
+            nonlocal saved
+            frame = _frame(rows, columns)
+            if store is not None:
+                store.write_part(frame)
+                saved += len(frame)
+            else:
+                collected.append(frame)
+            bar.update(len(frame))
+            if on_chunk is not None:
+                on_chunk(frame)
+
+        try:
+            if chunks:
+                _execute(spec, chunks, finished, executor, workers, scheduler)
+        except KeyboardInterrupt:
+            raise SweepInterrupted(saved, n_points) from None
+        finally:
+            bar.close()
         if store is not None:
-            store.write_part(frame)
+            table = store.finished()
+            if len(table) != n_points:  # pragma: no cover (every chunk reports or raises)
+                raise GridsimError(f"{out}: {n_points - len(table)} points missing after the sweep")
+            table = _frame(table.to_dict("records"), columns)
+            store.consolidate(table)
         else:
-            collected.append(frame)
-        bar.update(len(frame))
-        if on_chunk is not None:
-            on_chunk(frame)
-
-    try:
-        if chunks:
-            _execute(spec, chunks, finished, executor, workers, scheduler)
-    finally:
-        bar.close()
-    if store is not None:
-        table = store.finished()
-        if len(table) != n_points:  # pragma: no cover (every chunk reports or raises)
-            raise GridsimError(f"{out}: {n_points - len(table)} points missing after the sweep")
-        table = _frame(table.to_dict("records"), columns)
-        store.consolidate(table)
-    else:
-        table = pd.concat(collected, ignore_index=True) if collected else _frame([], columns)
-        table = table.sort_values("point_id", kind="stable").reset_index(drop=True)
-    table.attrs["computed_points"] = len(pending)
-    return table
+            table = pd.concat(collected, ignore_index=True) if collected else _frame([], columns)
+            table = table.sort_values("point_id", kind="stable").reset_index(drop=True)
+        table.attrs["computed_points"] = len(pending)
+        return table
 
 
 # -- checks ---------------------------------------------------------------------------------
@@ -314,21 +347,71 @@ def _progress_bar(progress: bool | None, total: int, initial: int):
     return tqdm(total=total, initial=initial, unit="pt", file=sys.stderr, desc="sweep")
 
 
+class _Interrupts:
+    """Within: Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` as usual, and is remembered.
+
+    Numba turns a ``KeyboardInterrupt`` raised inside compiled or compiling code into
+    another error (``SystemError: ... returned a result with an exception set``, a
+    ``RuntimeError`` of the compiler) or prints and drops it ("Exception ignored on
+    calling ctypes callback function"). After a Ctrl-C the block ends with the
+    ``KeyboardInterrupt`` it was, whatever became of it, and :meth:`check` raises it
+    for one that was dropped. Only in the main thread and where Ctrl-C has Python's
+    default handler.
+    """
+
+    def __init__(self):
+        self.seen = False
+        self._previous = None
+
+    def __enter__(self) -> _Interrupts:
+        is_main = threading.current_thread() is threading.main_thread()
+        if is_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._interrupt)
+            self._hook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
+        return self
+
+    def _interrupt(self, signum, frame) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def _unraisable(self, info) -> None:
+        if not issubclass(info.exc_type, KeyboardInterrupt):
+            self._hook(info)
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if Ctrl-C was pressed (even if it was dropped)."""
+        if self.seen:
+            raise KeyboardInterrupt
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            sys.unraisablehook = self._hook
+        if self.seen and not (exc_type is not None and issubclass(exc_type, KeyboardInterrupt)):
+            raise KeyboardInterrupt from None
+
+
 def _execute(spec, chunks, finished, executor, workers, scheduler) -> None:
-    if executor == "serial" or (executor == "local" and (workers == 1 or len(chunks) == 1)):
-        for chunk in chunks:
-            finished(evaluate_chunk(spec, chunk))
-    elif executor == "local":
-        _run_local(spec, chunks, finished, workers or os.cpu_count() or 1)
-    elif executor == "dask":
-        _run_dask_cluster(spec, chunks, finished, workers, scheduler)
-    else:  # a distributed.Client
-        _run_dask(spec, chunks, finished, executor)
+    with _Interrupts() as interrupts:
+        if executor == "serial" or (executor == "local" and (workers == 1 or len(chunks) == 1)):
+            for chunk in chunks:
+                rows = evaluate_chunk(spec, chunk)
+                interrupts.check()  # a Ctrl-C dropped inside: the rows are not trusted
+                finished(rows)
+        elif executor == "local":
+            _run_local(spec, chunks, finished, workers or os.cpu_count() or 1)
+        elif executor == "dask":
+            _run_dask_cluster(spec, chunks, finished, workers, scheduler)
+        else:  # a distributed.Client
+            _run_dask(spec, chunks, finished, executor)
 
 
 def _run_local(spec, chunks, finished, workers: int) -> None:
     """A pool of fresh processes (spawned: no inherited threads); a pool broken by a
-    dead worker is replaced and the unfinished chunks resubmitted."""
+    dead worker is replaced and the unfinished chunks resubmitted. Workers leave Ctrl-C
+    to this process, which stops them, and end when this process dies
+    (:func:`_worker_start`)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
@@ -336,7 +419,12 @@ def _run_local(spec, chunks, finished, workers: int) -> None:
     todo = dict(enumerate(chunks))
     context = multiprocessing.get_context("spawn")
     for attempt in range(LOCAL_RETRIES + 1):
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=context)
+        pool = ProcessPoolExecutor(
+            max_workers=min(workers, len(todo)),
+            mp_context=context,
+            initializer=_worker_start,
+            initargs=(os.getpid(),),
+        )
         before = len(todo)
         try:
             futures = {pool.submit(evaluate_chunk, spec, c, 1): k for k, c in todo.items()}
@@ -350,8 +438,41 @@ def _run_local(spec, chunks, finished, workers: int) -> None:
             # unless nothing got done since the last start (then it is no accident)
             if attempt == LOCAL_RETRIES or len(todo) == before:
                 raise
+        except BaseException:  # Ctrl-C or a failure here: running chunks are not awaited
+            # (the pool's private process table: before Python 3.14's terminate_workers
+            # there is no public way to stop running tasks)
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_start(parent: int) -> None:
+    """Initializer of the local pool's workers: ignore Ctrl-C (the parent stops the
+    pool) and end with the parent, so that a killed sweep leaves no process behind.
+
+    On Linux the kernel kills the worker when its parent dies (``PR_SET_PDEATHSIG``);
+    elsewhere, and as a second line, a thread checks every second that the parent is
+    still this process's parent (a thread cannot run while compiled code holds the
+    interpreter, hence the kernel's way first).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        try:
+            ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):  # pragma: no cover (no C library to call)
+            pass
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def _run_dask_cluster(spec, chunks, finished, workers, scheduler) -> None:
@@ -369,10 +490,12 @@ def _run_dask_cluster(spec, chunks, finished, workers, scheduler) -> None:
         with client:
             _run_dask(spec, chunks, finished, client)
         return
+    # the cluster's (and its workers') logs stay quiet: a lost worker is no error of the
+    # sweep (its chunks run again), and Dask's lines would break one-line stderr
     with (
         LocalCluster(
             n_workers=workers or os.cpu_count() or 1,
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,
             threads_per_worker=1,
             processes=True,
             dashboard_address=None,
@@ -380,7 +503,21 @@ def _run_dask_cluster(spec, chunks, finished, workers, scheduler) -> None:
         ) as cluster,
         Client(cluster) as client,
     ):
+        client.register_plugin(_ignore_ctrl_c_plugin())
         _run_dask(spec, chunks, finished, client)
+
+
+def _ignore_ctrl_c_plugin():
+    """A Dask worker plugin: the local cluster's workers (also those restarted after a
+    loss) leave Ctrl-C to this process, which closes the cluster, instead of each
+    printing a traceback."""
+    from distributed import WorkerPlugin
+
+    class IgnoreCtrlC(WorkerPlugin):
+        def setup(self, worker) -> None:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    return IgnoreCtrlC()
 
 
 def _run_dask(spec, chunks, finished, client) -> None:
