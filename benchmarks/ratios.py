@@ -3,6 +3,11 @@
 Usage: ``python benchmarks/ratios.py bench.json``. For each group, the median and the
 minimum of every row and their ratios to the group's gridsim row (> 1: gridsim is
 faster). On a shared machine the minimum is the steadier figure: noise only adds time.
+
+A row's tool is its ``tool`` parameter, else ``extra_info["tool"]``, else the last word
+of the test's name; a benchmark without a group is a group of its own (its name).
+``extra_info["reference_s"]`` (tool -> seconds) adds rows timed outside the benchmark
+fixture (e.g. an extrapolated pandapower total).
 """
 
 from __future__ import annotations
@@ -18,20 +23,23 @@ def main(path: str) -> None:
     paired: dict[str, tuple[float, float, float]] = {}
     for bench in data["benchmarks"]:
         params = bench.get("params") or {}
-        tool = params.get("tool") or bench["name"].split("[")[0].rsplit("_", 1)[-1]
         stats = bench["stats"]
-        extra = bench.get("extra_info", {})
+        extra = bench.get("extra_info") or {}
+        tool = (
+            params.get("tool")
+            or extra.get("tool")
+            or bench["name"].split("[")[0].rsplit("_", 1)[-1]
+        )
+        group = bench.get("group") or bench["name"]  # a benchmark without a group: its own
         if "speedup_median" in extra:
-            paired[bench["group"]] = (
-                extra["speedup_q1"],
-                extra["speedup_median"],
-                extra["speedup_q3"],
-            )
+            paired[group] = (extra["speedup_q1"], extra["speedup_median"], extra["speedup_q3"])
             continue
-        groups[bench["group"]][tool] = (stats["median"], stats["min"])
-        inner = bench.get("extra_info", {}).get("in_process_s")
+        groups[group][tool] = (stats["median"], stats["min"])
+        for other, seconds in (extra.get("reference_s") or {}).items():
+            groups[group][other] = (seconds, seconds)
+        inner = extra.get("in_process_s")
         if inner is not None:
-            groups[bench["group"] + " (in-process)"][tool] = (inner, inner)
+            groups[group + " (in-process)"][tool] = (inner, inner)
     print(
         f"machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
         f"python {data['machine_info']['python_version']}"

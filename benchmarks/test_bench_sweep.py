@@ -57,6 +57,7 @@ def test_sweep_10000_ac_power_flows_vs_pandapower(benchmark):
     def run():
         return sweep(CASPIAN_2032(), GRID, executor="local")
 
+    benchmark.group = f"sweep-corridor-2032-{N_POINTS}"
     start = time.perf_counter()
     rows = benchmark.pedantic(run, rounds=1, iterations=1)
     gridsim_s = time.perf_counter() - start
@@ -83,6 +84,8 @@ def test_sweep_10000_ac_power_flows_vs_pandapower(benchmark):
     pp_total = pp_per_point * N_POINTS
     speedup = pp_total / gridsim_s
     benchmark.extra_info.update(
+        tool="gridsim",  # ratios.py: not the test name's last word
+        reference_s={"pandapower (extrapolated)": pp_total},
         points=N_POINTS,
         converged=converged,
         gridsim_total_s=gridsim_s,

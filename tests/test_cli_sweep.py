@@ -60,7 +60,7 @@ def test_sweep_writes_parquet_rows(swept, capsys):
 @pytest.mark.parametrize("index", [0, 3, 5])
 def test_each_row_is_one_pf_call(swept, capsys, index):
     row = pd.read_parquet(swept).iloc[index]
-    args = ["pf", CASPIAN, "--scenario", "2032", "--json"]
+    args = ["pf", CASPIAN, "--scenario", "2032", "--init", "flat", "--json"]
     for key in KEYS:
         args += ["--param", f"{key}={float(row[key])!r}"]
     status, out, _ = run(args, capsys)

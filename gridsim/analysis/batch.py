@@ -100,7 +100,8 @@ def run_ac_batch(
         Active output of every injector (HVDC ends included), applied before
         ``gen_p_mw``/``sgen_p_mw``. Column orders: :func:`batch_elements`.
     init : {"flat"}, complex ndarray ``[n_bus]`` or ``[n_points, n_bus]``, or PowerFlowResult
-        Start of every point (a solved base case is a good warm start).
+        Start of every point (a solved base case is a good warm start); the magnitudes
+        of a given start at PV and slack buses are set to their setpoints first.
     tol_mva, max_iter
         As for :func:`gridsim.run_ac` (``max_iter`` per point).
     enforce_q_limits : bool or {0, 1, 2}

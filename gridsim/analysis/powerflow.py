@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from gridsim.analysis.dispatch import injector_q_share, slack_share
@@ -13,18 +15,30 @@ from gridsim.numerics.sums import bus_sum
 from gridsim.results import PowerFlowResult
 from gridsim.solvers.dc import dc_pf
 from gridsim.solvers.linear import ScipyLU, SingularMatrixError
-from gridsim.solvers.newton import newton_solver
+from gridsim.solvers.newton import newton_solver, setpoint_start, stall_message
 from gridsim.solvers.sparse_lu import NumbaLU
 
-INITS = ("flat", "dc")
+INITS = ("auto", "flat", "dc", "case")
+#: Bus columns that hold a case's stored voltages (MATPOWER's VM and VA), the "case" start
+CASE_VOLTAGE = ("vm_pu", "va_degree")
+_START_NAMES = {"flat": "flat", "dc": "DC", "case": "case"}
 Q_LIMIT_RULES = ("pandapower", "matpower")
 MATPOWER_Q_VIOLATION = 5e-6  # Mvar, MATPOWER's mpopt.opf.violation
 LINEAR_SOLVERS = {"numba": NumbaLU, "scipy": ScipyLU}
 
 
 def compiled(network) -> CompiledNetwork:
-    """The compiled arrays of a Network (cached on it), or a CompiledNetwork as it is."""
-    return network if isinstance(network, CompiledNetwork) else network.compile()
+    """The compiled arrays of a Network (cached on it), or a CompiledNetwork as it is.
+
+    A Network's stored bus voltages (:data:`CASE_VOLTAGE`, the ``"case"`` start) are
+    cached with its arrays, so later solves on the CompiledNetwork find them too.
+    """
+    if isinstance(network, CompiledNetwork):
+        return network
+    cn = network.compile()
+    if "case-voltage" not in cn._cache:
+        cn._cache["case-voltage"] = _stored_voltage(network, cn)
+    return cn
 
 
 def run_ac(
@@ -33,7 +47,7 @@ def run_ac(
     tol_mva: float = 1e-8,
     max_iter: int = 30,
     enforce_q_limits: bool = False,
-    init: str | np.ndarray | PowerFlowResult = "flat",
+    init: str | np.ndarray | PowerFlowResult = "auto",
     linear_solver: str = "numba",
     q_limit_rule: str | None = None,
 ) -> PowerFlowResult:
@@ -45,6 +59,11 @@ def run_ac(
         The network; its compiled arrays are cached and reused.
     tol_mva : float
         Convergence when the largest bus active or reactive mismatch is below this, in MVA.
+        Below what double precision resolves on the network (the rounding of ``V
+        conj(Ybus V)``, about ``eps`` times the admittance at a bus: up to 1e-8 MVA on
+        GBnetwork) the mismatch stops falling; the solve then ends unconverged with the
+        message "stalled at X MVA, the floor of double precision for this case" instead
+        of at ``max_iter`` (reactive-limit rounds still go on from that state).
     max_iter : int
         Newton iterations allowed (per Q-limit round when ``enforce_q_limits``).
     enforce_q_limits : bool or {0, 1, 2}
@@ -53,9 +72,23 @@ def run_ac(
         and solve again until none does. ``True`` or 1 fixes every violation found after
         a solve at once, 2 only the largest one per round (as MATPOWER's
         ``ENFORCE_Q_LIMS`` 1 and 2). See ``q_limit_rule`` for the slack.
-    init : {"flat", "dc"}, complex ndarray or PowerFlowResult
-        Start: flat (|V| = setpoints or 1, angles = slack angle), DC angles, given
-        complex bus voltages, or an earlier result's voltages.
+    init : {"auto", "flat", "dc", "case"}, complex ndarray or PowerFlowResult
+        Start. ``"flat"``: |V| = 1, angles = the island's slack angle. ``"dc"``: angles
+        of the DC power flow, |V| = 1. ``"case"``: the voltages stored with the network
+        (MATPOWER's ``VM``/``VA``, the bus columns :data:`CASE_VOLTAGE`; an error where
+        it has none). Or given complex bus voltages, or an earlier result's. Every
+        start has the magnitudes of PV and slack buses set to their setpoints (angles
+        kept), as MATPOWER and pandapower do: they are not unknowns.
+        ``"auto"`` (default) picks the start MATPOWER and pandapower users expect: the
+        stored voltages where the network has them (what MATPOWER's ``runpf`` starts
+        from), else DC angles where a transformer shifts the phase or an HVDC link
+        joins two AC islands (a flat start can diverge there; pandapower's ``"auto"``
+        takes DC angles whenever angles are computed), else flat. When the solve from
+        that start does not converge, ``"auto"`` tries the other starts in the order
+        flat, DC, case before reporting non-convergence; ``message`` then names the
+        start that converged (or each start's failure) and ``iterations`` counts the
+        iterations of every start tried. A start given by name, as an array or as a
+        result is solved from alone.
     q_limit_rule : {"pandapower", "matpower"}, optional
         ``"pandapower"``: slack elements are never limited and any excess counts.
         ``"matpower"``: the slack is limited too; its bus becomes PQ with its active
@@ -92,23 +125,28 @@ def run_ac(
         raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
     tol = tol_mva / cn.sn_mva
     state = _LimitState(cn)
-    v = _initial_voltage(cn, init)
-    total_it = 0
+    res, total_it, note = _solve_from_starts(cn, state, init, tol, max_iter, linear_solver)
+    v = res.v
     limited: list[int] = []
     message = ""
-    while True:
-        res = _newton(cn, state, v, tol, max_iter, linear_solver)
-        total_it += res.iterations
-        v = res.v
-        if not res.converged or not q_mode:
-            break
+    while (res.converged or res.stalled) and q_mode:  # a stall is as close as it gets
         newly, message = _apply_q_limits(cn, v, state, q_mode == 2, rule == "matpower")
         if newly.size == 0:
             break
         limited.extend(newly.tolist())
+        res = _newton(cn, state, v, tol, max_iter, linear_solver)
+        total_it += res.iterations
+        v = res.v
     converged = res.converged and not message
-    if converged:
+    if res.stalled and not message:  # a solution as far as double precision resolves it
+        sbus = cn.sbus(state.bus_type, state.q_fixed, state.p_fixed)
+        message = stall_message(cn, state.bus_type, cn.ydata, v, sbus, res.max_mismatch)
         v = state.restore_angles(v)
+    elif converged:
+        v = state.restore_angles(v)
+    message = message or res.message
+    if note:  # the start solved from, after others failed
+        message = f"converged {note}" if converged else f"{message}; {note}"
     return PowerFlowResult.from_ac(
         cn,
         v,
@@ -116,7 +154,7 @@ def run_ac(
         converged=converged,
         iterations=total_it,
         max_mismatch_mva=res.max_mismatch * cn.sn_mva,
-        message=message or res.message,
+        message=message,
         q_limited=np.asarray(limited, dtype=np.int64),
     )
 
@@ -153,15 +191,96 @@ def _newton(cn: CompiledNetwork, state: _LimitState, v0, tol, max_iter, linear_s
     return solver.solve(cn.ydata, sbus, v0, tol=tol, max_iter=max_iter)
 
 
+def _solve_from_starts(cn: CompiledNetwork, state, init, tol, max_iter, linear_solver):
+    """The first Newton solve (before any reactive limit): from ``init``, or with
+    ``"auto"`` from each of :func:`_auto_starts` in turn until one converges (or stalls
+    at the floor of double precision, which no other start lowers).
+
+    Returns the solve, the iterations of every start tried and a note for the result's
+    message: the start solved from and those that failed (empty when the first start
+    converged or ``init`` was not ``"auto"``).
+    """
+    starts = _auto_starts(cn) if isinstance(init, str) and init == "auto" else [init]
+    total_it, failed, first = 0, [], None
+    for start in starts:
+        try:
+            v0 = _initial_voltage(cn, start)
+        except SingularMatrixError as exc:  # no DC start: its B matrix is singular
+            if len(starts) == 1:
+                raise
+            failed.append((start, f"singular B matrix: {exc}"))
+            continue
+        res = _newton(cn, state, v0, tol, max_iter, linear_solver)
+        total_it += res.iterations
+        if res.converged or res.stalled:
+            break
+        failed.append((start, res.message))
+        if first is None:
+            first = res
+    if len(starts) == 1 or not failed:
+        return res, total_it, ""
+    tried = " and ".join(f"the {_START_NAMES[s]} start ({why})" for s, why in failed)
+    if res.converged or res.stalled:
+        return res, total_it, f"from the {_START_NAMES[start]} start; {tried} did not converge"
+    return replace(first, message=f"no start converged: {tried}"), total_it, ""
+
+
+def _auto_starts(cn: CompiledNetwork) -> list[str]:
+    """The starts ``init="auto"`` tries, in order: the network's stored voltages where
+    it has them, else DC angles where a transformer shifts the phase or an HVDC link
+    joins two AC islands, else flat; then the others in the order flat, DC, case."""
+    has_case = cn._cache.get("case-voltage") is not None
+    if has_case:
+        first = "case"
+    elif np.any(cn.br_tap.imag != 0.0) or np.any(cn.island[cn.hvdc_from] != cn.island[cn.hvdc_to]):
+        first = "dc"
+    else:
+        first = "flat"
+    others = [s for s in ("flat", "dc", "case") if s != first and (s != "case" or has_case)]
+    return [first, *others]
+
+
+def _stored_voltage(network, cn: CompiledNetwork) -> np.ndarray | None:
+    """The complex bus voltages stored with ``network`` (bus columns
+    :data:`CASE_VOLTAGE`) in ``cn``'s bus order, or None where it has none (the columns
+    absent, or not finite at some energised bus)."""
+    bus = network.columns("bus")
+    vm_col, va_col = CASE_VOLTAGE
+    if vm_col not in bus.cols or va_col not in bus.cols:
+        return None
+    rows = bus.index.get_indexer(cn.bus_ids)
+    try:
+        vm = np.asarray(bus[vm_col], dtype=float)[rows]
+        va = np.deg2rad(np.asarray(bus[va_col], dtype=float)[rows])
+    except (TypeError, ValueError):
+        return None
+    on = cn.bus_type != NONE
+    if not (np.isfinite(vm[on]).all() and np.isfinite(va[on]).all()):
+        return None
+    v = vm * np.exp(1j * va)
+    v[~on] = 0.0
+    return v
+
+
 def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:
     if isinstance(init, PowerFlowResult):
         init = init.v
     if isinstance(init, np.ndarray):
         if init.shape != (cn.n_bus,):
             raise GridsimError(f"init has {init.shape} values; the network has {cn.n_bus} buses")
-        return init.astype(complex)
-    if init not in INITS:
+        return setpoint_start(cn, init)
+    if not isinstance(init, str) or init not in INITS:
         raise GridsimError(f"init must be one of {INITS}, an array or a result; got {init!r}")
+    if init == "auto":
+        init = _auto_starts(cn)[0]
+    if init == "case":
+        v = cn._cache.get("case-voltage")
+        if v is None:
+            raise GridsimError(
+                "init='case': the network has no stored bus voltages (bus columns "
+                f"{CASE_VOLTAGE[0]!r} and {CASE_VOLTAGE[1]!r}, e.g. MATPOWER's VM and VA)"
+            )
+        return setpoint_start(cn, v)
     bt = cn.bus_type
     vm = np.where((bt == PV) | (bt == REF), cn.vm_set, 1.0)
     if init == "dc":

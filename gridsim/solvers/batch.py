@@ -69,9 +69,12 @@ from gridsim.solvers.newton import (
     NON_FINITE_MISMATCH,
     NON_FINITE_STEP,
     PIVOT_REJECTED,
+    STALLED,
     block_update,
     newton_block_kernel,
     newton_solver,
+    setpoint_start,
+    stall_message,
 )
 from gridsim.solvers.sparse_lu import (
     PIVOT_TOLERANCE,
@@ -652,7 +655,9 @@ def solve_batch(
         below 0 is ignored), e.g. from :func:`outage_deltas`; one row is applied to
         every point.
     v0 : ndarray of complex, ``[n_points, n_bus]`` or ``[n_bus]``, optional
-        Start; default a flat start (setpoint magnitudes, slack angles).
+        Start; default a flat start (setpoint magnitudes, slack angles). A given start
+        has its PV and slack magnitudes set to the setpoints first, angles kept
+        (:func:`~gridsim.solvers.newton.setpoint_start`).
     bus_type : ndarray of int, optional
         Bus types (default ``cn.bus_type``).
     tol_mva : float
@@ -692,9 +697,11 @@ def solve_batch(
     tol = tol_mva / cn.sn_mva
     sb = _rows(sbus, n, "sbus", np.complex128)
     yd = _rows(cn.ydata if ydata is None else ydata, nnz, "ydata", np.complex128)
+    bt = cn.bus_type if bus_type is None else bus_type
     if v0 is None:
-        v0 = _flat_start(cn, cn.bus_type if bus_type is None else bus_type)
-    vs = _rows(v0, n, "v0", np.complex128)
+        vs = _rows(_flat_start(cn, bt), n, "v0", np.complex128)
+    else:
+        vs = setpoint_start(cn, _rows(v0, n, "v0", np.complex128), bt)
     if dpos is None:
         dp = np.zeros((1, 0), dtype=np.int64)
         dv = np.zeros((1, 0), dtype=np.complex128)
@@ -773,17 +780,14 @@ def _finish_with_superlu(
     last iterate) and collect the results."""
     converged = (status == CONVERGED_OR_LIMIT) & (norms < tol)
     fallback = status == PIVOT_REJECTED
+    bt = cn.bus_type if bus_type is None else bus_type
+    stalled = status == STALLED
     messages: dict[int, str] = {}
     if fallback.any():
         scipy_solver = newton_solver(cn, bus_type, "scipy")
         for i in np.flatnonzero(fallback):
-            y = yd[0 if yd.shape[0] == 1 else i].copy()
-            if dp.shape[1]:
-                r = 0 if dp.shape[0] == 1 else i
-                ok = dp[r] >= 0
-                np.add.at(y, dp[r][ok], dv[r][ok])
             res = scipy_solver.solve(
-                y,
+                _point_ydata(yd, dp, dv, i),
                 sb[0 if sb.shape[0] == 1 else i],
                 v[i],
                 tol=tol,
@@ -793,12 +797,26 @@ def _finish_with_superlu(
             iterations[i] += res.iterations
             norms[i] = res.max_mismatch
             converged[i] = res.converged
+            stalled[i] = res.stalled
             if not res.converged:
                 messages[int(i)] = res.message
-    for i in np.flatnonzero(~converged & ~fallback):
+    for i in np.flatnonzero(stalled):
+        s = sb[0 if sb.shape[0] == 1 else i]
+        messages[int(i)] = stall_message(cn, bt, _point_ydata(yd, dp, dv, i), v[i], s, norms[i])
+    for i in np.flatnonzero(~converged & ~fallback & ~stalled):
         messages[int(i)] = MESSAGES.get(int(status[i]), "not converged")
     norms[status == NON_FINITE_MISMATCH] = np.inf
     return BatchResult(v, converged, iterations, norms, status, fallback, messages)
+
+
+def _point_ydata(yd, dp, dv, i: int) -> np.ndarray:
+    """Point ``i``'s Ybus values: its row of ``yd`` plus its ``dpos``/``dval`` additions."""
+    y = yd[0 if yd.shape[0] == 1 else i].copy()
+    if dp.shape[1]:
+        r = 0 if dp.shape[0] == 1 else i
+        ok = dp[r] >= 0
+        np.add.at(y, dp[r][ok], dv[r][ok])
+    return y
 
 
 def _flat_start(cn, bus_type: np.ndarray) -> np.ndarray:
