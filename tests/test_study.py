@@ -242,6 +242,7 @@ def test_an_interrupted_study_leaves_the_old_report(tmp_path, monkeypatch):
     out = tmp_path / "study"
     out.mkdir()
     (out / "report.md").write_text("old")
+    (out / ".gridsim-output").write_text('{"written": ["report.md"]}')
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -75,7 +75,8 @@ def _outage(net, res, outage):
 
 def _check_ttc(result, *, outages=()):
     """At the TTC no limit is exceeded (base case and outages); just above, the reported
-    limiting element exceeds under the reported contingency (or the solve diverges)."""
+    limiting element exceeds under the reported contingency (for voltage stability: the
+    TTC is the nose less the margin, and just past the nose the solve diverges)."""
     net = result.network_at(result.ttc_mw)
     res = _solve(net)
     source = result.source_shares.index
@@ -84,12 +85,16 @@ def _check_ttc(result, *, outages=()):
         r = _outage(net, res, outage)
         assert _violations(net, r) == [], outage
     above = result.ttc_mw + max(0.02 * result.ttc_mw, 20.0)
+    if result.limit_type == "voltage_stability":
+        margin = result.voltage_stability_margin
+        assert result.ttc_mw == pytest.approx(result.nose_mw * (1 - margin), rel=1e-12)
+        above = 1.02 * result.nose_mw
     net2 = result.network_at(above)
     res2 = _solve(net2)
-    if result.limiting_contingency is not None:
+    if result.limiting_contingency is not None and res2.converged:
         res2 = _outage(net2, res2, result.limiting_contingency)
     found = _violations(net2, res2, source)
-    if result.limit_type == "collapse":
+    if result.limit_type == "voltage_stability":
         assert found == [("collapse", None)]
     else:
         assert (result.limit_type, result.limiting_element) in found
@@ -99,7 +104,7 @@ def test_case14_base_case_ttc_is_ac_true_and_binds():
     net = _case14()
     result = transfer_capability(net, [1, 2], [5, 6, 9, 10], tol_mw=2.0)
     assert result.ttc_mw > 0
-    assert result.limit_type in ("thermal", "voltage", "generation", "collapse")
+    assert result.limit_type in ("thermal", "voltage", "generation", "voltage_stability")
     _check_ttc(result)
     # the dispatch moves T MW up at the source and T MW more load at the sink
     moved = result.network_at(50.0)
@@ -259,7 +264,7 @@ def _pp_violations(network, net):
 def _check_in_pandapower(result):
     """At the TTC pandapower finds no limit exceeded in the base case or under the
     limiting contingency; at TTC + max(2 %, 20 MW) the limiting element exceeds under it
-    (or pandapower diverges, for a collapse)."""
+    (for voltage stability: pandapower diverges 2 % past the nose)."""
     at = result.network_at(result.ttc_mw)
     exported = gridsim.to_pandapower(at)
     assert _pp_violations(at, _pp_solve(exported, at)) == []
@@ -267,8 +272,10 @@ def _check_in_pandapower(result):
     if outage is not None:
         assert _pp_violations(at, _pp_solve(exported, at, outage)) == [], outage
     above = result.network_at(result.ttc_mw + max(0.02 * result.ttc_mw, 20.0))
+    if result.limit_type == "voltage_stability":
+        above = result.network_at(1.02 * result.nose_mw)
     found = _pp_violations(above, _pp_solve(exported, above, outage))
-    if result.limit_type == "collapse":
+    if result.limit_type == "voltage_stability":
         assert found == [("collapse", None)]
     else:
         assert (result.limit_type, result.limiting_element) in found, found
@@ -468,14 +475,27 @@ def _case14_unlimited():
     return net
 
 
-def test_loss_of_convergence_is_a_collapse_limit_not_an_error():
+def test_loss_of_convergence_is_the_nose_less_the_margin():
+    """Issue 18: a diverging trial is judged by the continuation power flow along the
+    transfer: the TTC is 95 % of the nose (not the last converged trial), the nose is
+    the one gridsim.continuation finds along the same direction, and past it neither
+    gridsim nor pandapower finds a solution."""
     net = _case14_unlimited()
-    result = transfer_capability(net, [1, 2], [5, 6, 9, 10], tol_mw=2.0)
-    assert result.limit_type == "collapse"
-    assert result.limiting_element is None and result.ttc_mw > 50.0
+    source, sink = [1, 2], [5, 6, 9, 10]
+    result = transfer_capability(net, source, sink, tol_mw=2.0)
+    assert result.limit_type == "voltage_stability"
+    assert result.limiting_contingency is None and result.nose_contingency is None
+    assert result.limiting_element[0] == "bus" and result.ttc_mw > 50.0
+    assert result.voltage_stability_margin == 0.05
     assert not result.curve.converged.iloc[-1]
-    _check_ttc(result)  # converges at the TTC, diverges 2 % (or 20 MW) above
+    cpf = gridsim.continuation(net, gridsim.Direction.transfer(net, source, sink))
+    assert cpf.status == "nose"
+    assert abs(result.nose_mw / cpf.transfer_nose_mw - 1) < 1e-6
+    assert result.limiting_element == ("bus", cpf.limiting_buses.index[0])
+    _check_ttc(result)  # converges at the TTC, diverges 2 % past the nose
     _check_in_pandapower(result)  # and so does pandapower
+    tighter = transfer_capability(net, source, sink, tol_mw=2.0, voltage_stability_margin=0.2)
+    assert tighter.ttc_mw == pytest.approx(0.8 * result.nose_mw, rel=1e-6)
 
 
 def test_reactive_limit_without_pv_to_pq_switching():
@@ -508,5 +528,5 @@ def test_the_worst_violation_does_not_hang_on_round_off():
     assert _worst([far, farther][::-1]) is farther
     worse = _Violation("thermal", line, 0.01 + 10 * SEVERITY_TIE, ("line", "L_BG_02"))
     assert _worst([intact, worse]) is worse
-    collapse = _Violation("collapse", None, np.inf, ("line", "L_X"))
-    assert _worst([intact, worse, collapse]) is collapse
+    diverged = _Violation("diverged", None, np.inf, ("line", "L_X"))
+    assert _worst([intact, worse, diverged]) is diverged

@@ -39,18 +39,46 @@ Limits checked at every trial transfer: branch thermal rating (``loading_percent
 HVDC link ratings (``|p_mw| <= max_p_mw``), source generator limits (``max_p_mw``; sink
 generators ``min_p_mw``, default 0), reactive limits (with ``enforce_q_limits`` the
 power flow turns PV buses into PQ at their limit, and the voltage limits then bind;
-without it a generator outside its reactive limits is a ``"reactive"`` limit), and loss
-of convergence, reported as ``"collapse"``. HVDC and generation limits are linear in
-``T`` and give an exact upper bound ``T_cap`` of the search.
+without it a generator outside its reactive limits is a ``"reactive"`` limit), and
+voltage stability (``"voltage_stability"``, below). HVDC and generation limits are
+linear in ``T`` and give an exact upper bound ``T_cap`` of the search.
+
+Voltage stability: when a trial's power flow does not converge (intact, or after an
+outage with ``n_1``), a continuation power flow (:func:`gridsim.continuation`) runs
+along the same transfer direction (the same source shares, sink shares and HVDC
+shares; after the outage, on the post-outage network) from the largest transfer at
+which that power flow converged, to the nose ``T_nose`` of the P–V curve. Then:
+
+* the nose lies at or below the trial: the transfer is limited to ``T_nose (1 -
+  voltage_stability_margin)`` (5 % by default, as planning criteria often ask), a
+  ``"voltage_stability"`` limit naming the outage and, as its element, the bus with
+  the largest share of the critical voltage direction at the nose;
+* the curve passes the trial with a solution (the Newton iterations failed, not the
+  physics): the trial is solved again from the curve's voltages there and the search
+  goes on (the nose found still limits the transfer to ``T_nose (1 - margin)``);
+* the continuation fails before any nose: :class:`TransferSolverError`, a solver
+  failure at that transfer, not a limit.
+
+So that the margin holds where no trial diverges (a nose just above a converter or
+generator cap, say), the TTC found is checked once: the intact network and the
+``MARGIN_OUTAGES`` (5) outages whose lowest voltage fell most from no transfer to the
+TTC are solved at ``TTC / (1 - margin)``, past every setpoint cap; one that diverges is
+traced as above. Continuation power flows run only on a divergence below every limit
+found so far, so a search far from collapse costs one power flow (N-0) or six (N-1)
+more than it did. A power flow that diverges with no transfer at all is a
+``"diverged"`` violation of the base case (an error) or of that outage (set aside,
+below).
 
 Search: a DC screen (the transfer's PTDF from :func:`gridsim.ptdf` and
 :func:`gridsim.hvdc_ptdf`, applied to the AC base-case flows; with ``n_1`` also each
 studied branch outage through LODFs) gives a first guess of the thermal limit; from
 there a bracket ``[lo, hi]`` (``lo`` within all limits, ``hi`` not) is found with full
-AC power flows (flat start; the last converged trial's voltages if that fails) and
+AC power flows (run_ac's default start; the last converged trial's voltages if that fails) and
 bisected until ``hi - lo <= max(1 % of lo, tol_mw)`` (``tol_mw`` default 10 MW).
 The reported TTC is ``lo``: every limit holds there in AC. The limiting element is the
-most severe violation at ``hi`` (relative excess; a divergence counts first).
+most severe violation at ``hi`` (relative excess). A voltage-stability limit ``T_vs``
+found below ``hi`` is tried itself: if every other limit holds there, the TTC is
+``T_vs`` exactly; if not, the bisection goes on below it.
 
 With ``n_1=True`` each trial also solves every outage of the contingency set
 (``contingencies``, or every in-service line and transformer and, with
@@ -87,6 +115,12 @@ import pandas as pd
 
 from gridsim.analysis.borders import border_flows
 from gridsim.analysis.contingency import ac_outage
+from gridsim.analysis.continuation import (
+    ContinuationResult,
+    _with_outage,
+    continuation,
+    plan_direction,
+)
 
 try:  # the outage solve on the compiled network, without ac_outage's per-call checks
     from gridsim.analysis.contingency import _solve as _outage_solve
@@ -94,14 +128,24 @@ except ImportError:  # pragma: no cover (contingency.py reorganised)
     _outage_solve = None
 from gridsim.analysis.powerflow import run_ac
 from gridsim.analysis.sensitivity import _branch_positions, _lodf_arrays, hvdc_ptdf, ptdf
-from gridsim.exceptions import GridsimError
+from gridsim.exceptions import ConvergenceError, GridsimError
 from gridsim.model.compile import LINE
 from gridsim.model.network import Network, plain
 from gridsim.results import PowerFlowResult
 
-__all__ = ["TransferError", "TransferResult", "apply_transfer", "transfer_capability"]
+__all__ = [
+    "TransferError",
+    "TransferResult",
+    "TransferSolverError",
+    "apply_transfer",
+    "transfer_capability",
+]
 
-LIMIT_TYPES = ("thermal", "voltage", "reactive", "hvdc", "generation", "collapse", "max_mw")
+VOLTAGE_STABILITY = "voltage_stability"
+DIVERGED = "diverged"  # no AC solution with no transfer (never a TTC's limit)
+LIMIT_TYPES = ("thermal", "voltage", "reactive", "hvdc", "generation", VOLTAGE_STABILITY, "max_mw")
+VOLTAGE_STABILITY_MARGIN = 0.05  # default distance kept from the nose (fraction of it)
+MARGIN_OUTAGES = 5  # outages whose voltages fell most, checked for the margin at the TTC
 EPS_PERCENT = 1e-6  # loading tolerance, percent
 EPS_PU = 1e-6  # voltage tolerance, p.u.
 EPS_MW = 1e-6  # setpoint tolerance, MW
@@ -116,11 +160,32 @@ class TransferError(GridsimError, ValueError):
     source and sink, no HVDC path, limits exceeded with no transfer)."""
 
 
+class TransferSolverError(ConvergenceError):
+    """A trial's power flow diverged and the continuation power flow along the transfer
+    found no nose at or below it (it failed first, or its own voltages there did not
+    converge either): a solver failure, not a limit.
+
+    Attributes
+    ----------
+    transfer_mw : float
+        The trial transfer.
+    contingency : tuple or None
+        The outage ``(element, id)`` after which it diverged; None in the intact network.
+    iterations, max_mismatch_mva
+        Of the diverged power flow (as :class:`gridsim.ConvergenceError`).
+    """
+
+    def __init__(self, message, transfer_mw, contingency, iterations, max_mismatch_mva):
+        super().__init__(message, iterations, max_mismatch_mva)
+        self.transfer_mw = transfer_mw
+        self.contingency = contingency
+
+
 @dataclasses.dataclass
 class _Violation:
     limit_type: str
     element: tuple | None
-    severity: float  # relative excess (inf for a divergence)
+    severity: float  # relative excess (inf for a divergence with no transfer)
     contingency: tuple | None = None
 
     def describe(self) -> str:
@@ -157,11 +222,13 @@ class TransferResult:
         AC (base case, and every studied outage with ``n_1``).
     limit_type : str
         ``"thermal"``, ``"voltage"``, ``"reactive"``, ``"hvdc"``, ``"generation"``,
-        ``"collapse"`` (no AC solution just above the TTC) or ``"max_mw"`` (the
-        requested cap was reached).
+        ``"voltage_stability"`` (the TTC is ``nose_mw * (1 -
+        voltage_stability_margin)``) or ``"max_mw"`` (the requested cap was reached).
     limiting_element : tuple or None
         ``(element, id)``: ``("line", id)``, ``("trafo", id)``, ``("bus", id)``,
-        ``("hvdc", id)`` or ``("gen", id)``; None for a collapse or ``max_mw``.
+        ``("hvdc", id)`` or ``("gen", id)``; for voltage stability the bus with the
+        largest share of the critical voltage direction at the nose; None for
+        ``max_mw``.
     limiting_contingency : tuple or None
         The outage ``(element, id)`` under which the limit binds; None in the base case.
     curve : pandas.DataFrame
@@ -204,6 +271,15 @@ class TransferResult:
         Outages held at the TTC (the contingency set less skipped and excluded ones).
     studied_contingencies : list of tuple
         Those outages, ``(element, id)``; ``("hvdc", id)`` trips a link.
+    nose_mw : float
+        The lowest nose (MW of transfer) of the continuation power flows the search ran
+        (after a trial diverged), intact or after ``nose_contingency``; NaN when none
+        ran or none found a nose.
+    nose_contingency : tuple or None
+        The outage of ``nose_mw``'s curve (None: the intact network).
+    voltage_stability_margin : float
+        Fraction of the nose kept as margin: a voltage-stability limit is
+        ``nose_mw * (1 - voltage_stability_margin)``.
     """
 
     ttc_mw: float
@@ -229,12 +305,36 @@ class TransferResult:
     hvdc_allocation: str = ""
     contingencies_studied: int = 0
     studied_contingencies: list = dataclasses.field(default_factory=list)
+    nose_mw: float = float("nan")
+    nose_contingency: tuple | None = None
+    voltage_stability_margin: float = VOLTAGE_STABILITY_MARGIN
     _network: Network = dataclasses.field(repr=False, default=None)
     _plan: _Plan = dataclasses.field(repr=False, default=None)
 
     def network_at(self, transfer_mw: float) -> Network:
         """A copy of the studied network with ``transfer_mw`` applied (for checks)."""
         return _apply(self._network, self._plan, float(transfer_mw))
+
+    def pv_curve(self, contingency: tuple | None = None, **options) -> ContinuationResult:
+        """The P–V curves of this transfer from no transfer to the nose: a continuation
+        power flow along the direction the TTC was found on (the same source, sink and
+        HVDC shares), intact or after ``contingency``; λ is the transfer in MW.
+
+        Parameters
+        ----------
+        contingency : (element, id), optional
+            As for :func:`gridsim.continuation` (an HVDC link tripped leaves the
+            direction).
+        **options
+            Passed to :func:`gridsim.continuation` (``enforce_q_limits``, ``buses``,
+            ...).
+
+        Returns
+        -------
+        ContinuationResult
+        """
+        studied = self._network if contingency is None else _with_outage(self._network, contingency)
+        return continuation(studied, plan_direction(studied, self._plan), **options)
 
 
 # -- request parsing -------------------------------------------------------------------
@@ -532,8 +632,8 @@ def _setpoint_violations(net: Network, plan: _Plan) -> list[_Violation]:
 def _flow_violations(
     net: Network, res: PowerFlowResult, contingency: tuple | None, check_q: bool
 ) -> list[_Violation]:
-    if not res.converged:
-        return [_Violation("collapse", None, np.inf, contingency)]
+    """The limits a converged AC solution ``res`` of ``net`` exceeds (through the
+    tables)."""
     out = []
     loading = res.branch.loading_percent
     over = loading[loading > 100.0 + EPS_PERCENT]
@@ -572,6 +672,7 @@ class _Trial:
     res: PowerFlowResult
     violations: list[_Violation]
     complete: bool = True  # every outage was solved (not stopped at the first violation)
+    outage_vm: dict = dataclasses.field(default_factory=dict)  # outage -> lowest |V|, p.u.
 
 
 def _branch_mva(res: PowerFlowResult) -> np.ndarray:
@@ -603,9 +704,7 @@ class _Limits:
     def violations(
         self, net: Network, res: PowerFlowResult, contingency: tuple | None, check_q: bool
     ) -> list[_Violation]:
-        """Every limit the AC solution ``res`` of ``net`` exceeds."""
-        if not res.converged:
-            return [_Violation("collapse", None, np.inf, contingency)]
+        """Every limit the converged AC solution ``res`` of ``net`` exceeds."""
         out = []
         rate = self.rate if contingency is None else self.rate_post
         s = _branch_mva(res)
@@ -633,6 +732,49 @@ class _Limits:
         return out
 
 
+@dataclasses.dataclass
+class _Curve:
+    """A continuation power flow of the search: the P–V curve of one case (intact, or
+    after ``contingency``) from ``start_mw`` of transfer (λ is the MW added to it)."""
+
+    contingency: tuple | None
+    start_mw: float
+    cpf: ContinuationResult
+
+    @property
+    def nose_mw(self) -> float:
+        """The transfer at the nose (inf when none was found)."""
+        return self.start_mw + self.cpf.transfer_nose_mw if self.cpf.converged else np.inf
+
+    @property
+    def reach_mw(self) -> float:
+        """The largest transfer the curve reached with a solution."""
+        return self.start_mw + self.cpf.lambda_max
+
+    @property
+    def bus(self) -> tuple | None:
+        """``("bus", id)`` with the largest share of the critical voltage direction."""
+        weakest = self.cpf.limiting_buses.index
+        return ("bus", plain(weakest[0])) if len(weakest) else None
+
+    def voltages(self, t: float, bus_ids: pd.Index) -> np.ndarray:
+        """Bus voltages at transfer ``t`` (in the order ``bus_ids``), interpolated
+        between the two points of the upper branch on either side of it."""
+        lam = self.cpf.curve["lambda"].to_numpy()
+        x = t - self.start_mw
+        top = int(np.argmax(lam))  # the upper branch: points 0..top
+        k1 = int(np.clip(np.searchsorted(lam[: top + 1], x), 1, max(top, 1)))
+        k0, k1 = min(k1 - 1, top), min(k1, top)
+        span = lam[k1] - lam[k0]
+        f = float(np.clip((x - lam[k0]) / span, 0.0, 1.0)) if span > 0 else 1.0
+        v0, v1 = self.cpf.v[k0], self.cpf.v[k1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            turn = np.nan_to_num(np.angle(v1 / v0))
+        v = ((1 - f) * np.abs(v0) + f * np.abs(v1)) * np.exp(1j * (np.angle(v0) + f * turn))
+        pos = self.cpf.bus_ids.get_indexer(bus_ids)
+        return np.where(pos >= 0, v[pos], 0.0)
+
+
 class _Study:
     """Evaluates trial transfers (cached) for one request.
 
@@ -640,15 +782,28 @@ class _Study:
     admittances taken out (:mod:`gridsim.analysis.contingency`'s outage view, warm
     started from the trial's base case); an HVDC outage trips the link (out of service,
     each island's slack takes the difference) and is solved from the trial's voltages.
+    A power flow that diverges is judged by a continuation power flow (see the module
+    docstring); the curves traced are kept in ``curves``.
     """
 
-    def __init__(self, base, plan, n_1, outages, enforce_q_limits, emergency_percent=100.0):
+    def __init__(
+        self,
+        base,
+        plan,
+        n_1,
+        outages,
+        enforce_q_limits,
+        emergency_percent=100.0,
+        margin=VOLTAGE_STABILITY_MARGIN,
+    ):
         self.base, self.plan, self.n_1 = base, plan, n_1
         self.outages = outages
         self.q = enforce_q_limits
+        self.margin = margin
         self.trials: dict[float, _Trial] = {}
         self.last_v: np.ndarray | None = None
         self.priority: dict = {}
+        self.curves: list[_Curve] = []
         self.limits = _Limits(base, emergency_percent)
         cn = base.compile()
         index = pd.MultiIndex.from_arrays([self.limits.kind, cn.br_id])
@@ -656,44 +811,196 @@ class _Study:
         self.options = dict(enforce_q_limits=enforce_q_limits, tol_mva=1e-8, max_iter=30)
         self.rule = getattr(base, "q_limit_rule", None)
 
-    def outage(self, net: Network, res: PowerFlowResult, outage: tuple) -> PowerFlowResult:
-        """The AC solution of trial ``net`` (base-case solution ``res``) after ``outage``."""
+    @property
+    def binding(self) -> _Curve | None:
+        """The traced curve with the lowest nose (None when no curve found one)."""
+        found = [c for c in self.curves if np.isfinite(c.nose_mw)]
+        return min(found, key=lambda c: c.nose_mw) if found else None
+
+    @property
+    def stability_mw(self) -> float:
+        """The voltage-stability limit found so far (inf: none)."""
+        curve = self.binding
+        return np.inf if curve is None else curve.nose_mw * (1.0 - self.margin)
+
+    def _stability(self, t: float) -> list[_Violation]:
+        """The voltage-stability violation of a trial at ``t``, if past the limit."""
+        limit = self.stability_mw
+        if not t > limit:
+            return []
+        curve = self.binding
+        return [_Violation(VOLTAGE_STABILITY, curve.bus, (t - limit) / limit, curve.contingency)]
+
+    def outage(self, net: Network, init, outage: tuple) -> PowerFlowResult:
+        """The AC solution of trial ``net`` after ``outage``, started from ``init`` (the
+        trial's base-case solution, or voltages)."""
         if outage[0] == "hvdc":
             tripped = net.copy()
             tripped.set("hvdc", outage[1], "in_service", False)
-            r = run_ac(tripped, init=res.v, q_limit_rule=self.rule, **self.options)
+            r = run_ac(tripped, init=init, q_limit_rule=self.rule, **self.options)
             if not r.converged:
                 r = run_ac(tripped, q_limit_rule=self.rule, **{**self.options, "max_iter": 50})
             return r
         if _outage_solve is None:  # pragma: no cover
-            return ac_outage(net.compile(), outage, init=res, **self.options)
-        return _outage_solve(net.compile(), self.position[outage], res, self.options, self.rule)
+            return ac_outage(net.compile(), outage, init=init, **self.options)
+        return _outage_solve(net.compile(), self.position[outage], init, self.options, self.rule)
 
     def __call__(self, t: float, *, complete: bool = False) -> _Trial:
         t = float(t)
-        if t in self.trials and (not complete or self.trials[t].complete):
-            return self.trials[t]
+        trial = self.trials.get(t)
+        if trial is None or (complete and not trial.complete):
+            trial = self.trials[t] = self._evaluate(t, complete)
+        # a nose found since the trial was solved may put it past the limit
+        kept = [v for v in trial.violations if v.limit_type != VOLTAGE_STABILITY]
+        trial.violations = kept + self._stability(t)
+        return trial
+
+    def _evaluate(self, t: float, complete: bool) -> _Trial:
         net = _apply(self.base, self.plan, t)
         viol = _setpoint_violations(net, self.plan)
         res = self._solve(net)
+        if not res.converged:
+            res = self._diverged(t, net, None, res)
         check_q = not self.q
-        viol += self.limits.violations(net, res, None, check_q)
-        if res.converged and self.n_1 and (complete or not viol):
+        viol += self._case_violations(t, net, res, None, check_q)
+        outage_vm = {}
+        if res.converged and self.n_1 and (complete or not (viol or self._stability(t))):
             order = sorted(self.outages, key=lambda o: -self.priority.get(o, 0.0))
             for outage in order:
                 r = self.outage(net, res, outage)
-                found = self.limits.violations(net, r, outage, check_q)
+                if not r.converged:
+                    r = self._diverged(t, net, outage, r)
+                if r.converged:
+                    vm = np.abs(r.v)
+                    outage_vm[outage] = float(vm[vm > 0].min())
+                found = self._case_violations(t, net, r, outage, check_q)
                 if found:
                     self.priority[outage] = self.priority.get(outage, 0.0) + 1.0
                     viol += found
-                    if not complete:
-                        break
-        trial = _Trial(t, res, viol, complete or not self.n_1)
-        self.trials[t] = trial
-        return trial
+                if (found or self._stability(t)) and not complete:
+                    break
+        return _Trial(t, res, viol, complete or not self.n_1, outage_vm)
+
+    def check_margin(self, lo: float) -> None:
+        """The margin kept from the noses of a TTC ``lo``: the intact network and the
+        ``MARGIN_OUTAGES`` outages whose lowest voltage fell most from no transfer to
+        ``lo`` are solved at ``lo / (1 - margin)``; one that diverges is judged by its
+        P–V curve (:meth:`_diverged`), which finds its nose if it lies below."""
+        t = lo / (1.0 - self.margin)
+        net = _apply(self.base, self.plan, t)
+        res = self._solve(net)
+        if not res.converged:
+            res = self._diverged(t, net, None, res)
+        if not (res.converged and self.n_1):
+            return
+        zero, at = self.trials[0.0].outage_vm, self.trials[lo].outage_vm
+        drop = {o: zero[o] - at[o] for o in at if o in zero}
+        for outage in sorted(drop, key=drop.get, reverse=True)[:MARGIN_OUTAGES]:
+            r = self.outage(net, res, outage)
+            if not r.converged:
+                self._diverged(t, net, outage, r, resolve=False)
+
+    def _case_violations(self, t, net, res, contingency, check_q) -> list[_Violation]:
+        """The limits ``res`` (intact, or after ``contingency``) exceeds; a power flow
+        left diverged is past a voltage-stability limit (reported by
+        :meth:`_stability`), or has no transfer to start a continuation from."""
+        if res.converged:
+            return self.limits.violations(net, res, contingency, check_q)
+        if t > self.stability_mw:
+            return []
+        return [_Violation(DIVERGED, None, np.inf, contingency)]
+
+    def _diverged(self, t, net, contingency, failed, resolve=True) -> PowerFlowResult:
+        """Judge the diverged power flow ``failed`` of trial ``t`` (intact, or after
+        ``contingency``) by the P–V curve of that case: ``failed`` itself when ``t`` is
+        past a voltage-stability limit (the nose at or below ``t``, or a limit found
+        before) or nothing converged below ``t``; the trial solved again from the
+        curve's voltages when the curve passes it (with ``resolve``; else ``failed``).
+
+        Raises
+        ------
+        TransferSolverError
+            When the curve ends before any nose below ``t``, or passes ``t`` but its
+            voltages there do not converge either.
+        """
+        if t > self.stability_mw:
+            return failed  # past a limit already: why it diverged does not matter
+        curve = next(
+            (
+                c
+                for c in self.curves
+                if c.contingency == contingency
+                and c.start_mw < t
+                and (np.isfinite(c.nose_mw) or c.reach_mw >= t)
+            ),
+            None,
+        )
+        if curve is None:
+            start = self._start(t, contingency)
+            if start is None:
+                return failed
+            curve = self._trace(start, contingency)
+            self.curves.append(curve)
+        if curve.nose_mw <= t or t > self.stability_mw:
+            return failed
+        where = (
+            "in the intact network"
+            if contingency is None
+            else f"after the outage of {contingency[0]} {plain(contingency[1])}"
+        )
+        msg = (
+            f"solver failure at {t:.1f} MW {where}, not a limit: the power flow does not "
+            f"converge ({failed.iterations} iterations, largest mismatch "
+            f"{failed.max_mismatch_mva:.3g} MVA) and the continuation power flow from "
+            f"{curve.start_mw:.1f} MW "
+        )
+        failure = (t, contingency, failed.iterations, failed.max_mismatch_mva)
+        if not curve.reach_mw >= t:  # NaN: not even its first point
+            msg += f"ended before any nose ({curve.cpf.message})"
+            raise TransferSolverError(msg, *failure)
+        if not resolve:
+            return failed
+        v = curve.voltages(t, net.compile().bus_ids)
+        if contingency is None:
+            r = run_ac(net, enforce_q_limits=self.q, max_iter=50, init=v, q_limit_rule=self.rule)
+            if r.converged:
+                self.last_v = r.v
+        else:
+            r = self.outage(net, v, contingency)
+        if not r.converged:
+            msg += "passes it, yet the power flow from the curve's voltages does not converge"
+            raise TransferSolverError(msg, *failure)
+        return r
+
+    def _start(self, t: float, contingency: tuple | None) -> float | None:
+        """The largest transfer below ``t`` at which the case's power flow converged."""
+        if contingency is None:
+            below = [s for s, tr in self.trials.items() if s < t and tr.res.converged]
+        else:
+            below = [s for s, tr in self.trials.items() if s < t and contingency in tr.outage_vm]
+        return max(below, default=None)
+
+    def _trace(self, start: float, contingency: tuple | None) -> _Curve:
+        """The P–V curve of the case from the transfer ``start`` to its nose."""
+        net = _apply(self.base, self.plan, start)
+        init = self.trials[start].res
+        studied = net
+        if contingency is not None:
+            init = self.outage(net, init, contingency)
+            studied = net.copy()
+            studied.set(contingency[0], contingency[1], "in_service", False)
+        v0 = init.v if init.converged and init.v.shape == (studied.compile().n_bus,) else None
+        cpf = continuation(
+            studied,
+            plan_direction(studied, self.plan),
+            enforce_q_limits=self.q,
+            q_limit_rule=self.rule,
+            init=v0,
+        )
+        return _Curve(contingency, start, cpf)
 
     def _solve(self, net: Network) -> PowerFlowResult:
-        """Flat start (what a user's own check does); the last converged trial's
+        """run_ac's default start (what a user's own check does); the last converged trial's
         voltages only when that fails."""
         res = run_ac(net, enforce_q_limits=self.q, max_iter=50, q_limit_rule=self.rule)
         if not res.converged and self.last_v is not None:
@@ -871,6 +1178,7 @@ def transfer_capability(
     emergency_rating_percent: float = 100.0,
     hvdc_contingencies: bool = True,
     hvdc_allocation: str = "optimal",
+    voltage_stability_margin: float = VOLTAGE_STABILITY_MARGIN,
 ) -> TransferResult:
     """Total (and available) transfer capability from a source to a sink, verified in AC.
 
@@ -919,6 +1227,10 @@ def transfer_capability(
         sensitivities for the split that maximises the linearised transfer (base case
         and, with ``n_1``, branch outages); ``"headroom"`` splits in proportion to each
         link's remaining headroom.
+    voltage_stability_margin : float
+        Fraction of the nose kept as margin when a trial's power flow diverges and a
+        continuation power flow finds the nose below it (default 0.05: the transfer
+        is limited to 95 % of the nose); in [0, 1).
 
     Returns
     -------
@@ -929,8 +1241,11 @@ def transfer_capability(
     TransferError
         For an unknown area, an empty, unknown or overlapping source/sink, no HVDC link
         between the islands, limits exceeded with no transfer, a contingency naming a
-        missing element, a negative TRM or committed transfer, or a TRM plus committed
-        transfer larger than the TTC.
+        missing element, a negative TRM or committed transfer, a margin outside [0, 1),
+        or a TRM plus committed transfer larger than the TTC.
+    TransferSolverError
+        When a trial diverges and the continuation power flow finds no nose at or below
+        it (a solver failure, not a limit; see the module docstring).
     """
     if not isinstance(network, Network):
         raise TransferError("transfer_capability needs a Network (not a compiled one)")
@@ -949,6 +1264,11 @@ def transfer_capability(
     if not (np.isfinite(emergency_rating_percent) and emergency_rating_percent > 0):
         raise TransferError(
             f"emergency_rating_percent must be positive, got {emergency_rating_percent!r}"
+        )
+    margin = float(voltage_stability_margin)
+    if not 0.0 <= margin < 1.0:
+        raise TransferError(
+            f"voltage_stability_margin must be in [0, 1), got {voltage_stability_margin!r}"
         )
     if hvdc_allocation not in HVDC_ALLOCATIONS:
         raise TransferError(
@@ -969,7 +1289,7 @@ def transfer_capability(
             for kind, bid, isl in zip(kinds, cn.br_id[pos], islanding, strict=True):
                 (skipped if isl else outages).append((str(kind), plain(bid)))
         outages += link_set
-    study = _Study(base, plan, n_1, outages, enforce_q_limits, emergency_rating_percent)
+    study = _Study(base, plan, n_1, outages, enforce_q_limits, emergency_rating_percent, margin)
 
     zero = study(0.0, complete=True)
     # outages already violating with no transfer are set aside (reported, not binding)
@@ -996,7 +1316,7 @@ def transfer_capability(
         if shares is not None and np.abs(shares - plan.hvdc_share).max() > 1e-3:
             lp_plan = dataclasses.replace(plan, hvdc_share=shares)
             _set_cap(base, lp_plan, max_mw)
-            lp_study = _Study(base, lp_plan, n_1, study.outages, enforce_q_limits, 1.0)
+            lp_study = _Study(base, lp_plan, n_1, study.outages, enforce_q_limits, 1.0, margin)
             lp_study.limits, lp_study.priority = study.limits, study.priority
             lp_study.trials[0.0] = zero
             candidates.insert(0, (lp_plan, lp_study, "optimal"))
@@ -1010,7 +1330,10 @@ def transfer_capability(
     lo, hi, plan, study, allocation = best
     cap = plan.cap_mw
 
-    if hi is None:  # feasible up to the cap
+    nose = study.binding
+    if nose is not None and lo == study.stability_mw:  # every transfer above is past it
+        limit_type, element, contingency = VOLTAGE_STABILITY, nose.bus, nose.contingency
+    elif hi is None:  # feasible up to the cap
         limit_type, element, contingency = plan.cap_type, plan.cap_element, None
         if not np.isfinite(cap):
             raise TransferError("no limit found within the trials; give max_mw")
@@ -1033,6 +1356,9 @@ def transfer_capability(
     out.hvdc_allocation = allocation
     out.studied_contingencies = list(study.outages) if n_1 else []
     out.contingencies_studied = len(out.studied_contingencies)
+    out.voltage_stability_margin = margin
+    if nose is not None:
+        out.nose_mw, out.nose_contingency = nose.nose_mw, nose.contingency
     return out
 
 
@@ -1058,14 +1384,47 @@ def _search(study: _Study, plan: _Plan, a: np.ndarray, b: np.ndarray, tol: float
             break
         t = min(t + step, cap)
         step *= 2
+    lo, hi, n = _bisect(study, lo, hi, tol, n)
+    checked = set()
+    while n < MAX_TRIALS:
+        limit = study.stability_mw
+        if not limit < (np.inf if hi is None else hi):
+            # the margin: solutions at lo / (1 - margin), intact and after every outage,
+            # put each nose beyond it; one that diverges is traced (a limit, maybe)
+            if lo in checked or not 0 < lo < lo / (1.0 - study.margin):
+                break
+            checked.add(lo)
+            n += 1
+            study.check_margin(lo)
+            continue
+        # a voltage-stability limit below hi (a nose found on the way): tried itself; if
+        # it holds every other limit it is the TTC, else the search goes on below it
+        if lo > limit:  # found within limits before the nose was known
+            lo = max(
+                (t for t, tr in study.trials.items() if t <= limit and not tr.violations),
+                default=0.0,
+            )
+        n += 1
+        if not study(limit).violations:
+            return limit, hi
+        hi = limit
+        lo, hi, n = _bisect(study, lo, hi, tol, n)
+    return lo, hi
+
+
+def _bisect(study: _Study, lo: float, hi: float | None, tol: float, n: int):
+    """Bisect ``[lo, hi]`` to the search tolerance, or until a voltage-stability limit
+    below ``hi`` is found; ``(lo, hi, trials so far)``."""
     while hi is not None and hi - lo > max(REL_TOL * lo, tol) and n < MAX_TRIALS:
+        if study.stability_mw < hi:
+            break
         n += 1
         mid = 0.5 * (lo + hi)
         if study(mid).violations:
             hi = mid
         else:
             lo = mid
-    return lo, hi
+    return lo, hi, n
 
 
 def _worst(violations: list[_Violation]) -> _Violation:

@@ -167,6 +167,16 @@ NIS_SITES: tuple[Site, ...] = (
 NIS_YEARS: tuple[str, ...] = ("2030", "2032")
 """Years of the site comparison (the plant is in service from 2029)."""
 
+PV_SCREEN_VM_PU = 0.95
+"""The voltage-stability screen: the noses of a TTC case (intact, and after its limiting
+outage) are computed with continuation power flows along the case's transfer direction
+when voltage stability binds or the lowest bus voltage at the TTC (intact) is below this
+(p.u.). The nose moves away as voltages stay up, so a case above it is taken as far from
+collapse."""
+PV_NEAR = 0.10
+"""A case gets a P–V figure when voltage stability binds or its lowest nose lies less
+than this fraction above its TTC."""
+
 EXPORT_CURVE_POINTS = 21
 """AC power flows per export curve (evenly spaced from no transfer to past the N-0 TTC)."""
 

@@ -1,4 +1,4 @@
-"""The study's pictures (PNG, matplotlib's Agg backend): export curves, the
+"""The study's pictures (PNG, matplotlib's Agg backend): export curves, P–V curves, the
 reinforcement heatmap and the Niš site bars. Loading maps come from
 :func:`gridsim.plot.plot_map`.
 """
@@ -9,6 +9,12 @@ import os
 
 import numpy as np
 import pandas as pd
+
+from gridsim.study import cases
+
+KEY = ("year", "sink", "n_1", "case", "route", "site")
+"""The columns that name a TTC case."""
+PV_BUSES = 3  # the weakest buses drawn per curve
 
 
 def _plt():
@@ -106,8 +112,7 @@ def heatmap(gains: pd.DataFrame, title: str, path: str | os.PathLike) -> None:
     finite = values[np.isfinite(values)]
     vmax = max(float(np.abs(finite).max()) if finite.size else 1.0, 1.0)
     masked = np.ma.masked_invalid(values)
-    cmap = plt.get_cmap("RdYlGn").copy()
-    cmap.set_bad("0.88")
+    cmap = plt.get_cmap("RdYlGn").with_extremes(bad="0.88")
     im = ax.imshow(masked, cmap=cmap, vmin=-vmax, vmax=vmax, aspect="auto")
     for i in range(values.shape[0]):
         for j in range(values.shape[1]):
@@ -162,6 +167,115 @@ def site_bars(sites: pd.DataFrame, path: str | os.PathLike) -> None:
             span = max(finite.max() - finite.min(), 1.0)
             ax.set_ylim(finite.min() - 2 * span, finite.max() + span)
     axes[0][0].legend(fontsize=7, title="site", title_fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)
+
+
+def case_label(row) -> str:
+    """``2030, AZ → RS, N-1`` and the case's reinforcement, route and site, as the
+    report names them."""
+    text = f"{row['year']}, {cases.SOURCE} → {row['sink']}, {'N-1' if row['n_1'] else 'N-0'}"
+    labels = {r.key: r.label for r in cases.REINFORCEMENTS}
+    labels[cases.PACKAGE_KEY] = cases.PACKAGE_LABEL
+    if row["case"] in labels:
+        text += f", {labels[row['case']]}"
+    route = next((r.label for r in cases.ROUTES if r.key == row["route"]), None)
+    if route:
+        text += f", via {route}"
+    site = next((s.label for s in cases.NIS_SITES if s.key == row["site"]), None)
+    if site:
+        text += f", Niš plant at {site}"
+    return text
+
+
+def pv_name(row) -> str:
+    """File name of a TTC case's P–V figure: ``pv_<year>_<sink>_<n0|n1>[_<case>]
+    [_<route>][_<site>].png`` (the base case, all routes and the base site left out)."""
+    parts = ["pv", str(row["year"]), str(row["sink"]), "n1" if bool(row["n_1"]) else "n0"]
+    for col, default in (("case", "base"), ("route", "all"), ("site", "")):
+        if row[col] not in (default, None) and not pd.isna(row[col]):
+            parts.append(str(row[col]))
+    return "_".join(parts) + ".png"
+
+
+def pv_figures(rows: pd.DataFrame, curves: pd.DataFrame, folder: str | os.PathLike) -> list[str]:
+    """Draw the P–V figure of every case with ``pv_near`` set; returns the file names.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        TTC cases (:data:`KEY` columns, ``scheduled_export_mw``, ``ttc_mw``,
+        ``limit_type``, ``limiting_contingency``, ``nose_intact_mw``,
+        ``nose_after_outage_mw``, ``pv_near``).
+    curves : DataFrame
+        Their P–V curves (:data:`KEY`, ``outage``, ``transfer_mw``, ``bus``, ``vm_pu``).
+    folder : path-like
+    """
+    from pathlib import Path
+
+    names = []
+    for _, row in rows[rows.pv_near.eq(True)].iterrows():
+        mine = curves
+        for col in KEY:
+            mine = mine[mine[col] == row[col]]
+        if len(mine):
+            names.append(pv_name(row))
+            _pv_figure(row, mine, Path(folder) / names[-1])
+    return names
+
+
+def _pv_figure(row, curves: pd.DataFrame, path) -> None:
+    """Voltage of the weakest buses against the total export, intact (solid) and after
+    the limiting outage (dashed), the noses (dotted) and the TTC marked."""
+    plt = _plt()
+    sched = float(row["scheduled_export_mw"])
+    fig, ax = plt.subplots(figsize=(8.0, 4.6), dpi=100)
+    outages = list(dict.fromkeys(curves.outage))
+    for outage, ls, nose_col in zip(
+        outages, ("-", "--"), ("nose_intact_mw", "nose_after_outage_mw"), strict=False
+    ):
+        c = curves[curves.outage == outage]
+        where = f"after outage of {outage}" if outage else "intact"
+        # the weakest buses first, as the continuation ranked them
+        for k, bus in enumerate(list(dict.fromkeys(c.bus))[:PV_BUSES]):
+            b = c[c.bus == bus]
+            ax.plot(
+                sched + b.transfer_mw,
+                b.vm_pu,
+                ls=ls,
+                marker="o",
+                ms=2.5,
+                lw=1.4,
+                color=f"C{k}",
+                label=f"bus {bus}, {where}",
+            )
+        nose = float(row[nose_col])
+        if np.isfinite(nose):
+            ax.axvline(sched + nose, color="k", ls=":", lw=1.0)
+            ax.annotate(
+                f"nose {where}\n{sched + nose:,.0f} MW in all (+{nose:,.0f})",
+                (sched + nose, 0.82 if outage else 0.97),
+                xycoords=("data", "axes fraction"),
+                xytext=(-4, 0),
+                textcoords="offset points",
+                ha="right",
+                va="top",
+                fontsize=7,
+                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8},
+            )
+    ttc = float(row["ttc_mw"])
+    security = "N-1" if bool(row["n_1"]) else "N-0"
+    label = f"{security} limit {sched + ttc:,.0f} MW in all (TTC +{ttc:,.0f})"
+    ax.axvline(sched + ttc, color="tab:purple", lw=1.6, label=label)
+    if sched > 0:
+        ax.axvline(sched, color="0.4", lw=1, ls="--", label=f"scheduled {sched:,.0f} MW")
+    ax.set_xlabel(f"total export from {cases.SOURCE} (MW)")
+    ax.set_ylabel("bus voltage (p.u.)")
+    limit = str(row["limit_type"]).replace("_", " ")
+    ax.set_title(f"P–V curves: {case_label(row)} (limit: {limit})", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, format="png")
     plt.close(fig)

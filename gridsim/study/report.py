@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridsim.study import cases
+from gridsim.analysis.transfer import MARGIN_OUTAGES, VOLTAGE_STABILITY_MARGIN
+from gridsim.study import cases, figures
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 1200px;
@@ -62,7 +63,7 @@ LIMIT_NAMES = {
     "reactive": "reactive limit",
     "hvdc": "converter rating",
     "generation": "generator limit",
-    "collapse": "no AC solution (voltage collapse)",
+    "voltage_stability": f"voltage stability, {100 * (1 - VOLTAGE_STABILITY_MARGIN):g} % of nose",
     "max_mw": "cap reached",
 }
 
@@ -142,6 +143,75 @@ def _summary(tables: dict) -> list[str]:
     return out
 
 
+def voltage_stability_section(rows: pd.DataFrame, names: list[str]) -> list[str]:
+    """The report's voltage-stability lines: the rule, then a table and the P–V figures
+    of the cases where voltage stability binds or the nose is near (``names``: the
+    figure files written), or one sentence with the smallest nose margin found."""
+    near = int(round(100 * cases.PV_NEAR))
+    margin = 100 * VOLTAGE_STABILITY_MARGIN
+    lines = [
+        "### Voltage stability",
+        "",
+        f"The TTC search keeps {margin:g} % from the nose of the P–V curve: where a "
+        "trial's power flow diverges, or where the power flow at the TTC plus that margin "
+        f"(TTC / {1 - margin / 100:g}) diverges (intact, or after the "
+        f"{MARGIN_OUTAGES} outages whose voltages fell most), a continuation power flow "
+        "along the same transfer finds the nose, and the transfer is limited to "
+        f"{100 - margin:g} % of it (*voltage stability* in the tables). To show how close "
+        "the other cases come, the noses of each case (intact, and after its limiting "
+        "outage) are computed along its transfer direction when voltage stability binds "
+        f"or the lowest bus voltage at the TTC is below {cases.PV_SCREEN_VM_PU:g} p.u. "
+        f"(the screen). A case whose nose lies less than {near} % above its TTC gets a "
+        "P–V figure. The nose ignores generator and converter limits (it is where the AC "
+        "equations stop having a solution), so it can lie beyond them.",
+        "",
+    ]
+    if not len(rows) or "pv_computed" not in rows.columns:
+        return [*lines, "No TTC was computed in this run.", ""]
+    computed = rows[rows.pv_computed.eq(True)]
+    lines.append(f"{len(computed)} of {len(rows)} cases met the screen.")
+    lines.append("")
+    if not len(computed):
+        vm = float(rows.min_vm_at_ttc_pu.min())
+        return [*lines, f"No nose was computed: the lowest voltage at a TTC is {vm:.3f} p.u.", ""]
+    shown = computed[computed.pv_near.eq(True)]
+    if len(shown):
+        table = shown.assign(
+            name=shown.apply(figures.case_label, axis=1), limit=shown.apply(_limit, axis=1)
+        )
+        lines.append(
+            md_table(
+                table,
+                {
+                    "name": "case",
+                    "ttc_mw": "TTC (MW)",
+                    "limit": "limit",
+                    "nose_intact_mw": "nose, intact (MW)",
+                    "nose_after_outage_mw": "nose after the limiting outage (MW)",
+                    "nose_margin_percent": "nose above the TTC (%)",
+                },
+                {"ttc_mw": 1, "nose_margin_percent": 1},
+            )
+        )
+        for _, row in table.iterrows():
+            name = figures.pv_name(row)
+            if name in names:
+                lines += [f"![P-V curves {row['name']}](figures/{name})", ""]
+        return lines
+    margins = computed.nose_margin_percent.astype(float)
+    if not margins.notna().any():
+        return [*lines, "No continuation power flow found a nose.", ""]
+    low = computed.loc[margins.idxmin()]
+    nose = np.nanmin([low.nose_intact_mw, low.nose_after_outage_mw])
+    return [
+        *lines,
+        f"No case comes within {near} % of its TTC: the smallest nose margin found is "
+        f"{low.nose_margin_percent:.1f} % above the TTC ({figures.case_label(low)}: TTC "
+        f"{low.ttc_mw:,.0f} MW, nose {nose:,.0f} MW).",
+        "",
+    ]
+
+
 def _markdown(tables: dict, meta: dict, figures: list[str]) -> str:
     head = tables["headline"]
     v = meta["versions"]
@@ -164,7 +234,9 @@ def _markdown(tables: dict, meta: dict, figures: list[str]) -> str:
         "Caucasus (UPS) area to continental Europe moved by headroom (or all through one "
         "route); **total export** = scheduled + TTC. Every limit holds in AC at the TTC: "
         "thermal ratings (100 % of `rate_mva`, no emergency rating), bus voltage limits, "
-        "converter ratings, generator limits, reactive limits, convergence. **N-1**: also "
+        "converter ratings, generator limits, reactive limits, and voltage stability "
+        f"({100 * VOLTAGE_STABILITY_MARGIN:g} % from the nose of the P–V curve, section "
+        "1, *Voltage stability*). **N-1**: also "
         f"after each single {_outage_kinds()} outage (outages that island part of the "
         "grid are skipped); outages that already violate a limit *with no transfer* are "
         "set aside and counted (`excluded`): the TTC does not hold them, so an N-1 TTC "
@@ -227,6 +299,7 @@ def _markdown(tables: dict, meta: dict, figures: list[str]) -> str:
                 {"moved_mw": 1},
             ),
         ]
+    lines += voltage_stability_section(tables["voltage_stability"], figures)
     routes = tables["routes"]
     lines += [
         "## 2. Per route",

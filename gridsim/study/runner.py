@@ -19,13 +19,20 @@ import pandas as pd
 
 from gridsim.analysis.contingency import ac_contingency, contingency_summary
 from gridsim.analysis.powerflow import run_ac
-from gridsim.analysis.transfer import TransferError, apply_transfer, transfer_capability
+from gridsim.analysis.transfer import (
+    VOLTAGE_STABILITY,
+    TransferError,
+    TransferResult,
+    apply_transfer,
+    transfer_capability,
+)
 from gridsim.exceptions import GridsimError
 from gridsim.io import load_network
 from gridsim.model.network import Network, plain
 from gridsim.study import cases
 
 BASE_CASE = "base"
+PV_STEP_MAX = 0.1  # largest continuation step of the study's P–V curves (finer figures)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,8 +201,14 @@ def _run_ttc(path: str, task: Task, only) -> dict:
         hvdc_links=" ".join(f"{k}:{v:.3g}" for k, v in r.hvdc_shares.items()),
         seconds=time.perf_counter() - t0,
     )
+    stability, pv = voltage_stability(r)
+    row.update(stability)
     key = {k: row[k] for k in ("year", "sink", "n_1", "case", "route", "site")}
     out = {"row": row}
+    if len(pv):
+        for k, v in key.items():
+            pv.insert(0, k, v)
+        out["pv"] = pv
     curve = r.curve.copy()
     for k, v in key.items():
         curve.insert(0, k, v)
@@ -220,6 +233,56 @@ def _run_ttc(path: str, task: Task, only) -> dict:
             )
             plot_map(r.network_at(r.ttc_mw), r.result, task.map_path, title=title)
     return out
+
+
+def voltage_stability(r: TransferResult) -> tuple[dict, pd.DataFrame]:
+    """The voltage-stability check of one TTC result (see
+    :data:`gridsim.study.cases.PV_SCREEN_VM_PU`).
+
+    Returns
+    -------
+    row : dict
+        ``min_vm_at_ttc_pu`` (intact, at the TTC), ``pv_computed`` (the screen let the
+        noses be computed), ``nose_intact_mw`` and ``nose_after_outage_mw`` (MW of
+        transfer at the nose, intact and after the limiting outage; NaN when not
+        computed or no nose was found), ``nose_margin_percent`` (the lowest nose above
+        the TTC, percent of the TTC) and ``pv_near`` (voltage stability binds, or that
+        margin is below :data:`gridsim.study.cases.PV_NEAR`).
+    curves : DataFrame
+        The P–V curves computed: ``outage`` (label, empty for the intact network),
+        ``transfer_mw``, ``point``, ``bus`` and ``vm_pu`` for the weakest buses.
+    """
+    vm = float(np.nanmin(r.result.bus.vm_pu))
+    binds = r.limit_type == VOLTAGE_STABILITY
+    row = {
+        "min_vm_at_ttc_pu": vm,
+        "pv_computed": False,
+        "nose_intact_mw": np.nan,
+        "nose_after_outage_mw": np.nan,
+        "nose_margin_percent": np.nan,
+        "pv_near": binds,
+    }
+    if not (binds or vm < cases.PV_SCREEN_VM_PU):
+        return row, pd.DataFrame()
+    row["pv_computed"] = True
+    parts = []
+    todo = [(None, "nose_intact_mw")]
+    if r.limiting_contingency is not None:
+        todo.append((r.limiting_contingency, "nose_after_outage_mw"))
+    for outage, column in todo:
+        cpf = r.pv_curve(outage, step_max=PV_STEP_MAX)
+        if cpf.converged:
+            row[column] = cpf.transfer_nose_mw
+        curve = cpf.curve.drop(columns="lambda").melt(
+            id_vars=["transfer_mw", "point"], var_name="bus", value_name="vm_pu"
+        )
+        curve.insert(0, "outage", _label(outage))
+        parts.append(curve.assign(bus=curve.bus.astype(str)))
+    noses = [row[c] for _, c in todo if np.isfinite(row[c])]
+    if noses and r.ttc_mw > 0:
+        row["nose_margin_percent"] = 100.0 * (min(noses) / r.ttc_mw - 1.0)
+        row["pv_near"] = binds or row["nose_margin_percent"] < 100.0 * cases.PV_NEAR
+    return row, pd.concat(parts, ignore_index=True)
 
 
 def _run_curve(path: str, task: Task) -> dict:
