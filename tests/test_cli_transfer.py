@@ -25,7 +25,6 @@ BASE = ["transfer", MODEL, "--scenario", "2026"]
         (["--source", "AM", "--sink", "RS"], ["source area 'AM'", "no in-service"]),
         (["--source", "AZ", "--sink", "UPS"], ["overlap", "AZ"]),
         (["--source", "AZ", "--sink", "RS", "--trm", "100000"], ["TRM", "exceed the TTC"]),
-        (["--source", "AZ", "--sink", "RS", "--trm", "-5"], ["trm_mw", "non-negative"]),
         (
             ["--source", "AZ", "--sink", "RS", "--outages", "line:L_RS_05,line:NOPE"],
             ["line:NOPE", "no line with id 'NOPE'"],
@@ -70,7 +69,8 @@ def test_happy_path_json_plot_csv_and_save_limit(tmp_path, capsys):
     doc = json.loads(out)
     assert doc["ttc_mw"] > 20.0
     assert doc["atc_mw"] == pytest.approx(doc["ttc_mw"] - 20.0)
-    assert doc["limit_type"] in ("thermal", "voltage", "hvdc", "generation", "collapse")
+    assert doc["limit_type"] in ("thermal", "voltage", "hvdc", "generation", "voltage_stability")
+    assert doc["voltage_stability_margin"] == 0.05
     assert doc["n_1"] is False and doc["limiting_contingency"] is None
     # the same request through the API gives the same answer
     net = gridsim.load_network(MODEL, scenario="2026")
@@ -153,3 +153,18 @@ def test_text_output_names_ttc_atc_limit_and_n_1_counts(capsys):
     for word in ("TTC", "ATC", "committed 10.0 MW", "limit:", "losses", "contingencies:"):
         assert word in out, word
     assert "N-1" in out and "DC_AKH_B2B" in out
+
+
+def test_optimal_method_reports_an_insecure_base_case(capsys):
+    """``--method optimal`` on the corridor: the 2026 base case cannot be made N-1 secure
+    (ordinary contingencies), so the TTC is not defined and the violations left are listed."""
+    args = [*BASE, "--source", "AZ", "--sink", "RS", "--method", "optimal", "--json"]
+    status, out, err = run_cli(args, capsys)
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["status"] == "base case cannot be secured" and doc["ttc_mw"] is None
+    assert doc["residual"] and doc["ordinary_contingencies"] > 100
+    worst = max(r["excess"] or 0.0 for r in doc["residual"] if r["kind"] == "thermal")
+    assert worst > 0  # MW over a rating after an outage, listed
+    status, _, err = run_cli([*args, "--outages", "line:L_RS_05"], capsys)
+    assert status == 2 and "does not apply to --method optimal" in one_line_error(err)

@@ -113,7 +113,7 @@ def _keep_solvers(cn: CompiledNetwork, view: CompiledNetwork) -> None:
 
 
 def _base_case(cn: CompiledNetwork, network, options: dict) -> PowerFlowResult:
-    """The base-case AC power flow (flat start, at least 30 iterations allowed)."""
+    """The base-case AC power flow (run_ac's default start, at least 30 iterations)."""
     options = {**options, "max_iter": max(options["max_iter"], BASE_MAX_ITER)}
     base = run_ac(cn, **options, q_limit_rule=_rule(network))
     if not base.converged:
@@ -223,7 +223,7 @@ def ac_contingency(
         Convergence tolerance on the largest bus mismatch, MVA.
     max_iter : int
         Newton iterations allowed per outage (per Q-limit round); the base case, solved
-        from a flat start, is allowed at least 30.
+        from run_ac's default start, is allowed at least 30.
     screen : float, optional
         DC pre-screen: solve only the outages whose DC post-outage loading
         (:func:`gridsim.dc_contingency`) reaches ``screen`` percent on some branch;

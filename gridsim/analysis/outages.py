@@ -81,9 +81,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridsim.analysis.contingency import _base_case
 from gridsim.analysis.powerflow import run_ac
 from gridsim.analysis.sensitivity import _branch_positions
-from gridsim.exceptions import ConvergenceError, GridsimError
+from gridsim.exceptions import GridsimError
 from gridsim.model.compile import EXT_GRID, GEN, LINE, NONE, REF, SGEN, TRAFO, CompiledNetwork
 from gridsim.model.network import Network, plain
 from gridsim.model.topology import components
@@ -104,7 +105,6 @@ __all__ = [
 
 KINDS = {"line_circuit": "line", "line": "line", "trafo": "trafo", "hvdc": "hvdc", "gen": "gen"}
 UNITS = ("all", "largest_per_area")
-BASE_MAX_ITER = 30  # iterations the base case is allowed at least (flat start)
 
 
 @dataclass(frozen=True)
@@ -520,8 +520,8 @@ def solve_outage(
     network : Network
     outage : Outage
     base : PowerFlowResult, optional
-        The pre-contingency AC solution of ``network`` (default: solved here from a
-        flat start with at least 30 iterations).
+        The pre-contingency AC solution of ``network`` (default: solved here from
+        run_ac's default start with at least 30 iterations).
     enforce_q_limits : bool or {0, 1, 2}
         As for :func:`gridsim.run_ac` (base case and every post-contingency solve).
     response : bool
@@ -552,7 +552,8 @@ def solve_outage(
     rule = network.q_limit_rule
     options = dict(enforce_q_limits=enforce_q_limits, tol_mva=tol_mva, q_limit_rule=rule)
     if base is None:
-        base = _base_case(network, options, max_iter)
+        opts = {k: v for k, v in options.items() if k != "q_limit_rule"}
+        base = _base_case(cn, network, {**opts, "max_iter": max_iter})
     elif base.v.shape != (cn.n_bus,):
         raise GridsimError(f"base has {base.v.size} buses; the network has {cn.n_bus}")
 
@@ -620,19 +621,6 @@ def solve_outage(
         slack_deviation_mw=deviation,
         notes=notes,
     )
-
-
-def _base_case(network: Network, options: dict, max_iter: int) -> PowerFlowResult:
-    """The pre-contingency AC power flow (flat start, at least 30 iterations)."""
-    base = run_ac(network, max_iter=max(max_iter, BASE_MAX_ITER), **options)
-    if not base.converged:
-        raise ConvergenceError(
-            f"the base AC power flow did not converge after {base.iterations} iterations "
-            f"({base.message}); largest mismatch {base.max_mismatch_mva:.4g} MVA",
-            base.iterations,
-            base.max_mismatch_mva,
-        )
-    return base
 
 
 def _on_injectors(cn: CompiledNetwork, post: CompiledNetwork, values: np.ndarray) -> np.ndarray:

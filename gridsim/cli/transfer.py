@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +12,13 @@ import pandas as pd
 from gridsim.cli._common import (
     EXIT_OK,
     add_param_option,
+    check_out_dir,
+    check_out_file,
     json_value,
     match_id,
+    nonneg_float,
     parse_outages,
+    positive_float,
     usage,
     with_parameters,
     write_csv,
@@ -54,14 +57,27 @@ def add_parser(sub) -> None:
     )
     tr.add_argument(
         "--emergency-rating",
-        type=float,
+        type=positive_float,
         default=100.0,
         metavar="PERCENT",
         help="post-contingency thermal limit, percent of rate_mva (100)",
     )
-    tr.add_argument("--trm", type=float, default=0.0, metavar="MW", help="reliability margin")
     tr.add_argument(
-        "--committed", type=float, default=0.0, metavar="MW", help="transfers already committed"
+        "--voltage-stability-margin",
+        type=nonneg_float,
+        default=0.05,
+        metavar="FRACTION",
+        help="voltage-stability limit = nose of the P-V curve x (1 - FRACTION) (0.05)",
+    )
+    tr.add_argument(
+        "--trm", type=nonneg_float, default=0.0, metavar="MW", help="reliability margin"
+    )
+    tr.add_argument(
+        "--committed",
+        type=nonneg_float,
+        default=0.0,
+        metavar="MW",
+        help="transfers already committed",
     )
     tr.add_argument(
         "--hvdc-shares",
@@ -74,8 +90,41 @@ def add_parser(sub) -> None:
         default="optimal",
         help="split over several joining HVDC links: LP-optimal (default) or by headroom",
     )
-    tr.add_argument("--max-mw", type=float, help="largest transfer studied")
-    tr.add_argument("--tol-mw", type=float, help="search tolerance, MW (10; relative 1%%)")
+    tr.add_argument(
+        "--method",
+        choices=("search", "optimal"),
+        default="search",
+        help="search: AC search along fixed shift keys (default); optimal: N-1 TTC from a "
+        "secured base case with HVDC setpoints and redispatch set by successive LPs, "
+        "verified in AC, with shadow prices (ordinary contingencies: one circuit, one "
+        "transformer, one link, one unit)",
+    )
+    tr.add_argument(
+        "--redispatch",
+        metavar="AREA,...",
+        help="with --method optimal: zones or groups whose generators may be redispatched "
+        "for the transfer (default none)",
+    )
+    tr.add_argument(
+        "--units",
+        choices=("all", "largest_per_area", "none"),
+        default="all",
+        help="with --method optimal: unit outages studied (all)",
+    )
+    tr.add_argument(
+        "--exceptional",
+        action="store_true",
+        help="with --method optimal: also every exceptional contingency (all circuits of "
+        "a multi-circuit line)",
+    )
+    tr.add_argument(
+        "--set-aside-insecure",
+        action="store_true",
+        help="with --method optimal: set aside the outages the base case cannot be secured "
+        "against (every output says so)",
+    )
+    tr.add_argument("--max-mw", type=nonneg_float, help="largest transfer studied")
+    tr.add_argument("--tol-mw", type=positive_float, help="search tolerance, MW (10; relative 1%%)")
     tr.add_argument("--json", action="store_true", help="print the result as JSON")
     tr.add_argument("--plot", metavar="FILE.png", help="draw the export curve (PNG)")
     tr.add_argument(
@@ -158,58 +207,57 @@ def save_limit(result, path: str | os.PathLike) -> None:
 
 def run(args) -> int:
     """Run the command; returns the exit status."""
-    import warnings
-
     from gridsim.analysis.transfer import TransferError, transfer_capability
     from gridsim.io import read_network
 
+    out = check_out_dir(args.out) if args.out else None
     for opt, path in (("--save-limit", args.save_limit), ("--plot", args.plot)):
-        if path is not None and not Path(path).resolve().parent.is_dir():
-            return usage(args, f"{opt}: folder of {path!r} does not exist")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        network = read_network(args.file, scenario=args.scenario)
-        if args.param:
-            network = with_parameters(network, args)
-        outages = None
-        if args.outages is not None:
-            outages = parse_outages(args.outages, network)
-            if isinstance(outages, str):
-                return usage(args, outages)
-        shares = None
-        if args.hvdc_shares is not None:
-            shares = _parse_shares(args.hvdc_shares, network)
-            if isinstance(shares, str):
-                return usage(args, shares)
-        n_1 = bool(args.n_1 or outages is not None)
-        try:
-            result = transfer_capability(
-                network,
-                args.source,
-                args.sink,
-                n_1=n_1,
-                contingencies=outages,
-                hvdc_shares=shares,
-                tol_mw=args.tol_mw,
-                max_mw=args.max_mw,
-                trm_mw=args.trm,
-                committed_mw=args.committed,
-                emergency_rating_percent=args.emergency_rating,
-                hvdc_contingencies=not args.no_hvdc_outages,
-                hvdc_allocation=args.hvdc_allocation,
-            )
-        except TransferError as exc:
-            return usage(args, " ".join(str(exc).split()))
-    for w in caught:
-        print(f"gridsim: warning: {w.message}", file=sys.stderr)
-    if args.out:
+        if path is not None:
+            check_out_file(path, opt)
+    network = read_network(args.file, scenario=args.scenario)
+    if args.param:
+        network = with_parameters(network, args)
+    outages = None
+    if args.outages is not None:
+        outages = parse_outages(args.outages, network)
+        if isinstance(outages, str):
+            return usage(args, outages)
+    shares = None
+    if args.hvdc_shares is not None:
+        shares = _parse_shares(args.hvdc_shares, network)
+        if isinstance(shares, str):
+            return usage(args, shares)
+    if args.method == "optimal":
+        return _run_optimal(args, network, outages, shares)
+    n_1 = bool(args.n_1 or outages is not None)
+    try:
+        result = transfer_capability(
+            network,
+            args.source,
+            args.sink,
+            n_1=n_1,
+            contingencies=outages,
+            hvdc_shares=shares,
+            tol_mw=args.tol_mw,
+            max_mw=args.max_mw,
+            trm_mw=args.trm,
+            committed_mw=args.committed,
+            emergency_rating_percent=args.emergency_rating,
+            hvdc_contingencies=not args.no_hvdc_outages,
+            hvdc_allocation=args.hvdc_allocation,
+            voltage_stability_margin=args.voltage_stability_margin,
+        )
+    except TransferError as exc:
+        return usage(args, str(exc))
+    if out is not None:
         write_csv(
             {
                 "transfer_curve": result.curve.set_index("transfer_mw"),
                 "transfer_border_flows": result.border_flows.set_index(["from_zone", "to_zone"]),
                 "transfer_link_flows": result.link_flows,
             },
-            Path(args.out),
+            out,
+            "gridsim transfer",
         )
     if args.plot:
         from gridsim.plot import plot_transfer_curve
@@ -236,6 +284,9 @@ def run(args) -> int:
             "losses_mw": result.losses_mw,
             "losses_increase_mw": result.losses_increase_mw,
             "emergency_rating_percent": result.emergency_rating_percent,
+            "nose_mw": json_value(result.nose_mw),
+            "nose_contingency": _element(result.nose_contingency),
+            "voltage_stability_margin": result.voltage_stability_margin,
             "hvdc_allocation": result.hvdc_allocation,
             "hvdc_shares": {str(k): float(v) for k, v in result.hvdc_shares.items()},
             "hvdc_capacity_mw": json_value(result.hvdc_capacity_mw),
@@ -287,5 +338,97 @@ def run(args) -> int:
     if len(result.link_flows):
         lines.append("HVDC link flows at the TTC:")
         lines.append(result.link_flows.round(2).to_string())
+    print("\n".join(lines))
+    return EXIT_OK
+
+
+def _run_optimal(args, network, outages, shares) -> int:
+    """``--method optimal``: :func:`gridsim.analysis.ttc.n1_ttc`, printed."""
+    from gridsim.analysis.ttc import TtcError, n1_ttc
+
+    for given, option in (
+        (outages, "--outages"),
+        (shares, "--hvdc-shares"),
+        (args.plot, "--plot"),
+        (args.save_limit, "--save-limit"),
+        (args.out, "--out"),
+    ):
+        if given is not None:
+            return usage(args, f"{option} does not apply to --method optimal")
+    areas = (
+        [a.strip() for a in args.redispatch.split(",") if a.strip()] if args.redispatch else None
+    )
+    try:
+        result = n1_ttc(
+            network,
+            args.source,
+            args.sink,
+            units=None if args.units == "none" else args.units,
+            exceptional=args.exceptional,
+            emergency_rating_percent=args.emergency_rating,
+            redispatch_areas=areas,
+            trm_mw=args.trm,
+            committed_mw=args.committed,
+            tol_mw=args.tol_mw or 10.0,
+            max_mw=args.max_mw,
+            set_aside_insecure=args.set_aside_insecure,
+        )
+    except TtcError as exc:
+        return usage(args, str(exc))
+    binding = result.binding or {}
+    if args.json:
+        doc = {
+            "file": str(args.file),
+            "scenario": getattr(network, "scenario", None) or args.scenario,
+            "source": args.source,
+            "sink": args.sink,
+            "method": "optimal",
+            "status": result.status,
+            "message": result.message,
+            "ttc_mw": json_value(result.ttc_mw),
+            "atc_mw": json_value(result.atc_mw),
+            "trm_mw": result.trm_mw,
+            "committed_mw": result.committed_mw,
+            "binding": {k: json_value(v) for k, v in binding.items()} or None,
+            "binding_rows": _records(result.binding_rows),
+            "hvdc": _records(result.hvdc, "id"),
+            "redispatch_zone": _records(result.redispatch_zone, "zone"),
+            "base_redispatch_zone": _records(result.base_redispatch_zone, "zone"),
+            "residual": _records(result.residual),
+            "ordinary_contingencies": len(result.ordinary),
+            "exceptional_contingencies": len(result.exceptional),
+            "set_aside": [o.label for o in result.set_aside],
+        }
+        print(json.dumps(doc, indent=1))
+        return EXIT_OK
+    lines = [
+        f"{network.name or network.source}: N-1 transfer {args.source} -> {args.sink} "
+        f"(optimal HVDC and redispatch, {len(result.ordinary)} ordinary and "
+        f"{len(result.exceptional)} exceptional contingencies)",
+        f"status: {result.status}",
+        result.message,
+    ]
+    if result.defined:
+        lines.append(
+            f"TTC {result.ttc_mw:.1f} MW, TRM {result.trm_mw:.1f} MW, committed "
+            f"{result.committed_mw:.1f} MW, ATC {result.atc_mw:.1f} MW"
+        )
+    if binding:
+        lines.append(
+            f"binding: {binding.get('kind')} {binding.get('element')} {binding.get('id')} "
+            f"after {binding.get('contingency') or 'no outage'}, shadow price "
+            f"{binding.get('shadow_price', float('nan')):.3g} MW per MW of limit"
+        )
+    for title, table in (
+        ("HVDC setpoints", result.hvdc),
+        ("base-case redispatch per zone (MW)", result.base_redispatch_zone),
+        ("transfer redispatch per zone (MW)", result.redispatch_zone),
+        ("violations left", result.residual),
+    ):
+        if len(table):
+            lines.append(f"{title}:")
+            lines.append(table.round(2).to_string())
+    if result.set_aside:
+        lines.append(f"set aside (insecure with no transfer): {len(result.set_aside)} outages")
     print("\n".join(lines))
     return EXIT_OK

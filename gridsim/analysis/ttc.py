@@ -1,0 +1,838 @@
+"""N-1 transfer capability as successive security-constrained LPs verified in AC.
+
+The method a planner signs (issue 17, items 3 and 4), in two phases:
+
+1. **Base case first.** At zero transfer the AC power flow and the AC post-contingency
+   state of every studied outage are solved (:func:`gridsim.analysis.outages.solve_outage`,
+   with the participation response; an islanding outage is solved and its lost load
+   counts as a violation above ``max_lost_mw``). Where a limit is broken, the least
+   preventive redispatch (:func:`gridsim.analysis.scopf.secure_base_case`, HVDC setpoints
+   free) is found on a :class:`~gridsim.analysis.scopf.LinearisedGrid` built at the AC
+   point with the AC post-contingency results as the N-1 constants, applied, and the AC
+   N-1 check repeated, until the base case holds every limit or ``max_rounds`` rounds are
+   spent. If it cannot be secured, the TTC is not defined (NaN): the status says
+   ``"base case cannot be secured"`` and the residual violations are listed. Setting the
+   offending outages aside is only done with ``set_aside_insecure=True``, and then the
+   status, the message and :attr:`TtcResult.set_aside` say so.
+2. **Transfer.** From the secured point, :func:`gridsim.analysis.scopf.max_transfer`
+   maximises the transfer ``t`` (source units up and sink loads up by their shift keys)
+   with the joining HVDC links free and optional preventive redispatch inside
+   ``redispatch_areas``; its solution is applied and checked in AC (N-0 and N-1:
+   thermal at the emergency rating after an outage, voltage limits, unit and converter
+   limits, interfaces). Where the AC check holds, or fails on a limit the LP models
+   (thermal, interface, unit, converter), the grid is re-linearised at the new AC point
+   and the LP solved again; this stops when the LP moves ``t`` by less than the search
+   tolerance ``max(tol_mw, rel_tol t)``. Where the AC check fails on a limit the LP does
+   not model (voltage, a diverged or islanding outage), or the rounds run out, ``t`` is
+   bisected between the last AC-secure point and the failing one along that direction
+   (same HVDC split and redispatch per MW). Last, a step of ``max(tol_mw, rel_tol t)``
+   more along the same direction is checked in AC: it must break a limit
+   (:attr:`TtcResult.next_step`); where it does not, the search goes on along that
+   direction. So the reported TTC holds every limit in AC (within ``THERMAL_TOL`` of a
+   thermal limit and ``VOLTAGE_TOL_PU`` of a voltage limit).
+
+``ttc_mw`` is the transfer added to the secured base case; ``atc_mw = ttc_mw - trm_mw -
+committed_mw``. The shadow prices are the last LP's duals at the optimum (MW of TTC per
+MW of each binding row's limit; :attr:`TtcResult.rating_prices` per MVA of an element's
+rating); :func:`verify_shadow_price` re-solves the whole TTC with one rating raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from gridsim.analysis.outages import (
+    Outage,
+    OutageResult,
+    exceptional_contingencies,
+    ordinary_contingencies,
+    solve_outage,
+)
+from gridsim.analysis.powerflow import run_ac
+from gridsim.analysis.scopf import (
+    Interface,
+    LinearisedGrid,
+    ScopfResult,
+    _joining_links,
+    _shift_keys,
+    max_transfer,
+    secure_base_case,
+)
+from gridsim.exceptions import ConvergenceError, GridsimError
+from gridsim.model.compile import NONE
+from gridsim.model.network import Network, plain
+from gridsim.results import PowerFlowResult
+
+__all__ = ["TtcError", "TtcResult", "n1_ttc", "verify_shadow_price"]
+
+THERMAL_TOL = 0.005  # a thermal limit holds within this fraction of it
+VOLTAGE_TOL_PU = 1e-3  # a voltage limit holds within this
+SETPOINT_TOL_MW = 1e-3  # unit and converter limits, interfaces
+DEFAULT_MAX_LOST_MW = 1000.0  # load an outage may cut off before it is a violation
+BASE_MAX_ITER = 30
+VIOLATION_COLUMNS = ["kind", "element", "id", "contingency", "value", "limit", "excess"]
+
+
+class TtcError(GridsimError, ValueError):
+    """Bad input to :func:`n1_ttc` (unknown options, negative margins)."""
+
+
+@dataclasses.dataclass
+class TtcResult:
+    """Outcome of :func:`n1_ttc`.
+
+    Attributes
+    ----------
+    ttc_mw, atc_mw : float
+        Total transfer capability (transfer added to the secured base case) and
+        ``ttc_mw - trm_mw - committed_mw``; NaN where the base case cannot be secured.
+    trm_mw, committed_mw : float
+    status : str
+        ``"optimal"``; ``"base case cannot be secured"``; either followed by
+        ``" (insecure outages set aside)"`` when ``set_aside_insecure`` set some aside.
+    message : str
+        The outcome in words.
+    binding : dict or None
+        The LP's binding limit with the largest shadow price at the optimum: ``kind``,
+        ``element``, ``id``, ``contingency``, ``shadow_price``.
+    binding_rows : pandas.DataFrame
+        Every binding row of the last LP (:attr:`ScopfResult.binding`).
+    rating_prices : pandas.Series
+        MW of TTC per MVA of each binding branch's ``rate_mva``.
+    next_step : pandas.DataFrame
+        The AC violations one step (``max(tol_mw, rel_tol ttc)``) beyond the TTC along
+        the same direction (columns ``kind``, ``element``, ``id``, ``contingency``,
+        ``value``, ``limit``, ``excess``).
+    next_step_mw : float
+        The transfer of that step.
+    hvdc : pandas.DataFrame
+        Per joining link: ``base_mw`` (secured base case), ``p_mw`` at the TTC,
+        ``max_p_mw``.
+    redispatch_mw, redispatch_zone
+        Preventive redispatch of the transfer (per unit; per zone ``up_mw``,
+        ``down_mw``, ``net_mw``), the transfer's own shift excluded.
+    base_redispatch_mw, base_redispatch_zone, base_hvdc_change_mw
+        What securing the base case moved (per unit, per zone, per link).
+    base_violations_removed : pandas.DataFrame
+        The AC violations at zero transfer before securing.
+    residual : pandas.DataFrame
+        Where the base case cannot be secured: the AC violations left.
+    ordinary, exceptional : list of Outage
+        The contingencies studied, the exceptional ones separately.
+    set_aside : list of Outage
+        Outages set aside (only with ``set_aside_insecure=True``).
+    rounds, base_rounds, ac_checks : int
+        Transfer LPs, base-case LPs, AC N-1 checks done.
+    elapsed_s : float
+    network : Network
+        The dispatch at the TTC (the secured base case where the TTC is not defined).
+    """
+
+    ttc_mw: float
+    atc_mw: float
+    trm_mw: float
+    committed_mw: float
+    status: str
+    message: str
+    binding: dict | None
+    binding_rows: pd.DataFrame
+    rating_prices: pd.Series
+    next_step: pd.DataFrame
+    next_step_mw: float
+    hvdc: pd.DataFrame
+    redispatch_mw: pd.Series
+    redispatch_zone: pd.DataFrame
+    base_redispatch_mw: pd.Series
+    base_redispatch_zone: pd.DataFrame
+    base_hvdc_change_mw: pd.Series
+    base_violations_removed: pd.DataFrame
+    residual: pd.DataFrame
+    ordinary: list
+    exceptional: list
+    set_aside: list
+    rounds: int
+    base_rounds: int
+    ac_checks: int
+    elapsed_s: float
+    network: Network = dataclasses.field(repr=False)
+    options: dict = dataclasses.field(repr=False, default_factory=dict)
+
+    @property
+    def defined(self) -> bool:
+        return bool(np.isfinite(self.ttc_mw))
+
+
+# -- the AC check ---------------------------------------------------------------------------
+@dataclasses.dataclass
+class _Check:
+    result: PowerFlowResult
+    posts: list
+    violations: pd.DataFrame
+    complete: bool
+
+    @property
+    def ok(self) -> bool:
+        """Every limit holds within its tolerance."""
+        v = self.violations
+        return self.complete and not (v.excess > _tolerance(v)).any()
+
+    @property
+    def broken(self) -> bool:
+        """Some limit is exceeded at all (no tolerance)."""
+        v = self.violations
+        return bool((v.excess > 1e-9 * np.maximum(1.0, np.abs(v.limit.fillna(1.0)))).any())
+
+    @property
+    def lp_fixable(self) -> bool:
+        """Every violation is of a kind the LP models."""
+        return bool(self.violations.kind.isin(["thermal", "interface", "generation", "hvdc"]).all())
+
+
+def _tolerance(v: pd.DataFrame) -> np.ndarray:
+    limit = np.abs(v.limit.to_numpy(dtype=float))
+    return np.select(
+        [v.kind == "thermal", v.kind == "voltage"],
+        [THERMAL_TOL * limit, VOLTAGE_TOL_PU],
+        SETPOINT_TOL_MW,
+    )
+
+
+class _Checker:
+    """AC N-0 and N-1 verification of a dispatch of ``network`` (same tables)."""
+
+    def __init__(self, network, outages, emergency, max_lost_mw, q_limits, interfaces, units):
+        cn = network.compile()
+        self.p0 = network.gen.p_mw.copy()
+        self.hvdc0 = network.hvdc.p_mw.copy() if len(network.hvdc) else pd.Series(dtype=float)
+        self.br_key = pd.MultiIndex.from_arrays([cn.br_kind, cn.br_id])
+        self.br_label = [("line" if k == 0 else "trafo", plain(i)) for k, i in self.br_key]
+        self.rate = np.where(cn.br_rate_mva > 0, cn.br_rate_mva, np.nan)
+        self.emergency = emergency
+        self.bus = network.bus
+        self.outages = _distinct(outages)
+        self.max_lost = max_lost_mw
+        self.q_limits = q_limits
+        self.interfaces = interfaces
+        self.units = pd.Index(units)
+        self.priority: dict = {}
+        self.count = 0
+
+    def __call__(self, net: Network, *, fail_fast: bool = False) -> _Check:
+        self.count += 1
+        res = run_ac(net, enforce_q_limits=self.q_limits, max_iter=BASE_MAX_ITER)
+        if not res.converged:
+            raise ConvergenceError(
+                f"the AC power flow of the dispatch did not converge after {res.iterations} "
+                f"iterations ({res.message}); largest mismatch {res.max_mismatch_mva:.4g} MVA",
+                res.iterations,
+                res.max_mismatch_mva,
+            )
+        rows = self._n0(net, res)
+        posts = []
+        complete = True
+        if fail_fast and _any_over(rows):
+            return _Check(res, posts, _table(rows), False)
+        order = sorted(self.outages, key=lambda o: -self.priority.get(o, 0.0))
+        for o in order:
+            post = solve_outage(net, o, base=res, enforce_q_limits=self.q_limits)
+            posts.append(post)
+            found = self._n1(net, post)
+            worst = max((r[6] / max(_tol_row(r), 1e-9) for r in found), default=0.0)
+            self.priority[o] = worst
+            rows += found
+            if fail_fast and _any_over(found):
+                complete = len(posts) == len(order)
+                break
+        return _Check(res, posts, _table(rows), complete)
+
+    def _thermal(self, res, keep, contingency, factor) -> list:
+        """Thermal rows of ``res`` mapped onto the base branch order."""
+        pf_key = pd.MultiIndex.from_arrays([res.cn.br_kind, res.cn.br_id])
+        pos = pf_key.get_indexer(self.br_key)
+        s = np.maximum(np.abs(res._s_from), np.abs(res._s_to))
+        load = np.where(pos >= 0, s[np.maximum(pos, 0)], np.nan)
+        limit = self.rate * factor * keep
+        with np.errstate(invalid="ignore"):
+            over = np.flatnonzero(load > limit)
+        return [
+            ("thermal", *self.br_label[k], contingency, load[k], limit[k], load[k] - limit[k])
+            for k in over
+        ]
+
+    def _voltage(self, res, contingency) -> list:
+        cn = res.cn
+        vm = np.abs(res.v)
+        live = cn.bus_type != NONE
+        lo = self.bus.min_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
+        hi = self.bus.max_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
+        out = []
+        with np.errstate(invalid="ignore"):
+            for k in np.flatnonzero(live & (vm < lo)):
+                out.append(
+                    (
+                        "voltage",
+                        "bus",
+                        plain(cn.bus_ids[k]),
+                        contingency,
+                        vm[k],
+                        lo[k],
+                        lo[k] - vm[k],
+                    )
+                )
+            for k in np.flatnonzero(live & (vm > hi)):
+                out.append(
+                    (
+                        "voltage",
+                        "bus",
+                        plain(cn.bus_ids[k]),
+                        contingency,
+                        vm[k],
+                        hi[k],
+                        vm[k] - hi[k],
+                    )
+                )
+        return out
+
+    def _n0(self, net: Network, res: PowerFlowResult) -> list:
+        rows = self._thermal(res, 1.0, None, 1.0) + self._voltage(res, None)
+        gen = net.gen.loc[self.units]
+        p, p0 = gen.p_mw.to_numpy(dtype=float), self.p0.loc[self.units].to_numpy(dtype=float)
+        hi = np.maximum(np.nan_to_num(gen.max_p_mw.to_numpy(dtype=float), nan=np.inf), p0)
+        lo = np.minimum(np.nan_to_num(gen.min_p_mw.to_numpy(dtype=float), nan=0.0), p0)
+        for gid, pk, lk, hk in zip(self.units, p, lo, hi, strict=True):
+            if pk > hk + 1e-9 or pk < lk - 1e-9:
+                limit = hk if pk > hk else lk
+                rows.append(("generation", "gen", plain(gid), None, pk, limit, abs(pk - limit)))
+        if len(net.hvdc):
+            hv = net.hvdc
+            cap = np.maximum(hv.max_p_mw.to_numpy(dtype=float), np.abs(self.hvdc0.to_numpy()))
+            for lid, pk, ck in zip(hv.index, hv.p_mw.to_numpy(dtype=float), cap, strict=True):
+                if abs(pk) > ck + 1e-9:
+                    rows.append(("hvdc", "hvdc", plain(lid), None, pk, ck, abs(pk) - ck))
+        if self.interfaces:
+            flows = pd.Series(res.branch_p_from_mw, index=self.br_key)
+            kinds = {"line": 0, "trafo": 1}
+            for face in self.interfaces:
+                total = 0.0
+                for element, eid, direction in face.members:
+                    if element == "hvdc":
+                        total += direction * float(net.hvdc.p_mw.loc[eid])
+                    else:
+                        total += direction * float(flows.get((kinds[element], eid), 0.0))
+                if total > face.limit_mw:
+                    excess = total - face.limit_mw
+                    rows.append(
+                        ("interface", "interface", face.id, None, total, face.limit_mw, excess)
+                    )
+        return rows
+
+    def _n1(self, net: Network, post: OutageResult) -> list:
+        o = post.outage
+        label = o.label
+        if post.status == "diverged":
+            return [("diverged", o.element, plain(o.id), label, np.nan, np.nan, np.inf)]
+        rows = []
+        if post.lost_load_mw > self.max_lost:
+            lost = post.lost_load_mw
+            rows.append(
+                (
+                    "islanding",
+                    o.element,
+                    plain(o.id),
+                    label,
+                    lost,
+                    self.max_lost,
+                    lost - self.max_lost,
+                )
+            )
+        keep = np.ones(len(self.br_key))
+        if o.element in ("line", "trafo"):
+            k = self.br_key.get_loc((0 if o.element == "line" else 1, o.id))
+            keep[k] = (o.parallel - o.circuits) / o.parallel
+        rows += self._thermal(post.power_flow, keep, label, self.emergency)
+        return rows + self._voltage(post.power_flow, label)
+
+
+def _tol_row(r) -> float:
+    kind, limit = r[0], r[5]
+    if kind == "thermal":
+        return THERMAL_TOL * abs(limit)
+    return VOLTAGE_TOL_PU if kind == "voltage" else SETPOINT_TOL_MW
+
+
+def _any_over(rows) -> bool:
+    return any(r[6] > _tol_row(r) for r in rows)
+
+
+def _table(rows: list) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=VIOLATION_COLUMNS)
+    return table.sort_values("excess", ascending=False, ignore_index=True)
+
+
+def _key(o: Outage) -> tuple:
+    return (o.element, o.id, o.circuits)
+
+
+def _distinct(outages: list[Outage]) -> list[Outage]:
+    """One outage per (element, id, circuits lost): identical circuits give identical
+    results."""
+    seen, out = set(), []
+    for o in outages:
+        key = _key(o)
+        if key not in seen:
+            seen.add(key)
+            out.append(o)
+    return out
+
+
+# -- dispatch helpers -------------------------------------------------------------------------
+def _blend(lo: Network, hi: Network, s: float) -> Network:
+    """``lo + s (hi - lo)`` in every setpoint a transfer moves (units, links, loads)."""
+    net = lo.copy()
+    for element, cols in (("gen", ("p_mw",)), ("hvdc", ("p_mw",)), ("load", ("p_mw", "q_mvar"))):
+        if not len(net[element]):
+            continue
+        table = net[element]
+        for col in cols:
+            a, b = lo[element][col].to_numpy(dtype=float), hi[element][col].to_numpy(dtype=float)
+            table[col] = a + s * (b - a)
+    net.invalidate()
+    return net
+
+
+def _zones(net: Network, moves: pd.Series) -> pd.DataFrame:
+    zone = net.bus["zone"].astype(str).reindex(net.gen.bus.reindex(moves.index)).to_numpy()
+    table = pd.DataFrame(
+        {"zone": zone, "up_mw": np.maximum(moves, 0.0), "down_mw": np.maximum(-moves, 0.0)}
+    )
+    table = table.groupby("zone", sort=True).sum()
+    table["net_mw"] = table.up_mw - table.down_mw
+    return table
+
+
+def _moves(before: Network, after: Network, units: pd.Index) -> pd.Series:
+    diff = after.gen.p_mw.loc[units] - before.gen.p_mw.loc[units]
+    return diff[np.abs(diff) > 1e-6].rename("redispatch_mw")
+
+
+# -- the method -----------------------------------------------------------------------------
+def n1_ttc(
+    network: Network,
+    source,
+    sink,
+    *,
+    contingencies: str | Iterable[Outage] = "ordinary",
+    units: str | None = "all",
+    exceptional: bool = False,
+    emergency_rating_percent: float = 100.0,
+    redispatch_areas: Iterable[str] | str | Mapping | None = None,
+    base_redispatch: Iterable[str] | str | Mapping | None = "all",
+    secure_base: bool = True,
+    interfaces: Iterable | None = None,
+    sink_element: str = "load",
+    trm_mw: float = 0.0,
+    committed_mw: float = 0.0,
+    tol_mw: float = 10.0,
+    rel_tol: float = 0.01,
+    max_mw: float | None = None,
+    enforce_q_limits: bool = True,
+    max_lost_mw: float = DEFAULT_MAX_LOST_MW,
+    set_aside_insecure: bool = False,
+    max_rounds: int = 6,
+) -> TtcResult:
+    """N-1 total transfer capability with optimal HVDC setpoints and redispatch,
+    verified in AC (see the module docstring for the method).
+
+    Parameters
+    ----------
+    network : Network
+        Not modified.
+    source, sink : str or iterable of ids
+        Zone codes or group names, or id lists (as :func:`gridsim.transfer_capability`).
+    contingencies : "ordinary" or iterable of Outage
+        ``"ordinary"``: :func:`gridsim.analysis.outages.ordinary_contingencies` with
+        ``units``.
+    units : {"all", "largest_per_area"} or None
+        Unit outages in the ordinary set.
+    exceptional : bool
+        Also hold the exceptional contingencies (all circuits of multi-circuit lines).
+    emergency_rating_percent : float
+        Post-contingency thermal limit, percent of ``rate_mva``.
+    redispatch_areas : iterable of zone/group names, mapping gen id -> cost, or None
+        Where the transfer may use preventive redispatch (each zone's redispatch nets
+        to zero); None: none.
+    base_redispatch : "all", iterable of names, mapping or None
+        Units that may move to secure the base case (default every unit).
+    secure_base : bool
+        Secure the base case first (default); False: start from it as it is.
+    interfaces : iterable of Interface or dict, optional
+        Flowgates held in the base case and at the TTC.
+    sink_element : {"load", "gen"}
+    trm_mw, committed_mw : float
+        Reliability margin and committed transfers, MW (``atc = ttc - trm - committed``).
+    tol_mw, rel_tol : float
+        Search tolerance ``max(tol_mw, rel_tol * ttc)``: the LP rounds stop when ``t``
+        moves less, bisection stops that close, and it is the size of the step that
+        must break a limit.
+    max_mw : float, optional
+        Largest transfer studied.
+    enforce_q_limits : bool
+        Reactive limits of voltage controllers in every AC solve.
+    max_lost_mw : float
+        Load an islanding outage may cut off before it counts as a violation, MW.
+    set_aside_insecure : bool
+        Where the base case cannot be secured, set the outages left violated aside and
+        go on (every output says so). Default False: the TTC is then not defined.
+    max_rounds : int
+        LP rounds per phase.
+
+    Returns
+    -------
+    TtcResult
+
+    Raises
+    ------
+    TtcError
+        For bad options.
+    ConvergenceError
+        When the AC power flow of the base case (or of a dispatch) does not converge.
+    """
+    start = time.perf_counter()
+    if not isinstance(network, Network):
+        raise TtcError("n1_ttc needs a Network (not a compiled one)")
+    for name, value in (("trm_mw", trm_mw), ("committed_mw", committed_mw)):
+        if not (np.isfinite(value) and value >= 0):
+            raise TtcError(f"{name} must be a non-negative number of MW, got {value!r}")
+    if not (tol_mw > 0 and rel_tol >= 0 and max_rounds >= 1):
+        raise TtcError("tol_mw must be positive, rel_tol non-negative, max_rounds at least 1")
+    if not (np.isfinite(emergency_rating_percent) and emergency_rating_percent > 0):
+        raise TtcError(
+            f"emergency_rating_percent must be positive, got {emergency_rating_percent!r}"
+        )
+    options = dict(
+        contingencies=contingencies,
+        units=units,
+        exceptional=exceptional,
+        emergency_rating_percent=emergency_rating_percent,
+        redispatch_areas=redispatch_areas,
+        base_redispatch=base_redispatch,
+        secure_base=secure_base,
+        interfaces=interfaces,
+        sink_element=sink_element,
+        trm_mw=trm_mw,
+        committed_mw=committed_mw,
+        tol_mw=tol_mw,
+        rel_tol=rel_tol,
+        max_mw=max_mw,
+        enforce_q_limits=enforce_q_limits,
+        max_lost_mw=max_lost_mw,
+        set_aside_insecure=set_aside_insecure,
+        max_rounds=max_rounds,
+    )
+    faces = [Interface.parse(i) for i in interfaces or []]
+    if isinstance(contingencies, str):
+        if contingencies != "ordinary":
+            raise TtcError(
+                f"contingencies must be 'ordinary' or a list of Outage, got {contingencies!r}"
+            )
+        ordinary = ordinary_contingencies(network, units=units)
+    else:
+        ordinary = list(contingencies)
+    extra = exceptional_contingencies(network) if exceptional else []
+    studied = ordinary + extra
+    units_checked = list(network.gen.index)  # a unit that has not moved never violates
+
+    def checker(outages):
+        return _Checker(
+            network,
+            outages,
+            emergency_rating_percent / 100.0,
+            max_lost_mw,
+            enforce_q_limits,
+            faces,
+            units_checked,
+        )
+
+    check = checker(studied)
+    grid_args = dict(emergency_rating_percent=emergency_rating_percent)
+
+    # -- phase 1: the base case ---------------------------------------------------------
+    net = network.copy()
+    first = check(net)
+    chk = first
+    base_rounds = 0
+    set_aside: list = []
+    secured_note = lp_note = ""
+    while not chk.ok and secure_base and base_rounds < max_rounds:
+        base_rounds += 1
+        grid = LinearisedGrid(
+            net, chk.result, outages=check.outages, post_results=chk.posts, **grid_args
+        )
+        fix = secure_base_case(grid, redispatch=base_redispatch, interfaces=faces)
+        if fix.status != "optimal":
+            lp_note = f"; the redispatch LP: {fix.message}"
+            break
+        if fix.redispatch_total_mw + fix.hvdc.change_mw.abs().sum() < 1e-6:
+            lp_note = "; the redispatch LP moves nothing (what is left is not thermal)"
+            break
+        net = fix.apply(net)
+        chk = check(net)
+    if not chk.ok and set_aside_insecure:
+        bad = set(chk.violations.contingency.dropna())
+        keys = {_key(o) for o in check.outages if o.label in bad}
+        set_aside = [o for o in studied if _key(o) in keys]
+        if set_aside:
+            check = checker([o for o in studied if _key(o) not in keys])
+            chk = check(net)
+            secured_note = " (insecure outages set aside)"
+    base_units = pd.Index(units_checked)
+    base_moves = _moves(network, net, base_units)
+    hv_change = (
+        (net.hvdc.p_mw - network.hvdc.p_mw).rename("change_mw")
+        if len(net.hvdc)
+        else pd.Series(dtype=float)
+    )
+    common = dict(
+        trm_mw=float(trm_mw),
+        committed_mw=float(committed_mw),
+        base_redispatch_mw=base_moves,
+        base_redispatch_zone=_zones(network, base_moves),
+        base_hvdc_change_mw=hv_change[np.abs(hv_change) > 1e-6],
+        base_violations_removed=first.violations if chk.ok else first.violations.iloc[:0],
+        ordinary=ordinary,
+        exceptional=extra,
+        set_aside=set_aside,
+        base_rounds=base_rounds,
+        options=options,
+    )
+    if not chk.ok:
+        worst = chk.violations.iloc[0]
+        after = f" after the outage of {worst.contingency}" if worst.contingency else ""
+        message = (
+            f"N-1 TTC not defined: base case cannot be secured: {len(chk.violations)} AC "
+            f"violation(s) remain after {base_rounds} redispatch LP(s); worst: {worst.kind} "
+            f"{worst.element} {str(worst.id)!r}{after}{lp_note}"
+        )
+        return TtcResult(
+            ttc_mw=np.nan,
+            atc_mw=np.nan,
+            status="base case cannot be secured" + secured_note,
+            message=message + secured_note,
+            binding=None,
+            binding_rows=pd.DataFrame(),
+            rating_prices=pd.Series(dtype=float),
+            next_step=_table([]),
+            next_step_mw=np.nan,
+            hvdc=pd.DataFrame(),
+            redispatch_mw=pd.Series(dtype=float),
+            redispatch_zone=_zones(network, pd.Series(dtype=float)),
+            residual=chk.violations,
+            rounds=0,
+            ac_checks=check.count,
+            elapsed_s=time.perf_counter() - start,
+            network=net,
+            **common,
+        )
+
+    # -- phase 2: the transfer ------------------------------------------------------------
+    secured = net
+    src, snk = _shift_keys(secured, source, sink, sink_element)
+    grid = LinearisedGrid(
+        secured, chk.result, outages=check.outages, post_results=chk.posts, **grid_args
+    )
+    links = _joining_links(grid, src, snk, sink_element)
+
+    def step_of(t):
+        return max(tol_mw, rel_tol * abs(t))
+
+    best = (secured, 0.0, chk)
+    now = (secured, 0.0, chk)
+    lp: ScopfResult | None = None
+    rounds = 0
+    failing = None  # (net, t) of the last failing point
+    while rounds < max_rounds:
+        rounds += 1
+        net_k, t_k, chk_k = now
+        if rounds > 1:
+            grid = LinearisedGrid(
+                net_k, chk_k.result, outages=check.outages, post_results=chk_k.posts, **grid_args
+            )
+        lp = max_transfer(
+            grid,
+            src,
+            snk,
+            sink_element=sink_element,
+            hvdc=links,
+            redispatch=redispatch_areas,
+            interfaces=faces,
+            min_mw=-t_k,
+            max_mw=None if max_mw is None else max_mw - t_k,
+        )
+        if lp.status != "optimal":
+            break
+        cand, t_c = lp.apply(net_k), t_k + lp.transfer_mw
+        if abs(lp.transfer_mw) < step_of(t_k) / 2 and chk_k.ok:
+            break  # the LP stands still at an AC-secure point
+        chk_c = check(cand)
+        if chk_c.ok:
+            now = (cand, t_c, chk_c)
+            best = now if t_c >= best[1] else best
+            failing = None
+        elif chk_c.lp_fixable and rounds < max_rounds:
+            now, failing = (cand, t_c, chk_c), (cand, t_c)
+        else:
+            failing = (cand, t_c)
+            break
+    if failing is not None and failing[1] > best[1]:
+        best, _ = _bisect(check, best, failing, step_of)
+    # the step beyond the TTC along the same direction must break a limit
+    net_b, t_b, chk_b = best
+    nxt = None
+    if t_b > 0:
+        direction = (secured, 0.0)
+    else:  # no transfer: the direction of the last LP
+        direction = (
+            (lp.apply(secured), lp.transfer_mw) if lp is not None and lp.transfer_mw > 0 else None
+        )
+    for _ in range(8):
+        if direction is None:
+            break
+        if t_b > 0:
+            t_n = t_b + step_of(t_b)
+            probe = _blend(secured, net_b, t_n / t_b)
+        else:
+            t_n = step_of(0.0)
+            probe = _blend(secured, direction[0], t_n / direction[1])
+        if max_mw is not None and t_n > max_mw:
+            break
+        nxt = (t_n, check(probe, fail_fast=True))
+        if nxt[1].broken or not nxt[1].complete:
+            break
+        best = (probe, t_n, nxt[1])  # it holds every limit
+        net_b, t_b, chk_b = best
+        nxt = None
+    ttc = float(best[1])
+    binding_rows = lp.binding if lp is not None else pd.DataFrame()
+    binding = None
+    if len(binding_rows):
+        top = binding_rows.iloc[0]
+        binding = {k: top[k] for k in ("kind", "element", "id", "contingency", "shadow_price")}
+    hv = pd.DataFrame(
+        {
+            "base_mw": secured.hvdc.p_mw.reindex(links).to_numpy(dtype=float),
+            "p_mw": net_b.hvdc.p_mw.reindex(links).to_numpy(dtype=float),
+            "max_p_mw": secured.hvdc.max_p_mw.reindex(links).to_numpy(dtype=float),
+        },
+        index=pd.Index([plain(i) for i in links], name="hvdc"),
+    )
+    shift = pd.Series(0.0, index=base_units).add(ttc * src, fill_value=0.0).reindex(base_units)
+    if sink_element == "gen":
+        shift = shift.sub(ttc * snk, fill_value=0.0).reindex(base_units)
+    moves = _moves(secured, net_b, base_units).sub(shift, fill_value=0.0)
+    moves = moves[np.abs(moves) > 1e-6].rename("redispatch_mw")
+    next_table = nxt[1].violations if nxt is not None else _table([])
+    limit = (
+        f"; a step more ({nxt[0]:.6g} MW) breaks {next_table.kind.iloc[0]} "
+        f"{next_table.element.iloc[0]} {str(next_table.id.iloc[0])!r}"
+        + (
+            f" after the outage of {next_table.contingency.iloc[0]}"
+            if next_table.contingency.iloc[0]
+            else ""
+        )
+        if nxt is not None and len(next_table)
+        else ""
+    )
+    base_note = (
+        f" from a base case secured by {base_moves.abs().sum():.6g} MW of redispatch"
+        if len(base_moves)
+        else ""
+    )
+    return TtcResult(
+        ttc_mw=ttc,
+        atc_mw=ttc - trm_mw - committed_mw,
+        status="optimal" + secured_note,
+        message=f"N-1 TTC {ttc:.6g} MW{base_note}{limit}{secured_note}",
+        binding=binding,
+        binding_rows=binding_rows,
+        rating_prices=lp.rating_prices() if lp is not None else pd.Series(dtype=float),
+        next_step=next_table,
+        next_step_mw=nxt[0] if nxt is not None else np.nan,
+        hvdc=hv,
+        redispatch_mw=moves,
+        redispatch_zone=_zones(network, moves),
+        residual=_table([]),
+        rounds=rounds,
+        ac_checks=check.count,
+        elapsed_s=time.perf_counter() - start,
+        network=net_b,
+        **common,
+    )
+
+
+def _bisect(check, ok, bad, step_of):
+    """Bisection on ``t`` between AC-secure ``ok = (net, t, check)`` and failing ``bad =
+    (net, t)`` along the line joining them; returns ``(last secure, last failing t)``."""
+    (net_lo, t_lo, _), (net_hi, t_hi) = ok, bad
+    span = t_hi - t_lo
+    lo_s, hi_s = 0.0, 1.0
+    while (hi_s - lo_s) * span > step_of(t_lo + lo_s * span):
+        mid = 0.5 * (lo_s + hi_s)
+        trial = _blend(net_lo, net_hi, mid)
+        c = check(trial, fail_fast=True)
+        if c.ok:
+            lo_s, ok = mid, (trial, t_lo + mid * span, c)
+        else:
+            hi_s = mid
+    return ok, t_lo + hi_s * span
+
+
+def verify_shadow_price(
+    network: Network, source, sink, result: TtcResult, k: int = 0, *, percent: float = 1.0
+) -> dict:
+    """Re-solve the whole TTC with binding row ``k``'s element rating raised by
+    ``percent`` and compare the TTC change with ``shadow_price * limit_per_rating *
+    rating change``.
+
+    Only thermal rows (``n-0``, ``n-1``) of lines and transformers and HVDC converter
+    limits are supported.
+
+    Returns
+    -------
+    dict
+        ``element``, ``id``, ``kind``, ``contingency``, ``rating``, ``delta_rating``,
+        ``predicted_mw``, ``observed_mw``, ``ratio`` (observed / predicted).
+    """
+    row = result.binding_rows.iloc[k]
+    raised = network.copy()
+    if row.element in ("line", "trafo"):
+        rating = float(raised[row.element].at[row.id, "rate_mva"])
+        raised[row.element].at[row.id, "rate_mva"] = rating * (1 + percent / 100)
+        price = float(result.rating_prices.loc[(row.element, row.id)])
+    elif row.element == "hvdc":
+        rating = float(raised.hvdc.at[row.id, "max_p_mw"])
+        raised.hvdc.at[row.id, "max_p_mw"] = rating * (1 + percent / 100)
+        price = float(row.shadow_price)
+    else:
+        raise TtcError(f"cannot raise the rating of a {row.kind} row ({row.element})")
+    raised.invalidate()
+    again = n1_ttc(raised, source, sink, **result.options)
+    delta = rating * percent / 100
+    predicted = price * delta
+    observed = again.ttc_mw - result.ttc_mw
+    return {
+        "element": row.element,
+        "id": row.id,
+        "kind": row.kind,
+        "contingency": row.contingency,
+        "rating": rating,
+        "delta_rating": delta,
+        "predicted_mw": predicted,
+        "observed_mw": observed,
+        "ratio": observed / predicted if predicted else np.nan,
+        "result": again,
+    }

@@ -1,0 +1,187 @@
+"""N-1 transfer capability by successive security-constrained LPs (gridsim.analysis.ttc).
+
+Small cases: two case14 islands (zones A and B) joined by HVDC links (the builders of
+``test_scopf``), with every branch rated at 1.05-1.6 times its largest AC loading over
+the base case and every ordinary branch outage, plus 2 MVA, so that the base case is AC
+N-1 secure; voltage limits 0.9-1.1 p.u.; reactive limits off (case14's line 0 outage does
+not converge with them).
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gridsim
+from gridsim.analysis.outages import ordinary_contingencies, solve_outage
+from gridsim.analysis.ttc import n1_ttc, verify_shadow_price
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_scopf import two_islands  # noqa: E402
+
+ROOT = Path(__file__).parents[1]
+TOL_MW, REL_TOL = 10.0, 0.01
+OPTIONS = dict(units=None, enforce_q_limits=False, tol_mw=TOL_MW, rel_tol=REL_TOL)
+
+
+def ac_rated(net: gridsim.Network, seed: int) -> gridsim.Network:
+    """``net`` with branch ratings 1.05-1.6 times their largest AC loading (base case and
+    every ordinary branch outage) plus 2 MVA, voltage limits 0.9-1.1 p.u."""
+    rng = np.random.default_rng(seed)
+    net.bus["min_vm_pu"], net.bus["max_vm_pu"] = 0.9, 1.1
+    net.invalidate()
+    base = gridsim.run_ac(net)
+
+    def mva(res):
+        b = res.branch
+        return (b.loading_percent * b.rate_mva / 100.0).fillna(0.0)
+
+    worst = mva(base)
+    for outage in ordinary_contingencies(net, units=None, hvdc=False):
+        post = solve_outage(net, outage, base=base)
+        assert post.converged, outage.label
+        worst = np.fmax(worst, mva(post.power_flow).reindex(worst.index).fillna(0.0))
+    rate = worst * rng.uniform(1.05, 1.6, worst.size) + 2.0
+    for element in ("line", "trafo"):
+        part = rate.loc[element]
+        net[element].loc[part.index, "rate_mva"] = part.to_numpy()
+    net.invalidate()
+    return net
+
+
+def case(seed: int, ratings=(40.0, 60.0, 80.0)) -> gridsim.Network:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ac_rated(two_islands(seed, ratings=ratings), seed)
+
+
+def slack(ttc: float) -> float:
+    """The search tolerance at ``ttc``."""
+    return TOL_MW + REL_TOL * ttc
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_ttc_holds_in_ac_and_a_step_more_breaks(seed):
+    net = case(seed)
+    result = n1_ttc(net, "A", "B", **OPTIONS)
+    assert result.status == "optimal" and result.ttc_mw > 0
+    assert result.atc_mw == result.ttc_mw
+    assert len(result.next_step) and result.next_step_mw == pytest.approx(
+        result.ttc_mw + max(TOL_MW, REL_TOL * result.ttc_mw)
+    )
+    # an independent AC check of the dispatch at the TTC: every limit within 0.5 %
+    at = result.network
+    base = gridsim.run_ac(at)
+    assert base.converged
+    rate = base.branch.rate_mva
+    for res in [base] + [
+        solve_outage(at, o, base=base).power_flow for o in ordinary_contingencies(at, units=None)
+    ]:
+        b = res.branch
+        mva = b.loading_percent * b.rate_mva / 100.0
+        assert (mva <= rate.reindex(mva.index) * 1.005 + 1e-6).all()
+        vm = res.bus.vm_pu[res.bus.vm_pu > 0]
+        assert vm.between(0.9 - 1e-3, 1.1 + 1e-3).all()
+    assert (at.hvdc.p_mw.abs() <= at.hvdc.max_p_mw + 1e-6).all()
+    assert result.hvdc.p_mw.abs().le(result.hvdc.max_p_mw + 1e-6).all()
+
+
+def _variants(net: gridsim.Network, result):
+    """(name, less, more): ``more`` can carry at least what ``less`` can."""
+    out = []
+    less = net.copy()
+    less.hvdc.loc["H2", "in_service"] = False
+    less.invalidate()
+    out.append(("link added", less, net))
+    more = net.copy()
+    more.hvdc["max_p_mw"] *= 1.5
+    more.invalidate()
+    out.append(("link ratings raised", net, more))
+    b = result.binding
+    if b is not None and b["element"] in ("line", "trafo"):
+        more = net.copy()
+        more[b["element"]].loc[b["id"], "rate_mva"] *= 1.2
+        more.invalidate()
+        out.append(("binding rating raised", net, more))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_ttc_never_decreases_with_more_capacity(seed):
+    net = case(seed)
+    first = n1_ttc(net, "A", "B", **OPTIONS)
+    for name, less, more in _variants(net, first):
+        low = first if less is net else n1_ttc(less, "A", "B", **OPTIONS)
+        high = first if more is net else n1_ttc(more, "A", "B", **OPTIONS)
+        assert high.ttc_mw >= low.ttc_mw - slack(low.ttc_mw), name
+    emergency = n1_ttc(net, "A", "B", emergency_rating_percent=120.0, **OPTIONS)
+    assert emergency.ttc_mw >= first.ttc_mw - slack(first.ttc_mw)
+    face = {"id": "AB", "members": [("hvdc", h, 1) for h in ("H0", "H1", "H2")], "limit_mw": 30.0}
+    tight = n1_ttc(net, "A", "B", interfaces=[face], **OPTIONS)
+    loose = n1_ttc(net, "A", "B", interfaces=[{**face, "limit_mw": 60.0}], **OPTIONS)
+    assert tight.ttc_mw <= 30.0 + 1e-6
+    assert loose.ttc_mw >= tight.ttc_mw - slack(tight.ttc_mw)
+
+
+def test_ttc_beats_every_hvdc_split_of_the_heuristic_search():
+    """Brute force: transfer_capability with fixed shares (5 % steps) over two links,
+    the same branch outages (single circuits, non-islanding: transfer trips whole
+    lines and skips islanding ones), no HVDC or unit trips."""
+    net = case(1, ratings=(40.0, 60.0, 80.0))
+    net.hvdc.loc["H2", "in_service"] = False
+    net.invalidate()
+    from gridsim.analysis.scopf import LinearisedGrid
+
+    outages = ordinary_contingencies(net, units=None, hvdc=False)
+    grid = LinearisedGrid(net, gridsim.run_dc(net), outages=outages)
+    outages = [o for o, isl in zip(grid.outages, grid.islanding, strict=True) if not isl]
+    assert all(o.parallel == 1 for o in outages)
+    ours = n1_ttc(net, "A", "B", contingencies=outages, **OPTIONS)
+    best = 0.0
+    for share in np.linspace(0.0, 1.0, 21):
+        r = gridsim.transfer_capability(
+            net,
+            "A",
+            "B",
+            n_1=True,
+            contingencies=[(o.element, o.id) for o in outages],
+            hvdc_contingencies=False,
+            hvdc_shares={"H0": share, "H1": 1.0 - share},
+            enforce_q_limits=False,
+            tol_mw=TOL_MW,
+        )
+        best = max(best, r.ttc_mw)
+    assert ours.ttc_mw >= best - slack(best)
+
+
+def test_shadow_price_of_the_binding_element():
+    """Raising the binding element's rating by 1 % moves the TTC by price x rating
+    change within 10 % (tight search so that the TTC sits on the AC limit). On this
+    case (trafo 1 after trafo 4 binds) the ratio is 0.93; where line 105 binds (seeds 0
+    and 3) it is 0.83: the AC flow moves about 1.2 times as much per MW as the DC
+    sensitivities say."""
+    net = case(1)
+    options = {**OPTIONS, "tol_mw": 1e-3, "rel_tol": 0.0, "max_rounds": 12}
+    result = n1_ttc(net, "A", "B", **options)
+    assert result.binding["kind"] in ("n-0", "n-1") and result.binding["shadow_price"] > 0
+    check = verify_shadow_price(net, "A", "B", result, 0)
+    assert check["observed_mw"] == pytest.approx(check["predicted_mw"], rel=0.10)
+
+
+@pytest.mark.parametrize("scenario", ["2026", "2030", "2032"])
+def test_corridor_base_case_secured_or_said_not_to_be(scenario):
+    net = gridsim.load_network(ROOT / "networks" / "caspian_eu.yaml", scenario=scenario)
+    for sink in ("RS", "EU"):
+        r = n1_ttc(net, "AZ", sink)
+        assert not r.set_aside
+        if r.defined:
+            assert r.status == "optimal"
+            if r.base_rounds:
+                assert len(r.base_violations_removed) and r.base_redispatch_mw.abs().sum() > 0
+        else:
+            assert r.status == "base case cannot be secured"
+            assert len(r.residual) and "base case cannot be secured" in r.message
