@@ -36,7 +36,7 @@ from conftest import run_cli as run
 import gridsim
 from gridsim.analysis.powerflow import compiled
 from gridsim.exceptions import GridsimError
-from gridsim.io.matpower import parse_matpower, read_matpower
+from gridsim.io.matpower import parse_matpower, write_matpower
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE118 = ROOT / "tests" / "data" / "matpower" / "case118.m"
@@ -50,19 +50,11 @@ def _matpower_file(name: str) -> Path:
 
 
 def _read(path: Path):
-    """A MATPOWER case with its VM/VA as the bus columns ``CASE_VOLTAGE`` (set here
-    where ``read_matpower`` does not keep them itself)."""
+    """``gridsim.read_matpower``, which keeps the case's VM/VA as the bus columns
+    ``CASE_VOLTAGE`` (its warnings silenced)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        net = read_matpower(path)
-    if not set(CASE_VOLTAGE) <= set(net.bus.columns):
-        bus = parse_matpower(path.read_text(encoding="latin-1"), str(path))["bus"]
-        row = {int(b): k for k, b in enumerate(bus[:, 0])}
-        rows = [row[int(b)] for b in net.bus.index]
-        net.bus[CASE_VOLTAGE[0]] = bus[rows, 7]
-        net.bus[CASE_VOLTAGE[1]] = bus[rows, 8]
-        net.invalidate()
-    return net
+        return gridsim.read_matpower(path)
 
 
 def _pypower(path: Path):
@@ -103,6 +95,16 @@ def test_matpower_case_converges_from_its_stored_voltages(name):
     bus = res.bus.loc[ids]
     np.testing.assert_allclose(bus.vm_pu, vm, rtol=0, atol=TOL_VM_PU)
     np.testing.assert_allclose(bus.va_degree, va, rtol=0, atol=TOL_VA_DEG)
+
+
+def test_read_matpower_keeps_vm_va_and_write_matpower_writes_them(tmp_path):
+    net = _read(CASE118)
+    bus = parse_matpower(CASE118.read_text(), str(CASE118))["bus"]
+    assert list(net.bus.index) == bus[:, 0].astype(int).tolist()
+    np.testing.assert_array_equal(net.bus[CASE_VOLTAGE[0]], bus[:, 7])
+    np.testing.assert_array_equal(net.bus[CASE_VOLTAGE[1]], bus[:, 8])
+    back = parse_matpower(write_matpower(net, tmp_path / "c.m").read_text())["bus"]
+    np.testing.assert_array_equal(back[:, 7:9], bus[:, 7:9])
 
 
 @pytest.mark.slow

@@ -9,8 +9,18 @@ assignments and returns the matrices as arrays, skipping fields it does not use
 (``mpc.gencost`` and other matrices are returned, ``mpc.bus_name`` and other cell arrays
 as lists of strings). It understands ``%`` comments, ``%{ ... %}`` blocks, ``...``
 continuations, rows ended by ``;`` and/or newlines and values separated by blanks or
-commas; any other MATLAB statement that touches the case (``mpc.bus(:, 9) = ...``) is
-an error rather than silently ignored.
+commas.
+
+MATLAB code (26 of MATPOWER 8.1's own cases compute part of their data) is interpreted,
+never run, as MATPOWER would run it, for the closed subset those files use: constant
+expressions in matrices and scalars (``135/sqrt(3)``); from the first statement that is
+not a literal assignment to the end of the file, ``[PQ, PV, ...] = idx_bus`` (likewise
+``idx_gen``, ``idx_brch``: MATPOWER's 1-based column indices), assignments to local
+variables, to ``mpc.<field>`` and to ``mpc.<field>(rows, cols)`` (``:``, numbers, names,
+``[a b]`` rows or ``find`` results as subscripts), element-wise arithmetic
+(``+ - * / ^ .* ./ .^``, ``*``, ``/`` and ``^`` with a scalar), ``&``, ``|``,
+``sqrt``, ``sin``, ``cos``, ``acos``, ``isinf``, ``find``, ``if``/``end`` blocks,
+comments and ``...`` continuations. Any other statement is an error that names its line.
 
 Mapping (MATPOWER's semantics, as ``runpf`` applies them)
 ---------------------------------------------------------
@@ -31,7 +41,10 @@ the base of the ohmic values, which are converted back to the same per-unit valu
 zone numbers as strings; type 4 (isolated) buses are out of service, and so are the
 gens at them and the branches touching them. A bus's type is otherwise not stored:
 gridsim derives it from the generators, exactly as MATPOWER's ``bustypes`` does
-(a gen row at an isolated bus is kept as an out-of-service ``gen``).
+(a gen row at an isolated bus is kept as an out-of-service ``gen``). ``VM``/``VA`` are
+kept as the bus columns ``vm_pu``/``va_degree``: a stored solution, the start of
+``run_ac``'s default ``init="auto"`` (and of ``"case"``) as of MATPOWER's ``runpf``, not
+a setpoint; :func:`write_matpower` writes them back as ``VM``/``VA`` where finite.
 
 Generators: a gen row at a PV (2) or REF (3) bus becomes a voltage-controlling ``gen``
 (``p_mw = PG``, ``vm_pu = VG``, reactive and active limits); a gen row at a PQ (1) bus
@@ -106,6 +119,7 @@ _INF_OK = {"bus": {VMAX, VMIN}, "gen": {QMAX, QMIN, PMAX, PMIN}, "branch": set()
 
 _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Inf|inf|NaN|nan)\Z")
 _IDENT = re.compile(r"[A-Za-z_]\w*")
+_KEYWORDS = ("if", "for", "parfor", "while", "switch", "try")  # statements that start code
 _ROW_BREAK = None  # marker between rows in a token stream
 
 
@@ -120,6 +134,9 @@ class _Parser:
         self.src = source
         self.pos = 0
         self.line = 1
+        self.out_var = "mpc"
+        self.code: tuple[str, int] | None = None  # the MATLAB code from the first statement
+        self.locals: dict[str, tuple[str, int]] = {}  # scalar literals of other variables
 
     def fail(self, message: str) -> None:
         raise InvalidNetworkError(message, self.src)
@@ -210,7 +227,11 @@ class _Parser:
             if self.pos >= len(self.text):
                 break
             line = self.line
+            start = self.pos
             word = self._identifier()
+            if (word is None and self._peek() == "[") or word in _KEYWORDS:
+                self.code = (self.text[start:], line)  # MATLAB code, to the end of the file
+                break
             if word is None:
                 c = self._peek()
                 self.fail(f"line {line}: unexpected character {c!r}")
@@ -230,9 +251,12 @@ class _Parser:
                 path.append(part)
             lhs = _clip(".".join(path))
             self._skip_blank(newlines=False)
-            if self._peek() in ("(", "{"):
+            if self._peek() == "(":  # an indexed assignment: code to the end of the file
+                self.code = (self.text[start:], line)
+                break
+            if self._peek() == "{":
                 self.fail(
-                    f"line {line}: indexed assignment '{lhs}{self._peek()}...' is not supported "
+                    f"line {line}: indexed assignment '{lhs}{{...' is not supported "
                     "(only literal assignments such as 'mpc.bus = [...];' are read)"
                 )
             if self._peek() != "=" or self.text.startswith("==", self.pos):
@@ -243,6 +267,9 @@ class _Parser:
             self._end_statement(line, lhs)
             if len(path) == 2 and path[0] == out_var:
                 fields[path[1]] = (value, line)
+            elif len(path) == 1 and value[0] == "scalar":
+                self.locals[word] = (value[1], line)
+        self.out_var = out_var
         return name, fields
 
     def _function_header(self, line: int) -> tuple[str, str]:
@@ -437,12 +464,348 @@ def _matrix(field: str, rows: list[list[str]], src: str | None) -> np.ndarray:
         for j, token in enumerate(row):
             value = _number(token)
             if value is None:
+                value = _constant(token)  # such as 135/sqrt(3)
+            if value is None:
                 col = columns[j] if j < required else f"column {j + 1}"
                 raise InvalidNetworkError(
                     f"{field} row {k}: {col} = {_clip(_unquote(token))!r} is not a number", src
                 )
             out[k - 1, j] = value
     return out
+
+
+# ======================================================================================
+# MATLAB code after the data (unit conversions and the like)
+# ======================================================================================
+#: The outputs of MATPOWER's idx_bus, idx_gen and idx_brch, in order (their values are
+#: 1-based column indices; idx_bus starts with the bus types PQ, PV, REF, NONE = 1..4).
+_IDX = {
+    "idx_bus": [1, 2, 3, 4, *range(1, 18)],
+    "idx_gen": list(range(1, 26)),
+    "idx_brch": list(range(1, 22)),
+}
+_FUNCTIONS = {
+    "sqrt": np.sqrt,
+    "sin": np.sin,
+    "cos": np.cos,
+    "acos": np.arccos,
+    "isinf": np.isinf,
+    "find": lambda a: (np.flatnonzero(a.T) + 1.0).reshape(-1, 1),
+}
+_BUILTINS = {"pi": math.pi, "Inf": math.inf, "inf": math.inf, "NaN": math.nan, "nan": math.nan}
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)|(?P<name>[A-Za-z_]\w*)"
+    r"|(?P<op>\.\*|\./|\.\^|[-+*/^&|()\[\],:=.]))"
+)
+
+
+class _Unsupported(Exception):
+    """Code outside the subset the reader interprets (the message says what)."""
+
+
+def _tokens(text: str) -> list[tuple[str, str, bool]]:
+    """``(kind, text, blank before)`` of a statement."""
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            if not text[pos:].strip():
+                break
+            raise _Unsupported(f"unexpected {text[pos:].strip()[:1]!r}")
+        kind = m.lastgroup
+        out.append((kind, m.group(kind), m.start(kind) > pos))
+        pos = m.end()
+    return out
+
+
+class _Expr:
+    """One statement's tokens, evaluated on 2-D float arrays (MATLAB's element-wise
+    semantics, 1-based indices) against the variables ``env`` and the case ``out``."""
+
+    def __init__(self, text: str, env: Mapping[str, Any], out: Mapping[str, Any], out_var: str):
+        self.toks = _tokens(text)
+        self.k = 0
+        self.env, self.out, self.out_var = env, out, out_var
+
+    def peek(self, k: int = 0) -> tuple[str, str, bool]:
+        j = self.k + k
+        return self.toks[j] if j < len(self.toks) else ("end", "", False)
+
+    def take(self, text: str | None = None) -> str:
+        kind, tok, _ = self.peek()
+        if kind == "end" or (text is not None and tok != text):
+            raise _Unsupported(f"expected {text!r}" if text else "unexpected end")
+        self.k += 1
+        return tok
+
+    def done(self) -> None:
+        if self.k != len(self.toks):
+            raise _Unsupported(f"unexpected {self.peek()[1]!r}")
+
+    # -- expressions, by MATLAB precedence --------------------------------------------
+    def expr(self, in_brackets: bool = False) -> np.ndarray:
+        return self._binary(0, in_brackets)
+
+    _LEVELS = (("|",), ("&",), ("+", "-"), ("*", "/", ".*", "./"))
+
+    def _binary(self, level: int, br: bool) -> np.ndarray:
+        if level == len(self._LEVELS):
+            return self._unary(br)
+        left = self._binary(level + 1, br)
+        while True:
+            kind, op, blank = self.peek()
+            if kind != "op" or op not in self._LEVELS[level]:
+                return left
+            if br and blank and not self.peek(1)[2] and op in "+-":
+                raise _Unsupported(f"'{op}' between matrix elements is ambiguous")
+            self.k += 1
+            left = _apply(op, left, self._binary(level + 1, br))
+
+    def _unary(self, br: bool) -> np.ndarray:
+        if self.peek()[1] in ("-", "+") and self.peek()[0] == "op":
+            op = self.take()
+            value = self._unary(br)
+            return -value if op == "-" else value
+        base = self._primary()
+        while self.peek()[1] in ("^", ".^"):
+            op = self.take()
+            base = _apply(op, base, self._unary(br) if self.peek()[1] == "-" else self._primary())
+        return base
+
+    def _primary(self) -> np.ndarray:
+        kind, tok, _ = self.peek()
+        if kind == "num":
+            self.k += 1
+            return np.array([[float(tok)]])
+        if tok == "(":
+            self.k += 1
+            value = self.expr()
+            self.take(")")
+            return value
+        if tok == "[":
+            self.k += 1
+            items = []
+            while self.peek()[1] != "]":
+                items.append(self.expr(in_brackets=True))
+                if self.peek()[1] == ",":
+                    self.k += 1
+            self.take("]")
+            if not all(v.shape == (1, 1) for v in items):
+                raise _Unsupported("only rows of scalars '[a b]' are supported in brackets")
+            return np.array([[v[0, 0] for v in items]])
+        if kind != "name":
+            raise _Unsupported(f"unexpected {tok!r}" if tok else "unexpected end")
+        self.k += 1
+        if tok == self.out_var and self.peek()[1] == ".":
+            self.k += 1
+            field = self.take()
+            value = self.out.get(field)
+            if not isinstance(value, np.ndarray | float):
+                raise _Unsupported(f"{self.out_var}.{field} is not a numeric field")
+            value = np.atleast_2d(np.array(value, dtype=float))  # a copy, as MATLAB's
+            if self.peek()[1] == "(":
+                rows, cols = self.indices(value.shape)
+                value = value[np.ix_(rows, cols)]
+            return value
+        if tok in _FUNCTIONS:
+            self.take("(")
+            arg = self.expr()
+            self.take(")")
+            with np.errstate(invalid="ignore"):
+                value = _FUNCTIONS[tok](arg)
+            if np.isnan(value).any() and not np.isnan(arg).any():  # MATLAB: complex
+                raise _Unsupported(f"{tok} of a value outside its real domain")
+            return np.asarray(value, dtype=float)
+        if tok in self.env:
+            return self.env[tok]
+        if tok in _BUILTINS:
+            return np.array([[_BUILTINS[tok]]])
+        raise _Unsupported(f"unknown name {tok!r}")
+
+    def indices(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, cols)``, 0-based, of a ``(i, j)`` subscript at the cursor."""
+        self.take("(")
+        out = []
+        for dim in range(2):
+            if dim:
+                self.take(",")
+            if self.peek()[1] == ":" and self.peek(1)[1] in (",", ")"):
+                self.k += 1
+                out.append(np.arange(shape[dim]))
+                continue
+            v = self.expr().ravel()
+            if v.dtype == bool:
+                raise _Unsupported("logical subscripts are not supported (use find)")
+            if not (np.all(v == np.round(v)) and np.all(v >= 1) and np.all(v <= shape[dim])):
+                raise _Unsupported(f"subscript out of range (1 to {shape[dim]})")
+            out.append(v.astype(np.int64) - 1)
+        self.take(")")
+        return out[0], out[1]
+
+
+def _apply(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a op b`` as MATLAB computes it, for the element-wise cases."""
+    scalar = a.size == 1 or b.size == 1
+    if (op in ("*", "^") and not scalar) or (op == "/" and b.size != 1):
+        raise _Unsupported(f"matrix operation '{op}' (only element-wise arithmetic)")
+    if op in ("&", "|"):
+        a, b = a != 0, b != 0
+    try:
+        with np.errstate(all="ignore"):
+            return {
+                "+": np.add, "-": np.subtract, "*": np.multiply, ".*": np.multiply,
+                "/": np.divide, "./": np.divide, "^": np.power, ".^": np.power,
+                "&": np.logical_and, "|": np.logical_or,
+            }[op](a, b)  # fmt: skip
+    except ValueError:
+        raise _Unsupported(f"sizes {a.shape} and {b.shape} do not agree for '{op}'") from None
+
+
+def _constant(token: str) -> float | None:
+    """The value of a constant expression such as ``135/sqrt(3)`` (None if it is not one)."""
+    try:
+        e = _Expr(token, {}, {}, "")
+        value = e.expr()
+        e.done()
+    except (_Unsupported, RecursionError):
+        return None
+    return float(value[0, 0]) if value.shape == (1, 1) else None
+
+
+def _statements(text: str, first_line: int) -> list[tuple[int, str]]:
+    """``(line, statement)`` of code: comments dropped, ``...`` continuations joined,
+    split at ``;``, ``,`` and line ends outside brackets and parentheses."""
+    out: list[tuple[int, str]] = []
+    buf, depth, start = [], 0, first_line
+    for n, raw in enumerate(text.split("\n"), start=first_line):
+        if not buf:
+            start = n
+        line = raw.split("%", 1)[0]
+        cont = "..." in line
+        line = line.split("...", 1)[0]
+        for c in line:
+            if c in "([":
+                depth += 1
+            elif c in ")]":
+                depth -= 1
+            if depth == 0 and c in ";,":
+                if "".join(buf).strip():
+                    out.append((start, "".join(buf).strip()))
+                buf, start = [], n
+                continue
+            buf.append(c)
+        if cont:
+            buf.append(" ")
+            continue
+        if depth <= 0 or not "".join(buf).strip():
+            if "".join(buf).strip():
+                out.append((start, "".join(buf).strip()))
+            buf, depth = [], 0
+        else:
+            buf.append(";")  # a newline in brackets starts a new row (refused below)
+    if "".join(buf).strip():
+        out.append((start, "".join(buf).strip()))
+    return out
+
+
+def _run_code(parser: _Parser, out: dict[str, Any]) -> None:
+    """Interpret the MATLAB code after a case's data, as MATPOWER would run it."""
+    text, first_line = parser.code
+    env: dict[str, np.ndarray] = {}
+    blocks: list[bool] = []  # per open 'if': whether its body runs
+    for line, stmt in _statements(text, first_line):
+        try:
+            _statement(stmt, env, out, parser, blocks)
+        except (_Unsupported, RecursionError) as exc:
+            if isinstance(exc, RecursionError):
+                exc = _Unsupported("nested too deeply")
+            parser.fail(
+                f"line {line}: MATLAB code {_clip(stmt)!r} is not supported ({_clip(str(exc))})"
+            )
+    if blocks:
+        parser.fail(f"line {first_line}: 'if' without 'end'")
+
+
+def _statement(stmt, env, out, parser: _Parser, blocks: list[bool]) -> None:
+    m = _IDENT.match(stmt)
+    word = m.group() if m else ""
+    if word in (*_KEYWORDS, "else", "elseif") and word != "if":
+        raise _Unsupported("of the blocks, only 'if ... end' is read")
+    if word == "if":
+        if all(blocks):
+            cond = _Expr(stmt[2:], _locals(env, parser), out, parser.out_var)
+            value = cond.expr()
+            cond.done()
+            blocks.append(bool(value.size) and bool(np.all(value != 0)))
+        else:
+            blocks.append(False)
+        return
+    if stmt in ("end", "endif", "endfunction", "return"):
+        if blocks and stmt in ("end", "endif"):
+            blocks.pop()
+        elif stmt == "endif":
+            raise _Unsupported("'endif' without 'if'")
+        return
+    if not all(blocks):
+        return
+    e = _Expr(stmt, _locals(env, parser), out, parser.out_var)
+    if e.peek()[1] == "[":  # [A, B, ...] = idx_bus
+        e.k += 1
+        names = []
+        while e.peek()[1] != "]":
+            kind, name, _ = e.peek()
+            if kind != "name":
+                raise _Unsupported(f"unexpected {name!r}")
+            names.append(e.take())
+            if e.peek()[1] == ",":
+                e.k += 1
+        e.take("]")
+        e.take("=")
+        fn = e.take()
+        e.done()
+        if fn not in _IDX or len(names) > len(_IDX[fn]):
+            raise _Unsupported("only '[...] = idx_bus', 'idx_gen' or 'idx_brch'")
+        for name, value in zip(names, _IDX[fn], strict=False):
+            env[name] = np.array([[float(value)]])
+        return
+    kind, target, _ = e.peek()
+    if kind != "name":
+        raise _Unsupported(f"unexpected {target!r}")
+    e.k += 1
+    field = rows = cols = None
+    if target == parser.out_var:
+        e.take(".")
+        field = e.take()
+        if e.peek()[1] == "(":
+            matrix = out.get(field)
+            if not isinstance(matrix, np.ndarray) or matrix.ndim != 2:
+                raise _Unsupported(f"{parser.out_var}.{field} is not a numeric matrix")
+            rows, cols = e.indices(matrix.shape)
+    e.take("=")
+    value = e.expr()
+    e.done()
+    if field is None:
+        env[target] = value
+    elif rows is None:
+        out[field] = float(value[0, 0]) if value.shape == (1, 1) else value.astype(float)
+    else:
+        matrix = out[field]
+        if value.size != 1 and value.shape != (rows.size, cols.size):
+            raise _Unsupported(
+                f"{value.shape[0]}x{value.shape[1]} values for {rows.size}x{cols.size} elements"
+            )
+        matrix[np.ix_(rows, cols)] = value
+
+
+def _locals(env: dict[str, np.ndarray], parser: _Parser) -> dict[str, np.ndarray]:
+    """``env`` with the scalar literals assigned before the code (``fixed = 0;``)."""
+    merged = {}
+    for name, (token, _line) in parser.locals.items():
+        value = _constant(token)
+        if value is not None:
+            merged[name] = np.array([[value]])
+    merged.update(env)
+    return merged
 
 
 def parse_matpower(text: str, source: str | None = None) -> dict[str, Any]:
@@ -472,7 +835,9 @@ def parse_matpower(text: str, source: str | None = None) -> dict[str, Any]:
         ``gen``, ``branch`` or ``gencost``. Values are not checked further here (see
         :func:`read_matpower`).
     """
-    name, fields = _Parser(text, source).parse()
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # CR-only line ends too
+    parser = _Parser(text, source)
+    name, fields = parser.parse()
     out: dict[str, Any] = {"name": name}
     for key, (value, _line) in fields.items():
         kind = value[0]
@@ -492,7 +857,11 @@ def parse_matpower(text: str, source: str | None = None) -> dict[str, Any]:
             out[key] = value[1]
         else:
             number = _number(value[1])
+            if number is None:
+                number = _constant(value[1])
             out[key] = number if number is not None else value[1]
+    if parser.code is not None:
+        _run_code(parser, out)
     for key in ("bus", "gen", "branch", "baseMVA"):
         if key not in out:
             raise InvalidNetworkError(f"mpc.{key} is missing", source)
@@ -673,6 +1042,8 @@ def _build_network(ppc: Mapping[str, Any], name: str, source: str | None):
             "max_vm_pu": limit(bus[:, VMAX]),
             "zone": [_label(z) for z in bus[:, ZONE]],
             "area": [_label(a) for a in bus[:, BUS_AREA]],
+            "vm_pu": bus[:, VM],
+            "va_degree": bus[:, VA],
         },
         index=pd.Index(ids, name="id"),
     )
@@ -905,7 +1276,9 @@ def write_matpower(network_or_ppc: Any, path: str | os.PathLike) -> Path:
     ``sgen`` becomes a fixed gen row only at a PQ bus; at a PV or REF bus (where
     MATPOWER would let it control the voltage) it is written as negative load instead,
     and an out-of-service one there is left out. NaN limits are written as ``Inf``.
-    :func:`read_matpower` of the file solves to the same voltages.
+    :func:`read_matpower` of the file solves to the same voltages. The bus columns
+    ``vm_pu``/``va_degree`` (a stored solution, e.g. MATPOWER's own), where present and
+    finite, are written as ``VM``/``VA`` (at REF buses ``VA`` is the slack's angle).
     """
     out = Path(path)
     fname = re.sub(r"\W", "_", out.stem) or "case"
@@ -1074,12 +1447,21 @@ def _network_to_ppc(net) -> dict[str, Any]:
         np.degrees(np.angle(tap)), trafo.in_service.to_numpy(),
     )  # fmt: skip
 
+    # -- stored voltages (bus columns vm_pu/va_degree) as VM/VA, where finite; the REF
+    # buses' VA is the slack's angle, which read_matpower takes from it ---------------
+    vm_bus = np.where(controlled, vm_set, 1.0)
+    va_bus = va_set.copy()
+    if "vm_pu" in bus.columns and "va_degree" in bus.columns:
+        vm_st, va_st = col(bus, "vm_pu"), col(bus, "va_degree")
+        vm_bus = np.where(np.isfinite(vm_st), vm_st, vm_bus)
+        va_bus = np.where(np.isfinite(va_st) & (btype != REF_BUS), va_st, va_bus)
+
     def number_of(text: str) -> float:
         return float(text) if _NUMBER.match(text or "") and np.isfinite(float(text)) else 1.0
 
     bus_mat = np.column_stack(
         [numbers, btype, pd_, qd, gs, bs, [number_of(a) for a in bus.area],
-         np.where(controlled, vm_set, 1.0), va_set, vn, [number_of(z) for z in bus.zone],
+         vm_bus, va_bus, vn, [number_of(z) for z in bus.zone],
          inf(col(bus, "max_vm_pu"), 1.0), inf(col(bus, "min_vm_pu"), -1.0)]
     )  # fmt: skip
     ppc: dict[str, Any] = {
