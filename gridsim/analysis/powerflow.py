@@ -139,7 +139,7 @@ def run_ac(
         v = res.v
     converged = res.converged and not message
     if res.stalled and not message:  # a solution as far as double precision resolves it
-        sbus = cn.sbus(state.bus_type, state.q_fixed, state.p_fixed)
+        sbus = _sbus(cn, state)
         message = stall_message(cn, state.bus_type, cn.ydata, v, sbus, res.max_mismatch)
         v = state.restore_angles(v)
     elif converged:
@@ -161,20 +161,36 @@ def run_ac(
 
 class _LimitState:
     """What Q-limit enforcement changes: bus types, injectors held at fixed Q (and, for
-    a limited slack, fixed P), which injectors are slack, and the original references."""
+    a limited slack, fixed P), which injectors are slack, and the original bus types.
+
+    Until :meth:`change` (``changed`` False) the arrays are the compiled network's own
+    (and a shared read-only NaN array): read them, never write them.
+    """
 
     def __init__(self, cn: CompiledNetwork):
-        self.bus_type = cn.bus_type.copy()
-        self.q_fixed = np.full(cn.inj_kind.size, np.nan)
-        self.p_fixed = np.full(cn.inj_kind.size, np.nan)
-        self.slack = cn.inj_slack.copy()
-        self.original_ref = np.flatnonzero(cn.bus_type == REF)
-        self.va_ref = cn.va_set[self.original_ref]
+        self.bus_type = cn.bus_type
+        self.q_fixed = self.p_fixed = cn.memo("inj-unset", (cn.inj_kind,), lambda: _unset(cn))
+        self.slack = cn.inj_slack
+        self.original_type = cn.bus_type
+        self.va_set = cn.va_set
         self.island = cn.island
+        self.changed = False
+
+    def change(self) -> None:
+        """Take copies of the arrays a limit changes (once, before the first change)."""
+        if not self.changed:
+            self.bus_type = self.bus_type.copy()
+            self.q_fixed = self.q_fixed.copy()
+            self.p_fixed = self.p_fixed.copy()
+            self.slack = self.slack.copy()
+            self.changed = True
 
     def restore_angles(self, v: np.ndarray) -> np.ndarray:
         """Turn each island whose reference moved so its original slack keeps its angle."""
-        for r, va in zip(self.original_ref, self.va_ref, strict=True):
+        if not self.changed:
+            return v
+        original_ref = np.flatnonzero(self.original_type == REF)
+        for r, va in zip(original_ref, self.va_set[original_ref], strict=True):
             if self.bus_type[r] != REF:
                 members = self.island == self.island[r]
                 v = v.copy()
@@ -182,13 +198,26 @@ class _LimitState:
         return v
 
 
-def _newton(cn: CompiledNetwork, state: _LimitState, v0, tol, max_iter, linear_solver):
+def _unset(cn: CompiledNetwork) -> np.ndarray:
+    """All NaN per injector, read-only: no output fixed."""
+    unset = np.full(cn.inj_kind.size, np.nan)
+    unset.flags.writeable = False
+    return unset
+
+
+def _newton(cn: CompiledNetwork, state: _LimitState, v0, tol, max_iter, linear_solver, polar=None):
     types_key = ("newton-types", linear_solver, state.bus_type.tobytes())
     solver = cn._cache.get(types_key)
     if solver is None:
         solver = cn._cache[types_key] = newton_solver(cn, state.bus_type, linear_solver)
-    sbus = cn.sbus(state.bus_type, state.q_fixed, state.p_fixed)
-    return solver.solve(cn.ydata, sbus, v0, tol=tol, max_iter=max_iter)
+    return solver.solve(cn.ydata, _sbus(cn, state), v0, tol=tol, max_iter=max_iter, polar=polar)
+
+
+def _sbus(cn: CompiledNetwork, state: _LimitState) -> np.ndarray:
+    """The scheduled injections under ``state`` (the cached ones while no limit applies)."""
+    if not state.changed and state.bus_type is cn.bus_type:
+        return cn.scheduled_sbus()
+    return cn.sbus(state.bus_type, state.q_fixed, state.p_fixed)
 
 
 def _solve_from_starts(cn: CompiledNetwork, state, init, tol, max_iter, linear_solver):
@@ -204,13 +233,13 @@ def _solve_from_starts(cn: CompiledNetwork, state, init, tol, max_iter, linear_s
     total_it, failed, first = 0, [], None
     for start in starts:
         try:
-            v0 = _initial_voltage(cn, start)
+            v0, polar = _start(cn, start)
         except SingularMatrixError as exc:  # no DC start: its B matrix is singular
             if len(starts) == 1:
                 raise
             failed.append((start, f"singular B matrix: {exc}"))
             continue
-        res = _newton(cn, state, v0, tol, max_iter, linear_solver)
+        res = _newton(cn, state, v0, tol, max_iter, linear_solver, polar)
         total_it += res.iterations
         if res.converged or res.stalled:
             break
@@ -225,11 +254,17 @@ def _solve_from_starts(cn: CompiledNetwork, state, init, tol, max_iter, linear_s
     return replace(first, message=f"no start converged: {tried}"), total_it, ""
 
 
-def _auto_starts(cn: CompiledNetwork) -> list[str]:
+def _auto_starts(cn: CompiledNetwork) -> tuple[str, ...]:
     """The starts ``init="auto"`` tries, in order: the network's stored voltages where
     it has them, else DC angles where a transformer shifts the phase or an HVDC link
-    joins two AC islands, else flat; then the others in the order flat, DC, case."""
-    has_case = cn._cache.get("case-voltage") is not None
+    joins two AC islands, else flat; then the others in the order flat, DC, case
+    (cached)."""
+    case = cn._cache.get("case-voltage")
+    deps = (case, cn.br_tap, cn.island, cn.hvdc_from, cn.hvdc_to)
+    return cn.memo("auto-starts", deps, lambda: _pick_starts(cn, case is not None))
+
+
+def _pick_starts(cn: CompiledNetwork, has_case: bool) -> tuple[str, ...]:
     if has_case:
         first = "case"
     elif np.any(cn.br_tap.imag != 0.0) or np.any(cn.island[cn.hvdc_from] != cn.island[cn.hvdc_to]):
@@ -237,7 +272,7 @@ def _auto_starts(cn: CompiledNetwork) -> list[str]:
     else:
         first = "flat"
     others = [s for s in ("flat", "dc", "case") if s != first and (s != "case" or has_case)]
-    return [first, *others]
+    return (first, *others)
 
 
 def _stored_voltage(network, cn: CompiledNetwork) -> np.ndarray | None:
@@ -263,12 +298,21 @@ def _stored_voltage(network, cn: CompiledNetwork) -> np.ndarray | None:
 
 
 def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:
+    """The start ``init`` as complex bus voltages (a new array)."""
+    v, polar = _start(cn, init)
+    return v if polar is None else v.copy()
+
+
+def _start(cn: CompiledNetwork, init) -> tuple[np.ndarray, tuple | None]:
+    """The start ``init`` as complex bus voltages, and for the flat and case starts
+    (cached, read-only: the solvers copy them) their angles and magnitudes as
+    :meth:`~gridsim.solvers.newton.NewtonSolver.solve` takes them (else None)."""
     if isinstance(init, PowerFlowResult):
         init = init.v
     if isinstance(init, np.ndarray):
         if init.shape != (cn.n_bus,):
             raise GridsimError(f"init has {init.shape} values; the network has {cn.n_bus} buses")
-        return setpoint_start(cn, init)
+        return setpoint_start(cn, init), None
     if not isinstance(init, str) or init not in INITS:
         raise GridsimError(f"init must be one of {INITS}, an array or a result; got {init!r}")
     if init == "auto":
@@ -280,7 +324,22 @@ def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:
                 "init='case': the network has no stored bus voltages (bus columns "
                 f"{CASE_VOLTAGE[0]!r} and {CASE_VOLTAGE[1]!r}, e.g. MATPOWER's VM and VA)"
             )
-        return setpoint_start(cn, v)
+        deps = (v, cn.bus_type, cn.vm_set)
+        return cn.memo("case-start", deps, lambda: _frozen(setpoint_start(cn, v)))
+    if init == "flat":
+        deps = (cn.bus_type, cn.vm_set, cn.va_set, cn.island, cn.islands)
+        return cn.memo("flat-start", deps, lambda: _frozen(_named_start(cn, init)))
+    return _named_start(cn, init), None
+
+
+def _frozen(v: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """``v`` made read-only, with its angles and magnitudes."""
+    v.flags.writeable = False
+    return v, (np.angle(v), np.abs(v))
+
+
+def _named_start(cn: CompiledNetwork, init: str) -> np.ndarray:
+    """The ``"flat"`` or ``"dc"`` start (see :func:`run_ac`)."""
     bt = cn.bus_type
     vm = np.where((bt == PV) | (bt == REF), cn.vm_set, 1.0)
     if init == "dc":
@@ -314,6 +373,7 @@ def _apply_q_limits(
     hit = np.flatnonzero(over | under)
     if hit.size == 0:
         return hit, ""
+    state.change()
     if one_at_a_time:
         excess = np.where(over, q - cn.inj_qmax, 0.0) + np.where(under, cn.inj_qmin - q, 0.0)
         worst = int(np.argmax(excess))

@@ -129,6 +129,29 @@ class CompiledNetwork:
         s[bt == NONE] = 0.0
         return s / self.sn_mva
 
+    def memo(self, name: str, deps: tuple, build):
+        """``build()``, cached in ``_cache`` under ``name`` for as long as every object in
+        ``deps`` is the same one (by identity) as when it was built.
+
+        Copies of a compiled network made with :func:`dataclasses.replace` may share its
+        ``_cache`` while holding other arrays (a sweep point's injections, an outage's
+        admittances); keying on the arrays themselves keeps such entries apart. The
+        arrays are never changed in place after compiling.
+        """
+        ids = tuple(map(id, deps))
+        entry = self._cache.get(name)
+        if entry is not None and entry[0] == ids:
+            return entry[2]
+        value = build()
+        self._cache[name] = (ids, deps, value)  # deps held: their ids stay theirs
+        return value
+
+    def scheduled_sbus(self) -> np.ndarray:
+        """:meth:`sbus` for the compiled bus types without fixed outputs (cached; do not
+        modify the array)."""
+        deps = (self.inj_pv, self.inj_q, self.inj_p, self.inj_bus, self.load_bus, self.load_s)
+        return self.memo("sbus", (*deps, self.bus_type, self.sn_mva), self.sbus)
+
     def bus_order(self) -> np.ndarray:
         """Fill-reducing ordering of the buses for sparse LU (cached; topology only)."""
         if "bus_order" not in self._cache:

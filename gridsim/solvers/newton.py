@@ -312,15 +312,29 @@ class NewtonSolver:
         return self._system
 
     def solve(
-        self, ydata: np.ndarray, sbus: np.ndarray, v0: np.ndarray, *, tol: float, max_iter: int
+        self,
+        ydata: np.ndarray,
+        sbus: np.ndarray,
+        v0: np.ndarray,
+        *,
+        tol: float,
+        max_iter: int,
+        polar: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> NewtonResult:
-        """Iterate from ``v0`` until ``max |mismatch| < tol`` (p.u.) or ``max_iter``."""
+        """Iterate from ``v0`` until ``max |mismatch| < tol`` (p.u.) or ``max_iter``.
+
+        ``polar``: ``v0``'s angles and magnitudes (``np.angle``, ``np.abs``) where the
+        caller has them (a cached start); they are copied.
+        """
         v = v0.astype(np.complex128)  # a copy
         done = 0
         handed_over = getattr(self._lu, "fallback", None) is not None
         system = None if handed_over else self.block_system
         if system is not None:
-            va, vm = np.angle(v), np.abs(v)
+            if polar is None:
+                va, vm = np.angle(v), np.abs(v)
+            else:
+                va, vm = polar[0].copy(), polar[1].copy()
             done, norm, status = newton_block_kernel(
                 system, ydata, sbus, v, va, vm, 0, tol, max_iter, 0.0
             )
