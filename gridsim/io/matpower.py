@@ -121,6 +121,10 @@ _NUMBER = re.compile(r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|Inf|inf|NaN|
 _IDENT = re.compile(r"[A-Za-z_]\w*")
 _KEYWORDS = ("if", "for", "parfor", "while", "switch", "try")  # statements that start code
 _ROW_BREAK = None  # marker between rows in a token stream
+_COMMENT = re.compile(r"%[^\n]*")
+_PLAIN_NUMBERS = re.compile(r"[0-9eE+\-. \t\n\r\f\v;,]*\Z")  # once Inf/NaN are taken out
+_QUOTED = r"'[^'\n]*(?:''[^'\n]*)*'"  # ('' is a quote inside)
+_STRING_COLUMN = re.compile(rf"[ \t]*\n((?:[ \t]*{_QUOTED}[ \t]*;?[ \t]*\n)+)[ \t]*\}}")
 
 
 # ======================================================================================
@@ -304,9 +308,19 @@ class _Parser:
         c = self._peek()
         if c == "[":
             self.pos += 1
+            block = self._plain_matrix()
+            if block is not None:
+                return ("matrix", block)
             return ("matrix", self._bracketed("]", lhs, line))
         if c == "{":
             self.pos += 1
+            m = _STRING_COLUMN.match(self.text, self.pos)
+            if m:  # one quoted string per line, such as mpc.bus_name
+                self._advance(m.end() - self.pos)
+                strings = [t[1:-1] for t in re.findall(_QUOTED, m.group(1))]
+                if "''" in m.group(1):
+                    strings = [t.replace("''", "'") for t in strings]
+                return ("strings", strings)
             return ("cell", self._bracketed("}", lhs, line))
         if c in ("'", '"'):
             return ("string", self._string())
@@ -318,6 +332,43 @@ class _Parser:
         if not token:
             self.fail(f"line {line}: expected a value after '{lhs} ='")
         return ("scalar", token)
+
+    def _plain_matrix(self) -> np.ndarray | None:
+        """A ``[...]`` body of plain numbers and comments, read with NumPy in one go.
+
+        None (cursor unmoved) for anything else, such as strings, expressions,
+        continuations, block comments or ragged rows: :meth:`_bracketed` reads those.
+        """
+        text = self.text
+        end = text.find("]", self.pos)
+        if end < 0:
+            return None
+        body = text[self.pos : end]
+        if "%" in body[body.rfind("\n") + 1 :] or "%{" in body:  # "]" in a comment
+            return None
+        body = _COMMENT.sub("", body)
+        if not body.strip():
+            return None
+        plain = body
+        for word in ("Inf", "inf", "NaN", "nan"):
+            plain = plain.replace(word, "")
+        if "..." in body or not _PLAIN_NUMBERS.match(plain):
+            return None
+        body = body.replace(";", "\n").replace(",", " ")
+        chars = np.frombuffer(body.encode("ascii"), dtype=np.uint8)
+        blank = chars <= ord(" ")  # the only control characters left are blanks
+        starts = np.flatnonzero(~blank & np.concatenate(([True], blank[:-1])))
+        ends = np.append(np.flatnonzero(chars == ord("\n")), chars.size)  # of the lines
+        counts = np.diff(np.searchsorted(starts, ends), prepend=0)  # tokens per line
+        counts = counts[counts > 0]
+        if counts.size == 0 or (counts != counts[0]).any():
+            return None
+        try:
+            values = np.array(body.split(), dtype=float)
+        except ValueError:  # such as "1-2": an expression
+            return None
+        self._advance(end + 1 - self.pos)
+        return values.reshape(counts.size, counts[0])
 
     def _bracketed(self, closer: str, lhs: str, line: int) -> list[list[str]]:
         """Rows of raw tokens up to ``closer`` (empty rows dropped)."""
@@ -441,10 +492,18 @@ def _number(token: str) -> float | None:
     return float(token) if _NUMBER.match(token) else None
 
 
-def _matrix(field: str, rows: list[list[str]], src: str | None) -> np.ndarray:
+def _matrix(field: str, rows: list[list[str]] | np.ndarray, src: str | None) -> np.ndarray:
     """A numeric matrix from raw token rows, with the checks that name the bad row."""
     columns = _COLUMNS.get(field, ())
     required = len(columns)
+    if isinstance(rows, np.ndarray):  # read by _Parser._plain_matrix: not ragged
+        if rows.shape[1] < required:
+            raise InvalidNetworkError(
+                f"{field} row 1 (mpc.{field}): expected {required} columns, found "
+                f"{rows.shape[1]} (truncated matrix?)",
+                src,
+            )
+        return rows
     if not rows:
         return np.zeros((0, required))
     width = len(rows[0])
@@ -853,7 +912,7 @@ def parse_matpower(text: str, source: str | None = None) -> dict[str, Any]:
         elif kind == "cell":
             cells = [[_unquote(t) for t in row] for row in value[1]]
             out[key] = [r[0] for r in cells] if all(len(r) == 1 for r in cells) else cells
-        elif kind == "string":
+        elif kind in ("string", "strings"):
             out[key] = value[1]
         else:
             number = _number(value[1])
