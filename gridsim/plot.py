@@ -1,4 +1,5 @@
-"""A map of a solved network from the buses' coordinates, coloured by line loading.
+"""Pictures: a map of a solved network from the buses' coordinates, coloured by line
+loading; a transfer's export curve; a continuation's P–V curves.
 
 matplotlib is imported only here, with the Agg backend, so the rest of gridsim does not
 need it.
@@ -7,8 +8,29 @@ need it.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
+
+
+def _pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(plt, fig, path: str | os.PathLike) -> None:
+    """Write ``fig`` as a PNG through a temporary file in the same folder (never a
+    half-written file), and close it."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, format="png")
+    plt.close(fig)
+    tmp.replace(path)
 
 
 def plot_map(network, res, path: str | os.PathLike, *, title: str | None = None) -> None:
@@ -16,17 +38,15 @@ def plot_map(network, res, path: str | os.PathLike, *, title: str | None = None)
 
     Buses without ``lat``/``lon`` are left out (and so are their branches).
     """
-    import matplotlib
+    from matplotlib import cm, colormaps, colors
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib import cm, colors
+    plt = _pyplot()
 
     bus = network.bus
     lon, lat = bus.lon, bus.lat
     fig, ax = plt.subplots(figsize=(14, 7.5), dpi=110)
     norm = colors.Normalize(vmin=0.0, vmax=100.0)
-    cmap = matplotlib.colormaps["RdYlGn_r"]
+    cmap = colormaps["RdYlGn_r"]
     br = res.branch
     for _, row in br.iterrows():
         a, b = row.from_bus, row.to_bus
@@ -82,8 +102,7 @@ def plot_map(network, res, path: str | os.PathLike, *, title: str | None = None)
     ax.set_title(title or f"{network.name}" + (f", scenario {scen}" if scen else ""))
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, format="png")
-    plt.close(fig)
+    _save(plt, fig, path)
 
 
 def plot_transfer_curve(result, path: str | os.PathLike, *, title: str | None = None) -> None:
@@ -98,13 +117,7 @@ def plot_transfer_curve(result, path: str | os.PathLike, *, title: str | None = 
         The PNG file (written through a temporary file in the same folder).
     title : str, optional
     """
-    from pathlib import Path
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     curve = result.curve.sort_values("transfer_mw")
     fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
     ax2 = ax.twinx()
@@ -150,8 +163,69 @@ def plot_transfer_curve(result, path: str | os.PathLike, *, title: str | None = 
     ax.legend(lines, [ln.get_label() for ln in lines], loc="lower left", fontsize=8)
     ax.set_title(title or "export curve (hollow: a limit exceeded)")
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")
-    plt.close(fig)
-    tmp.replace(path)
+    _save(plt, fig, path)
+
+
+def plot_pv_curves(
+    result, path: str | os.PathLike, *, buses=None, title: str | None = None
+) -> None:
+    """Write a PNG of a continuation's P–V curves (``result.curve``'s buses, or ``buses``)
+    against the MW moved along its direction, the nose marked, reactive-limit switches
+    dotted.
+
+    Parameters
+    ----------
+    result : gridsim.analysis.continuation.ContinuationResult
+    path : str or PathLike
+        The PNG file (written through a temporary file in the same folder).
+    buses : iterable of bus ids, optional
+    title : str, optional
+    """
+    from gridsim.exceptions import GridsimError
+    from gridsim.model.network import plain
+
+    plt = _pyplot()
+    pos = result.bus_ids.get_indexer(list(buses)) if buses is not None else None
+    if pos is None:
+        ids = [c for c in result.curve.columns if c not in ("lambda", "transfer_mw", "point")]
+        pos = result.bus_ids.get_indexer(ids)
+    if (pos < 0).any():
+        raise GridsimError("plot: some buses are not in the studied network")
+    per = result.direction.transfer_mw
+    in_mw = per == 1.0  # a transfer: λ is its MW
+    x = result.curve.transfer_mw.to_numpy(dtype=float)
+    vm = np.abs(result.v[:, pos])
+    fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
+    for k, p in enumerate(pos):
+        ax.plot(x, vm[:, k], lw=1.4, marker="o", ms=2.5, label=f"bus {plain(result.bus_ids[p])}")
+    if result.converged:
+        x_nose = result.transfer_nose_mw
+        k = int(np.argmax(result.curve["lambda"].to_numpy()))
+        ax.scatter(np.full(pos.size, x[k]), vm[k], marker="D", s=28, color="k", zorder=4)
+        ax.axvline(x_nose, color="k", ls="--", lw=1.0)
+        what = {"nose": "nose", "limit_induced": "limit-induced nose"}.get(
+            result.status, "all voltage controllers at Q limits"
+        )
+        text = f"{what}\n{x_nose:.1f} MW" + ("" if in_mw else f" (λ = {result.lambda_nose:.4g})")
+        ax.annotate(
+            text,
+            (x_nose, 0.97),
+            xycoords=("data", "axes fraction"),
+            xytext=(-6, 0),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            fontsize=8,
+            bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8},
+        )
+    if len(result.events):
+        for e in result.events.transfer_mw.to_numpy(dtype=float):
+            ax.axvline(e, color="tab:gray", ls=":", lw=0.8)
+    ax.set_xlabel("transfer (MW)" if in_mw else f"MW along the direction (λ × {per:.6g} MW)")
+    ax.set_ylabel("voltage magnitude (p.u.)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", fontsize=8)
+    label = "P–V curves" + (" (dotted: reactive-limit switches)" if len(result.events) else "")
+    ax.set_title(title or label)
+    fig.tight_layout()
+    _save(plt, fig, path)

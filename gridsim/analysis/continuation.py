@@ -294,61 +294,9 @@ class ContinuationResult:
         buses : iterable of bus ids, optional
         title : str, optional
         """
-        from pathlib import Path
+        from gridsim.plot import plot_pv_curves
 
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        pos = self.bus_ids.get_indexer(list(buses)) if buses is not None else None
-        if pos is None:
-            ids = [c for c in self.curve.columns if c not in ("lambda", "transfer_mw", "point")]
-            pos = self.bus_ids.get_indexer(ids)
-        if (pos < 0).any():
-            raise GridsimError("plot: some buses are not in the studied network")
-        per = self.direction.transfer_mw
-        in_mw = per == 1.0  # a transfer: λ is its MW
-        x = self.curve.transfer_mw.to_numpy(dtype=float)
-        vm = np.abs(self.v[:, pos])
-        fig, ax = plt.subplots(figsize=(8, 4.8), dpi=110)
-        for k, p in enumerate(pos):
-            ax.plot(x, vm[:, k], lw=1.4, marker="o", ms=2.5, label=f"bus {plain(self.bus_ids[p])}")
-        if self.converged:
-            x_nose = self.transfer_nose_mw
-            k = int(np.argmax(self.curve["lambda"].to_numpy()))
-            ax.scatter(np.full(pos.size, x[k]), vm[k], marker="D", s=28, color="k", zorder=4)
-            ax.axvline(x_nose, color="k", ls="--", lw=1.0)
-            what = {"nose": "nose", "limit_induced": "limit-induced nose"}.get(
-                self.status, "all voltage controllers at Q limits"
-            )
-            text = f"{what}\n{x_nose:.1f} MW" + ("" if in_mw else f" (λ = {self.lambda_nose:.4g})")
-            ax.annotate(
-                text,
-                (x_nose, 0.97),
-                xycoords=("data", "axes fraction"),
-                xytext=(-6, 0),
-                textcoords="offset points",
-                ha="right",
-                va="top",
-                fontsize=8,
-                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.8},
-            )
-        if len(self.events):
-            for e in self.events.transfer_mw.to_numpy(dtype=float):
-                ax.axvline(e, color="tab:gray", ls=":", lw=0.8)
-        ax.set_xlabel("transfer (MW)" if in_mw else f"MW along the direction (λ × {per:.6g} MW)")
-        ax.set_ylabel("voltage magnitude (p.u.)")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower left", fontsize=8)
-        label = "P–V curves" + (" (dotted: reactive-limit switches)" if len(self.events) else "")
-        ax.set_title(title or label)
-        fig.tight_layout()
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, format="png")
-        plt.close(fig)
-        tmp.replace(path)
+        plot_pv_curves(self, path, buses=buses, title=title)
 
 
 # -- the model: injections as functions of λ ---------------------------------------------------

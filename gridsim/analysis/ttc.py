@@ -270,33 +270,21 @@ class _Checker:
         live = cn.bus_type != NONE
         lo = self.bus.min_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
         hi = self.bus.max_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
-        out = []
         with np.errstate(invalid="ignore"):
-            for k in np.flatnonzero(live & (vm < lo)):
-                out.append(
-                    (
-                        "voltage",
-                        "bus",
-                        plain(cn.bus_ids[k]),
-                        contingency,
-                        vm[k],
-                        lo[k],
-                        lo[k] - vm[k],
-                    )
-                )
-            for k in np.flatnonzero(live & (vm > hi)):
-                out.append(
-                    (
-                        "voltage",
-                        "bus",
-                        plain(cn.bus_ids[k]),
-                        contingency,
-                        vm[k],
-                        hi[k],
-                        vm[k] - hi[k],
-                    )
-                )
-        return out
+            bad = np.flatnonzero(live & ((vm < lo) | (vm > hi)))
+        limit = np.where(vm < lo, lo, hi)
+        return [
+            (
+                "voltage",
+                "bus",
+                plain(cn.bus_ids[k]),
+                contingency,
+                vm[k],
+                limit[k],
+                abs(vm[k] - limit[k]),
+            )
+            for k in bad
+        ]
 
     def _n0(self, net: Network, res: PowerFlowResult) -> list:
         rows = self._thermal(res, 1.0, None, 1.0) + self._voltage(res, None)

@@ -307,6 +307,20 @@ def add_param_option(parser) -> None:
     )
 
 
+def add_transfer_request(parser) -> None:
+    """The network file, ``--scenario``, ``--param`` and the transfer's ``--source`` and
+    ``--sink`` areas (``transfer`` and ``pv``)."""
+    parser.add_argument("file", help="gridsim .yaml, MATPOWER .m or pandapower .json file")
+    parser.add_argument("--scenario", help="scenario of a gridsim .yaml network")
+    add_param_option(parser)
+    parser.add_argument(
+        "--source", required=True, metavar="AREA", help="zone code or group name (e.g. AZ)"
+    )
+    parser.add_argument(
+        "--sink", required=True, metavar="AREA", help="zone code or group name (e.g. RS, EU)"
+    )
+
+
 def with_parameters(network, args):
     """The network with ``--param KEY=VALUE`` applied (a sweep point, reproduced)."""
     from gridsim.analysis.sweep import apply_parameters

@@ -9,7 +9,7 @@ import numpy as np
 from gridsim.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
-    add_param_option,
+    add_transfer_request,
     check_out_file,
     json_value,
     match_id,
@@ -30,15 +30,7 @@ def add_parser(sub) -> None:
         "pv",
         help="P-V curves and the voltage-collapse nose of a transfer (continuation power flow)",
     )
-    pv.add_argument("file", help="gridsim .yaml, MATPOWER .m or pandapower .json file")
-    pv.add_argument("--scenario", help="scenario of a gridsim .yaml network")
-    add_param_option(pv)
-    pv.add_argument(
-        "--source", required=True, metavar="AREA", help="zone code or group name (e.g. AZ)"
-    )
-    pv.add_argument(
-        "--sink", required=True, metavar="AREA", help="zone code or group name (e.g. RS, EU)"
-    )
+    add_transfer_request(pv)
     pv.add_argument(
         "--outage",
         metavar="ELEMENT:ID",

@@ -11,7 +11,7 @@ import pandas as pd
 
 from gridsim.cli._common import (
     EXIT_OK,
-    add_param_option,
+    add_transfer_request,
     check_out_dir,
     check_out_file,
     json_value,
@@ -32,15 +32,7 @@ def add_parser(sub) -> None:
         "transfer",
         help="transfer capability (TTC/ATC) from a source area to a sink area, AC-verified",
     )
-    tr.add_argument("file", help="gridsim .yaml, MATPOWER .m or pandapower .json file")
-    tr.add_argument("--scenario", help="scenario of a gridsim .yaml network")
-    add_param_option(tr)
-    tr.add_argument(
-        "--source", required=True, metavar="AREA", help="zone code or group name (e.g. AZ)"
-    )
-    tr.add_argument(
-        "--sink", required=True, metavar="AREA", help="zone code or group name (e.g. RS, EU)"
-    )
+    add_transfer_request(tr)
     tr.add_argument(
         "--n-1", dest="n_1", action="store_true", help="hold every limit under each outage too"
     )

@@ -74,6 +74,20 @@ _INF = np.inf
 _NAN = np.nan
 _PARALLEL = Range(1.0, 1000.0)
 
+
+def _participation(default: str) -> Column:
+    """Frequency-containment participation factor of a unit (``default``: what NaN means)."""
+    return Column(
+        "participation",
+        FLOAT,
+        _NAN,
+        "",
+        f"frequency-containment participation factor after a unit or HVDC trip, >= 0 "
+        f"(NaN: {default})",
+        NON_NEGATIVE,
+    )
+
+
 SCHEMA: dict[str, tuple[Column, ...]] = {
     "bus": (
         Column("name", STR, ""),
@@ -204,15 +218,7 @@ SCHEMA: dict[str, tuple[Column, ...]] = {
             "share of the slack power at its bus, >= 0",
             NON_NEGATIVE,
         ),
-        Column(
-            "participation",
-            FLOAT,
-            _NAN,
-            "",
-            "frequency-containment participation factor after a unit or HVDC trip, >= 0 "
-            "(NaN: by max_p_mw)",
-            NON_NEGATIVE,
-        ),
+        _participation("by max_p_mw"),
         Column("in_service", BOOL, True),
     ),
     "sgen": (
@@ -239,15 +245,7 @@ SCHEMA: dict[str, tuple[Column, ...]] = {
             "share of the slack power at its bus, >= 0",
             NON_NEGATIVE,
         ),
-        Column(
-            "participation",
-            FLOAT,
-            _NAN,
-            "",
-            "frequency-containment participation factor after a unit or HVDC trip, >= 0 "
-            "(NaN: none)",
-            NON_NEGATIVE,
-        ),
+        _participation("none"),
         Column("in_service", BOOL, True),
     ),
     "load": (
