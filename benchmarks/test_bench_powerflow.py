@@ -12,8 +12,13 @@ Groups (pytest-benchmark ``group``), each read as a ratio of its rows:
   call; the speed-up quartiles are in ``extra_info`` (steadier than the ratio of two
   separate medians on a shared machine).
 - ``scale-<case>``: gridsim's warm AC solve of MATPOWER's 25,000- and 70,000-bus
-  synthetic grids (no comparison); ``extra_info`` holds the iterations, the largest
-  mismatch recomputed with scipy.sparse, and the process's peak resident memory.
+  synthetic grids; ``extra_info`` holds the iterations, the largest mismatch
+  recomputed with scipy.sparse, and the process's peak resident memory (of the whole
+  pytest process: run a case alone, ``-k``, for its own figure).
+- ``paired-scale-<case>``: the same solve alternated with lightsim2grid's ``ac_pf`` from
+  the same start (the network exported with :func:`gridsim.io.pandapower.to_pandapower`,
+  untimed: pandapower's ``from_mpc`` keeps some branches as impedance elements, which
+  lightsim2grid refuses).
 - ``cold-start``: a fresh Python process that imports the package and solves a small
   network (Numba's disk cache warm for gridsim; pandapower turns Numba's cache off);
   ``imports`` is the floor (the dependencies' imports alone).
@@ -156,6 +161,20 @@ def _large_case(name: str):
 LARGE_CASE_START = {"case_ACTIVSg25k": "flat", "case_ACTIVSg70k": "matpower"}
 
 
+def _large_start(name: str, cn):
+    """The start of :data:`LARGE_CASE_START` for a compiled large case: ``"flat"``, or
+    the file's VM/VA with the generator buses at their setpoints (an array)."""
+    if LARGE_CASE_START[name] == "flat":
+        return "flat"
+    bus = _large_case(name)[1]
+    rows = cn.bus_ids.get_indexer(bus[:, 0].astype(np.int64))  # file row -> bus
+    vm, va = np.ones(cn.n_bus), np.zeros(cn.n_bus)
+    vm[rows], va[rows] = bus[:, 7], np.deg2rad(bus[:, 8])
+    gen_bus = (cn.bus_type == 2) | (cn.bus_type == 3)
+    vm[gen_bus] = cn.vm_set[gen_bus]
+    return vm * np.exp(1j * va)
+
+
 @pytest.mark.parametrize("name", LARGE_CASES)
 def test_scale_gridsim(benchmark, name):
     """Warm AC solve (1e-8 MVA) of a MATPOWER synthetic grid; the first solve (untimed)
@@ -164,16 +183,8 @@ def test_scale_gridsim(benchmark, name):
     gridsim's kernels) and the process's peak resident memory."""
     import scipy.sparse as sp
 
-    network, bus = _large_case(name)
-    cn = network.compile()
-    init = "flat"
-    if LARGE_CASE_START[name] == "matpower":
-        rows = cn.bus_ids.get_indexer(bus[:, 0].astype(np.int64))  # file row -> bus
-        vm, va = np.ones(cn.n_bus), np.zeros(cn.n_bus)
-        vm[rows], va[rows] = bus[:, 7], np.deg2rad(bus[:, 8])
-        gen_bus = (cn.bus_type == 2) | (cn.bus_type == 3)
-        vm[gen_bus] = cn.vm_set[gen_bus]
-        init = vm * np.exp(1j * va)
+    cn = _large_case(name)[0].compile()
+    init = _large_start(name, cn)
     first = gridsim.run_ac(cn, tol_mva=1e-8, init=init)
     assert first.converged, first.message
     benchmark.group = f"scale-{name}"
@@ -190,6 +201,34 @@ def test_scale_gridsim(benchmark, name):
         iterations=int(res.iterations),
         max_mismatch_mva_scipy=float(max(np.abs(ds.real[pvpq]).max(), np.abs(ds.imag[pq]).max())),
         peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    )
+
+
+@pytest.mark.parametrize("name", LARGE_CASES)
+def test_scale_paired(benchmark, name):
+    """gridsim's warm solve of a large case alternated with lightsim2grid's ``ac_pf``
+    (KLU, warm) from the same start, 1e-8; ``extra_info`` holds the quartiles of the
+    per-pair speed-up. The export to pandapower for lightsim2grid is untimed (about
+    40 s for case_ACTIVSg25k on a quiet machine, minutes for case_ACTIVSg70k)."""
+    from gridsim.io.pandapower import to_pandapower
+
+    network = _large_case(name)[0]
+    cn = network.compile()
+    init = _large_start(name, cn)
+    res = gridsim.run_ac(cn, tol_mva=1e-8, init=init)
+    assert res.converged, res.message
+    net = to_pandapower(network)
+    _, model = lightsim2grid_model(net)
+    v0 = np.ones(cn.n_bus, dtype=complex) if isinstance(init, str) else init  # str: flat
+    v0 = v0[cn.bus_ids.get_indexer(net.bus.index)]  # in lightsim2grid's bus order
+    v = model.ac_pf(v0, 30, 1e-8)
+    assert v.size == cn.n_bus  # converged
+    benchmark.group = f"paired-scale-{name}"
+    paired(
+        benchmark,
+        lambda: gridsim.run_ac(cn, tol_mva=1e-8, init=init),
+        lambda: model.ac_pf(v0, 30, 1e-8),
+        rounds=10,
     )
 
 

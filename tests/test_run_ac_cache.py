@@ -22,7 +22,7 @@ def _v(res) -> np.ndarray:
     return res.v
 
 
-@pytest.mark.parametrize("init", ["auto", "flat"])
+@pytest.mark.parametrize("init", ["auto", "flat", "dc"])
 @pytest.mark.parametrize("edit", list(EDITS))
 def test_edit_between_solves_matches_fresh_network(edit, init):
     net = gridsim.read_matpower(CASE118)
@@ -66,3 +66,23 @@ def test_q_limited_solve_does_not_leak_into_the_next():
     np.testing.assert_allclose(
         _v(limited), _v(gridsim.run_ac(fresh, enforce_q_limits=True)), rtol=0, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("field", ["load_s", "br_ys", "br_tap"])
+def test_dc_start_follows_a_copy_sharing_the_cache(field):
+    """The DC start is cached on the compiled network (it costs a DC power flow: 3 ms
+    on case9241pegase, where init="auto" starts from it); a copy sharing the cache with
+    other loads or branch parameters gets its own. One iteration from the start: the
+    result depends on the start."""
+    cn = gridsim.read_matpower(CASE118).compile()
+    gridsim.run_ac(cn, init="dc")
+    change = {"load_s": 1.1, "br_ys": 1.05, "br_tap": np.exp(0.05j)}[field]
+    changed = {field: getattr(cn, field) * change}
+    shared = dataclasses.replace(cn, **changed, _cache=cn._cache)
+    alone = dataclasses.replace(cn, **changed, _cache={})
+    got = gridsim.run_ac(shared, init="dc", max_iter=1).v
+    expected = gridsim.run_ac(alone, init="dc", max_iter=1).v
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    base = gridsim.run_ac(dataclasses.replace(cn, _cache={}), init="dc", max_iter=1).v
+    np.testing.assert_allclose(gridsim.run_ac(cn, init="dc", max_iter=1).v, base, rtol=0, atol=0)
+    assert np.abs(got - base).max() > 1e-4

@@ -304,8 +304,8 @@ def _initial_voltage(cn: CompiledNetwork, init) -> np.ndarray:
 
 
 def _start(cn: CompiledNetwork, init) -> tuple[np.ndarray, tuple | None]:
-    """The start ``init`` as complex bus voltages, and for the flat and case starts
-    (cached, read-only: the solvers copy them) their angles and magnitudes as
+    """The start ``init`` as complex bus voltages, and for the named starts (cached,
+    read-only: the solvers copy them) their angles and magnitudes as
     :meth:`~gridsim.solvers.newton.NewtonSolver.solve` takes them (else None)."""
     if isinstance(init, PowerFlowResult):
         init = init.v
@@ -329,7 +329,10 @@ def _start(cn: CompiledNetwork, init) -> tuple[np.ndarray, tuple | None]:
     if init == "flat":
         deps = (cn.bus_type, cn.vm_set, cn.va_set, cn.island, cn.islands)
         return cn.memo("flat-start", deps, lambda: _frozen(_named_start(cn, init)))
-    return _named_start(cn, init), None
+    # the DC start: what _solve_dc reads (the scheduled injections cached by identity)
+    deps = (cn.indptr, cn.indices, cn.ypos, cn.ydiag, cn.br_f, cn.br_t, cn.br_ys, cn.br_tap)
+    deps += (cn.ysh, cn.scheduled_sbus(), cn.bus_type, cn.vm_set, cn.va_set)
+    return cn.memo("dc-start", deps, lambda: _frozen(_named_start(cn, init)))
 
 
 def _frozen(v: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -416,7 +419,7 @@ def _solve_dc(cn: CompiledNetwork):
     n = cn.n_bus
     bdata = bbus_values(cn.indices.size, cn.ypos, cn.ydiag, b)
     p_businj = bus_sum(cn.br_f, p_shift, n) - bus_sum(cn.br_t, p_shift, n)
-    pbus = cn.sbus().real - p_businj - cn.ysh.real
+    pbus = cn.scheduled_sbus().real - p_businj - cn.ysh.real
     fixed = (cn.bus_type == REF) | (cn.bus_type == NONE)
     lu = cn._cache.get("dc_lu")
     if lu is None:

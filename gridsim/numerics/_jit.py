@@ -18,8 +18,17 @@ import hashlib
 from pathlib import Path
 
 import numba
+import numpy as np
 
 JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
+
+#: Unsigned offsets for index arithmetic in kernels. Numba tests every signed index for
+#: wraparound (a negative index counts from the end), which costs the block LU a fifth
+#: of its time; indexed by unsigned arrays (the pattern arrays of
+#: :attr:`~gridsim.solvers.newton.NewtonSolver.block_system`), ``U4 * l_idx[p] + U1``
+#: stays unsigned and is not tested, where a literal ``4`` or ``1`` would make it
+#: signed again. On signed arrays the same code computes the same values.
+U1, U2, U3, U4 = (np.uint64(k) for k in (1, 2, 3, 4))
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _KERNEL_DIRS = ("numerics", "solvers", "model")

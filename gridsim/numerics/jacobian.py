@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gridsim.numerics._jit import njit
+from gridsim.numerics._jit import U1, U2, U3, U4, njit
 
 
 @dataclass(frozen=True)
@@ -251,7 +251,7 @@ def block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, out): 
             if p < 0:
                 continue
             c = indices[k]
-            q = 4 * p
-            out[q], out[q + 1], out[q + 2], out[q + 3] = jacobian_block(
+            q = U4 * np.uint64(p)
+            out[q], out[q + U1], out[q + U2], out[q + U3] = jacobian_block(
                 ydata[k], vr, v[c], inv_vm[r], inv_vm[c], ibus[r], fr, pqf[c], c == r
             )

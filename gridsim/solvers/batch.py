@@ -71,6 +71,7 @@ from gridsim.solvers.newton import (
     PIVOT_REJECTED,
     STALLED,
     block_update,
+    block_workspace,
     newton_block_kernel,
     newton_solver,
     setpoint_start,
@@ -209,8 +210,9 @@ def newton_block_batch(
             for b in range(n_bus):
                 va[b] = np.angle(vi[b])
                 vm[b] = abs(vi[b])
+            work = block_workspace(system, n_bus)
             it, norm, st = newton_block_kernel(
-                system, y, s, vi, va, vm, np.int64(0), tol, max_iter, reuse
+                system, y, s, vi, va, vm, np.int64(0), tol, max_iter, reuse, work
             )
         for b in range(n_bus):  # a loop: a slice assignment compiles Numba's shape errors
             v_out[i, b] = vi[b]
@@ -231,18 +233,18 @@ def _solve_from_shared_lu(
     indptr, indices, nodes, pqf = system[0], system[1], system[2], system[3]
     va = start[1].copy()
     vm = start[2].copy()
-    ibus = np.empty(v.size, dtype=np.complex128)
-    f = np.empty(2 * nodes.size)
+    work = block_workspace(system, v.size)
+    ibus, f = work[0], work[1]
     norm = block_mismatch(indptr, indices, y, v, s, nodes, pqf, ibus, f)
     if not np.isfinite(norm):
         return 0, norm, NON_FINITE_MISMATCH
     if norm < tol:
         return 0, norm, CONVERGED_OR_LIMIT
     if not compensated_step(system, y, ibus, y0, v, positions, start, f):
-        return newton_block_kernel(system, y, s, v, va, vm, np.int64(0), tol, max_iter, reuse)
+        return newton_block_kernel(system, y, s, v, va, vm, np.int64(0), tol, max_iter, reuse, work)
     if not block_update(f, nodes, pqf, va, vm, v):
         return 1, norm, NON_FINITE_STEP
-    return newton_block_kernel(system, y, s, v, va, vm, np.int64(1), tol, max_iter, reuse)
+    return newton_block_kernel(system, y, s, v, va, vm, np.int64(1), tol, max_iter, reuse, work)
 
 
 @njit
@@ -277,7 +279,7 @@ def compensated_step(system, y, ibus, y0, v, positions, start, f):  # pragma: no
         if p < 0:
             continue
         r = np.searchsorted(indptr, p, side="right") - 1
-        for bus in (r, indices[p]):
+        for bus in (r, np.int64(indices[p])):  # one type: indices may be unsigned
             t = node_of[bus]
             if t < 0:
                 continue

@@ -53,15 +53,34 @@ SMALL_ANGLE = 1e-3
 
 
 @njit
+def block_workspace(system, n_bus):  # pragma: no cover (jitted)
+    """The work arrays of :func:`newton_block_kernel` for ``system`` and ``n_bus``
+    buses: bus currents, mismatch, Jacobian blocks, L and U blocks, inverted pivots and
+    the LU's scatter space (about 31 MB on case_ACTIVSg70k)."""
+    nb = system[2].size
+    return (
+        np.empty(n_bus, dtype=np.complex128),
+        np.empty(2 * nb),
+        np.empty(4 * system[6].size),
+        np.empty(4 * system[8].size),
+        np.empty(4 * system[10].size),
+        np.empty(4 * nb),
+        np.empty(4 * nb),
+    )
+
+
+@njit
 def newton_block_kernel(
-    system, ydata, sbus, v, va, vm, it, tol, max_iter, reuse
+    system, ydata, sbus, v, va, vm, it, tol, max_iter, reuse, work
 ):  # pragma: no cover
     """Newton-Raphson on the 2x2 bus-block Jacobian, all in compiled code.
 
     ``system`` is :meth:`NewtonSolver.block_system`'s tuple (Ybus pattern, block
-    Jacobian pattern, symbolic LU). The Jacobian (see
-    :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`) is written straight into
-    the block LU's order and every work array is allocated once per call. The state
+    Jacobian pattern, symbolic LU) and ``work`` :func:`block_workspace`'s arrays for
+    it, overwritten: :class:`NewtonSolver` keeps them for its next solve (allocated
+    per solve, the first touch of their fresh pages cost 2-3% on case_ACTIVSg70k). The
+    Jacobian (see :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`) is written
+    straight into the block LU's order. The state
     ``v`` (complex bus voltages) with its angles ``va`` and magnitudes ``vm`` is
     updated in place; ``it`` is the number of iterations already taken to reach it (0
     for a new solve), and the loop stops at ``max_iter`` in all.
@@ -92,14 +111,8 @@ def newton_block_kernel(
     the leaf kernels would compile them all again in a process with an empty cache.
     """
     indptr, indices, nodes, pqf, ypos, b_indptr, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
-    nb = nodes.size
-    ibus = np.empty(v.size, dtype=np.complex128)
-    f = np.empty(2 * nb)
-    jdata = np.empty(4 * b_indices.size)
-    l_val = np.empty(4 * l_idx.size)
-    u_val = np.empty(4 * u_idx.size)
-    dinv = np.empty(4 * nb)
-    work = np.zeros(4 * nb)
+    ibus, f, jdata, l_val, u_val, dinv, x = work
+    x[:] = 0.0  # the LU's scatter space starts zeroed (and leaves it so)
     norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
     if not np.isfinite(norm):
         return it, norm, NON_FINITE_MISMATCH
@@ -120,7 +133,7 @@ def newton_block_kernel(
                 l_val,
                 u_val,
                 dinv,
-                work,
+                x,
             )
             if not ok:
                 return it, norm, PIVOT_REJECTED
@@ -249,6 +262,7 @@ class NewtonSolver:
         self._lu = None
         self._block = None  # (BlockJacobianPattern, BlockLU), or False once rejected
         self._system = None
+        self._spare = []  # block_workspace arrays kept between solves
         if linear_solver is not NumbaLU:
             self.lu  # noqa: B018 - SuperLU: the scalar pattern from the start
 
@@ -290,24 +304,22 @@ class NewtonSolver:
         """The arrays the block kernels take, as one tuple: Ybus ``indptr``,
         ``indices``; the block pattern's ``nodes``, ``pqf``, ``ypos``, ``indptr``,
         ``indices``; the symbolic LU's ``l_ptr``, ``l_idx``, ``u_ptr``, ``u_idx``. None
-        where :attr:`block` is."""
+        where :attr:`block` is. Every index array but ``ypos`` (which holds -1) is
+        unsigned (``uint64``): indexed by them, the kernels skip Numba's wraparound
+        tests (see :data:`~gridsim.numerics._jit.U1`)."""
         block = self.block
         if block is None:
             return None
         if self._system is None:
             bp, blu = block
+            pattern = (bp.indptr, bp.indices, blu.l_ptr, blu.l_idx, blu.u_ptr, blu.u_idx)
             self._system = (
-                np.asarray(self.indptr, dtype=np.int64),
-                np.asarray(self.indices, dtype=np.int64),
-                bp.nodes,
+                np.asarray(self.indptr, dtype=np.uint64),
+                np.asarray(self.indices, dtype=np.uint64),
+                bp.nodes.astype(np.uint64),
                 bp.pqf,
                 bp.ypos,
-                bp.indptr,
-                bp.indices,
-                blu.l_ptr,
-                blu.l_idx,
-                blu.u_ptr,
-                blu.u_idx,
+                *(a.astype(np.uint64) for a in pattern),
             )
         return self._system
 
@@ -335,9 +347,14 @@ class NewtonSolver:
                 va, vm = np.angle(v), np.abs(v)
             else:
                 va, vm = polar[0].copy(), polar[1].copy()
+            try:  # a workspace of an earlier solve (one per thread solving at once)
+                work = self._spare.pop()
+            except IndexError:
+                work = block_workspace(system, v.size)
             done, norm, status = newton_block_kernel(
-                system, ydata, sbus, v, va, vm, 0, tol, max_iter, 0.0
+                system, ydata, sbus, v, va, vm, 0, tol, max_iter, 0.0, work
             )
+            self._spare.append(work)
             result = _kernel_result(v, done, norm, status, tol)
             if result is not None:
                 return result
@@ -347,6 +364,7 @@ class NewtonSolver:
                 )
             # a pivot the block LU would not trust: go on with SuperLU from this iterate
             self._block = False
+            self._spare.clear()
             self.lu.use_fallback()
             return self._python_loop(ydata, sbus, v, tol, max_iter, done)
         return self._python_loop(ydata, sbus, v, tol, max_iter, done)

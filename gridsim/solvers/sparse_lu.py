@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from gridsim.numerics._jit import njit
+from gridsim.numerics._jit import U1, U2, U3, U4, njit
 from gridsim.solvers.symbolic import fill_reducing_order, symbolic_lu
 
 PIVOT_TOLERANCE = 1e-10
@@ -180,54 +180,57 @@ def block_numeric_lu(
 ):  # pragma: no cover (jitted)
     """Block LU into preallocated arrays: ``l_val``/``u_val`` (4 per block of L/U),
     ``dinv`` (the inverted diagonal blocks, 4 per column) and the zeroed workspace ``x``
-    (4 per column, left zeroed on success). Returns False for a rejected pivot."""
+    (4 per column, left zeroed on success). Returns False for a rejected pivot.
+
+    The pattern arrays may be unsigned (see :data:`~gridsim.numerics._jit.U1`): then
+    no index is tested for wraparound."""
     n = indptr.size - 1
     for j in range(n):
         c0 = 0.0
         c1 = 0.0
         for p in range(indptr[j], indptr[j + 1]):
-            i = 4 * indices[p]
-            s = 4 * p
-            a0, a1, a2, a3 = data[s], data[s + 1], data[s + 2], data[s + 3]
-            x[i], x[i + 1], x[i + 2], x[i + 3] = a0, a1, a2, a3
+            i = U4 * indices[p]
+            s = U4 * p
+            a0, a1, a2, a3 = data[s], data[s + U1], data[s + U2], data[s + U3]
+            x[i], x[i + U1], x[i + U2], x[i + U3] = a0, a1, a2, a3
             c0 = max(c0, abs(a0), abs(a2))
             c1 = max(c1, abs(a1), abs(a3))
         for q in range(u_ptr[j], u_ptr[j + 1]):
             kk = u_idx[q]
-            k = 4 * kk
-            u0, u1, u2, u3 = x[k], x[k + 1], x[k + 2], x[k + 3]
-            s = 4 * q
-            u_val[s], u_val[s + 1], u_val[s + 2], u_val[s + 3] = u0, u1, u2, u3
-            x[k], x[k + 1], x[k + 2], x[k + 3] = 0.0, 0.0, 0.0, 0.0
-            for p in range(l_ptr[kk], l_ptr[kk + 1]):
-                i = 4 * l_idx[p]
-                t = 4 * p
-                l0, l1, l2, l3 = l_val[t], l_val[t + 1], l_val[t + 2], l_val[t + 3]
+            k = U4 * kk
+            u0, u1, u2, u3 = x[k], x[k + U1], x[k + U2], x[k + U3]
+            s = U4 * q
+            u_val[s], u_val[s + U1], u_val[s + U2], u_val[s + U3] = u0, u1, u2, u3
+            x[k], x[k + U1], x[k + U2], x[k + U3] = 0.0, 0.0, 0.0, 0.0
+            for p in range(l_ptr[kk], l_ptr[kk + U1]):
+                i = U4 * l_idx[p]
+                t = U4 * p
+                l0, l1, l2, l3 = l_val[t], l_val[t + U1], l_val[t + U2], l_val[t + U3]
                 x[i] -= l0 * u0 + l1 * u2
-                x[i + 1] -= l0 * u1 + l1 * u3
-                x[i + 2] -= l2 * u0 + l3 * u2
-                x[i + 3] -= l2 * u1 + l3 * u3
+                x[i + U1] -= l0 * u1 + l1 * u3
+                x[i + U2] -= l2 * u0 + l3 * u2
+                x[i + U3] -= l2 * u1 + l3 * u3
         k = 4 * j
         d0, d1, d2, d3 = x[k], x[k + 1], x[k + 2], x[k + 3]
         x[k], x[k + 1], x[k + 2], x[k + 3] = 0.0, 0.0, 0.0, 0.0
         det = d0 * d3 - d1 * d2
         if not (abs(det) > tol * c0 * c1) or not np.isfinite(det):
             for p in range(l_ptr[j], l_ptr[j + 1]):  # leave the workspace zeroed
-                i = 4 * l_idx[p]
-                x[i], x[i + 1], x[i + 2], x[i + 3] = 0.0, 0.0, 0.0, 0.0
+                i = U4 * l_idx[p]
+                x[i], x[i + U1], x[i + U2], x[i + U3] = 0.0, 0.0, 0.0, 0.0
             return False
         r = 1.0 / det
         e0, e1, e2, e3 = d3 * r, -d1 * r, -d2 * r, d0 * r
         dinv[k], dinv[k + 1], dinv[k + 2], dinv[k + 3] = e0, e1, e2, e3
         for p in range(l_ptr[j], l_ptr[j + 1]):
-            i = 4 * l_idx[p]
-            t = 4 * p
-            x0, x1, x2, x3 = x[i], x[i + 1], x[i + 2], x[i + 3]
+            i = U4 * l_idx[p]
+            t = U4 * p
+            x0, x1, x2, x3 = x[i], x[i + U1], x[i + U2], x[i + U3]
             l_val[t] = x0 * e0 + x1 * e2
-            l_val[t + 1] = x0 * e1 + x1 * e3
-            l_val[t + 2] = x2 * e0 + x3 * e2
-            l_val[t + 3] = x2 * e1 + x3 * e3
-            x[i], x[i + 1], x[i + 2], x[i + 3] = 0.0, 0.0, 0.0, 0.0
+            l_val[t + U1] = x0 * e1 + x1 * e3
+            l_val[t + U2] = x2 * e0 + x3 * e2
+            l_val[t + U3] = x2 * e1 + x3 * e3
+            x[i], x[i + U1], x[i + U2], x[i + U3] = 0.0, 0.0, 0.0, 0.0
     return True
 
 
@@ -246,10 +249,10 @@ def block_forward(l_ptr, l_idx, l_val, y):  # pragma: no cover
         y0, y1 = y[2 * k], y[2 * k + 1]
         if y0 != 0.0 or y1 != 0.0:
             for p in range(l_ptr[k], l_ptr[k + 1]):
-                i = 2 * l_idx[p]
-                t = 4 * p
-                y[i] -= l_val[t] * y0 + l_val[t + 1] * y1
-                y[i + 1] -= l_val[t + 2] * y0 + l_val[t + 3] * y1
+                i = U2 * l_idx[p]
+                t = U4 * p
+                y[i] -= l_val[t] * y0 + l_val[t + U1] * y1
+                y[i + U1] -= l_val[t + U2] * y0 + l_val[t + U3] * y1
 
 
 @njit
@@ -265,10 +268,10 @@ def block_backward(u_ptr, u_idx, u_val, dinv, y):  # pragma: no cover
         y[2 * j], y[2 * j + 1] = z0, z1
         if z0 != 0.0 or z1 != 0.0:
             for q in range(u_ptr[j], u_ptr[j + 1]):
-                i = 2 * u_idx[q]
-                t = 4 * q
-                y[i] -= u_val[t] * z0 + u_val[t + 1] * z1
-                y[i + 1] -= u_val[t + 2] * z0 + u_val[t + 3] * z1
+                i = U2 * u_idx[q]
+                t = U4 * q
+                y[i] -= u_val[t] * z0 + u_val[t + U1] * z1
+                y[i + U1] -= u_val[t + U2] * z0 + u_val[t + U3] * z1
 
 
 @njit

@@ -286,6 +286,29 @@ def test_block_newton_hands_over_to_superlu_after_a_rejected_pivot(monkeypatch):
     np.testing.assert_allclose(a.v, b.v, rtol=0, atol=1e-10)
 
 
+def test_block_kernel_same_on_signed_and_unsigned_index_arrays():
+    """The block system's index arrays are unsigned (no wraparound tests); the Newton
+    kernel computes bit for bit the same on signed copies."""
+    cn = gridsim.from_pandapower(pandapower_case("case300")).compile()
+    solver = newton.newton_solver(cn)
+    system = solver.block_system
+    kinds = [a.dtype for a in system if a.dtype.kind in "iu"]
+    assert kinds == [np.uint64] * 3 + [np.int64] + [np.uint64] * 6  # ypos holds -1
+    signed = tuple(a.astype(np.int64) if a.dtype == np.uint64 else a for a in system)
+    v0, tol = _flat_start(cn), 1e-10
+    runs = []
+    for sys_ in (system, signed):
+        v = v0.copy()
+        work = newton.block_workspace(sys_, cn.n_bus)
+        out = newton.newton_block_kernel(
+            sys_, cn.ydata, cn.sbus(), v, np.angle(v), np.abs(v), 0, tol, 20, 0.0, work
+        )
+        runs.append((out, v))
+    (a, va), (b, vb) = runs
+    assert a == b and a[2] == newton.CONVERGED_OR_LIMIT and a[1] < tol
+    np.testing.assert_array_equal(va, vb)
+
+
 def test_block_update_rotation_matches_the_trigonometric_update():
     """Angle steps under SMALL_ANGLE rotate the phasor by Taylor cosine and sine:
     the same voltages as ``vm exp(j va)`` to 1e-15 p.u. (the series' truncation is
