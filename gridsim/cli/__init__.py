@@ -28,7 +28,7 @@ from gridsim.cli._common import (
 )
 
 # command modules, in the order ``gridsim --help`` lists them
-COMMANDS = ("pf", "contingency", "info", "sweep", "transfer", "pv", "study")
+COMMANDS = ("pf", "contingency", "info", "sweep", "transfer", "pv", "expand", "study")
 
 
 class _UsageError(Exception):
