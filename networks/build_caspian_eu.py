@@ -116,6 +116,22 @@ PRIORITY_SHARE = {"G_AZ_SHIMAL": 0.95, "G_AZ_BAKU_OTH": 0.95}
 # Baku 220 kV supply: the data set's 4 x 400 MVA 330/220 kV units cannot carry the
 # assumed load growth; one more unit per step of growth is assumed (estimated).
 REINFORCE = {2030: {"T_AZ_ABS_330_220": 5}, 2032: {"T_AZ_ABS_330_220": 6}}
+# Published limits (the data set's interface_limits and the lines' p_limit_mw_total) as
+# interfaces (flowgates, kind ntc): data-set id -> (zones from, zones to, elements) with
+# the members' directions taken from their buses' zones. A line's own limit is written
+# in the export direction (from its from_bus). The TR->CE limit changes with the year:
+# the latest record whose year is reached; the 2031 record (1,800 MW) assumes the new
+# BG-TR line L_TRBG_03, proposed, so it is not used.
+BORDER_INTERFACES = {
+    "IF_TR_to_CE": ({"TR"}, {"BG", "GR"}),
+    "IF_CE_to_TR": ({"BG", "GR"}, {"TR"}),
+    "IF_RS_to_HU": ({"RS"}, {"HU"}),
+}
+LINK_INTERFACES = {"IF_GE_to_TR_B2B": ("DC_AKH_B2B", 1), "IF_NAX_TR": ("DC_NAX_ISLAND", 1)}
+LINE_INTERFACES = {"IF_AZ_to_GE_500": "L_AZGE_01", "IF_AZ_to_GE_330": "L_AZGE_02"}
+# lines whose p_limit_mw_total is part of an interface above, not a limit of its own
+LINE_LIMIT_IN_INTERFACE = {"L_TRGR_02": "IF_TR_to_CE"}
+TR_CE_BY_YEAR = (("IF_TR_to_CE", 2014), ("IF_TR_to_CE_2030_assumed", 2030))
 
 
 def sources_of(text) -> str:
@@ -222,7 +238,6 @@ def build(data: dict) -> dict:
             "parallel": c,
             "rate_mva": ln["s_nom_mva_per_circuit"] * c,
             "rating_kind": "thermal",
-            "limit_mw": ln.get("p_limit_mw_total"),
             "status": ln.get("status", "existing"),
             "year": ln.get("in_service_year"),
             "source": sources_of(ln.get("source")),
@@ -389,7 +404,61 @@ def build(data: dict) -> dict:
             )
         )
     out["hvdc"] = hv
+    out["interface"] = interfaces(out, data)
     out["scenarios"] = scenarios(out, data)
+    return out
+
+
+def interfaces(model: dict, data: dict) -> list:
+    """The published limits as interface records (see BORDER_INTERFACES)."""
+    zones = zone_of(model)
+    limits = {r["id"]: r for r in data["interface_limits"]}
+    out = []
+
+    def record(iid, members, rec, limit=None, note=""):
+        out.append(
+            clean(
+                {
+                    "id": iid,
+                    "kind": "ntc",
+                    "limit_mw": limit if limit is not None else rec["limit_mw"],
+                    "source": sources_of(rec.get("source")),
+                    "note": f"{rec.get('direction', '')}; {note or rec.get('status', '')}".strip(
+                        "; "
+                    ),
+                    "members": members,
+                }
+            )
+        )
+
+    for iid, (a, b) in BORDER_INTERFACES.items():
+        members = [
+            {
+                "element": "line",
+                "id": ln["id"],
+                "direction": 1 if zones[ln["from_bus"]] in a else -1,
+            }
+            for ln in model["line"]
+            if {zones[ln["from_bus"]], zones[ln["to_bus"]]} & a
+            and {zones[ln["from_bus"]], zones[ln["to_bus"]]} & b
+        ]
+        record(iid, members, limits[iid])
+    for iid, (hid, direction) in LINK_INTERFACES.items():
+        record(iid, [{"element": "hvdc", "id": hid, "direction": direction}], limits[iid])
+    for iid, lid in LINE_INTERFACES.items():
+        record(iid, [{"element": "line", "id": lid, "direction": 1}], limits[iid])
+    covered = set(LINE_INTERFACES.values()) | set(LINE_LIMIT_IN_INTERFACE)
+    for ln in data["lines"]:
+        if ln.get("p_limit_mw_total") is None or ln["id"] in covered:
+            continue
+        rec = {"source": ln.get("p_limit_source"), "direction": f"{ln['bus0']} -> {ln['bus1']}"}
+        record(
+            f"IF_{ln['id']}",
+            [{"element": "line", "id": ln["id"], "direction": 1}],
+            rec,
+            ln["p_limit_mw_total"],
+            "the line's published limit (p_limit_mw_total)",
+        )
     return out
 
 
@@ -512,22 +581,31 @@ def scenario(model, data, name, sc, site) -> dict:
                 dispatch[u["id"]] = fixed
                 tgt -= fixed
                 units.remove(u)
+        # within the units' ratings: a zone short of plant imports the rest (its slack
+        # side: the rest of continental Europe behind Hungary)
         if z == EXPORT_SINK:
             sink = [u for u in units if u["id"] in SINK_GENS]
             rest = [u for u in units if u["id"] not in SINK_GENS]
-            share = tgt / sum(u["max_p_mw"] for u in units)
+            share = min(1.0, tgt / sum(u["max_p_mw"] for u in units))
             for u in rest:
                 dispatch[u["id"]] = share * u["max_p_mw"]
             remaining = tgt - sum(dispatch[u["id"]] for u in rest) - sink_cut
             cap = sum(u["max_p_mw"] for u in sink)
             for u in sink:
-                dispatch[u["id"]] = max(0.0, remaining) * u["max_p_mw"] / cap
+                dispatch[u["id"]] = min(max(0.0, remaining), cap) * u["max_p_mw"] / cap
             continue
         cap = sum(u["max_p_mw"] for u in units)
         for u in units:
-            dispatch[u["id"]] = max(0.0, tgt) * u["max_p_mw"] / cap
+            dispatch[u["id"]] = min(max(0.0, tgt), cap) * u["max_p_mw"] / cap
     if not nax_joined:
         dispatch[NAX_LOCAL["id"]] = nax_load
+    # what the zones of the CE island short of plant import (left on the CE slack)
+    short = 0.0
+    for z, units in by_zone.items():
+        if z in ("EU", "TR") or z not in model["groups"]["CE"]:
+            continue
+        own = sum(dispatch.get(u["id"], 0.0) for u in units)
+        short += max(0.0, target.get(z, 0.0) - (sink_cut if z == EXPORT_SINK else 0.0) - own)
     for y, changes in REINFORCE.items():
         if year >= y and y == max(k for k in REINFORCE if k <= year):
             for tid, units in changes.items():
@@ -537,6 +615,9 @@ def scenario(model, data, name, sc, site) -> dict:
                 sets.append({"element": "trafo", "id": tid, "field": "rate_mva", "value": rate})
     for gid, p in dispatch.items():
         sets.append({"element": "gen", "id": gid, "field": "p_mw", "value": round(p, 1)})
+    tr_ce = [r for r in data["interface_limits"] if r["id"] in dict(TR_CE_BY_YEAR)]
+    limit = max((r for r in tr_ce if r["year"] <= year), key=lambda r: r["year"])["limit_mw"]
+    sets.append({"element": "interface", "id": "IF_TR_to_CE", "field": "limit_mw", "value": limit})
     desc = dsc["description"].replace("\n", " ")
     if site != "krusevac" and year >= 2029:
         desc = (
@@ -545,6 +626,7 @@ def scenario(model, data, name, sc, site) -> dict:
     spec = {
         "year": year,
         "description": desc,
+        "import_mw": round(short, 1),  # for balance(); not written
     }
     if include:
         spec["include"] = include
@@ -582,7 +664,10 @@ def tr_dispatch(units, model, zones, scale, arrive_tr):
     return out
 
 
-BALANCE_CE = {"G_TR_CENTRAL": "TR", "G_RO_REST": "RO", "G_BG_REST": "BG", "G_HU_REST": "HU"}
+BALANCE_CE = {"G_RO_REST": "RO", "G_BG_REST": "BG", "G_HU_REST": "HU"}
+# Turkey is balanced on its own: the transit crosses it, and its net position is held at
+# zero by this unit (so that the TR->CE interface carries the transit only).
+BALANCE_TR = "G_TR_CENTRAL"
 BALANCE_UPS = "G_AZ_AZTPP"
 
 
@@ -610,17 +695,50 @@ def balance(model: dict, rounds: int = 3) -> None:
                     res = gridsim.run_ac(net, enforce_q_limits=True)
                 if not res.converged:
                     raise RuntimeError(f"scenario {name} does not converge")
-                ce = float(res.ext_grid.p_mw["ext_EU_CE"])
+                ce = float(res.ext_grid.p_mw["ext_EU_CE"]) - spec["import_mw"]
                 ups = float(res.ext_grid.p_mw["ext_RU_UPS"])
                 zl = net.load.assign(zone=net.bus.zone.loc[net.load.bus].to_numpy())
                 zl = zl[zl.in_service].groupby("zone").p_mw.sum().astype(float)
                 share = {g: zl.get(z, 0.0) for g, z in BALANCE_CE.items()}
-                total = sum(share.values())
-                delta = {g: ce * w / total for g, w in share.items()}
-                delta[BALANCE_UPS] = ups
+                p = {e["id"]: e["value"] for e in spec["set"] if e["element"] == "gen"}
+                new = shifted(p, net.gen, share, ce + tr_export(net, res))
+                new.update(shifted(p, net.gen, {BALANCE_TR: 1.0}, -tr_export(net, res)))
+                new.update(shifted(p, net.gen, {BALANCE_UPS: 1.0}, ups))
                 for entry in spec["set"]:
-                    if entry["element"] == "gen" and entry["id"] in delta:
-                        entry["value"] = round(float(entry["value"] + delta[entry["id"]]), 1)
+                    if entry["element"] == "gen" and entry["id"] in new:
+                        entry["value"] = new[entry["id"]]
+
+
+def tr_export(net, res) -> float:
+    """Turkey's net export, MW: what leaves its buses on lines and HVDC links."""
+    tr = net.bus.index[net.bus.zone == "TR"]
+    out = 0.0
+    for table, flows in ((net.line, res.line), (net.hvdc, res.hvdc)):
+        on = table[table.in_service]
+        f_in, t_in = on.from_bus.isin(tr), on.to_bus.isin(tr)
+        out += flows.p_from_mw[on.index[f_in & ~t_in]].sum()
+        out += flows.p_to_mw[on.index[t_in & ~f_in]].sum()
+    return float(out)
+
+
+def shifted(p: dict, gen, share: dict, mw: float) -> dict:
+    """The outputs ``p`` of the units in ``share`` with ``mw`` more in all, split by
+    ``share`` and kept within each unit's min_p_mw..max_p_mw (what none can take stays
+    on the slack: an import from, or export to, the rest of the synchronous area)."""
+    out = {g: float(p[g]) for g in share}
+    left, free = mw, {g: w for g, w in share.items() if w > 0}
+    while abs(left) > 0.05 and free:
+        total = sum(free.values())
+        step = {g: left * w / total for g, w in free.items()}
+        for g, d in step.items():
+            lo = 0.0 if math.isnan(gen.min_p_mw[g]) else float(gen.min_p_mw[g])
+            hi = math.inf if math.isnan(gen.max_p_mw[g]) else float(gen.max_p_mw[g])
+            target = min(max(out[g] + d, lo), hi)
+            left -= target - out[g]
+            out[g] = target
+            if target in (lo, hi):
+                free.pop(g)
+    return {g: round(float(v), 1) for g, v in out.items()}
 
 
 def dump(model: dict) -> str:
@@ -652,7 +770,7 @@ def dump(model: dict) -> str:
             sort_keys=False,
         )
     )
-    for table in ("bus", "line", "trafo", "gen", "sgen", "ext_grid", "load", "hvdc"):
+    for table in ("bus", "line", "trafo", "gen", "sgen", "ext_grid", "load", "hvdc", "interface"):
         parts.append(f"\n{table}:\n")
         for rec in model[table]:
             text = yaml.safe_dump(
@@ -663,6 +781,7 @@ def dump(model: dict) -> str:
     for name, spec in model["scenarios"].items():
         body = dict(spec)
         sets = body.pop("set")
+        body.pop("import_mw")
         text = yaml.safe_dump(
             {name: body}, default_flow_style=None, width=100, allow_unicode=True, sort_keys=False
         )

@@ -168,3 +168,28 @@ def test_optimal_method_reports_an_insecure_base_case(capsys):
     assert worst > 0  # MW over a rating after an outage, listed
     status, _, err = run_cli([*args, "--outages", "line:L_RS_05"], capsys)
     assert status == 2 and "does not apply to --method optimal" in one_line_error(err)
+
+
+def test_optimal_method_reports_the_ttc_within_published_limits(tmp_path, capsys):
+    """A file's published limit (an ``ntc`` interface) gives the TTC within it beside
+    the physical TTC; ``--published-limits hold`` makes it the TTC."""
+    example = MODEL.parent / "examples" / "two_area_hvdc.yaml"
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        example.read_text()
+        + "interface:\n  - {id: IF_WE, kind: ntc, limit_mw: 550, source: illustrative,\n"
+        "     members: [{element: hvdc, id: W2-E1, direction: 1}]}\n"
+    )
+    args = ["transfer", path, "--source", "W", "--sink", "E", "--method", "optimal"]
+    status, out, err = run_cli([*args, "--json"], capsys)
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["ttc_mw"] == pytest.approx(200.0, abs=10.0)  # the link's 700 MW rating
+    assert doc["ttc_published_mw"] == pytest.approx(50.0, abs=10.0)  # 550 MW published
+    assert doc["ttc_published_mw"] <= 50.0 + 1e-6
+    assert "IF_WE" in doc["published_message"]
+    status, out, err = run_cli(args, capsys)
+    assert status == 0 and "TTC within published limits" in out and "IF_WE" in out
+    status, out, err = run_cli([*args, "--published-limits", "hold", "--json"], capsys)
+    doc = json.loads(out)
+    assert doc["ttc_mw"] <= 50.0 + 1e-6 and doc["ttc_published_mw"] is None

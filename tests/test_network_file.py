@@ -1,5 +1,6 @@
-"""gridsim YAML network files: scenario overlays and the schema checks of hand-written
-files, each bad file giving exit status 2 and one line naming file, element and field."""
+"""gridsim YAML network files: scenario overlays, interfaces, and the schema checks of
+hand-written files, each bad file giving exit status 2 and one line naming file, element
+and field."""
 
 from __future__ import annotations
 
@@ -194,3 +195,118 @@ def test_files_without_any_rating_stay_valid(tmp_path):
     text = BASE.replace("rate_mva: 1000, ", "").replace(" max_p_mw: 500,", "")
     net = gridsim.load_network(_write(tmp_path, text))
     assert net.line.rate_mva.isna().all()
+
+
+INTERFACES = """\
+gen:
+  - {id: U, bus: B, p_mw: 50, min_p_mw: 10, max_p_mw: 200}
+interface:
+  - {id: IF_XY, kind: ntc, limit_mw: 400, source: S02,
+     members: [{element: hvdc, id: H1, direction: 1}, {element: line, id: L3, direction: -1}]}
+  - {id: IF_L1, kind: thermal, limit_mw: 900, status: planned, year: 2030,
+     members: [{element: line, id: L1}]}
+"""
+
+
+def _with_interfaces(text: str = BASE) -> str:
+    return _bad(text, "scenarios:\n", INTERFACES + "scenarios:\n")
+
+
+def test_interfaces_are_read_with_their_scenario(tmp_path):
+    text = _with_interfaces(
+        _bad(
+            BASE,
+            "{element: load, id: DE, field: p_mw, value: 150}",
+            "{element: load, id: DE, field: p_mw, value: 150}\n"
+            "      - {element: interface, id: IF_XY, field: limit_mw, value: 1100}",
+        )
+    )
+    path = _write(tmp_path, text)
+    now = gridsim.load_network(path)
+    assert now.interfaces == [
+        {
+            "id": "IF_XY",
+            "members": [("hvdc", "H1", 1), ("line", "L3", -1)],
+            "limit_mw": 400.0,
+            "kind": "ntc",
+            "source": "S02",
+        }
+    ]
+    later = gridsim.load_network(path, scenario="later")
+    assert {f["id"]: f["limit_mw"] for f in later.interfaces} == {"IF_XY": 1100.0, "IF_L1": 900.0}
+    assert later.interfaces[1]["members"] == [("line", "L1", 1)]  # direction +1 by default
+    assert later.copy().interfaces == later.interfaces
+
+
+BAD_INTERFACES = {
+    "unknown interface member": (
+        _bad(
+            _with_interfaces(),
+            "{element: line, id: L3, direction: -1}",
+            "{element: line, id: L7, direction: -1}",
+        ),
+        ["interface 'IF_XY'", "member line 'L7'", "not a line"],
+    ),
+    "interface member of a wrong element": (
+        _bad(_with_interfaces(), "{element: line, id: L1}", "{element: bus, id: A}"),
+        ["interface 'IF_L1'", "member", "element line, trafo, hvdc"],
+    ),
+    "interface member with a bad direction": (
+        _bad(_with_interfaces(), "direction: -1", "direction: 2"),
+        ["interface 'IF_XY'", "direction 1 or -1"],
+    ),
+    "interface without a limit": (
+        _bad(_with_interfaces(), "kind: ntc, limit_mw: 400, ", "kind: ntc, "),
+        ["interface 'IF_XY'", "limit_mw"],
+    ),
+    "interface of an unknown kind": (
+        _bad(_with_interfaces(), "kind: ntc", "kind: market"),
+        ["interface 'IF_XY'", "kind 'market'", "thermal, ntc, stability"],
+    ),
+    "interface with an unknown field": (
+        _bad(_with_interfaces(), "source: S02,", "source: S02, limt_mw: 3,"),
+        ["interface 'IF_XY'", "unknown field", "limt_mw"],
+    ),
+    "scenario sets an interface's missing field": (
+        _bad(
+            _with_interfaces(),
+            "{element: load, id: DE, field: p_mw, value: 150}",
+            "{element: interface, id: IF_XY, field: members, value: 3}",
+        ),
+        ["scenario 'later'", "interface 'IF_XY'", "'members'"],
+    ),
+    "unit above its rating in a scenario": (
+        _bad(
+            _with_interfaces(),
+            "{element: load, id: DE, field: p_mw, value: 150}",
+            "{element: gen, id: U, field: p_mw, value: 250}",
+        ),
+        ["scenario 'later'", "gen 'U'", "p_mw = 250 MW", "above max_p_mw = 200 MW"],
+    ),
+    "unit below its minimum as written": (
+        _bad(_with_interfaces(), "p_mw: 50, min_p_mw: 10", "p_mw: 5, min_p_mw: 10"),
+        ["scenario 'now'", "gen 'U'", "p_mw = 5 MW", "below min_p_mw = 10 MW"],
+    ),
+    "unit above its rating in a file without scenarios": (
+        _bad(
+            (BASE[: BASE.index("scenarios:")] + INTERFACES).replace("default_scenario: now\n", ""),
+            "p_mw: 50, min_p_mw: 10, max_p_mw: 200",
+            "p_mw: 201, min_p_mw: 10, max_p_mw: 200",
+        ),
+        ["gen 'U'", "above max_p_mw = 200 MW"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INTERFACES))
+def test_bad_interface_or_dispatch_exits_2_with_one_line(case, tmp_path, capsys):
+    text, words = BAD_INTERFACES[case]
+    path = _write(tmp_path, text)
+    status = main(["pf", str(path)])
+    out, err = capsys.readouterr()
+    assert status == 2, (out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("gridsim: error: ") and str(path) in lines[0]
+    for w in words:
+        assert w in lines[0], lines[0]

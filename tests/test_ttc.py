@@ -14,6 +14,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import gridsim
@@ -21,7 +22,7 @@ from gridsim.analysis.outages import ordinary_contingencies, solve_outage
 from gridsim.analysis.ttc import n1_ttc, verify_shadow_price
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_scopf import two_islands  # noqa: E402
+from test_scopf import _link, _rated, _tables, two_islands  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 TOL_MW, REL_TOL = 10.0, 0.01
@@ -46,7 +47,7 @@ def ac_rated(net: gridsim.Network, seed: int) -> gridsim.Network:
         assert post.converged, outage.label
         worst = np.fmax(worst, mva(post.power_flow).reindex(worst.index).fillna(0.0))
     rate = worst * rng.uniform(1.05, 1.6, worst.size) + 2.0
-    for element in ("line", "trafo"):
+    for element in set(rate.index.get_level_values(0)):
         part = rate.loc[element]
         net[element].loc[part.index, "rate_mva"] = part.to_numpy()
     net.invalidate()
@@ -127,6 +128,87 @@ def test_ttc_never_decreases_with_more_capacity(seed):
     assert loose.ttc_mw >= tight.ttc_mw - slack(tight.ttc_mw)
 
 
+def random_pair(name: str, seed: int, n_links: int) -> gridsim.Network:
+    """Two islands of MATPOWER case ``name`` (zones A, buses 0-; B, buses 1000-) joined by
+    ``n_links`` HVDC links between random buses, rated 20-60 MW, at 0 MW; branch ratings
+    as :func:`ac_rated`, voltage limits 0.8-1.2 p.u. (case30 falls to 0.86 p.u. after
+    some outages)."""
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a, b = _tables(name, 0, "A"), _tables(name, 1000, "B")
+        tables = {k: pd.concat([a[k], b[k]]) for k in a}
+        ends = zip(
+            rng.choice(a["bus"].index, n_links, replace=False),
+            rng.choice(b["bus"].index, n_links, replace=False),
+            rng.uniform(20.0, 60.0, n_links),
+            strict=True,
+        )
+        tables["hvdc"] = pd.DataFrame(
+            [_link(f"H{i}", int(f), int(t), 0.0, float(r)) for i, (f, t, r) in enumerate(ends)]
+        ).set_index("id")
+        net = ac_rated(_rated(tables, rng), seed)
+    net.bus["min_vm_pu"], net.bus["max_vm_pu"] = 0.8, 1.2
+    net.invalidate()
+    return net
+
+
+@pytest.mark.parametrize("name, seed, n_links", [("case14", 0, 4), ("case30", 0, 3)])
+def test_random_cases_ttc_never_decreases_with_more_capacity(name, seed, n_links):
+    """Acceptance 1 on random cases: adding a link, raising the link ratings, the
+    binding branch's rating or the emergency rating, relaxing an interface: the TTC with
+    optimal controls does not fall (within the search tolerance)."""
+    net = random_pair(name, seed, n_links)
+    first = n1_ttc(net, "A", "B", **OPTIONS)
+    assert first.defined and first.ttc_mw > 0, first.message
+    links = list(net.hvdc.index)
+    fewer = net.copy()
+    fewer.hvdc.loc[links[-1], "in_service"] = False
+    fewer.invalidate()
+    higher = net.copy()
+    higher.hvdc["max_p_mw"] *= 1.5
+    higher.invalidate()
+    pairs = [("link added", n1_ttc(fewer, "A", "B", **OPTIONS), first)]
+    pairs.append(("link ratings raised", first, n1_ttc(higher, "A", "B", **OPTIONS)))
+    b = first.binding
+    if b["element"] in ("line", "trafo"):
+        rated = net.copy()
+        rated[b["element"]].loc[b["id"], "rate_mva"] *= 1.2
+        rated.invalidate()
+        pairs.append(("binding rating raised", first, n1_ttc(rated, "A", "B", **OPTIONS)))
+    emergency = n1_ttc(net, "A", "B", emergency_rating_percent=120.0, **OPTIONS)
+    pairs.append(("emergency rating 120 %", first, emergency))
+    face = {"id": "AB", "members": [("hvdc", h, 1) for h in links], "kind": "thermal"}
+    tight, loose = (
+        n1_ttc(net, "A", "B", interfaces=[{**face, "limit_mw": f * first.ttc_mw}], **OPTIONS)
+        for f in (0.5, 0.8)
+    )
+    assert tight.ttc_mw <= 0.5 * first.ttc_mw + 1e-6
+    pairs.append(("interface relaxed", tight, loose))
+    for what, low, high in pairs:
+        assert high.ttc_mw >= low.ttc_mw - slack(low.ttc_mw), (what, low.ttc_mw, high.ttc_mw)
+
+
+def test_published_limits_side_by_side_with_the_physical_ttc():
+    """The network's own interfaces: a published one (ntc) gives the TTC within it beside
+    the physical TTC; a thermal one is held in the physical TTC itself."""
+    net = case(1)
+    links = [("hvdc", h, 1) for h in ("H0", "H1", "H2")]
+    plain = n1_ttc(net, "A", "B", **OPTIONS)
+    net.interfaces = [{"id": "AB", "members": links, "limit_mw": 30.0, "kind": "ntc"}]
+    both = n1_ttc(net, "A", "B", **OPTIONS)
+    assert both.ttc_mw == pytest.approx(plain.ttc_mw, abs=1e-6)  # physical: no ntc
+    assert plain.ttc_mw > 30.0 + slack(30.0)
+    assert both.published is not None and both.ttc_published_mw <= 30.0 + 1e-6
+    assert both.ttc_published_mw >= 30.0 - slack(30.0)
+    assert plain.published is None and np.isnan(plain.ttc_published_mw)
+    held = n1_ttc(net, "A", "B", published_limits="hold", **OPTIONS)
+    assert held.ttc_mw == pytest.approx(both.ttc_published_mw, abs=1e-6)
+    net.interfaces[0]["kind"] = "thermal"
+    thermal = n1_ttc(net, "A", "B", **OPTIONS)
+    assert thermal.published is None and thermal.ttc_mw <= 30.0 + 1e-6
+
+
 def test_ttc_beats_every_hvdc_split_of_the_heuristic_search():
     """Brute force: transfer_capability with fixed shares (5 % steps) over two links,
     the same branch outages (single circuits, non-islanding: transfer trips whole
@@ -158,13 +240,15 @@ def test_ttc_beats_every_hvdc_split_of_the_heuristic_search():
     assert ours.ttc_mw >= best - slack(best)
 
 
-def test_shadow_price_of_the_binding_element():
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_shadow_price_of_the_binding_element(seed):
     """Raising the binding element's rating by 1 % moves the TTC by price x rating
-    change within 10 % (tight search so that the TTC sits on the AC limit). On this
-    case (trafo 1 after trafo 4 binds) the ratio is 0.93; where line 105 binds (seeds 0
-    and 3) it is 0.83: the AC flow moves about 1.2 times as much per MW as the DC
-    sensitivities say."""
-    net = case(1)
+    change within 10 % (tight search so that the TTC sits on the AC limit). Binding:
+    line 105 after line 102 (seed 0), trafo 1 after trafo 4 (1), line 114 after line 111
+    (2). The LP's own dual is 1.2 times too large where line 105 binds (ratio 0.83: the
+    AC flow moves more per MW than the DC sensitivities say); the AC-corrected price
+    gives 1.01, 1.01 and 0.93."""
+    net = case(seed)
     options = {**OPTIONS, "tol_mw": 1e-3, "rel_tol": 0.0, "max_rounds": 12}
     result = n1_ttc(net, "A", "B", **options)
     assert result.binding["kind"] in ("n-0", "n-1") and result.binding["shadow_price"] > 0

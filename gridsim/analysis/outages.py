@@ -83,7 +83,6 @@ import pandas as pd
 
 from gridsim.analysis.contingency import _base_case
 from gridsim.analysis.powerflow import run_ac
-from gridsim.analysis.sensitivity import _branch_positions
 from gridsim.exceptions import GridsimError
 from gridsim.model.compile import EXT_GRID, GEN, LINE, NONE, REF, SGEN, TRAFO, CompiledNetwork
 from gridsim.model.network import Network, plain
@@ -395,7 +394,11 @@ def _check(network: Network, cn: CompiledNetwork, outage: Outage) -> tuple[int, 
         raise GridsimError(f"expected an Outage, got {outage!r}")
     name = f"{outage.element} {plain(outage.id)!r}"
     if outage.element in ("line", "trafo"):
-        k = int(_branch_positions(cn, [(outage.element, outage.id)])[0])
+        code = LINE if outage.element == "line" else TRAFO
+        at = np.flatnonzero((cn.br_kind == code) & (cn.br_id == outage.id))
+        if at.size == 0:
+            raise GridsimError(f"not in-service branches: [{(outage.element, outage.id)!r}]")
+        k = int(at[0])
         have = int(_circuit_counts(network, outage.element, np.array([outage.id]))[0])
         if have != outage.parallel:
             raise GridsimError(

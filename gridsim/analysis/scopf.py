@@ -13,8 +13,7 @@ Two problems share one linearisation, :class:`LinearisedGrid`:
 
 Both are one successive-LP step: the caller re-solves the AC power flow at the LP's
 solution, builds a new :class:`LinearisedGrid` there and solves again until the AC
-solution holds every limit (see the coordinator's wiring in
-:mod:`gridsim.analysis.transfer`).
+solution holds every limit (:mod:`gridsim.analysis.ttc`).
 
 The linear model
 ----------------
@@ -74,7 +73,8 @@ point too.
 
 Post-contingency thermal rows use ``emergency_rating_percent`` of ``rate_mva``.
 Interface rows (flowgates): ``sum_m dir_m F_m(u) <= limit_mw`` over branches and HVDC
-links (a link's flow is its setpoint ``p_mw + h``), base case only. Generation rows:
+links (a link's flow is its setpoint ``p_mw + h``; a member out of service adds
+nothing), base case only. Generation rows:
 ``min_p <= p_g(u) <= max_p`` for the units the transfer moves (a unit already outside
 a limit may stay there, not go further).
 
@@ -116,6 +116,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from gridsim.analysis._areas import _plan, _zones_of
 from gridsim.analysis.outages import (
     Outage,
     OutageResult,
@@ -180,19 +181,24 @@ class Interface:
     limit_mw : float
         Largest allowed ``sum direction * flow``, MW.
     kind : str
-        ``"thermal"``, ``"published"`` (a published NTC), ``"stability"``, ...
+        ``"thermal"``, ``"ntc"`` (a published net transfer capacity), ``"stability"``
+        (:data:`gridsim.model.schema.INTERFACE_KINDS`).
+    source : str
+        Where the limit comes from.
     """
 
     id: object
     members: tuple
     limit_mw: float
-    kind: str = "published"
+    kind: str = "ntc"
+    source: str = ""
 
     @classmethod
     def parse(cls, item) -> Interface:
         """An :class:`Interface` from itself or a dict ``{"id", "members", "limit_mw",
-        "kind"}`` with members as ``(element, id, direction)`` or dicts with those keys
-        (``direction`` default +1)."""
+        "kind", "source"}`` (as ``network.interfaces`` holds them) with members as
+        ``(element, id, direction)`` or dicts with those keys (``direction`` default
+        +1)."""
         if isinstance(item, Interface):
             return item
         if not isinstance(item, Mapping) or "members" not in item or "limit_mw" not in item:
@@ -213,7 +219,8 @@ class Interface:
         limit = float(item["limit_mw"])
         if not np.isfinite(limit):
             raise ScopfError(f"interface {item.get('id')!r}: limit_mw must be finite")
-        return cls(item.get("id"), tuple(members), limit, str(item.get("kind", "published")))
+        kind, source = str(item.get("kind", "ntc")), str(item.get("source", ""))
+        return cls(item.get("id"), tuple(members), limit, kind, source)
 
 
 def _as_outage(network: Network, item) -> Outage:
@@ -471,7 +478,15 @@ class LinearisedGrid:
             if o is None or not r.converged:
                 continue
             pf = r.power_flow
-            pos = pd.MultiIndex.from_arrays([pf.cn.br_kind, pf.cn.br_id]).get_indexer(names)
+            pcn = pf.cn
+            if (
+                pcn.n_branch == cn.n_branch
+                and (pcn.br_kind == cn.br_kind).all()
+                and (pcn.br_id == cn.br_id).all()
+            ):
+                pos = np.arange(cn.n_branch)  # a scaled view keeps the branch order
+            else:
+                pos = pd.MultiIndex.from_arrays([pcn.br_kind, pcn.br_id]).get_indexer(names)
             found = pos >= 0
             p = np.full(cn.n_branch, np.nan)
             s = np.full(cn.n_branch, np.nan)
@@ -823,10 +838,12 @@ class _Lp:
         for i, face in enumerate(interfaces):
             coef, const = np.zeros(self.nv), 0.0
             for element, eid, direction in face.members:
+                if eid not in grid.network.columns(element).index:
+                    raise ScopfError(f"interface {face.id!r}: no {element} {eid!r}")
                 if element == "hvdc":
                     j = np.flatnonzero(cn.hvdc_id == eid)
                     if j.size == 0:
-                        raise ScopfError(f"interface {face.id!r}: no in-service hvdc {eid!r}")
+                        continue  # out of service: no flow
                     const += direction * cn.hvdc_p[j[0]]
                     free = np.flatnonzero(self.jpos == j[0])
                     if free.size:
@@ -835,7 +852,7 @@ class _Lp:
                 code = LINE if element == "line" else TRAFO
                 k = np.flatnonzero((cn.br_kind == code) & (cn.br_id == eid))
                 if k.size == 0:
-                    raise ScopfError(f"interface {face.id!r}: no in-service {element} {eid!r}")
+                    continue
                 const += direction * grid.flows_mw[k[0]]
                 coef += direction * S[k[0]]
             extra.append(coef)
@@ -1092,7 +1109,6 @@ def _unit_ids(network: Network, areas) -> pd.Series:
         if (costs < 0).any() or not np.isfinite(costs).all():
             raise ScopfError("redispatch costs must be finite and non-negative")
         return costs
-    from gridsim.analysis.transfer import _zones_of  # transfer imports this module
 
     if isinstance(areas, str):
         areas = [areas]
@@ -1111,7 +1127,6 @@ def _shift_keys(network: Network, source, sink, sink_element: str):
     or id list (source units by headroom, sink loads by size)."""
     if isinstance(source, pd.Series) and isinstance(sink, pd.Series):
         return source.astype(float), sink.astype(float)
-    from gridsim.analysis.transfer import _plan  # transfer imports this module
 
     if not isinstance(source, str | pd.Series):
         source = list(source)

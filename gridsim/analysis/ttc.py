@@ -32,13 +32,20 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    thermal limit and ``VOLTAGE_TOL_PU`` of a voltage limit).
 
 ``ttc_mw`` is the transfer added to the secured base case; ``atc_mw = ttc_mw - trm_mw -
-committed_mw``. The shadow prices are the last LP's duals at the optimum (MW of TTC per
-MW of each binding row's limit; :attr:`TtcResult.rating_prices` per MVA of an element's
-rating); :func:`verify_shadow_price` re-solves the whole TTC with one rating raised.
+committed_mw``. The shadow prices (MW of TTC per MW of each binding row's limit;
+:attr:`TtcResult.rating_prices` per MVA of an element's rating) are those of the LP
+re-linearised at the AC optimum, AC-corrected: the DC sensitivities can be 20 % off the
+AC flow's response, so for each line or transformer with a priced thermal row the LP is
+solved again with its rating raised by ``PRICE_STEP`` (1 %), both solutions are applied
+in AC, and the dual is scaled by (limit change) / (AC loading change of the row) along
+that change of dispatch: the rating raise the TTC actually follows. The LP's own dual
+stays in ``shadow_price_dc``. :func:`verify_shadow_price` re-solves the whole TTC with
+one rating raised.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from collections.abc import Iterable, Mapping
@@ -75,6 +82,7 @@ VOLTAGE_TOL_PU = 1e-3  # a voltage limit holds within this
 SETPOINT_TOL_MW = 1e-3  # unit and converter limits, interfaces
 DEFAULT_MAX_LOST_MW = 1000.0  # load an outage may cut off before it is a violation
 BASE_MAX_ITER = 30
+PRICE_STEP = 0.01  # rating raise of the AC finite difference of a shadow price
 VIOLATION_COLUMNS = ["kind", "element", "id", "contingency", "value", "limit", "excess"]
 
 
@@ -101,9 +109,11 @@ class TtcResult:
         The LP's binding limit with the largest shadow price at the optimum: ``kind``,
         ``element``, ``id``, ``contingency``, ``shadow_price``.
     binding_rows : pandas.DataFrame
-        Every binding row of the last LP (:attr:`ScopfResult.binding`).
+        Every binding row of the LP at the AC optimum (:attr:`ScopfResult.binding`), the
+        thermal rows' ``shadow_price`` AC-corrected (module docstring) and the LP's dual
+        in ``shadow_price_dc``.
     rating_prices : pandas.Series
-        MW of TTC per MVA of each binding branch's ``rate_mva``.
+        MW of TTC per MVA of each binding branch's ``rate_mva`` (AC-corrected).
     next_step : pandas.DataFrame
         The AC violations one step (``max(tol_mw, rel_tol ttc)``) beyond the TTC along
         the same direction (columns ``kind``, ``element``, ``id``, ``contingency``,
@@ -131,6 +141,10 @@ class TtcResult:
     elapsed_s : float
     network : Network
         The dispatch at the TTC (the secured base case where the TTC is not defined).
+    published : TtcResult or None
+        With ``published_limits="both"`` and a network with published limits
+        (``network.interfaces`` of kind ``ntc``): the same TTC with them held
+        (:attr:`ttc_published_mw`), beside this physical one.
     """
 
     ttc_mw: float
@@ -161,10 +175,17 @@ class TtcResult:
     elapsed_s: float
     network: Network = dataclasses.field(repr=False)
     options: dict = dataclasses.field(repr=False, default_factory=dict)
+    published: TtcResult | None = None
 
     @property
     def defined(self) -> bool:
         return bool(np.isfinite(self.ttc_mw))
+
+    @property
+    def ttc_published_mw(self) -> float:
+        """The TTC within the published limits (the network's ``ntc`` interfaces) beside
+        the physical :attr:`ttc_mw`; NaN where none were studied."""
+        return self.published.ttc_mw if self.published is not None else np.nan
 
 
 # -- the AC check ---------------------------------------------------------------------------
@@ -210,6 +231,7 @@ class _Checker:
         self.p0 = network.gen.p_mw.copy()
         self.hvdc0 = network.hvdc.p_mw.copy() if len(network.hvdc) else pd.Series(dtype=float)
         self.br_key = pd.MultiIndex.from_arrays([cn.br_kind, cn.br_id])
+        self.br_kind, self.br_id = cn.br_kind, cn.br_id
         self.br_label = [("line" if k == 0 else "trafo", plain(i)) for k, i in self.br_key]
         self.rate = np.where(cn.br_rate_mva > 0, cn.br_rate_mva, np.nan)
         self.emergency = emergency
@@ -250,10 +272,16 @@ class _Checker:
                 break
         return _Check(res, posts, _table(rows), complete)
 
+    def _positions(self, cn) -> np.ndarray:
+        """Position in ``cn`` of each base branch (-1: not there)."""
+        kind, ids = self.br_kind, self.br_id
+        if cn.n_branch == kind.size and (cn.br_kind == kind).all() and (cn.br_id == ids).all():
+            return np.arange(cn.n_branch)  # a scaled view keeps the base order
+        return pd.MultiIndex.from_arrays([cn.br_kind, cn.br_id]).get_indexer(self.br_key)
+
     def _thermal(self, res, keep, contingency, factor) -> list:
         """Thermal rows of ``res`` mapped onto the base branch order."""
-        pf_key = pd.MultiIndex.from_arrays([res.cn.br_kind, res.cn.br_id])
-        pos = pf_key.get_indexer(self.br_key)
+        pos = self._positions(res.cn)
         s = np.maximum(np.abs(res._s_from), np.abs(res._s_to))
         load = np.where(pos >= 0, s[np.maximum(pos, 0)], np.nan)
         limit = self.rate * factor * keep
@@ -309,7 +337,8 @@ class _Checker:
                 total = 0.0
                 for element, eid, direction in face.members:
                     if element == "hvdc":
-                        total += direction * float(net.hvdc.p_mw.loc[eid])
+                        on = bool(net.hvdc.in_service.loc[eid])
+                        total += direction * float(net.hvdc.p_mw.loc[eid]) * on
                     else:
                         total += direction * float(flows.get((kinds[element], eid), 0.0))
                 if total > face.limit_mw:
@@ -432,6 +461,8 @@ def n1_ttc(
     max_lost_mw: float = DEFAULT_MAX_LOST_MW,
     set_aside_insecure: bool = False,
     max_rounds: int = 6,
+    published_limits: str = "both",
+    hvdc: Iterable | None = None,
 ) -> TtcResult:
     """N-1 total transfer capability with optimal HVDC setpoints and redispatch,
     verified in AC (see the module docstring for the method).
@@ -459,7 +490,18 @@ def n1_ttc(
     secure_base : bool
         Secure the base case first (default); False: start from it as it is.
     interfaces : iterable of Interface or dict, optional
-        Flowgates held in the base case and at the TTC.
+        Flowgates held in the base case and at the TTC, besides the network's own
+        (``network.interfaces``, from the file's ``interface`` table): those of kind
+        ``thermal`` and ``stability`` are always held, the published ones (``ntc``) as
+        ``published_limits`` says.
+    published_limits : {"both", "ignore", "hold"}
+        ``"both"`` (default): the TTC is the physical one, and where the network has
+        published limits the TTC within them is solved too (:attr:`TtcResult.published`,
+        side by side); ``"ignore"``: the physical TTC only; ``"hold"``: the TTC holds
+        them.
+    hvdc : iterable of link ids, optional
+        The joining links the transfer may move (a route); default every in-service link
+        joining the source's AC island to the sink's. The others keep their setpoints.
     sink_element : {"load", "gen"}
     trm_mw, committed_mw : float
         Reliability margin and committed transfers, MW (``atc = ttc - trm - committed``).
@@ -502,6 +544,10 @@ def n1_ttc(
         raise TtcError(
             f"emergency_rating_percent must be positive, got {emergency_rating_percent!r}"
         )
+    if published_limits not in ("both", "ignore", "hold"):
+        raise TtcError(
+            f"published_limits must be 'both', 'ignore' or 'hold', got {published_limits!r}"
+        )
     options = dict(
         contingencies=contingencies,
         units=units,
@@ -521,8 +567,24 @@ def n1_ttc(
         max_lost_mw=max_lost_mw,
         set_aside_insecure=set_aside_insecure,
         max_rounds=max_rounds,
+        published_limits=published_limits,
+        hvdc=None if hvdc is None else list(hvdc),
     )
-    faces = [Interface.parse(i) for i in interfaces or []]
+    own = [Interface.parse(i) for i in network.interfaces]
+    ntc = [f for f in own if f.kind == "ntc"]
+    faces = [Interface.parse(i) for i in interfaces or []] + [f for f in own if f.kind != "ntc"]
+    if published_limits == "hold":
+        faces += ntc
+    elif ntc and published_limits == "both":
+        physical = n1_ttc(network, source, sink, **{**options, "published_limits": "ignore"})
+        # more limits cannot secure a base case that cannot be secured without them
+        physical.published = (
+            n1_ttc(network, source, sink, **{**options, "published_limits": "hold"})
+            if physical.defined or physical.set_aside
+            else physical
+        )
+        physical.options = options
+        return physical
     if isinstance(contingencies, str):
         if contingencies != "ordinary":
             raise TtcError(
@@ -634,6 +696,8 @@ def n1_ttc(
         secured, chk.result, outages=check.outages, post_results=chk.posts, **grid_args
     )
     links = _joining_links(grid, src, snk, sink_element)
+    if hvdc is not None:
+        links = [j for j in links if j in set(hvdc)]
 
     def step_of(t):
         return max(tol_mw, rel_tol * abs(t))
@@ -705,6 +769,27 @@ def n1_ttc(
         net_b, t_b, chk_b = best
         nxt = None
     ttc = float(best[1])
+    if lp is not None and ttc > 0:
+        # the shadow prices of the LP re-linearised at the AC optimum, AC-corrected
+        at_best = LinearisedGrid(
+            net_b, chk_b.result, outages=check.outages, post_results=chk_b.posts, **grid_args
+        )
+        lp = _ac_prices(
+            check,
+            at_best,
+            net_b,
+            lp,
+            dict(
+                source=src,
+                sink=snk,
+                sink_element=sink_element,
+                hvdc=links,
+                redispatch=redispatch_areas,
+                interfaces=faces,
+                min_mw=-ttc,
+                max_mw=None if max_mw is None else max_mw - ttc,
+            ),
+        )
     binding_rows = lp.binding if lp is not None else pd.DataFrame()
     binding = None
     if len(binding_rows):
@@ -762,6 +847,68 @@ def n1_ttc(
     )
 
 
+def _ac_prices(check, grid: LinearisedGrid, net: Network, fallback: ScopfResult, lp_args):
+    """The transfer LP re-linearised at the AC optimum ``net`` (``grid``), its thermal
+    shadow prices corrected by a finite difference in AC.
+
+    For each line or transformer with a priced thermal row, the LP is solved again with
+    its rating raised by ``PRICE_STEP`` (a fraction): the change ``du`` of the solution
+    moves the row's linearised flow by the limit change ``dL`` and ``t`` by ``dt``. Both
+    solutions are applied to ``net`` and the element's AC loading (after the row's
+    outage) compared: where AC moves it by ``dS``, holding the limit needs ``du`` scaled
+    by ``dL / dS``, so the row's price is scaled by that factor. ``shadow_price_dc``
+    keeps the LP's dual. Returns ``fallback`` (the last LP) where this LP fails.
+    """
+    lp0 = max_transfer(grid, **lp_args)
+    if lp0.status != "optimal":
+        return fallback
+    table = lp0.binding.copy()
+    table["shadow_price_dc"] = table.shadow_price
+    thermal = table.kind.isin(["n-0", "n-1"]) & (table.shadow_price > 0)
+    keys = pd.MultiIndex.from_arrays([grid.cn.br_kind, grid.cn.br_id])
+    outages = {o.label: o for o in check.outages}
+    base0 = run_ac(lp0.apply(net), enforce_q_limits=check.q_limits, max_iter=BASE_MAX_ITER)
+    for (element, eid), rows in table[thermal].groupby(["element", "id"], sort=False):
+        k = keys.get_loc((0 if element == "line" else 1, eid))
+        raised = copy.copy(grid)
+        raised.rate = grid.rate.copy()
+        raised.rate[k] *= 1.0 + PRICE_STEP
+        lp1 = max_transfer(raised, **lp_args)
+        dt = lp1.transfer_mw - lp0.transfer_mw
+        if lp1.status != "optimal" or not dt > 0:
+            continue
+        row = rows.iloc[0]  # its row with the largest price
+        net1 = lp1.apply(net)
+        base1 = run_ac(net1, enforce_q_limits=check.q_limits, max_iter=BASE_MAX_ITER)
+        if not (base0.converged and base1.converged):
+            continue
+        outage = outages.get(row.contingency)
+        ds = _loading(net1, base1, outage, (k, keys), check) - _loading(
+            lp0.apply(net), base0, outage, (k, keys), check
+        )
+        dl = grid.rate[k] * PRICE_STEP * row.limit_per_rating
+        if np.isfinite(ds) and ds > 0:
+            table.loc[rows.index, "shadow_price"] = rows.shadow_price * dl / ds
+    lp0.binding = table.sort_values("shadow_price", ascending=False, ignore_index=True)
+    return lp0
+
+
+def _loading(net: Network, base: PowerFlowResult, outage, branch, check) -> float:
+    """AC loading (``max(|S_from|, |S_to|)``, MVA) of ``branch = (position, keys)`` in
+    ``net`` (solved ``base``), after ``outage`` where it is not None."""
+    k, keys = branch
+    res = base
+    if outage is not None:
+        post = solve_outage(net, outage, base=base, enforce_q_limits=check.q_limits)
+        if post.status == "diverged":
+            return np.nan
+        res = post.power_flow
+    pos = pd.MultiIndex.from_arrays([res.cn.br_kind, res.cn.br_id]).get_indexer([keys[k]])[0]
+    if pos < 0:
+        return np.nan
+    return float(max(abs(res._s_from[pos]), abs(res._s_to[pos])))
+
+
 def _bisect(check, ok, bad, step_of):
     """Bisection on ``t`` between AC-secure ``ok = (net, t, check)`` and failing ``bad =
     (net, t)`` along the line joining them; returns ``(last secure, last failing t)``."""
@@ -808,7 +955,10 @@ def verify_shadow_price(
     else:
         raise TtcError(f"cannot raise the rating of a {row.kind} row ({row.element})")
     raised.invalidate()
-    again = n1_ttc(raised, source, sink, **result.options)
+    options = dict(result.options)
+    if options["published_limits"] == "both":
+        options["published_limits"] = "ignore"  # result.ttc_mw is the physical TTC
+    again = n1_ttc(raised, source, sink, **options)
     delta = rating * percent / 100
     predicted = price * delta
     observed = again.ttc_mw - result.ttc_mw

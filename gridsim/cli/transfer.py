@@ -115,6 +115,14 @@ def add_parser(sub) -> None:
         help="with --method optimal: set aside the outages the base case cannot be secured "
         "against (every output says so)",
     )
+    tr.add_argument(
+        "--published-limits",
+        choices=("both", "ignore", "hold"),
+        default="both",
+        help="with --method optimal: the file's published limits (interfaces of kind ntc): "
+        "report the TTC within them beside the physical TTC (both, default), leave them out "
+        "(ignore), or hold them in the TTC (hold)",
+    )
     tr.add_argument("--max-mw", type=nonneg_float, help="largest transfer studied")
     tr.add_argument("--tol-mw", type=positive_float, help="search tolerance, MW (10; relative 1%%)")
     tr.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -364,6 +372,7 @@ def _run_optimal(args, network, outages, shares) -> int:
             tol_mw=args.tol_mw or 10.0,
             max_mw=args.max_mw,
             set_aside_insecure=args.set_aside_insecure,
+            published_limits=args.published_limits,
         )
     except TtcError as exc:
         return usage(args, str(exc))
@@ -390,6 +399,12 @@ def _run_optimal(args, network, outages, shares) -> int:
             "ordinary_contingencies": len(result.ordinary),
             "exceptional_contingencies": len(result.exceptional),
             "set_aside": [o.label for o in result.set_aside],
+            "published_limits": args.published_limits,
+            "ttc_published_mw": json_value(result.ttc_published_mw),
+            "published_message": result.published.message if result.published else None,
+            "published_binding": _records(result.published.binding_rows)
+            if result.published
+            else [],
         }
         print(json.dumps(doc, indent=1))
         return EXIT_OK
@@ -404,6 +419,11 @@ def _run_optimal(args, network, outages, shares) -> int:
         lines.append(
             f"TTC {result.ttc_mw:.1f} MW, TRM {result.trm_mw:.1f} MW, committed "
             f"{result.committed_mw:.1f} MW, ATC {result.atc_mw:.1f} MW"
+        )
+    if result.published is not None:
+        lines.append(
+            f"TTC within published limits (interfaces of kind ntc): "
+            f"{result.ttc_published_mw:.1f} MW; {result.published.message}"
         )
     if binding:
         lines.append(

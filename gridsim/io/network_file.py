@@ -41,6 +41,34 @@ equivalents legitimately break them): a line's ``x_ohm_per_km`` must be positive
 ``vkr_percent`` not negative; and a file that rates any branch (``rate_mva``) must rate
 every line and transformer, and every HVDC link (``max_p_mw``).
 
+Interfaces (flowgates)
+----------------------
+A top-level ``interface`` list holds limits on directed sums of flows: each record has
+an ``id``, ``members`` (a list of ``{element, id, direction}``: a line, transformer or
+HVDC link of the file, direction +1 for the flow from its from end (a link's ``p_mw``)
+or -1 against it), ``limit_mw`` (> 0), ``kind`` (``thermal``, ``ntc``: a published net
+transfer capacity, or ``stability``; default ``ntc``) and the metadata fields
+(``source``, ``status``, ``year``, ``note``, ...)::
+
+    interface:
+      - {id: IF_TR_CE, kind: ntc, limit_mw: 500, source: S33,
+         members: [{element: line, id: L_TRBG_01, direction: 1},
+                   {element: line, id: L_TRGR_01, direction: 1}]}
+
+Scenarios switch interfaces in and out (``status``/``year``, ``include``, ``exclude``)
+and change their ``limit_mw`` or ``kind`` (``set`` with ``element: interface``) as they
+do elements. The in-service interfaces of the scenario applied are kept on the network
+as ``network.interfaces`` (a list of dicts ``id``, ``members`` as ``(element, id,
+direction)`` tuples, ``limit_mw``, ``kind``, ``source``), which the transfer analyses
+hold (:func:`gridsim.analysis.ttc.n1_ttc`). A member that is not an element of the
+file is an error naming the interface.
+
+Dispatch
+--------
+A unit's ``p_mw`` must be within its ``min_p_mw`` and ``max_p_mw`` (where given) in the
+file as written when it names no ``default_scenario``, and in every scenario: a
+dispatch beyond a unit's limits is an error naming the scenario and the unit.
+
 Scenarios
 ---------
 Elements may carry ``status`` (``existing``, ``under_construction``, ``planned`` or
@@ -86,7 +114,18 @@ import yaml
 
 from gridsim.exceptions import InvalidNetworkError
 from gridsim.model.network import Network, shown
-from gridsim.model.schema import BOOL, ELEMENTS, FLOAT, REF, SCHEMA, STR
+from gridsim.model.schema import (
+    BOOL,
+    ELEMENTS,
+    FLOAT,
+    INTERFACE,
+    INTERFACE_KINDS,
+    INTERFACE_MEMBERS,
+    REF,
+    SCHEMA,
+    STR,
+)
+from gridsim.model.validate import validate_interfaces
 
 FORMAT_VERSION = 1
 HEADER_KEYS = {
@@ -141,11 +180,11 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
     """
     src = str(path)
     data = _read_yaml(Path(path))
-    unknown = set(data) - HEADER_KEYS - set(ELEMENTS)
+    unknown = set(data) - HEADER_KEYS - set(ELEMENTS) - {"interface"}
     if unknown:
         raise InvalidNetworkError(
             f"unknown top-level key(s) {_listed(unknown)}; element tables are "
-            f"{', '.join(ELEMENTS)}",
+            f"{', '.join(ELEMENTS)} (and interface)",
             src,
         )
     version = data.get("gridsim", FORMAT_VERSION)
@@ -159,6 +198,8 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
         if records is None:
             continue
         tables[element] = _records(element, records, src)
+    if data.get("interface") is not None:
+        tables["interface"] = _interfaces(data["interface"], src)
     if not tables.get("bus"):
         raise InvalidNetworkError("no buses: the file needs a bus table with at least one bus", src)
     _check_file_rules(tables, src)
@@ -177,6 +218,10 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
             f"(scenarios: {_listed(scenarios) or 'none'})",
             src,
         )
+    if default is None:
+        _check_dispatch(tables, None, src)
+    for name, spec in scenarios.items():
+        _check_dispatch(_apply_scenario(name, spec, tables, src), name, src)
     chosen = scenario if scenario is not None else default
     info = None
     if chosen is not None:
@@ -194,6 +239,7 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
             "year": spec.get("year"),
             "description": str(spec.get("description", "")),
         }
+    faces = tables.pop("interface", [])
     net = Network(
         tables,
         sn_mva=_number(data.get("sn_mva", 100.0), "sn_mva", src),
@@ -202,6 +248,18 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
         name=str(data.get("name", Path(path).stem)),
         source=src,
     )
+    validate_interfaces(net, faces)
+    net.interfaces = [
+        {
+            "id": rec["id"],
+            "members": [(m["element"], m["id"], m["direction"]) for m in rec["members"]],
+            "limit_mw": float(rec["limit_mw"]),
+            "kind": rec.get("kind", "ntc"),
+            "source": str(rec.get("source", "")),
+        }
+        for rec in faces
+        if rec.get("in_service", True) is not False
+    ]
     net.groups = groups
     net.scenario = chosen
     net.scenario_info = info
@@ -302,6 +360,83 @@ def _groups(groups, src: str) -> dict[str, list[str]]:
     return out
 
 
+def _check_dispatch(tables: dict[str, list[dict]], scenario: str | None, src: str) -> None:
+    """Every in-service unit's ``p_mw`` within its ``min_p_mw`` and ``max_p_mw``."""
+    for rec in tables.get("gen", []):
+        if rec.get("in_service") is False or not _is_number(p := rec.get("p_mw", 0.0)):
+            continue
+        for field, beyond, word in (
+            ("max_p_mw", lambda a, b: a > b, "above"),
+            ("min_p_mw", lambda a, b: a < b, "below"),
+        ):
+            limit = rec.get(field)
+            if _is_number(limit) and beyond(p, limit):
+                what = f"gen {shown(rec['id'])}: p_mw = {p:g} MW is {word} {field} = {limit:g} MW"
+                raise InvalidNetworkError(
+                    _where(scenario, what) if scenario is not None else what, src
+                )
+
+
+def _interfaces(records, src: str) -> list[dict]:
+    """The ``interface`` records, each checked in itself (members against the elements
+    by :func:`gridsim.model.validate.validate_interfaces`)."""
+    if not isinstance(records, list):
+        raise InvalidNetworkError(f"interface must be a list of records, not {shown(records)}", src)
+    fields = {c.name: c for c in INTERFACE}
+    known = set(fields) | META_FIELDS | {"id", "members"}
+    out = []
+    for n, rec in enumerate(records, start=1):
+        if not isinstance(rec, dict) or rec.get("id") is None:
+            raise InvalidNetworkError(f"interface entry {n} is not a mapping with an id", src)
+        rid = rec["id"]
+        where = f"interface {shown(rid)}"
+        bad = set(rec) - known
+        if bad:
+            raise InvalidNetworkError(f"{where}: unknown field(s) {_listed(bad)}", src)
+        limit = rec.get("limit_mw")
+        if not (_is_number(limit) and math.isfinite(limit) and limit > 0):
+            raise InvalidNetworkError(
+                f"{where}: limit_mw = {shown(limit)} must be a positive number of MW", src
+            )
+        kind = rec.get("kind", "ntc")
+        if kind not in INTERFACE_KINDS:
+            raise InvalidNetworkError(
+                f"{where}: kind {shown(kind)} is not one of {', '.join(INTERFACE_KINDS)}", src
+            )
+        members = rec.get("members")
+        if not isinstance(members, list) or not members:
+            raise InvalidNetworkError(
+                f"{where}: members must be a non-empty list of {{element, id, direction}}", src
+            )
+        checked = []
+        for m in members:
+            if not (
+                isinstance(m, dict)
+                and set(m) <= {"element", "id", "direction"}
+                and m.get("element") in INTERFACE_MEMBERS
+                and m.get("id") is not None
+                and m.get("direction", 1) in (1, -1)
+                and not isinstance(m.get("direction", 1), bool)
+            ):
+                raise InvalidNetworkError(
+                    f"{where}: member {shown(m)} must be {{element, id, direction}} with "
+                    f"element {', '.join(INTERFACE_MEMBERS)} and direction 1 or -1",
+                    src,
+                )
+            checked.append(
+                {"element": m["element"], "id": m["id"], "direction": m.get("direction", 1)}
+            )
+        _check_values(
+            "interface",
+            rid,
+            {k: v for k, v in rec.items() if k != "members"},
+            {"name", "kind"},
+            src,
+        )
+        out.append({**rec, "members": checked})
+    return out
+
+
 # -- scenarios ------------------------------------------------------------------------------
 def _where(name: str, detail: str) -> str:
     return f"scenario {shown(name)}: {detail}"
@@ -397,7 +532,7 @@ def _check_scenario(name: str, spec, tables: dict[str, list[dict]], groups, src:
                     _where(name, f"set entry {n}: {key} {shown(edit[key])} is not a single value"),
                     src,
                 )
-        if element not in SCHEMA:
+        if element not in SCHEMA and element != "interface":
             raise InvalidNetworkError(
                 _where(name, f"set entry {n}: unknown element type {shown(element)}"), src
             )
@@ -408,7 +543,7 @@ def _check_scenario(name: str, spec, tables: dict[str, list[dict]], groups, src:
                 ),
                 src,
             )
-        col = {c.name: c for c in SCHEMA[element]}.get(field)
+        col = {c.name: c for c in SCHEMA.get(element, INTERFACE)}.get(field)
         if col is None:
             raise InvalidNetworkError(
                 _where(name, f"set: {element} {shown(eid)} has no field {shown(field)}"), src

@@ -116,6 +116,9 @@ class Network:
         #: Q-limit rule of :func:`gridsim.run_ac` for this network ("matpower" from .m files)
         self.q_limit_rule = "pandapower"
         self.groups: dict[str, list[str]] = {}
+        #: published and stability limits over groups of branches and HVDC links (flowgates):
+        #: dicts ``id``, ``members`` (``(element, id, sign)``), ``limit_mw``, ``kind``
+        self.interfaces: list[dict] = []
         # A table lives as columns until someone asks for its DataFrame; from then on the
         # DataFrame is the truth (building 9 DataFrames costs more than solving case118).
         self._columns: dict[str, ColumnTable] = {}
@@ -210,6 +213,7 @@ class Network:
             for e, t in self._columns.items()
         }
         new.groups = {k: list(v) for k, v in self.groups.items()}
+        new.interfaces = [dict(i) for i in self.interfaces]
         new._compiled = None
         return new
 

@@ -253,6 +253,19 @@ SCHEMA: dict[str, tuple[Column, ...]] = {
         Column("bus", REF, None),
         Column("p_mw", FLOAT, 0.0, "MW"),
         Column("q_mvar", FLOAT, 0.0, "Mvar"),
+        *(
+            Column(
+                f"const_{share}_{part}_percent",
+                FLOAT,
+                0.0,
+                "%",
+                f"share of {'p_mw' if part == 'p' else 'q_mvar'} drawn at constant {kind} "
+                f"(scales with |V|{power}; pandapower's), in [0, 100]",
+                Range(0.0, 100.0),
+            )
+            for part in ("p", "q")
+            for share, kind, power in (("z", "impedance", "^2"), ("i", "current", ""))
+        ),
         Column("in_service", BOOL, True),
     ),
     "shunt": (
@@ -292,6 +305,31 @@ SCHEMA: dict[str, tuple[Column, ...]] = {
         Column("in_service", BOOL, True),
     ),
 }
+
+#: Kinds of an interface (flowgate): a thermal limit, a published net transfer capacity
+#: (NTC: what the operators offer, not a physical limit), a stability limit.
+INTERFACE_KINDS = ("thermal", "ntc", "stability")
+#: Elements an interface's members may be (each with a direction, +1 or -1).
+INTERFACE_MEMBERS = ("line", "trafo", "hvdc")
+#: Fields of an ``interface`` record besides ``id`` and ``members`` (a list of
+#: ``{element, id, direction}``): the flowgate's limit on ``sum direction * flow`` (a
+#: branch's active flow at its from end, a link's setpoint ``p_mw``). Interfaces are
+#: not an element table of the network (their members are lists); network files hold
+#: them in ``interface:`` and :func:`gridsim.io.network_file.load_network` puts the
+#: in-service ones on ``network.interfaces``.
+INTERFACE: tuple[Column, ...] = (
+    Column("name", STR, ""),
+    Column(
+        "limit_mw",
+        FLOAT,
+        None,
+        "MW",
+        "largest sum of the members' flows, each times its direction, > 0",
+        POSITIVE,
+    ),
+    Column("kind", STR, "ntc", "", "thermal, ntc (published net transfer capacity), stability"),
+    Column("in_service", BOOL, True),
+)
 
 #: Network-level fields (attributes of :class:`~gridsim.model.network.Network`).
 NETWORK_FIELDS: tuple[Column, ...] = (

@@ -166,3 +166,27 @@ def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if a.dtype == object or b.dtype == object:
         return np.array([x == y for x, y in zip(a, b, strict=True)], dtype=bool)
     return a == b
+
+
+def validate_interfaces(network, interfaces) -> None:
+    """Raise :class:`InvalidNetworkError` at the first interface member that is not an
+    element of ``network`` (in service or not).
+
+    Parameters
+    ----------
+    network : Network
+    interfaces : iterable of dict
+        Records with ``id`` and ``members``, each a mapping ``{element, id, direction}``
+        or an ``(element, id, direction)`` tuple.
+    """
+    for face in interfaces:
+        for member in face["members"]:
+            element, eid = (
+                (member["element"], member["id"]) if isinstance(member, dict) else member[:2]
+            )
+            if eid not in network.columns(element).index:
+                raise InvalidNetworkError(
+                    f"interface {shown(face['id'])}: member {element} {shown(eid)} is not a "
+                    f"{element} of this network",
+                    network.source,
+                )

@@ -1,9 +1,11 @@
 """The study's computations: tasks, their evaluation (in worker processes) and tables.
 
-Every number of the report comes from one :func:`gridsim.transfer_capability` call (or
-:func:`gridsim.run_ac` / :func:`gridsim.ac_contingency` for the Niš sites) on the
-scenario's network with the case's edits, so any of them can be reproduced by the same
-call (see :func:`case_network`).
+Every number of the report comes from one call on the scenario's network with the case's
+edits (see :func:`case_network`), so any of them can be reproduced by the same call: an
+N-0 TTC from :func:`gridsim.transfer_capability`, an N-1 TTC from
+:func:`gridsim.analysis.ttc.n1_ttc` (base case secured first, or "not defined: base
+case cannot be secured"; nothing set aside), the Niš sites from :func:`gridsim.run_ac`
+and :func:`gridsim.ac_contingency`.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from gridsim.analysis.transfer import (
     apply_transfer,
     transfer_capability,
 )
+from gridsim.analysis.ttc import TtcError, n1_ttc
 from gridsim.exceptions import GridsimError
 from gridsim.io import load_network
 from gridsim.model.network import Network, plain
@@ -180,6 +183,8 @@ def _run_ttc(path: str, task: Task, only) -> dict:
     if shares == {}:
         row.update(status="route not available", ttc_mw=np.nan)
         return {"row": row}
+    if task.n_1:
+        return _run_n1(net, task, row, shares)
     t0 = time.perf_counter()
     try:
         r = transfer_capability(net, cases.SOURCE, task.sink, n_1=task.n_1, hvdc_shares=shares)
@@ -233,6 +238,54 @@ def _run_ttc(path: str, task: Task, only) -> dict:
             )
             plot_map(r.network_at(r.ttc_mw), r.result, task.map_path, title=title)
     return out
+
+
+def _run_n1(net: Network, task: Task, row: dict, shares: dict | None) -> dict:
+    """The N-1 TTC as a planner signs it (:func:`gridsim.analysis.ttc.n1_ttc`): from a
+    base case secured by redispatch, ordinary contingencies, the joining HVDC links (the
+    route's where one is forced) free, published limits reported beside; or "not
+    defined: base case cannot be secured" with the violations left. Nothing is set
+    aside. ``limit_type``, ``limiting_element`` and ``limiting_contingency`` are the AC
+    violation one step beyond the TTC."""
+    t0 = time.perf_counter()
+    try:
+        r = n1_ttc(net, cases.SOURCE, task.sink, hvdc=None if shares is None else list(shares))
+    except TtcError as exc:
+        row.update(status=f"not studied: {exc}", ttc_mw=np.nan, seconds=time.perf_counter() - t0)
+        return {"row": row}
+    worst = r.residual.iloc[0] if len(r.residual) else None
+    step = r.next_step.iloc[0] if len(r.next_step) else None
+    row.update(
+        status="ok" if r.defined else "not defined: base case cannot be secured",
+        method="optimal",
+        ttc_mw=r.ttc_mw,
+        ttc_published_mw=r.ttc_published_mw,
+        total_export_mw=row["scheduled_export_mw"] + r.ttc_mw,
+        limit_type=step.kind if step is not None else "",
+        limiting_element=f"{step.element} {step.id}" if step is not None else "",
+        limiting_contingency=(step.contingency or "") if step is not None else "",
+        excluded_contingencies=len(r.set_aside),
+        skipped_contingencies=0,
+        ordinary_contingencies=len(r.ordinary),
+        base_redispatch_mw=float(r.base_redispatch_mw.abs().sum()),
+        residual_violations=len(r.residual),
+        worst_residual=(
+            f"{worst.kind} {worst.element} {worst.id}"
+            + (f" after {worst.contingency}" if worst.contingency else "")
+            if worst is not None
+            else ""
+        ),
+        hvdc_links=" ".join(f"{k}:{v:.4g}" for k, v in r.hvdc.p_mw.items()) if len(r.hvdc) else "",
+        seconds=time.perf_counter() - t0,
+        # no P-V screen here (the AC N-1 check includes the voltage limits)
+        min_vm_at_ttc_pu=np.nan,
+        pv_computed=False,
+        nose_intact_mw=np.nan,
+        nose_after_outage_mw=np.nan,
+        nose_margin_percent=np.nan,
+        pv_near=False,
+    )
+    return {"row": row}
 
 
 def voltage_stability(r: TransferResult) -> tuple[dict, pd.DataFrame]:
@@ -330,8 +383,9 @@ def _run_site(path: str, task: Task) -> dict:
         & net.line.to_bus.map(net.bus.zone).eq("RS")
     ]
     rs_loading = res.line.loading_percent.reindex(rs_lines)
-    table = ac_contingency(net, enforce_q_limits=True)
-    summ = contingency_summary(table)
+    result = ac_contingency(net, enforce_q_limits=True, flows="float64")
+    table = result.table()
+    summ = contingency_summary(result)
     solved = summ[summ.status == "converged"]
     worst = solved.iloc[0] if len(solved) else None
     rs_table = table[(table.element == "line") & table["id"].astype(str).isin(set(rs_lines))]
