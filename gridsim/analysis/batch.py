@@ -137,6 +137,11 @@ def run_ac_batch(
         raise GridsimError(f"point counts differ between the arrays: {sorted(counts)}")
     load_s = None
     if load_p_mw is not None or load_q_mvar is not None or load_scale is not None:
+        if cn.load_z is not None:
+            raise GridsimError(
+                "load changes per point are not supported with voltage-dependent loads "
+                "(const_z/const_i shares): solve each point with run_ac"
+            )
         p = np.broadcast_to(cn.load_s.real, (1, n_load))
         q = np.broadcast_to(cn.load_s.imag, (1, n_load))
         if load_p_mw is not None:

@@ -307,6 +307,11 @@ class _Model:
 
     def __init__(self, network: Network, direction: Direction, rule: str):
         self.cn = cn = network.compile()
+        if cn.load_z is not None:
+            raise GridsimError(
+                "the continuation power flow models constant-power loads only; this network "
+                "has loads with const_z/const_i shares"
+            )
         self.rule = rule
         # bus changes as loads drawing -ΔS per unit λ, after the network's own loads
         ids = direction.p_mw.index.append(direction.q_mvar.index)

@@ -148,7 +148,7 @@ def run_ac(
     if note:  # the start solved from, after others failed
         message = f"converged {note}" if converged else f"{message}; {note}"
     return PowerFlowResult.from_ac(
-        cn,
+        _loads_at(cn, v),
         v,
         state,
         converged=converged,
@@ -210,7 +210,24 @@ def _newton(cn: CompiledNetwork, state: _LimitState, v0, tol, max_iter, linear_s
     solver = cn._cache.get(types_key)
     if solver is None:
         solver = cn._cache[types_key] = newton_solver(cn, state.bus_type, linear_solver)
-    return solver.solve(cn.ydata, _sbus(cn, state), v0, tol=tol, max_iter=max_iter, polar=polar)
+    return solver.solve(
+        cn.ydata,
+        _sbus(cn, state),
+        v0,
+        tol=tol,
+        max_iter=max_iter,
+        polar=polar,
+        vdep=cn.voltage_dependence(),
+    )
+
+
+def _loads_at(cn: CompiledNetwork, v: np.ndarray) -> CompiledNetwork:
+    """``cn`` with each load drawing what it draws at voltages ``v`` at constant
+    power (``cn`` itself where every load draws constant power): what the results and
+    the reactive-limit shares at ``v`` are worked out from."""
+    if cn.load_z is None:
+        return cn
+    return replace(cn, load_s=cn.loads_at(v), load_z=None, load_i=None)
 
 
 def _sbus(cn: CompiledNetwork, state: _LimitState) -> np.ndarray:
@@ -367,6 +384,7 @@ def _apply_q_limits(
     Updates ``state`` in place; returns the buses switched and an error message (empty
     unless a limited slack left its island without a PV bus to take over).
     """
+    cn = _loads_at(cn, v)
     q, s_calc = injector_q_share(cn, v, state.bus_type, state.q_fixed)
     bt = state.bus_type[cn.inj_bus]
     candidates = cn.inj_pv & np.isnan(state.q_fixed) & ((bt == PV) | (limit_slack & (bt == REF)))
@@ -420,6 +438,9 @@ def _solve_dc(cn: CompiledNetwork):
     bdata = bbus_values(cn.indices.size, cn.ypos, cn.ydiag, b)
     p_businj = bus_sum(cn.br_f, p_shift, n) - bus_sum(cn.br_t, p_shift, n)
     pbus = cn.scheduled_sbus().real - p_businj - cn.ysh.real
+    vdep = cn.voltage_dependence()
+    if vdep.shape[1]:  # voltage-dependent loads at |V| = 1
+        pbus -= vdep.real.sum(axis=0)
     fixed = (cn.bus_type == REF) | (cn.bus_type == NONE)
     lu = cn._cache.get("dc_lu")
     if lu is None:

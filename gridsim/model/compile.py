@@ -63,8 +63,13 @@ class CompiledNetwork:
     inj_weight: np.ndarray
     # loads
     load_bus: np.ndarray
-    load_s: np.ndarray  # complex MVA drawn
+    load_s: np.ndarray  # complex MVA drawn at |V| = 1
     load_id: np.ndarray
+    # voltage-dependent (ZIP) loads: per load, the shares of P (real part) and Q
+    # (imaginary part) drawn at constant impedance and at constant current, as
+    # fractions; None where every load draws constant power
+    load_z: np.ndarray | None
+    load_i: np.ndarray | None
     # hvdc links (in service); ends are injectors
     hvdc_id: np.ndarray
     hvdc_p: np.ndarray
@@ -112,7 +117,9 @@ class CompiledNetwork:
         q_fixed: np.ndarray | None = None,
         p_fixed: np.ndarray | None = None,
     ):
-        """Scheduled complex injection per bus, p.u. (generation minus load).
+        """Scheduled complex injection per bus, p.u. (generation minus load; of a
+        voltage-dependent load only its constant-power share: the rest is
+        :meth:`voltage_dependence`).
 
         ``q_fixed`` (``p_fixed``) gives, per injector, a reactive (active) output to use
         instead of the scheduled one: for voltage controllers whose bus became PQ, and a
@@ -125,7 +132,10 @@ class CompiledNetwork:
             q = np.where(np.isnan(q_fixed), q, q_fixed)
         p = self.inj_p if p_fixed is None else np.where(np.isnan(p_fixed), self.inj_p, p_fixed)
         s_inj = p + 1j * q
-        s = bus_sum(self.inj_bus, s_inj, n) - bus_sum(self.load_bus, self.load_s, n)
+        load = self.load_s
+        if self.load_z is not None:  # the constant-power share (see voltage_dependence)
+            load = _scale_parts(load, CONSTANT - self.load_z - self.load_i)
+        s = bus_sum(self.inj_bus, s_inj, n) - bus_sum(self.load_bus, load, n)
         s[bt == NONE] = 0.0
         return s / self.sn_mva
 
@@ -150,7 +160,36 @@ class CompiledNetwork:
         """:meth:`sbus` for the compiled bus types without fixed outputs (cached; do not
         modify the array)."""
         deps = (self.inj_pv, self.inj_q, self.inj_p, self.inj_bus, self.load_bus, self.load_s)
-        return self.memo("sbus", (*deps, self.bus_type, self.sn_mva), self.sbus)
+        deps += (self.load_z, self.load_i, self.bus_type, self.sn_mva)
+        return self.memo("sbus", deps, self.sbus)
+
+    def voltage_dependence(self) -> np.ndarray:
+        """The voltage-dependent load per bus, p.u., as the Newton kernels take it
+        (cached; do not modify): row 0 the power drawn at constant current, row 1 at
+        constant impedance, both at ``|V| = 1``, so that a bus draws its share of
+        :meth:`sbus` plus ``row0 |V| + row1 |V|^2``. Shape ``(2, 0)`` when every load
+        draws constant power (the kernels then do no extra work)."""
+        if self.load_z is None:
+            return NO_VOLTAGE_DEPENDENCE
+        deps = (self.load_bus, self.load_s, self.load_z, self.load_i, self.bus_type)
+        return self.memo("voltage-dependence", (*deps, self.sn_mva), self._voltage_dependence)
+
+    def _voltage_dependence(self) -> np.ndarray:
+        n = self.n_bus
+        out = np.empty((2, n), dtype=np.complex128)
+        for row, share in enumerate((self.load_i, self.load_z)):
+            out[row] = bus_sum(self.load_bus, _scale_parts(self.load_s, share), n) / self.sn_mva
+        out[:, self.bus_type == NONE] = 0.0
+        return out
+
+    def loads_at(self, v: np.ndarray) -> np.ndarray:
+        """Complex MVA each load draws at bus voltages ``v`` (``load_s`` where every
+        load draws constant power)."""
+        if self.load_z is None:
+            return self.load_s
+        vm = np.abs(v[self.load_bus])
+        z, i = self.load_z, self.load_i
+        return _scale_parts(self.load_s, CONSTANT - z - i + i * vm + z * vm**2)
 
     def bus_order(self) -> np.ndarray:
         """Fill-reducing ordering of the buses for sparse LU (cached; topology only)."""
@@ -167,6 +206,30 @@ class CompiledNetwork:
                 self.br_ys, self.br_yf, self.br_yt, self.br_tap
             )
         return self._cache["branch_y"]
+
+
+CONSTANT = 1.0 + 1.0j  # a load's whole P and Q, as shares (see CompiledNetwork.load_z)
+#: :meth:`CompiledNetwork.voltage_dependence` where every load draws constant power
+NO_VOLTAGE_DEPENDENCE = np.zeros((2, 0), dtype=np.complex128)
+
+
+def _scale_parts(s: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """``s`` with its real part scaled by ``factor.real`` and its imaginary part by
+    ``factor.imag``."""
+    out = np.empty(np.broadcast(s, factor).shape, dtype=np.complex128)
+    out.real = s.real * factor.real
+    out.imag = s.imag * factor.imag
+    return out
+
+
+def _load_shares(ld, on) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The loads' constant-impedance and constant-current shares (``load_z``,
+    ``load_i`` of :class:`CompiledNetwork`), or None for both where all are zero."""
+    z = (ld.const_z_p_percent[on] + 1j * ld.const_z_q_percent[on]) / 100.0
+    i = (ld.const_i_p_percent[on] + 1j * ld.const_i_q_percent[on]) / 100.0
+    if not (z.any() or i.any()):
+        return None, None
+    return z, i
 
 
 def bus_lookup(bus_ids: pd.Index):
@@ -266,6 +329,7 @@ def compile_network(network) -> CompiledNetwork:
     lb = lookup(ld.bus)
     on = ld.in_service & (lb >= 0)
     load_s = ld.p_mw[on] + 1j * ld.q_mvar[on]
+    load_z, load_i = _load_shares(ld, on)
 
     hv = network.columns("hvdc")
     hf, ht = lookup(hv.from_bus), lookup(hv.to_bus)
@@ -307,6 +371,8 @@ def compile_network(network) -> CompiledNetwork:
         load_bus=lb[on],
         load_s=load_s,
         load_id=ld.index.to_numpy()[on],
+        load_z=load_z,
+        load_i=load_i,
         hvdc_id=hv.index.to_numpy()[hon],
         hvdc_p=hp,
         hvdc_loss=hloss,

@@ -103,6 +103,11 @@ def _check_physics(tables: dict[str, ColumnTable], src) -> None:
     bus, line, trafo = tables["bus"], tables["line"], tables["trafo"]
     lo, hi = bus["min_vm_pu"], bus["max_vm_pu"]
     _fail("bus", bus, lo > hi, "min_vm_pu exceeds max_vm_pu", src)
+    load = tables["load"]
+    for part in ("p", "q"):
+        shares = load[f"const_z_{part}_percent"] + load[f"const_i_{part}_percent"]
+        message = f"const_z_{part}_percent + const_i_{part}_percent exceed 100"
+        _fail("load", load, shares > 100.0, message, src)
 
     for element in ("line", "hvdc"):
         t = tables[element]

@@ -235,10 +235,15 @@ def jacobian_block(y, vr, vc, inv_r, inv_c, ibus_r, fr, fc, diagonal):  # pragma
 
 
 @njit
-def block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, out):  # pragma: no cover
+def block_jacobian_values(
+    indptr, indices, ydata, v, vm, ibus, vdep, ypos, pqf, out
+):  # pragma: no cover (jitted)
     """Fill ``out`` (4 values per block, row-major ``[[dP/dVa, dP/dVm], [dQ/dVa, dQ/dVm]]``)
     with J at voltage ``v`` (magnitudes ``vm``, which the Newton loop keeps), given
-    ``ibus = Ybus v``; PV rows/columns padded."""
+    ``ibus = Ybus v``; PV rows/columns padded. ``vdep``: the voltage-dependent load of
+    :func:`~gridsim.numerics.mismatch.block_mismatch`, whose derivative
+    ``vdep[0] + 2 vdep[1] |V|`` joins the diagonal dP/dVm and dQ/dVm of PQ buses."""
+    zip_loads = vdep.shape[1] > 0
     n = indptr.size - 1
     inv_vm = np.empty(n)
     for i in range(n):
@@ -255,3 +260,7 @@ def block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, out): 
             out[q], out[q + U1], out[q + U2], out[q + U3] = jacobian_block(
                 ydata[k], vr, v[c], inv_vm[r], inv_vm[c], ibus[r], fr, pqf[c], c == r
             )
+            if zip_loads and c == r and fr != 0.0:
+                d = vdep[0, r] + 2.0 * vdep[1, r] * vm[r]
+                out[q + U1] += d.real
+                out[q + U3] += d.imag

@@ -47,18 +47,27 @@ def max_abs(x):  # pragma: no cover (jitted)
 
 
 @njit
-def block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f):  # pragma: no cover
+def block_mismatch(
+    indptr, indices, ydata, v, sbus, vdep, nodes, pqf, ibus, f
+):  # pragma: no cover (jitted)
     """The mismatch in bus-block order, in place: ``ibus = Ybus v`` and, for block t
     (bus ``nodes[t]``), ``f[2t] = dP`` and ``f[2t+1] = dQ`` (0 for PV buses), p.u.
 
-    Returns ``max |f|``.
+    ``vdep`` is the voltage-dependent load
+    (:meth:`~gridsim.model.compile.CompiledNetwork.voltage_dependence`): bus i draws
+    ``vdep[0, i] |V_i| + vdep[1, i] |V_i|^2`` beyond ``-sbus[i]``; with no columns,
+    nothing is added. Returns ``max |f|``.
     """
     bus_currents_into(indptr, indices, ydata, v, ibus)
+    zip_loads = vdep.shape[1] > 0
     norm = 0.0
     total = 0.0  # NaN-aware: max() would skip a NaN
     for t in range(nodes.size):
         i = nodes[t]
         ds = v[i] * np.conj(ibus[i]) - sbus[i]
+        if zip_loads:
+            m = abs(v[i])
+            ds += (vdep[0, i] + vdep[1, i] * m) * m
         dp = ds.real
         dq = ds.imag * pqf[i]
         f[2 * t] = dp

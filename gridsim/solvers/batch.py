@@ -108,7 +108,7 @@ MESSAGES = {
 
 @njit(parallel=True)
 def newton_block_batch(
-    system, ydata, dpos, dval, sbus, v0, tol, max_iter, shared_first, reuse
+    system, ydata, dpos, dval, sbus, vdep, v0, tol, max_iter, shared_first, reuse
 ):  # pragma: no cover (jitted)
     """:func:`~gridsim.solvers.newton.newton_block_kernel` (the Jacobian in 2x2 bus
     blocks) for every point, in parallel.
@@ -117,7 +117,9 @@ def newton_block_batch(
     ``ydata`` ``[n_y, nnz]``, ``sbus`` and ``v0`` ``[n_s, n_bus]`` with ``n_y`` and
     ``n_s`` either 1 (shared) or the number of points; point ``i`` solves with Ybus
     values ``ydata[i] + sum_j dval[i, j] e_{dpos[i, j]}`` (``dpos``/``dval``
-    ``[n_points, m]``, ``m`` may be 0; a position below 0 is skipped).
+    ``[n_points, m]``, ``m`` may be 0; a position below 0 is skipped). ``vdep``, the
+    voltage-dependent load beyond ``sbus``
+    (:meth:`~gridsim.model.compile.CompiledNetwork.voltage_dependence`), is shared.
 
     ``shared_first`` (with one shared ``ydata`` row and one shared start): the first
     Newton step of every point is taken with one LU of the Jacobian at the start and
@@ -165,10 +167,12 @@ def newton_block_batch(
             vm0[i] = abs(v0[0, i])
             inv_vm0[i] = 1.0 / vm0[i] if vm0[i] > 0.0 else 1.0
         f0 = np.empty(2 * nb)
-        norm0 = block_mismatch(indptr, indices, ydata[0], v0[0], sbus[0], nodes, pqf, ibus0, f0)
+        norm0 = block_mismatch(
+            indptr, indices, ydata[0], v0[0], sbus[0], vdep, nodes, pqf, ibus0, f0
+        )
         jdata = np.empty(4 * b_indices.size)
         work = np.zeros(4 * nb)
-        block_jacobian_values(indptr, indices, ydata[0], v0[0], vm0, ibus0, ypos, pqf, jdata)
+        block_jacobian_values(indptr, indices, ydata[0], v0[0], vm0, ibus0, vdep, ypos, pqf, jdata)
         lu_ok = block_numeric_lu(
             b_indptr,
             b_indices,
@@ -202,7 +206,7 @@ def newton_block_batch(
         if shared_first:
             positions = dpos[di]
             it, norm, st = _solve_from_shared_lu(
-                system, y, s, vi, ydata[0], positions, start, tol, max_iter, reuse
+                system, y, s, vdep, vi, ydata[0], positions, start, tol, max_iter, reuse
             )
         else:
             va = np.empty(n_bus)
@@ -212,7 +216,7 @@ def newton_block_batch(
                 vm[b] = abs(vi[b])
             work = block_workspace(system, n_bus)
             it, norm, st = newton_block_kernel(
-                system, y, s, vi, va, vm, np.int64(0), tol, max_iter, reuse, work
+                system, y, s, vdep, vi, va, vm, np.int64(0), tol, max_iter, reuse, work
             )
         for b in range(n_bus):  # a loop: a slice assignment compiles Numba's shape errors
             v_out[i, b] = vi[b]
@@ -224,7 +228,7 @@ def newton_block_batch(
 
 @njit
 def _solve_from_shared_lu(
-    system, y, s, v, y0, positions, start, tol, max_iter, reuse
+    system, y, s, vdep, v, y0, positions, start, tol, max_iter, reuse
 ):  # pragma: no cover (jitted)
     """One point of :func:`newton_block_batch` whose first step uses the shared LU
     (``start``: the batch's shared ``node_of, va0, vm0, 1/vm0, ibus0`` and LU of J0),
@@ -235,16 +239,20 @@ def _solve_from_shared_lu(
     vm = start[2].copy()
     work = block_workspace(system, v.size)
     ibus, f = work[0], work[1]
-    norm = block_mismatch(indptr, indices, y, v, s, nodes, pqf, ibus, f)
+    norm = block_mismatch(indptr, indices, y, v, s, vdep, nodes, pqf, ibus, f)
     if not np.isfinite(norm):
         return 0, norm, NON_FINITE_MISMATCH
     if norm < tol:
         return 0, norm, CONVERGED_OR_LIMIT
     if not compensated_step(system, y, ibus, y0, v, positions, start, f):
-        return newton_block_kernel(system, y, s, v, va, vm, np.int64(0), tol, max_iter, reuse, work)
+        return newton_block_kernel(
+            system, y, s, vdep, v, va, vm, np.int64(0), tol, max_iter, reuse, work
+        )
     if not block_update(f, nodes, pqf, va, vm, v):
         return 1, norm, NON_FINITE_STEP
-    return newton_block_kernel(system, y, s, v, va, vm, np.int64(1), tol, max_iter, reuse, work)
+    return newton_block_kernel(
+        system, y, s, vdep, v, va, vm, np.int64(1), tol, max_iter, reuse, work
+    )
 
 
 @njit
@@ -649,7 +657,10 @@ def solve_batch(
         Pattern, bus types and ordering; its Newton solver (pattern, symbolic LU) is
         cached on it and shared with :func:`gridsim.run_ac`.
     sbus : ndarray of complex, ``[n_points, n_bus]`` or ``[n_bus]``
-        Scheduled injections, p.u. (a 1-D array is shared by every point).
+        Scheduled injections, p.u. (a 1-D array is shared by every point), without
+        the voltage-dependent part of ``cn``'s loads
+        (:meth:`~gridsim.model.compile.CompiledNetwork.voltage_dependence`, as
+        :meth:`~gridsim.model.compile.CompiledNetwork.sbus`), which every point shares.
     ydata : ndarray of complex, ``[n_points, nnz]`` or ``[nnz]``, optional
         Ybus values on ``cn``'s pattern; default ``cn.ydata`` for every point.
     dpos, dval : ndarray, ``[n_points, m]`` or ``[1, m]``, optional
@@ -763,6 +774,7 @@ def solve_batch(
             dp,
             dv,
             sb,
+            cn.voltage_dependence(),
             vs,
             tol,
             max_iter,
@@ -794,6 +806,7 @@ def _finish_with_superlu(
                 v[i],
                 tol=tol,
                 max_iter=max_iter - int(iterations[i]),
+                vdep=cn.voltage_dependence(),
             )
             v[i] = res.v
             iterations[i] += res.iterations

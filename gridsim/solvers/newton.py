@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gridsim.model.compile import PQ, PV, REF
+from gridsim.model.compile import NO_VOLTAGE_DEPENDENCE, PQ, PV, REF
 from gridsim.numerics._jit import njit
 from gridsim.numerics.jacobian import (
     block_jacobian_pattern,
@@ -71,7 +71,7 @@ def block_workspace(system, n_bus):  # pragma: no cover (jitted)
 
 @njit
 def newton_block_kernel(
-    system, ydata, sbus, v, va, vm, it, tol, max_iter, reuse, work
+    system, ydata, sbus, vdep, v, va, vm, it, tol, max_iter, reuse, work
 ):  # pragma: no cover
     """Newton-Raphson on the 2x2 bus-block Jacobian, all in compiled code.
 
@@ -82,8 +82,10 @@ def newton_block_kernel(
     Jacobian (see :class:`~gridsim.numerics.jacobian.BlockJacobianPattern`) is written
     straight into the block LU's order. The state
     ``v`` (complex bus voltages) with its angles ``va`` and magnitudes ``vm`` is
-    updated in place; ``it`` is the number of iterations already taken to reach it (0
-    for a new solve), and the loop stops at ``max_iter`` in all.
+    updated in place; ``vdep`` is the voltage-dependent load beyond ``sbus``
+    (:meth:`~gridsim.model.compile.CompiledNetwork.voltage_dependence`; ``(2, 0)``
+    for none); ``it`` is the number of iterations already taken to reach it (0 for a
+    new solve), and the loop stops at ``max_iter`` in all.
 
     ``reuse``: the next step keeps the last LU (a chord step: no Jacobian, no
     factorisation) while the last step cut the largest mismatch below ``reuse`` times
@@ -113,14 +115,14 @@ def newton_block_kernel(
     indptr, indices, nodes, pqf, ypos, b_indptr, b_indices, l_ptr, l_idx, u_ptr, u_idx = system
     ibus, f, jdata, l_val, u_val, dinv, x = work
     x[:] = 0.0  # the LU's scatter space starts zeroed (and leaves it so)
-    norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
+    norm = block_mismatch(indptr, indices, ydata, v, sbus, vdep, nodes, pqf, ibus, f)
     if not np.isfinite(norm):
         return it, norm, NON_FINITE_MISMATCH
     ratio = np.inf  # the last step's contraction; no LU yet
     best, stale = norm, 0
     while norm >= tol and it < max_iter:
         if not ratio < reuse:
-            block_jacobian_values(indptr, indices, ydata, v, vm, ibus, ypos, pqf, jdata)
+            block_jacobian_values(indptr, indices, ydata, v, vm, ibus, vdep, ypos, pqf, jdata)
             ok = block_numeric_lu(
                 b_indptr,
                 b_indices,
@@ -145,7 +147,7 @@ def newton_block_kernel(
         if not block_update(f, nodes, pqf, va, vm, v):
             return it, norm, NON_FINITE_STEP
         last = norm
-        norm = block_mismatch(indptr, indices, ydata, v, sbus, nodes, pqf, ibus, f)
+        norm = block_mismatch(indptr, indices, ydata, v, sbus, vdep, nodes, pqf, ibus, f)
         if not np.isfinite(norm):
             return it, norm, NON_FINITE_MISMATCH
         ratio = norm / last
@@ -332,11 +334,15 @@ class NewtonSolver:
         tol: float,
         max_iter: int,
         polar: tuple[np.ndarray, np.ndarray] | None = None,
+        vdep: np.ndarray = NO_VOLTAGE_DEPENDENCE,
     ) -> NewtonResult:
         """Iterate from ``v0`` until ``max |mismatch| < tol`` (p.u.) or ``max_iter``.
 
         ``polar``: ``v0``'s angles and magnitudes (``np.angle``, ``np.abs``) where the
-        caller has them (a cached start); they are copied.
+        caller has them (a cached start); they are copied. ``vdep``: the
+        voltage-dependent load beyond ``sbus``
+        (:meth:`~gridsim.model.compile.CompiledNetwork.voltage_dependence`; default
+        none).
         """
         v = v0.astype(np.complex128)  # a copy
         done = 0
@@ -352,7 +358,7 @@ class NewtonSolver:
             except IndexError:
                 work = block_workspace(system, v.size)
             done, norm, status = newton_block_kernel(
-                system, ydata, sbus, v, va, vm, 0, tol, max_iter, 0.0, work
+                system, ydata, sbus, vdep, v, va, vm, 0, tol, max_iter, 0.0, work
             )
             self._spare.append(work)
             result = _kernel_result(v, done, norm, status, tol)
@@ -366,22 +372,41 @@ class NewtonSolver:
             self._block = False
             self._spare.clear()
             self.lu.use_fallback()
-            return self._python_loop(ydata, sbus, v, tol, max_iter, done)
-        return self._python_loop(ydata, sbus, v, tol, max_iter, done)
+            return self._python_loop(ydata, sbus, vdep, v, tol, max_iter, done)
+        return self._python_loop(ydata, sbus, vdep, v, tol, max_iter, done)
 
-    def _python_loop(self, ydata, sbus, v, tol, max_iter, done) -> NewtonResult:
+    def _python_loop(self, ydata, sbus, vdep, v, tol, max_iter, done) -> NewtonResult:
         pat = self.pattern
         pvpq, pq = pat.pvpq, pat.pq
         npvpq = pvpq.size
         va, vm = np.angle(v), np.abs(v)
         nnz = pat.indices.size
-        f, ibus = mismatch(self.indptr, self.indices, ydata, v, sbus, pvpq, pq)
+        zip_loads = vdep.shape[1] > 0
+        if zip_loads:  # J's dP/dVm and dQ/dVm at each PQ bus's diagonal Ybus entry
+            rows = np.repeat(np.arange(self.indptr.size - 1), np.diff(self.indptr))
+            diagonal = np.flatnonzero(self.indices == rows)[pq]  # one per row
+            at_p, at_q = pat.pos[1, diagonal], pat.pos[3, diagonal]
+
+        def residual(v):
+            f, ibus = mismatch(self.indptr, self.indices, ydata, v, sbus, pvpq, pq)
+            if zip_loads:
+                m = np.abs(v)
+                drawn = (vdep[0] + vdep[1] * m) * m
+                f[:npvpq] += drawn.real[pvpq]
+                f[npvpq:] += drawn.imag[pq]
+            return f, ibus
+
+        f, ibus = residual(v)
         norm = max_abs(f)
         it = done
         best, stale = norm, 0
         while norm >= tol and it < max_iter:
             it += 1
             jdata = jacobian_values(self.indptr, self.indices, ydata, v, ibus, pat.pos, nnz)
+            if zip_loads:
+                d = vdep[0, pq] + 2.0 * vdep[1, pq] * vm[pq]
+                jdata[at_p] += d.real
+                jdata[at_q] += d.imag
             try:
                 dx = self.lu.solve(jdata, -f)
             except SingularMatrixError:
@@ -391,7 +416,7 @@ class NewtonSolver:
             va[pvpq] += dx[:npvpq]
             vm[pq] += dx[npvpq:]
             v = vm * np.exp(1j * va)
-            f, ibus = mismatch(self.indptr, self.indices, ydata, v, sbus, pvpq, pq)
+            f, ibus = residual(v)
             norm = max_abs(f)
             if not np.isfinite(norm):
                 return NewtonResult(v, False, it, np.inf, "mismatch became non-finite")

@@ -12,6 +12,7 @@ from conftest import PANDAPOWER_CASES, pandapower_case
 from scipy.sparse.linalg import splu
 
 import gridsim
+from gridsim.model.compile import NO_VOLTAGE_DEPENDENCE
 from gridsim.numerics.jacobian import (
     block_jacobian_pattern,
     block_jacobian_values,
@@ -51,9 +52,31 @@ def _block_system(cn, v):
     bp = block_jacobian_pattern(cn.indptr, cn.indices, pvpq, pq, cn.bus_order())
     ibus = np.empty(cn.n_bus, dtype=complex)
     fb = np.empty(2 * bp.n)
-    norm = block_mismatch(cn.indptr, cn.indices, cn.ydata, v, cn.sbus(), bp.nodes, bp.pqf, ibus, fb)
+    norm = block_mismatch(
+        cn.indptr,
+        cn.indices,
+        cn.ydata,
+        v,
+        cn.sbus(),
+        NO_VOLTAGE_DEPENDENCE,
+        bp.nodes,
+        bp.pqf,
+        ibus,
+        fb,
+    )
     jb = np.empty(4 * bp.indices.size)
-    block_jacobian_values(cn.indptr, cn.indices, cn.ydata, v, np.abs(v), ibus, bp.ypos, bp.pqf, jb)
+    block_jacobian_values(
+        cn.indptr,
+        cn.indices,
+        cn.ydata,
+        v,
+        np.abs(v),
+        ibus,
+        NO_VOLTAGE_DEPENDENCE,
+        bp.ypos,
+        bp.pqf,
+        jb,
+    )
     ia = np.full(cn.n_bus, -1)
     im = np.full(cn.n_bus, -1)
     ia[pvpq] = np.arange(pvpq.size)
@@ -301,7 +324,18 @@ def test_block_kernel_same_on_signed_and_unsigned_index_arrays():
         v = v0.copy()
         work = newton.block_workspace(sys_, cn.n_bus)
         out = newton.newton_block_kernel(
-            sys_, cn.ydata, cn.sbus(), v, np.angle(v), np.abs(v), 0, tol, 20, 0.0, work
+            sys_,
+            cn.ydata,
+            cn.sbus(),
+            NO_VOLTAGE_DEPENDENCE,
+            v,
+            np.angle(v),
+            np.abs(v),
+            0,
+            tol,
+            20,
+            0.0,
+            work,
         )
         runs.append((out, v))
     (a, va), (b, vb) = runs
