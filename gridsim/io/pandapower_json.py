@@ -36,7 +36,7 @@ _NUMPY_SCALARS = frozenset(
 _BUILTINS = {"tuple": tuple, "set": set, "frozenset": frozenset}
 # the tables from_pandapower reads values from: their numeric columns must hold numbers
 _READ_TABLES = ("bus", "line", "trafo", "gen", "sgen", "ext_grid", "load", "shunt", "dcline")
-_READ_TABLES += ("switch",)
+_READ_TABLES += ("switch", "trafo3w", "impedance", "ward", "xward", "storage", "motor", "svc")
 # columns from_pandapower reads as text (or numbers: zones)
 _TEXT = ("name", "zone", "tap_side", "tap_changer_type", "et")
 # columns from_pandapower reads as numbers that pandapower's empty tables lack

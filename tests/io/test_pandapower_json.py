@@ -335,3 +335,21 @@ def test_valid_files_read_as_pandapower_reads_them(tmp_path, case):
     assert a.converged and b.converged
     np.testing.assert_allclose(a.bus.vm_pu, b.bus.vm_pu, rtol=0, atol=1e-9)
     np.testing.assert_allclose(a.bus.va_degree, b.bus.va_degree, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "table, column",
+    [("trafo3w", "vn_mv_kv"), ("ward", "ps_mw"), ("storage", "p_mw"), ("impedance", "rft_pu")],
+)
+def test_sloppy_numbers_in_the_tables_modelled_by_other_elements(tmp_path, capsys, table, column):
+    net = pandapower_case("case9")
+    pp.create_transformer3w(net, 0, 3, 6, "63/25/38 MVA 110/20/10 kV")
+    pp.create_ward(net, 4, 1.0, 0.5, 0.1, 0.1)
+    pp.create_storage(net, 5, p_mw=1.0, max_e_mwh=4.0)
+    pp.create_impedance(net, 4, 5, 0.01, 0.02, 100.0)
+    doc = _doc(net)
+    _edit_cell(doc, table, column, "lots")
+    path = _write(tmp_path, doc)
+    status, out, err = run_cli(["pf", path], capsys)
+    assert status == 2, (out, err)
+    assert f"table '{table}', column '{column}': 'lots'" in one_line_error(err)
