@@ -8,6 +8,7 @@ need it.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,40 +24,175 @@ def _pyplot():
     return plt
 
 
-def _save(plt, fig, path: str | os.PathLike) -> None:
-    """Write ``fig`` as a PNG through a temporary file in the same folder (never a
-    half-written file), and close it."""
+def _save(plt, fig, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write ``fig`` as a PNG (with ``metadata`` as text chunks) through a temporary file
+    in the same folder (never a half-written file), and close it."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png")
+    fig.savefig(tmp, format="png", metadata=metadata)
     plt.close(fig)
     tmp.replace(path)
 
 
-def plot_map(network, res, path: str | os.PathLike, *, title: str | None = None) -> None:
-    """Write a PNG map: branches coloured by loading, HVDC links dashed, buses by area.
+def borders() -> list[dict]:
+    """Country borders of the corridor's region (Natural Earth admin-0 1:110m, public
+    domain; see ``gridsim/data/README.md``): ``[{"name", "iso_a3", "rings"}]``, each
+    ring a closed list of ``[lon, lat]``."""
+    import json
+    from importlib import resources
+
+    text = resources.files("gridsim").joinpath("data/borders.json").read_text("utf-8")
+    return json.loads(text)["countries"]
+
+
+def short_name(name: str, default: str = "") -> str:
+    """A substation's name without its voltage, notes and brackets:
+    ``"Kruševac 1 220 kV (city of Kruševac)"`` -> ``"Kruševac 1"``."""
+    text = re.sub(r"\s*\(.*?\)", "", str(name or ""))
+    text = re.sub(r"\s+[\d/]+\s*kV\b.*$", "", text)
+    text = re.sub(r"\s+-\s+.*$", "", text).strip()
+    return text or default
+
+
+def element_name(network, element: str, eid) -> str:
+    """What a planner calls a network element: its ``name`` (a bus's shortened, with its
+    voltage: ``"Niš 2 220 kV"``), or for an unnamed branch its ends and voltage
+    (``"Niš 2–Kruševac 1 220 kV"``), for an unnamed HVDC link its ends and id
+    (``"Akhaltsikhe HVDC converter (DC_AKH_B2B)"``)."""
+    table = network[element]
+    row = table.loc[eid]
+    name = str(row.get("name") or "").strip()
+    if element == "bus":
+        return f"{short_name(name, str(eid))} {float(row.vn_kv):g} kV"
+    if name:
+        return name
+    if element in ("line", "trafo"):
+        a, b = branch_ends(network, element, eid)
+        bus = network.bus
+        names = [short_name(bus.name.get(x), str(x)) for x in (a, b)]
+        kv = "/".join(f"{v:g}" for v in sorted({float(bus.vn_kv[a]), float(bus.vn_kv[b])})[::-1])
+        if element == "trafo":
+            where = names[0] if names[0] == names[1] else "–".join(names)
+            return f"{where} {kv} kV transformer"
+        return f"{'–'.join(names)} {kv} kV"
+    if element == "hvdc":
+        a, b = (short_name(network.bus.name.get(x), str(x)) for x in (row.from_bus, row.to_bus))
+        where = f"{a} HVDC converter" if a == b else f"{a}–{b} HVDC"
+        return f"{where} ({eid})"
+    return str(eid)
+
+
+def branch_ends(network, element: str, eid) -> tuple:
+    """The two bus ids of a line (``from_bus``, ``to_bus``), transformer (``hv_bus``,
+    ``lv_bus``) or HVDC link."""
+    table = network[element]
+    if element == "trafo":
+        return table.hv_bus[eid], table.lv_bus[eid]
+    return table.from_bus[eid], table.to_bus[eid]
+
+
+def label_name(network, label: str) -> str:
+    """:func:`element_name` of an ``"element id"`` label (as the study's tables write
+    the limiting element and contingency); the label itself when it names nothing in
+    ``network``."""
+    element, _, eid = str(label or "").partition(" ")
+    try:
+        return element_name(network, element, eid)
+    except (KeyError, AttributeError):
+        return str(label or "")
+
+
+VOLTAGE_WIDTHS = {500.0: 3.2, 400.0: 2.6, 330.0: 2.0, 220.0: 1.5, 154.0: 1.2}
+"""Line width of a branch on the map by its highest voltage (kV); lower voltages 1.0."""
+
+
+def _width(kv: float) -> float:
+    return next((w for v, w in VOLTAGE_WIDTHS.items() if kv >= v), 1.0)
+
+
+def plot_map(
+    network,
+    res,
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+    highlight: tuple | None = None,
+    outage: tuple | None = None,
+    names=None,
+    metadata: dict | None = None,
+) -> None:
+    """Write a PNG map: country borders, branches coloured by loading (width by
+    voltage), HVDC links dashed with their flows, buses coloured by voltage.
 
     Buses without ``lat``/``lon`` are left out (and so are their branches).
+
+    Parameters
+    ----------
+    network : Network
+        The network ``res`` solves (with ``outage`` still in service).
+    res : PowerFlowResult
+    path : str or PathLike
+        The PNG file (written through a temporary file in the same folder).
+    title : str, optional
+        The first line of the title; the second says what state is drawn: the intact
+        grid, or after the outage of ``outage``.
+    highlight : (element, id), optional
+        A branch, HVDC link or bus drawn out in black and labelled by name and
+        loading or voltage (e.g. the limiting element).
+    outage : (element, id), optional
+        The branch or link out of service in ``res``: drawn crossed out and labelled.
+    names : iterable of bus ids, optional
+        Buses labelled by name (default: the HVDC terminals); the ends of
+        ``highlight`` and ``outage`` are always labelled.
+    metadata : dict, optional
+        PNG text chunks; ``gridsim:highlight`` and ``gridsim:outage`` are added (the
+        ``"element id"`` drawn out, or empty).
     """
     from matplotlib import cm, colormaps, colors
+    from matplotlib.lines import Line2D
 
     plt = _pyplot()
 
     bus = network.bus
     lon, lat = bus.lon, bus.lat
-    fig, ax = plt.subplots(figsize=(14, 7.5), dpi=110)
+    on = bus.in_service & np.isfinite(lon) & np.isfinite(lat)
+    fig, ax = plt.subplots(figsize=(15, 6.2), dpi=110)
+    box = (
+        float(lon[on].min()) - 1.5,
+        float(lon[on].max()) + 1.5,
+        float(lat[on].min()) - 1.0,
+        float(lat[on].max()) + 1.0,
+    )
+    for country in borders():
+        for ring in country["rings"]:
+            xy = np.asarray(ring)
+            ax.fill(xy[:, 0], xy[:, 1], facecolor="#f4f1ea", edgecolor="0.55", lw=0.6, zorder=0)
     norm = colors.Normalize(vmin=0.0, vmax=100.0)
     cmap = colormaps["RdYlGn_r"]
+    kv = bus.vn_kv.astype(float)
+    labelled = (
+        set(names) if names is not None else set(network.hvdc.from_bus) | set(network.hvdc.to_bus)
+    )
     br = res.branch
-    for _, row in br.iterrows():
+    marked = {}
+    for (element, eid), row in br.iterrows():
         a, b = row.from_bus, row.to_bus
         xs, ys = [lon[a], lon[b]], [lat[a], lat[b]]
         if not np.isfinite(xs + ys).all():
             continue
         load = row.loading_percent
+        width = _width(max(kv[a], kv[b]))
+        if (element, eid) == outage:
+            ax.plot(xs, ys, color="k", lw=width, ls=(0, (2, 2)), zorder=5)
+            ax.plot(np.mean(xs), np.mean(ys), marker="X", ms=13, color="k", mec="w", zorder=6)
+            marked["outage"] = (element, eid, xs, ys, np.nan)
+            continue
+        if (element, eid) == highlight:
+            ax.plot(xs, ys, color="k", lw=width + 5, zorder=2, solid_capstyle="round")
+            marked["highlight"] = (element, eid, xs, ys, load)
         color = "0.6" if not np.isfinite(load) else cmap(norm(min(load, 100.0)))
-        width = 1.2 + 2.5 * (0 if not np.isfinite(load) else min(load, 120.0) / 100.0)
-        ax.plot(xs, ys, color=color, lw=width, zorder=2, solid_capstyle="round")
+        ax.plot(xs, ys, color=color, lw=width, zorder=3, solid_capstyle="round")
+    pairs: dict = {}
     for hid, row in res.hvdc.iterrows():
         a, b = row.from_bus, row.to_bus
         xs, ys = [lon[a], lon[b]], [lat[a], lat[b]]
@@ -64,45 +200,132 @@ def plot_map(network, res, path: str | os.PathLike, *, title: str | None = None)
             continue
         load = row.loading_percent
         color = "tab:purple" if not np.isfinite(load) else cmap(norm(min(load, 100.0)))
-        ax.plot(xs, ys, color=color, lw=2.5, ls="--", zorder=3)
+        if ("hvdc", hid) == highlight:
+            ax.plot(xs, ys, color="k", lw=8, zorder=2)
+            marked["highlight"] = ("hvdc", hid, xs, ys, load)
+        ax.plot(xs, ys, color=color, lw=3.0, ls=(0, (4, 2)), zorder=4)
+        pairs.setdefault(tuple(sorted((a, b))), []).append((hid, row))
+    if outage is not None and "outage" not in marked and outage[1] in network[outage[0]].index:
+        a, b = branch_ends(network, *outage)
+        xs, ys = [lon[a], lon[b]], [lat[a], lat[b]]
+        ax.plot(xs, ys, color="k", lw=2.0, ls=(0, (2, 2)), zorder=5)
+        ax.plot(np.mean(xs), np.mean(ys), marker="X", ms=13, color="k", mec="w", zorder=6)
+        marked["outage"] = (*outage, xs, ys, np.nan)
+    for (a, b), links in pairs.items():  # one label for parallel links
+        text = "\n".join(
+            f"{str(hid).removeprefix('DC_')}: {row.p_from_mw:,.0f} MW"
+            + (f" ({row.loading_percent:.0f} %)" if np.isfinite(row.loading_percent) else "")
+            for hid, row in links
+        )
         ax.annotate(
-            f"{hid}\n{row.p_from_mw:.0f} MW",
-            ((xs[0] + xs[1]) / 2, (ys[0] + ys[1]) / 2),
-            fontsize=6,
-            color="tab:purple",
+            text,
+            ((lon[a] + lon[b]) / 2, (lat[a] + lat[b]) / 2),
+            xytext=(0, -14),
+            textcoords="offset points",
+            fontsize=7,
+            color="indigo",
             ha="center",
+            va="top",
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "indigo", "alpha": 0.85},
+            zorder=7,
         )
-    on = bus.in_service & np.isfinite(lon) & np.isfinite(lat)
-    areas = sorted(set(bus.area[on]))
-    markers = dict(zip(areas, ["o", "s", "^", "D", "v", "P"] * 4, strict=False))
+    if highlight is not None and highlight[0] == "bus" and highlight[1] in bus.index:
+        b = highlight[1]
+        ax.plot(lon[b], lat[b], "o", ms=18, mfc="none", mec="k", mew=2.5, zorder=6)
+        marked["highlight"] = ("bus", b, [lon[b]], [lat[b]], np.nan)
+    for what, (element, eid, xs, ys, load) in marked.items():
+        text = element_name(network, element, eid)
+        if element == "bus":
+            labelled.add(eid)
+            text += f", {res.bus.vm_pu.get(eid, np.nan):.3f} p.u."
+        else:
+            labelled |= set(branch_ends(network, element, eid))
+        if what == "outage":
+            text = f"outage: {text}"
+        else:
+            text = f"limiting: {text}" + (f", {load:.0f} %" if np.isfinite(load) else "")
+        right = np.mean(xs) > (box[0] + box[1]) / 2  # label towards the middle
+        ax.annotate(
+            text,
+            (np.mean(xs), np.mean(ys)),
+            xytext=(-18 if right else 18, 26 if what == "highlight" else -34),
+            textcoords="offset points",
+            ha="right" if right else "left",
+            fontsize=8.5,
+            fontweight="bold",
+            arrowprops={"arrowstyle": "-", "color": "k", "lw": 0.8},
+            bbox={"boxstyle": "round", "fc": "#fff6c8" if what == "highlight" else "white"},
+            zorder=8,
+        )
     vm = res.bus.vm_pu.reindex(bus.index)
-    for area in areas:
-        m = on & (bus.area == area)
-        ax.scatter(
-            lon[m],
-            lat[m],
-            c=vm[m],
-            cmap="coolwarm",
-            vmin=0.9,
-            vmax=1.1,
-            marker=markers[area],
-            s=28,
-            edgecolors="k",
-            linewidths=0.4,
-            zorder=4,
-            label=area or "(no area)",
+    sc = ax.scatter(
+        lon[on],
+        lat[on],
+        c=vm[on],
+        cmap="PuOr",
+        vmin=0.9,
+        vmax=1.1,
+        s=26,
+        edgecolors="k",
+        linewidths=0.4,
+        zorder=5,
+    )
+    done = set()
+    for b in labelled:
+        if b not in bus.index or not on[b]:
+            continue
+        text = short_name(bus.name[b], str(b))
+        if (text, round(lon[b], 1), round(lat[b], 1)) in done:
+            continue
+        done.add((text, round(lon[b], 1), round(lat[b], 1)))
+        ax.annotate(
+            text,
+            (lon[b], lat[b]),
+            xytext=(4, 4),
+            textcoords="offset points",
+            fontsize=7,
+            zorder=6,
+            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.7},
         )
-    sm = cm.ScalarMappable(norm=norm, cmap=cmap)
-    fig.colorbar(sm, ax=ax, fraction=0.025, pad=0.01, label="branch loading (%)")
-    ax.legend(loc="lower left", fontsize=7, title="synchronous area (colour: |V| p.u.)")
+    for k, (mappable, label) in enumerate(
+        (
+            (cm.ScalarMappable(norm=norm, cmap=cmap), "branch loading (%)"),
+            (sc, "bus voltage |V| (p.u.)"),
+        )
+    ):
+        bar = fig.colorbar(
+            mappable,
+            cax=ax.inset_axes([0.74, 0.94 - 0.13 * k, 0.24, 0.025]),
+            orientation="horizontal",
+        )
+        bar.set_label(label, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
+    levels = sorted({v for v in kv[on] if np.isfinite(v)}, reverse=True)
+    handles = [Line2D([], [], color="0.35", lw=_width(v), label=f"{v:g} kV") for v in levels]
+    handles.append(Line2D([], [], color="tab:purple", lw=3.0, ls=(0, (4, 2)), label="HVDC"))
+    if "highlight" in marked:
+        handles.append(Line2D([], [], color="k", lw=6, label="limiting element"))
+    if "outage" in marked:
+        handles.append(Line2D([], [], color="k", ls=(0, (2, 2)), marker="X", ms=9, label="outage"))
+    ax.legend(handles=handles, loc="lower left", fontsize=7, title="voltage level", ncol=2)
+    ax.set_xlim(box[0], box[1])
+    ax.set_ylim(box[2], box[3])
     ax.set_xlabel("longitude (degree)")
     ax.set_ylabel("latitude (degree)")
-    ax.set_aspect(1.0 / np.cos(np.deg2rad(np.nanmean(lat[on]) if on.any() else 0.0)))
+    ax.set_aspect(1.0 / np.cos(np.deg2rad((box[2] + box[3]) / 2)))
     scen = getattr(network, "scenario", None)
-    ax.set_title(title or f"{network.name}" + (f", scenario {scen}" if scen else ""))
-    ax.grid(alpha=0.3)
+    first = title or f"{network.name}" + (f", scenario {scen}" if scen else "")
+    state = (
+        "intact grid (no outage)"
+        if outage is None
+        else f"after the outage of {element_name(network, *outage)}"
+    )
+    ax.set_title(f"{first}\n{state}")
     fig.tight_layout()
-    _save(plt, fig, path)
+    meta = dict(metadata or {})
+    meta["gridsim:highlight"] = " ".join(map(str, highlight)) if highlight else ""
+    meta["gridsim:outage"] = " ".join(map(str, outage)) if outage else ""
+    _save(plt, fig, path, meta)
 
 
 def plot_transfer_curve(result, path: str | os.PathLike, *, title: str | None = None) -> None:

@@ -3,6 +3,7 @@ tables, draws the figures and writes the report atomically."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from gridsim.exceptions import GridsimError
-from gridsim.study import cases, figures, report
+from gridsim.study import cases, figures, report, runner
 from gridsim.study.runner import (
     BASE_CASE,
     Task,
@@ -32,6 +33,8 @@ from gridsim.study.runner import (
 )
 
 NETWORK_NAME = "caspian_eu.yaml"
+LIMIT_CURVE_POINTS = 7
+"""Transfers of each N-1 export curve (a full AC N-1 at each)."""
 
 
 def default_network() -> Path:
@@ -72,7 +75,7 @@ class StudyResult:
     report_md, report_html : Path
     tables : dict of str to DataFrame
         Every table of ``data/`` by name (``headline``, ``routes``, ``reinforcements``,
-        ``nis_sites``, ``voltage_stability``, ``export_curve``, ``pv_curves``,
+        ``nis_sites``, ``voltage_stability``, ``export_curve``, ``export_curve_n1``, ``pv_curves``,
         ``trials``, ``excluded_contingencies``, ``hvdc_at_limit``,
         ``borders_at_limit``).
     meta : dict
@@ -89,24 +92,14 @@ class StudyResult:
     seconds: float
 
 
-def _tasks(path: str, quick: bool, fig_dir: Path) -> list[Task]:
+def _tasks(path: str, quick: bool) -> list[Task]:
     years = cases.QUICK_YEARS if quick else cases.YEARS
     only = cases.QUICK_REINFORCEMENTS if quick else None
     tasks: list[Task] = []
     for year in years:
         for sink in cases.SINKS:
-            tasks.append(Task("curve", year, year, sink, False, weight=1))
-            tasks.append(
-                Task(
-                    "ttc",
-                    year,
-                    year,
-                    sink,
-                    True,
-                    weight=10,
-                    map_path=str(fig_dir / f"map_{year}_{sink}.png"),
-                )
-            )
+            tasks.append(Task("curve", year, year, sink, False, weight=WEIGHTS["curve"]))
+            tasks.append(Task("ttc", year, year, sink, True, weight=WEIGHTS["n1"]))
             net = _scenario_network(path, year)
             joining = joining_links(net, sink)
             for route in cases.ROUTES:
@@ -121,7 +114,7 @@ def _tasks(path: str, quick: bool, fig_dir: Path) -> list[Task]:
                                 sink,
                                 n_1,
                                 route=route.key,
-                                weight=10 if n_1 else 1,
+                                weight=WEIGHTS["n1" if n_1 else "n0"],
                             )
                         )
             keys = [r.key for r in reinforcements_of(year, only)]
@@ -130,17 +123,33 @@ def _tasks(path: str, quick: bool, fig_dir: Path) -> list[Task]:
             for key in keys:
                 for n_1 in (False, True):
                     tasks.append(
-                        Task("ttc", year, year, sink, n_1, case=key, weight=12 if n_1 else 1)
+                        Task(
+                            "ttc",
+                            year,
+                            year,
+                            sink,
+                            n_1,
+                            case=key,
+                            weight=WEIGHTS["n1_reinforced" if n_1 else "n0"],
+                        )
                     )
     site_years = cases.NIS_YEARS[:1] if quick else cases.NIS_YEARS
     for year in site_years:
         for site in cases.NIS_SITES:
             scen = year + site.suffix
-            tasks.append(Task("site", scen, year, site=site.key, weight=3))
+            tasks.append(Task("site", scen, year, site=site.key, weight=WEIGHTS["site"]))
             if not quick and site.suffix:  # the base site's TTCs are the headline ones
                 for n_1 in (False, True):
                     tasks.append(
-                        Task("ttc", scen, year, "RS", n_1, site=site.key, weight=10 if n_1 else 1)
+                        Task(
+                            "ttc",
+                            scen,
+                            year,
+                            "RS",
+                            n_1,
+                            site=site.key,
+                            weight=WEIGHTS["n1" if n_1 else "n0"],
+                        )
                     )
     return tasks
 
@@ -174,39 +183,358 @@ def _versions() -> dict:
     }
 
 
-def _evaluate_all(tasks, path, only, workers, progress) -> list[dict]:
+WEIGHTS = {
+    "n0": 1.0,
+    "n1": 5.0,
+    "n1_reinforced": 3.5,
+    "curve": 2.0,
+    "site": 3.0,
+    "limits": 8.0,
+}
+"""Expected cost of each kind of task relative to an N-0 TTC (as measured on the bundled
+network): the progress bar advances by these, so its ETA follows the work left."""
+
+
+def _task_label(task: Task) -> str:
+    """``2030, AZ → RS, N-1, via Black Sea cables → Romania``: what the bar says."""
+    row = dataclasses.asdict(task)
+    if task.kind == "site":
+        site = next(s.label for s in cases.NIS_SITES if s.key == task.site)
+        return f"{task.year}, Niš plant at {site}"
+    text = figures.case_label(row)
+    return text + ", export curve" if task.kind == "curve" else text
+
+
+def _run(calls: list[tuple], pool, bar) -> list:
+    """Evaluate ``calls`` (``(function, args, label, weight)``), the heaviest first, on
+    ``pool`` (or here when None), advancing ``bar`` by each one's weight."""
+    results: list = [None] * len(calls)
+    order = sorted(range(len(calls)), key=lambda i: -calls[i][3])
+
+    def done(i: int, value) -> None:
+        results[i] = value
+        count = sum(r is not None for r in results)
+        bar.set_postfix_str(f"{count}/{len(calls)} done: {calls[i][2]}", refresh=False)
+        bar.update(calls[i][3])
+
+    if pool is None:
+        for i in order:
+            done(i, calls[i][0](*calls[i][1]))
+    else:
+        futures = {pool.submit(calls[i][0], *calls[i][1]): i for i in order}
+        for fut in as_completed(futures):
+            done(futures[fut], fut.result())
+    return results
+
+
+def _evaluate_all(tasks: list[Task], path: str, only, pool, bar) -> list[dict]:
+    """Evaluate the study's tasks (:func:`gridsim.study.runner.evaluate`, see
+    :func:`_run`)."""
+    calls = [(evaluate, (t, path, only), _task_label(t), t.weight) for t in tasks]
+    return _run(calls, pool, bar)
+
+
+def _say(progress: bool, text: str) -> None:
+    """One progress message on stderr (with the bar on)."""
+    if progress:
+        print(f"gridsim study: {text}", file=sys.stderr, flush=True)
+
+
+def _element(label) -> tuple | None:
+    """``("line", "L_X")`` of a table's ``"line L_X"`` label (anything after the id, such
+    as ``"(circuit 1 of 2)"``, left out; None when empty)."""
+    parts = _text(label).split()
+    return (parts[0], parts[1]) if len(parts) >= 2 else None
+
+
+def _outage_result(net, outage: tuple, init=None):
+    """The AC solution after ``outage`` (a branch, or an HVDC link taken out); None for
+    a branch whose outage islands part of the grid (the N-1 search skips those too)."""
+    from gridsim.analysis.contingency import ac_outage
+    from gridsim.analysis.powerflow import run_ac
+
+    if outage[0] == "hvdc":
+        out = net.copy()
+        out.set("hvdc", outage[1], "in_service", False)
+        return run_ac(out, enforce_q_limits=True)
+    try:
+        return ac_outage(net, outage, init=init, enforce_q_limits=True)
+    except GridsimError:
+        return None
+
+
+def _state(res) -> dict:
+    """A solved state for the interactive map: voltages, branch and link loadings and
+    flows (rounded)."""
+    br = res.branch
+    return {
+        "vm": {str(b): round(float(v), 4) for b, v in res.bus.vm_pu.items() if np.isfinite(v)},
+        "br": {
+            f"{e} {i}": [round(float(r.loading_percent), 1), round(float(r.p_from_mw), 1)]
+            for (e, i), r in br.iterrows()
+            if np.isfinite(r.loading_percent)
+        },
+        "dc": {
+            str(i): [round(float(r.loading_percent), 1), round(float(r.p_from_mw), 1)]
+            for i, r in res.hvdc.iterrows()
+            if np.isfinite(r.loading_percent)
+        },
+    }
+
+
+def _geometry(net) -> dict:
+    """Where the interactive map draws each bus, branch and link, and their names."""
+    from gridsim.plot import branch_ends, element_name
+
+    bus = net.bus
+    on = bus.in_service & np.isfinite(bus.lon) & np.isfinite(bus.lat)
+    return {
+        "bus": {
+            str(b): [float(bus.lon[b]), float(bus.lat[b]), element_name(net, "bus", b)]
+            for b in bus.index[on]
+        },
+        "br": {
+            f"{e} {i}": [*map(str, branch_ends(net, e, i)), element_name(net, e, i)]
+            for e in ("line", "trafo")
+            for t in [net[e]]
+            for i in t.index[t.in_service.to_numpy(dtype=bool)]
+        },
+        "dc": {
+            str(i): [str(net.hvdc.from_bus[i]), str(net.hvdc.to_bus[i]), str(i)]
+            for i in net.hvdc.index[net.hvdc.in_service.to_numpy(dtype=bool)]
+        },
+    }
+
+
+def _limits(path: str, n0: dict, n1: dict, excluded: list, map_path: str) -> dict:
+    """At one year and sink, what explains the limits: the worst post-outage loading and
+    lowest voltage at evenly spaced transfers (the N-1 export curve), the map at the N-1
+    limit after the limiting outage (at the N-0 limit where the N-1 TTC was not found;
+    ``map_path``), and the states of the interactive map (where the N-1 TTC was not
+    found, first the outage with the worst loading at no added export).
+
+    ``n0`` and ``n1`` are the headline rows (the transfer direction: the HVDC split of
+    ``hvdc_links``, N-1's where found); ``excluded`` the outages the N-1 search set
+    aside (left out here too).
+    """
+    from gridsim.analysis.contingency import ac_contingency
+    from gridsim.analysis.powerflow import run_ac
+    from gridsim.analysis.transfer import apply_transfer
+    from gridsim.plot import element_name, plot_map
+
+    found = [(r, s) for r, s in ((n1, "N-1"), (n0, "N-0")) if r.get("status") == "ok"]
+    net = runner.case_network(path, n0["scenario"])
+    sink = n0["sink"]
+    pairs = [p.split(":") for p in _text(found[0][0].get("hvdc_links")).split()]
+    shares = {k: float(v) for k, v in pairs} or None
+    sched = float(n0["scheduled_export_mw"])
+    top = max(1.3 * max(float(r["ttc_mw"]) for r, _ in found), 200.0)
+    skip = {tuple(x) for x in excluded}
+    branches = [
+        (e, i)
+        for e in ("line", "trafo")
+        for i in net[e].index[net[e].in_service.to_numpy(dtype=bool)]
+        if (e, i) not in skip
+    ]
+    links = [
+        ("hvdc", i)
+        for i in net.hvdc.index[net.hvdc.in_service.to_numpy(dtype=bool)]
+        if ("hvdc", i) not in skip
+    ]
+    points = []
+    for t in np.linspace(0.0, top, LIMIT_CURVE_POINTS):
+        moved = apply_transfer(net, cases.SOURCE, sink, float(t), hvdc_shares=shares)
+        base = run_ac(moved, enforce_q_limits=True, max_iter=50)
+        rows = []  # (max loading, its branch, min voltage, outage) per solved outage
+        if base.converged:
+            table = ac_contingency(moved, branches, enforce_q_limits=True).outages
+            rows = [
+                (
+                    r.max_loading_percent,
+                    f"{r.max_loading_element} {r.max_loading_id}",
+                    r.min_vm_pu,
+                    " ".join(map(str, k)),
+                )
+                for k, r in table[table.status == "converged"].iterrows()
+            ]
+            for outage in links:
+                r = _outage_result(moved, outage)
+                if r.converged:
+                    lp = r.branch.loading_percent
+                    low = float(np.nanmin(r.bus.vm_pu))
+                    rows.append((float(lp.max()), " ".join(lp.idxmax()), low, " ".join(outage)))
+        rows = [r for r in rows if np.isfinite(r[0])]
+        w = max(rows, default=(np.nan, "", np.nan, ""))
+        points.append(
+            {
+                "year": n0["year"],
+                "sink": sink,
+                "transfer_mw": float(t),
+                "total_export_mw": sched + float(t),
+                "n1_worst_loading_percent": float(w[0]),
+                "n1_worst": f"{w[1]} after outage of {w[3]}" if rows else "",
+                "n1_min_vm_pu": float(min((r[2] for r in rows), default=np.nan)),
+            }
+        )
+    out = {
+        "year": str(n0["year"]),
+        "sink": sink,
+        "curve": pd.DataFrame(points),
+        "geometry": _geometry(net),
+        "states": [],
+    }
+    worst = points[0]["n1_worst"].split(" after outage of ")
+    if n1.get("status") != "ok" and len(worst) == 2:  # N-1 not defined: show why
+        res = _outage_result(net, _element(worst[1]))
+        if res is not None and res.converged:
+            name = element_name(net, *_element(worst[1]))
+            loading = points[0]["n1_worst_loading_percent"]
+            out["states"].append(
+                {
+                    "label": f"no added export ({sched:,.0f} MW), after the outage of {name}: "
+                    f"worst post-outage loading {loading:,.0f} % (N-1 not defined)",
+                    "limiting": worst[0],
+                    "outage": worst[1],
+                    **_state(res),
+                }
+            )
+    for row, security in found:
+        at = apply_transfer(net, cases.SOURCE, sink, float(row["ttc_mw"]), hvdc_shares=shares)
+        res = run_ac(at, enforce_q_limits=True)
+        if not res.converged:
+            continue
+        where = f"at the {security} limit ({sched + float(row['ttc_mw']):,.0f} MW)"
+        limiting = _element(row.get("limiting_element"))
+        outage = _element(row.get("limiting_contingency"))
+        mark = {"limiting": " ".join(limiting or ())}
+        out["states"].append({"label": f"{where}, intact grid", **mark, **_state(res)})
+        if outage is not None:
+            after = _outage_result(at, outage, init=res)
+            if after is not None and after.converged:
+                name = element_name(net, *outage)
+                out["states"].append(
+                    {
+                        "label": f"{where}, after the outage of {name}",
+                        "outage": " ".join(outage),
+                        **mark,
+                        **_state(after),
+                    }
+                )
+                res = after
+            else:
+                outage = None
+        if (row, security) == found[0]:  # the PNG: the N-1 limit where found
+            title = (
+                f"{row['year']}: {cases.SOURCE} → {sink} at the {security} limit "
+                f"({sched:,.0f} scheduled + {float(row['ttc_mw']):,.0f} MW)"
+            )
+            if security == "N-0":
+                title += f"; N-1: {n1.get('status')}"
+            plot_map(
+                at,
+                res,
+                map_path,
+                title=title,
+                highlight=limiting,
+                outage=outage,
+                metadata={
+                    "gridsim:security": security,
+                    "gridsim:limiting_element": " ".join(limiting or ()),
+                },
+            )
+    return out
+
+
+def _text(value) -> str:
+    """``value`` where it is a string, else empty (NaN, None)."""
+    return value if isinstance(value, str) else ""
+
+
+def _progress_bar(tasks: list[Task], n_limits: int, progress: bool):
+    """The study's progress bar: advances by each task's expected cost (:data:`WEIGHTS`),
+    shows the finished count and the case last done."""
     from tqdm import tqdm
 
-    order = sorted(range(len(tasks)), key=lambda i: -tasks[i].weight)
-    results: list[dict | None] = [None] * len(tasks)
-    bar = tqdm(
-        total=len(tasks),
+    return tqdm(
+        total=sum(t.weight for t in tasks) + n_limits * WEIGHTS["limits"],
         desc="gridsim study",
-        unit="case",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}",
         disable=not progress,
         file=sys.stderr,
         dynamic_ncols=True,
+        smoothing=0,  # the ETA from the average rate: the tasks' weights vary the pace
     )
-    try:
-        if workers <= 1:
-            for i in order:
-                results[i] = evaluate(tasks[i], path, only)
-                bar.update()
-        else:
-            # spawn, not fork: a parent that ran OpenMP-threaded kernels cannot fork safely
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                workers, mp_context=ctx, initializer=_init_worker, initargs=(path, only)
-            ) as pool:
-                futures = {pool.submit(evaluate, tasks[i]): i for i in order}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    t = tasks[futures[fut]]
-                    bar.set_postfix_str(f"{t.kind} {t.scenario} {t.sink} {t.case}", refresh=False)
-                    bar.update()
-    finally:
-        bar.close()
-    return results
+
+
+def _pool(workers: int, path: Path, only):
+    """Worker processes (spawned: a parent that ran OpenMP-threaded kernels cannot fork
+    safely), or a null context giving None for one worker."""
+    if workers <= 1:
+        return contextlib.nullcontext(None)
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(str(path), only),
+    )
+
+
+def _limit_calls(tables: dict, path: str, fig_dir: Path) -> list[tuple]:
+    """One :func:`_limits` call per year and sink whose N-0 or N-1 TTC was found."""
+    head = tables["headline"]
+    excl = tables["excluded_contingencies"]
+    calls = []
+    for (year, sink), rows in head.groupby(["year", "sink"], sort=False):
+        n0 = rows[~rows.n_1.astype(bool)]
+        n1 = rows[rows.n_1.astype(bool)]
+        if not len(n0) or not len(n1) or "ok" not in (n0.status.iloc[0], n1.status.iloc[0]):
+            continue
+        excluded = []
+        if len(excl):
+            mine = excl[
+                (excl.year == year)
+                & (excl.sink == sink)
+                & excl.n_1.astype(bool)
+                & (excl.case == BASE_CASE)
+                & (excl.route == "all")
+                & (excl.site == "")
+            ]
+            excluded = list(zip(mine.outage_element, mine.outage_id, strict=True))
+        args = (path, n0.iloc[0].to_dict(), n1.iloc[0].to_dict(), excluded)
+        label = f"{year}, {cases.SOURCE} → {sink}, N-1 export curve and maps"
+        calls.append(
+            (_limits, (*args, str(fig_dir / f"map_{year}_{sink}.png")), label, WEIGHTS["limits"])
+        )
+    return calls
+
+
+def _map_data(limits: list[dict]) -> dict:
+    """The interactive map's data: per year the geometry, per year and sink the states."""
+    return {
+        "geometry": {r["year"]: r["geometry"] for r in limits},
+        "cases": [
+            {
+                "year": r["year"],
+                "label": f"{r['year']}: {cases.SOURCE} → {r['sink']}",
+                "states": r["states"],
+            }
+            for r in limits
+        ],
+    }
+
+
+def _names(path: str, years) -> dict[str, str]:
+    """``"line L_X"`` -> the element's name (:func:`gridsim.plot.element_name`) for every
+    bus, line, transformer, HVDC link and generator of the studied years' scenarios."""
+    from gridsim.plot import element_name
+
+    names = {}
+    for year in years:
+        net = _scenario_network(path, year)
+        for element in ("bus", "line", "trafo", "hvdc", "gen"):
+            for eid in net[element].index:
+                names.setdefault(f"{element} {eid}", element_name(net, element, eid))
+    return names
 
 
 def _frame(parts: list) -> pd.DataFrame:
@@ -382,22 +710,32 @@ def run_study(
         fig_dir.mkdir()
         data_dir.mkdir()
         only = cases.QUICK_REINFORCEMENTS if quick else None
-        tasks = _tasks(str(path), quick, fig_dir)
+        tasks = _tasks(str(path), quick)
         if workers > 1:  # compile the kernels once (disk cache) before the workers start
             _warm_up(str(path))
-        results = _evaluate_all(tasks, str(path), only, workers, progress)
-        tables = _assemble(tasks, results, quick)
+        n_limits = len(cases.QUICK_YEARS if quick else cases.YEARS) * len(cases.SINKS)
+        with _progress_bar(tasks, n_limits, progress) as bar, _pool(workers, path, only) as pool:
+            results = _evaluate_all(tasks, str(path), only, pool, bar)
+            tables = _assemble(tasks, results, quick)
+            limits = _run(_limit_calls(tables, str(path), fig_dir), pool, bar)
+        n1_curve = _frame([r["curve"] for r in limits])
+        tables["export_curve_n1"] = n1_curve
         years = list(dict.fromkeys(tables["headline"].year))
+        _say(progress, "drawing the figures")
         for year in years:
             figures.export_curves(
                 tables["export_curve"][tables["export_curve"].year == year],
                 tables["headline"][tables["headline"].year == year],
                 year,
                 fig_dir / f"export_curve_{year}.png",
+                n1_curve[n1_curve.year == year] if len(n1_curve) else None,
             )
         rein = tables["reinforcements"]
         for sink in cases.SINKS:
             sel = rein[(rein.sink == sink) & rein.n_1]
+            security = "N-1"
+            if not sel.gain_mw.notna().any():  # no N-1 gain defined: show the N-0 ones
+                sel, security = rein[(rein.sink == sink) & ~rein.n_1], "N-0"
             if len(sel):
                 gains = sel.pivot_table(
                     index="reinforcement",
@@ -410,8 +748,11 @@ def run_study(
                 gains = gains.reindex(columns=years)
                 figures.heatmap(
                     gains,
-                    f"N-1 TTC gained, AZ → {sink} (MW)",
+                    f"{security} TTC gained, AZ → {sink} (MW)"
+                    + ("; N-1 TTC not defined" if security == "N-0" else ""),
                     fig_dir / f"reinforcements_{sink}.png",
+                    report.SIGNIFICANT_MW,
+                    security=security,
                 )
         if len(tables["nis_sites"]):
             figures.site_bars(tables["nis_sites"], fig_dir / "nis_sites.png")
@@ -431,7 +772,9 @@ def run_study(
             "versions": _versions(),
             "seconds": round(time.perf_counter() - t_start, 1),
         }
-        report.write(tmp, tables, meta)
+        _say(progress, "writing the report")
+        names = _names(str(path), years)
+        report.write(tmp, tables, meta, _map_data(limits), names)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         mark_out_dir(tmp, command)
         check_out_dir(out_dir, None)  # again: something may have been put there meanwhile
