@@ -97,6 +97,28 @@ def test_expansion_table_is_reported_when_the_study_wrote_one(study, tmp_path):
     assert "| 8,000 | unreachable |" in text.split("### 3b.", 1)[1]
 
 
+def test_expansion_out_of_reach_everywhere_is_said_once():
+    exp = pd.DataFrame(
+        {
+            "year": "2032",
+            "sink": ["RS", "RS", "EU", "EU"],
+            "target_mw": [1000.0, 8000.0, 1000.0, 8000.0],
+            "status": "unreachable",
+            "projects": "",
+            "cost_meur": np.nan,
+            "ttc_mw": np.nan,
+            "binding": "base case cannot be secured",
+        }
+    )
+    answer = report._answer_expansion(exp)
+    assert "No set of the candidate projects reaches any target (1–8 GW to RS and EU)" in answer
+    assert "even with every candidate built" in answer
+    exp.loc[0, ["status", "projects", "cost_meur"]] = ("reached", "Sofia West–Niš 2", 45.0)
+    answer = report._answer_expansion(exp)
+    assert "1,000 MW to RS: Sofia West–Niš 2 (45 MEUR)" in answer
+    assert "8,000 MW to EU: out of reach (base case cannot be secured)" in answer
+
+
 def test_every_figure_decodes_and_carries_what_it_shows(study):
     head = pd.read_parquet(study / "data" / "headline.parquet")
     rein = pd.read_parquet(study / "data" / "reinforcements.parquet")

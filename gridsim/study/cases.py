@@ -180,6 +180,13 @@ than this fraction above its TTC."""
 EXPORT_CURVE_POINTS = 21
 """AC power flows per export curve (evenly spaced from no transfer to past the N-0 TTC)."""
 
+EXPANSION_YEAR = "2032"
+EXPANSION_TARGETS_MW: tuple[float, ...] = (1000.0, 2000.0, 4000.0, 6000.0, 8000.0)
+"""Export targets of the expansion path (N-1 TTC, MW on top of the year's schedule)."""
+
+CANDIDATES_SUFFIX = "_candidates.yaml"
+"""The candidate projects sit beside the network: ``<network stem>_candidates.yaml``."""
+
 QUICK_YEARS: tuple[str, ...] = ("2026",)
 """``--quick`` (for tests): 2026 only, one reinforcement and no package, the Niš sites
 in 2030 without their TTCs."""

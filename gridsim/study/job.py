@@ -624,6 +624,30 @@ def _assemble(tasks: list[Task], results: list[dict], quick: bool) -> dict[str, 
     return tables
 
 
+def _expansion(path: str, candidates: Path) -> pd.DataFrame:
+    """The least-cost expansion path to each export target of
+    :data:`cases.EXPANSION_TARGETS_MW`, per sink, in :data:`cases.EXPANSION_YEAR`."""
+    from gridsim.analysis.expansion import expansion_path
+
+    net = _scenario_network(path, cases.EXPANSION_YEAR)
+    parts = []
+    for sink in cases.SINKS:
+        result = expansion_path(
+            net,
+            cases.SOURCE,
+            sink,
+            cases.EXPANSION_TARGETS_MW,
+            candidates,
+            year=int(cases.EXPANSION_YEAR),
+            assume_monotone=True,
+        )
+        table = result.table.reset_index()
+        table.insert(0, "sink", sink)
+        table.insert(0, "year", cases.EXPANSION_YEAR)
+        parts.append(table)
+    return pd.concat(parts, ignore_index=True)
+
+
 def _write_table(df: pd.DataFrame, data_dir: Path, name: str) -> None:
     df = df.copy()
     for col in df.columns:
@@ -720,6 +744,10 @@ def run_study(
             limits = _run(_limit_calls(tables, str(path), fig_dir), pool, bar)
         n1_curve = _frame([r["curve"] for r in limits])
         tables["export_curve_n1"] = n1_curve
+        candidates = path.with_name(path.stem + cases.CANDIDATES_SUFFIX)
+        if not quick and candidates.is_file():
+            _say(progress, f"expansion path {cases.EXPANSION_YEAR} ({candidates.name})")
+            tables["expansion"] = _expansion(str(path), candidates)
         years = list(dict.fromkeys(tables["headline"].year))
         _say(progress, "drawing the figures")
         for year in years:

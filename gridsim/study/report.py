@@ -278,9 +278,25 @@ def _answer_expansion(exp: pd.DataFrame | None) -> str:
             "Not computed yet: this run has no expansion path (`data/expansion.csv`). "
             "Section 3 gives what each studied reinforcement gains alone."
         )
+    reached = exp.status.astype(str).str.startswith("reached")
+    if not reached.any() and exp.binding.nunique() == 1:
+        low, high = exp.target_mw.min() / 1e3, exp.target_mw.max() / 1e3
+        sinks = " and ".join(dict.fromkeys(exp.sink)) if "sink" in exp.columns else "the sink"
+        why = str(exp.binding.iloc[0])
+        if "base case cannot be secured" in why:  # the full reason is in section 3b
+            why = (
+                "even with every candidate built, the N-1 transfer capability is not "
+                "defined because the base case cannot be secured (as in answer 1)"
+            )
+        return q + (
+            f"No set of the candidate projects reaches any target ({low:g}–{high:g} GW to "
+            f"{sinks}): {why}. Section 3b has the table."
+        )
     parts = []
     for _, r in exp.iterrows():
         target = f"{float(r.target_mw):,.0f} MW"
+        if "sink" in exp.columns:
+            target = f"{target} to {r.sink}"
         status = str(r.get("status", ""))
         if status.startswith("reached"):
             projects = r.get("projects")
