@@ -19,6 +19,43 @@ def add_parser(sub) -> None:
     info.set_defaults(run=run)
 
 
+#: Provenance classes of an element's ``source`` (networks/README.md): "derived: <rule>"
+#: (computed from sourced data by a stated rule), "estimated" (alone or "; partly
+#: estimated"), sourced (source ids only), or none written.
+PROVENANCE = ("sourced", "derived", "estimated", "unspecified")
+
+
+def provenance(source) -> str:
+    """The provenance class of one ``source`` value (see :data:`PROVENANCE`)."""
+    text = str(source).strip().lower() if isinstance(source, str) else ""
+    if not text:
+        return "unspecified"
+    if "derived" in text:
+        return "derived"
+    if "estimat" in text:
+        return "estimated"
+    return "sourced"
+
+
+def provenance_counts(network) -> dict[str, dict[str, int]]:
+    """Elements per provenance class, per element type and in total (empty when no
+    element carries a ``source``)."""
+    out: dict[str, dict[str, int]] = {}
+    total = dict.fromkeys(PROVENANCE, 0)
+    for element, table in network.tables.items():
+        if not len(table) or "source" not in table.columns:
+            continue
+        counts = dict.fromkeys(PROVENANCE, 0)
+        for value in table["source"]:
+            counts[provenance(value)] += 1
+        out[element] = counts
+        for k, v in counts.items():
+            total[k] += v
+    if out:
+        out["total"] = total
+    return out
+
+
 def run(args) -> int:
     """Run the command; returns the exit status."""
     from gridsim.io import read_network
@@ -52,6 +89,11 @@ def run(args) -> int:
         "elements": counts,
         "voltage_levels_kv": sorted({float(v) for v in network.bus.vn_kv}),
         "zones": sorted(set(network.bus.zone) - {""}),
+        "buses_per_zone": {
+            str(z): int(n)
+            for z, n in network.bus.zone[network.bus.zone != ""].value_counts().sort_index().items()
+        },
+        "provenance": provenance_counts(network),
         "areas": sorted(set(network.bus.area) - {""}),
         "groups": network.groups,
         "scenario": getattr(network, "scenario", None),
@@ -81,7 +123,12 @@ def run(args) -> int:
         out.append(f"  {e:9s} {c['total']:6d} ({c['in_service']} in service)")
     out.append(f"  voltage levels (kV): {', '.join(f'{v:g}' for v in doc['voltage_levels_kv'])}")
     if doc["zones"]:
-        out.append(f"  zones: {', '.join(doc['zones'])}")
+        per = doc["buses_per_zone"]
+        out.append(f"  zones (buses): {', '.join(f'{z} {per[z]}' for z in doc['zones'])}")
+    if doc["provenance"]:
+        out.append(f"  provenance ({', '.join(PROVENANCE)}):")
+        for e, c in doc["provenance"].items():
+            out.append(f"    {e:9s} " + " / ".join(f"{c[k]}" for k in PROVENANCE))
     if doc["areas"]:
         out.append(f"  areas: {', '.join(doc['areas'])}")
     for g, members in doc["groups"].items():

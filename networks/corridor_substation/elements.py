@@ -1,0 +1,307 @@
+"""Element records of the substation-level model: map topology + standard types + the
+corridor data set's Azerbaijani network and HVDC assets + boundary equivalents.
+
+Provenance per record (``source``): ``S26`` (the ENTSO-E map extract; topology, lengths,
+circuits, generator capacities), the type's source for electrical parameters (written in
+``note``), corridor_data ids (``S##``), ``estimated`` or ``derived: <rule>``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .topology import Topology, haversine_km
+
+MAP = "S26"  #: the ENTSO-E map extract (GridKit, PyPSA distribution)
+#: Voltage limits (p.u.) per nominal voltage (estimated, as in caspian_eu).
+VOLTAGE_LIMITS = {750: (0.9, 1.05), 500: (0.9, 1.05), 400: (0.9, 1.05), 330: (0.9, 1.1)}
+DEFAULT_LIMITS = (0.9, 1.1)
+#: The Akhaltsikhe station (GridKit station 2349): its 400 kV side runs with Türkiye (CE),
+#: its 500/220 kV side with the UPS; the back-to-back HVDC joins them, not a transformer.
+AKHALTSIKHE = 2349
+#: GE-TR and AM-TR AC lines not operated synchronously (Batumi-Muratli 220 kV radial/island
+#: operation, Gyumri-Kars 220 kV out of operation): written out of service.
+ASYNC_TIES = {("GE", "TR", 220), ("AM", "TR", 220)}
+#: Generator technologies of the map -> model carriers.
+CARRIER = {
+    "Nuclear": "nuclear",
+    "Brown coal/Lignite": "lignite",
+    "Hard coal": "coal",
+    "Fossil gas": "gas",
+    "Mixed fuels": "gas",
+    "Fossil fuel": "gas",
+    "Other fossil fuels": "gas",
+    "Fossil oil": "oil",
+    "Hydro run of river & pondage": "hydro_ror",
+    "Hydro pure storage": "hydro_storage",
+    "Hydro mixed pump storage": "hydro_storage",
+    "Hydro pure pump storage": "hydro_storage",
+    "Wind farm": "wind",
+    "Solar": "solar",
+    "Geothermal": "other",
+    "Biomass": "other",
+    "Waste (renewable)": "other",
+    "Other or not listed": "other",
+    "Substations + Power Plants": "other",
+}
+RES = {"wind", "solar"}
+Q_RANGE = (-0.3, 0.5)  #: generator Q limits as a share of max_p_mw (estimated)
+GEN_VM = 1.02  #: generator voltage setpoint (estimated)
+#: Shunt reactors on long EHV lines (documented rule, estimated): lines of 330 kV and
+#: above longer than REACTOR_MIN_KM get REACTOR_SHARE of their charging compensated,
+#: half at each end, as fixed shunts.
+REACTOR_MIN_KM = 60.0
+REACTOR_SHARE = 0.7
+#: Capacitor banks at load buses fed by at most this many branches (see radial_capacitors).
+CAP_DEGREE = 2
+
+
+def _b_us(t: dict) -> float:
+    return round(2 * math.pi * 50 * t["c_nf_per_km"] * 1e-3, 4)
+
+
+def _rate(t: dict, vn: float) -> float:
+    return round(math.sqrt(3) * vn * t["i_ka"], 1)
+
+
+def _limits(vn: float) -> tuple[float, float]:
+    return VOLTAGE_LIMITS.get(int(vn), DEFAULT_LIMITS)
+
+
+def line_record(lid, f, t, vn, km, parallel, types, source, note, **extra) -> dict:
+    """A line of the standard type of its voltage level."""
+    ty = types["lines"][int(vn)]
+    rec = {
+        "id": lid,
+        "from_bus": f,
+        "to_bus": t,
+        "length_km": round(max(km, 0.1), 3),
+        "r_ohm_per_km": ty["r_ohm_per_km"],
+        "x_ohm_per_km": ty["x_ohm_per_km"],
+        "b_us_per_km": _b_us(ty),
+        "parallel": parallel,
+        "rate_mva": round(_rate(ty, vn) * parallel, 1),
+        "rating_kind": "thermal",
+        "source": source,
+        "note": f"{note}; type {ty['type']} ({ty['source']})",
+    }
+    rec.update(extra)
+    return rec
+
+
+def trafo_record(tid, hv, lv, vhv, vlv, types, source, note, **extra) -> dict:
+    """A transformer of the standard type of its voltage pair."""
+    ty = types["transformers"][f"{int(vhv)}/{int(vlv)}"]
+    rec = {
+        "id": tid,
+        "hv_bus": hv,
+        "lv_bus": lv,
+        "sn_mva": ty["sn_mva"],
+        "vn_hv_kv": vhv,
+        "vn_lv_kv": vlv,
+        "vk_percent": ty["vk_percent"],
+        "vkr_percent": ty["vkr_percent"],
+        "parallel": ty["units"],
+        "rate_mva": ty["sn_mva"] * ty["units"],
+        "rating_kind": "thermal",
+        "source": source,
+        "note": f"{note}; {ty['units']} x {ty['sn_mva']} MVA ({ty['source']})",
+    }
+    rec.update(extra)
+    return rec
+
+
+def map_elements(top: Topology, types: dict, names: dict[int, str]) -> dict:
+    """Buses, lines, transformers and generators from the map extract."""
+    b = top.buses
+    ids = b.id.to_dict()
+    buses = []
+    for gid, r in b.iterrows():
+        # a neighbour's boundary bus: its voltage is its TSO's business (DEFAULT_LIMITS)
+        lo, hi = _limits(r.vn_kv) if r.role != "boundary" else DEFAULT_LIMITS
+        uc = r.under_construction == "t"
+        name = names.get(gid) or r["name"]
+        rec = {
+            "id": r.id,
+            "name": name,
+            "vn_kv": int(r.vn_kv),
+            "zone": r.country,
+            "lat": round(float(r.y), 5),
+            "lon": round(float(r.x), 5),
+            "min_vm_pu": lo,
+            "max_vm_pu": hi,
+            "source": MAP,
+            "note": f"GridKit bus {gid}, station {r.station_id} ({r.role})"
+            + ("; under construction in May 2018, assumed in service by 2026" if uc else ""),
+        }
+        if not name:
+            del rec["name"]
+        buses.append(rec)
+    lines = []
+    for _, r in top.lines.iterrows():
+        f, t = ids[r.bus0], ids[r.bus1]
+        vn = int(b.vn_kv[r.bus0])
+        c0, c1 = b.country[r.bus0], b.country[r.bus1]
+        key = (*sorted((c0, c1)), vn)
+        extra = {}
+        note = f"GridKit line {r.line_id}, {r.circuits} circuit(s), {r.length / 1000:.1f} km"
+        if key in ASYNC_TIES:
+            extra["in_service"] = False
+            note += "; not operated synchronously (radial/island operation or disused)"
+        if r.under_construction:
+            note += "; under construction in May 2018, assumed in service by 2026"
+        lines.append(
+            line_record(
+                f"L{r.line_id}",
+                f,
+                t,
+                vn,
+                r.length / 1000,
+                int(r.circuits),
+                types,
+                f"{MAP}; derived: standard type per voltage level",
+                note,
+                **extra,
+            )
+        )
+    trafos = []
+    for _, r in top.trafos.iterrows():
+        v0, v1 = int(b.vn_kv[r.bus0]), int(b.vn_kv[r.bus1])
+        if AKHALTSIKHE == b.station_id[r.bus0] and 400 in (v0, v1):
+            continue  # the back-to-back HVDC, not a transformer (see AKHALTSIKHE)
+        hv, lv = (r.bus0, r.bus1) if v0 > v1 else (r.bus1, r.bus0)
+        trafos.append(
+            trafo_record(
+                f"T{r.transformer_id}",
+                ids[hv],
+                ids[lv],
+                max(v0, v1),
+                min(v0, v1),
+                types,
+                f"{MAP}; derived: standard type per voltage pair",
+                f"GridKit transformer {r.transformer_id} (inferred by GridKit, no rating)",
+            )
+        )
+    gens, sgens = [], []
+    g = top.generators.assign(carrier=top.generators.technology.map(CARRIER))
+    dropped = g[(g.capacity <= 0) | g.carrier.isna()]
+    top.log.append(
+        f"dropped {len(dropped)} map generators without capacity or technology "
+        f"({', '.join(sorted(set(dropped.technology.astype(str))))})"
+    )
+    g = g.drop(dropped.index)
+    for (bus, carrier), grp in g.groupby(["bus_id", "carrier"], sort=True):
+        cap = round(float(grp.capacity.sum()), 1)
+        name = " / ".join(sorted(set(grp.name) - {""}))
+        rec = {
+            "id": f"G_{ids[bus]}_{carrier}",
+            "name": name or carrier,
+            "bus": ids[bus],
+            "p_mw": 0.0,
+            "min_p_mw": 0.0,
+            "max_p_mw": cap,
+            "source": MAP,
+            "note": f"{carrier}; {len(grp)} map unit(s) ({', '.join(map(str, grp.generator_id))})",
+        }
+        if carrier in RES:
+            rec["id"] = "S" + rec["id"][1:]
+            sgens.append(rec)
+        else:
+            rec |= {
+                "vm_pu": GEN_VM,
+                "min_q_mvar": round(Q_RANGE[0] * cap, 1),
+                "max_q_mvar": round(Q_RANGE[1] * cap, 1),
+            }
+            gens.append(rec)
+    return {"bus": buses, "line": lines, "trafo": trafos, "gen": gens, "sgen": sgens}
+
+
+def nearest(buses: list[dict], lat: float, lon: float, vn: int, zones=None) -> dict:
+    """The bus of voltage ``vn`` (in ``zones``) nearest to a point."""
+    cands = [b for b in buses if b["vn_kv"] == vn and (zones is None or b["zone"] in zones)]
+    return min(cands, key=lambda b: (haversine_km(lon, lat, b["lon"], b["lat"]), b["id"]))
+
+
+def _degree(model: dict) -> dict[str, int]:
+    """Number of lines and transformers at each bus."""
+    degree: dict[str, int] = {}
+    for ln in model["line"]:
+        for end in ("from_bus", "to_bus"):
+            degree[ln[end]] = degree.get(ln[end], 0) + 1
+    for t in model["trafo"]:
+        for end in ("hv_bus", "lv_bus"):
+            degree[t[end]] = degree.get(t[end], 0) + 1
+    return degree
+
+
+def reactors(model: dict) -> list[dict]:
+    """Shunt reactors of long EHV lines (rule: REACTOR_SHARE of the charging of lines of
+    330 kV and above longer than REACTOR_MIN_KM, half at each end)."""
+    vn_of = {b["id"]: b["vn_kv"] for b in model["bus"]}
+    out = []
+    for ln in model["line"]:
+        vn = vn_of[ln["from_bus"]]
+        if vn < 330 or ln["length_km"] < REACTOR_MIN_KM or ln.get("in_service") is False:
+            continue
+        q = vn**2 * ln["b_us_per_km"] * 1e-6 * ln["length_km"] * ln["parallel"]
+        for end in ("from_bus", "to_bus"):
+            rec = {
+                "id": f"R_{ln['id']}_{end[:-4]}",
+                "bus": ln[end],
+                "q_mvar": round(REACTOR_SHARE * q / 2, 1),
+                "source": f"derived: {REACTOR_SHARE:.0%} of {ln['id']}'s charging "
+                f"({q:.0f} Mvar) compensated, half at each end",
+                "note": f"line reactor of {ln['id']} ({ln['length_km']:.0f} km >= "
+                f"{REACTOR_MIN_KM:.0f} km at {vn:g} kV)",
+            }
+            for k in ("status", "year"):
+                if k in ln:
+                    rec[k] = ln[k]
+            out.append(rec)
+    return out
+
+
+def areas(model: dict, seeds: dict[str, str]) -> dict[str, str]:
+    """Synchronous area of every bus: the AC component of a bus of a seed zone.
+
+    ``seeds`` maps a zone (RU, AT) to the name of its area (UPS, CE).
+    """
+    adj: dict[str, list[str]] = {b["id"]: [] for b in model["bus"]}
+    for ln in model["line"]:
+        if ln.get("in_service", True):
+            adj[ln["from_bus"]].append(ln["to_bus"])
+            adj[ln["to_bus"]].append(ln["from_bus"])
+    for t in model["trafo"]:
+        adj[t["hv_bus"]].append(t["lv_bus"])
+        adj[t["lv_bus"]].append(t["hv_bus"])
+    area: dict[str, str] = {}
+    for b in model["bus"]:
+        if b["zone"] not in seeds:
+            continue
+        stack = [b["id"]]
+        while stack:
+            n = stack.pop()
+            if n not in area:
+                area[n] = seeds[b["zone"]]
+                stack.extend(adj[n])
+    return area
+
+
+def radial_capacitors(model: dict, degree_max: int = CAP_DEGREE) -> list[dict]:
+    """Capacitor banks at load buses fed by at most ``degree_max`` branches (rule: each
+    compensates its load's reactive power at the 2026 winter peak; estimated)."""
+    degree = _degree(model)
+    out = []
+    for d in model["load"]:
+        if d["id"].startswith("D_") and degree.get(d["bus"], 0) <= degree_max and d["q_mvar"] > 0:
+            out.append(
+                {
+                    "id": f"C_{d['bus']}",
+                    "bus": d["bus"],
+                    "q_mvar": -round(d["q_mvar"], 1),
+                    "source": "derived: the load's reactive power at the 2026 winter peak",
+                    "note": f"capacitor bank of a substation fed by {degree[d['bus']]} branch(es) "
+                    "(rule: radial substations compensate their load's reactive power)",
+                }
+            )
+    return out
