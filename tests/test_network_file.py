@@ -4,7 +4,10 @@ and field."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from conftest import GOOD
 
 import gridsim
 from gridsim.cli import main
@@ -310,3 +313,18 @@ def test_bad_interface_or_dispatch_exits_2_with_one_line(case, tmp_path, capsys)
     assert lines[0].startswith("gridsim: error: ") and str(path) in lines[0]
     for w in words:
         assert w in lines[0], lines[0]
+
+
+def test_a_file_parsed_once_is_read_again_when_it_changes(tmp_path):
+    """load_network keeps the last files it parsed, by path, modification time and size:
+    a changed file is parsed again, and a scenario applied to one load leaves the next
+    load as the file says."""
+    path = tmp_path / "net.yaml"
+    text = GOOD + "scenarios:\n  heavy: {scale: {load: 2.0}}\n"
+    path.write_text(text)
+    assert gridsim.load_network(path, scenario="heavy").load.p_mw["D"] == 600.0
+    assert gridsim.load_network(path).load.p_mw["D"] == 300.0  # the overlay did not stick
+    path.write_text(text.replace("p_mw: 300", "p_mw: 310"))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a coarse clock
+    assert gridsim.load_network(path).load.p_mw["D"] == 310.0
