@@ -1,8 +1,12 @@
 """Print benchmark medians and ratios from a pytest-benchmark JSON file.
 
-Usage: ``python benchmarks/ratios.py bench.json``. For each group, the median and the
-minimum of every row and their ratios to the group's gridsim row (> 1: gridsim is
-faster). On a shared machine the minimum is the steadier figure: noise only adds time.
+Usage: ``python benchmarks/ratios.py bench.json``. For each group, the median of every
+row with its spread (the interquartile range over the rounds, and the round count), the
+minimum, and their ratios to the group's gridsim row (> 1: gridsim is faster). On a
+shared machine the minimum is the steadier figure (noise only adds time) and the paired
+groups steadier still (their quartiles are printed apart). Rows with a ``peak_rss_gb``
+in ``extra_info`` (fresh-process memory figures) are listed with it and the other
+numbers they recorded (seconds of the measured call, load average).
 
 A row's tool is its ``tool`` parameter, else ``extra_info["tool"]``, else the last word
 of the test's name; a benchmark without a group is a group of its own (its name).
@@ -21,6 +25,7 @@ def main(path: str) -> None:
     data = json.load(open(path))
     groups: dict[str, dict[str, tuple[float, float]]] = defaultdict(dict)
     paired: dict[str, tuple[float, float, float]] = {}
+    memory: dict[str, dict] = {}
     for bench in data["benchmarks"]:
         params = bench.get("params") or {}
         stats = bench["stats"]
@@ -34,27 +39,33 @@ def main(path: str) -> None:
         if "speedup_median" in extra:
             paired[group] = (extra["speedup_q1"], extra["speedup_median"], extra["speedup_q3"])
             continue
-        groups[group][tool] = (stats["median"], stats["min"])
+        if "peak_rss_gb" in extra:
+            memory[group] = extra
+        spread = (stats.get("q1", stats["median"]), stats.get("q3", stats["median"]))
+        groups[group][tool] = (stats["median"], stats["min"], spread, stats.get("rounds", 1))
         for other, seconds in (extra.get("reference_s") or {}).items():
-            groups[group][other] = (seconds, seconds)
+            groups[group][other] = (seconds, seconds, (seconds, seconds), 1)
         inner = extra.get("in_process_s")
         if inner is not None:
-            groups[group + " (in-process)"][tool] = (inner, inner)
+            groups[group + " (in-process)"][tool] = (inner, inner, (inner, inner), 1)
     print(
         f"machine: {data['machine_info'].get('cpu', {}).get('brand_raw', '?')}, "
         f"python {data['machine_info']['python_version']}"
     )
-    print("| group | tool | median | min | speed-up (median) | speed-up (min) |")
+    print(
+        "| group | tool | median [quartiles], rounds | min | speed-up (median) | speed-up (min) |"
+    )
     print("|---|---|---|---|---|---|")
     for group in sorted(groups):
         rows = groups[group]
         ours = rows.get("gridsim")
-        for tool, (median, low) in sorted(rows.items()):
+        for tool, (median, low, (q1, q3), rounds) in sorted(rows.items()):
             if ours is None or tool == "gridsim":
                 r_med = r_min = ""
             else:
                 r_med, r_min = f"{median / ours[0]:.2f}x", f"{low / ours[1]:.2f}x"
-            print(f"| {group} | {tool} | {_fmt(median)} | {_fmt(low)} | {r_med} | {r_min} |")
+            middle = f"{_fmt(median)} [{_fmt(q1)}–{_fmt(q3)}], {rounds}"
+            print(f"| {group} | {tool} | {middle} | {_fmt(low)} | {r_med} | {r_min} |")
 
     if paired:
         print()
@@ -62,6 +73,19 @@ def main(path: str) -> None:
         print("|---|---|---|---|")
         for group, (q1, med, q3) in sorted(paired.items()):
             print(f"| {group} | {q1:.2f}x | {med:.2f}x | {q3:.2f}x |")
+
+    if memory:
+        print()
+        print("| fresh process | peak RSS | seconds | load average | status |")
+        print("|---|---|---|---|---|")
+        for group, extra in sorted(memory.items()):
+            seconds = extra.get("n1_seconds")
+            load = extra.get("load_average")
+            print(
+                f"| {group} | {extra['peak_rss_gb']:.2f} GB | "
+                f"{'' if seconds is None else _fmt(seconds)} | "
+                f"{'' if load is None else f'{load:.1f}'} | {extra.get('status', '')} |"
+            )
 
 
 def _fmt(seconds: float) -> str:

@@ -14,6 +14,8 @@ _EXPORTS = {
     "ac_contingency": "gridsim.analysis.contingency",
     "ac_outage": "gridsim.analysis.contingency",
     "contingency_summary": "gridsim.analysis.contingency",
+    "iter_contingency": "gridsim.analysis.contingency",
+    "ContingencyResult": "gridsim.analysis.contingency",
     "run_ac": "gridsim.analysis.powerflow",
     "run_dc": "gridsim.analysis.powerflow",
     "dc_contingency": "gridsim.analysis.sensitivity",

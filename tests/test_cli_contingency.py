@@ -52,12 +52,30 @@ def test_ac_selected_outages_and_csv(case14, tmp_path, capsys):
     }
     assert sorted(p.name for p in out_dir.iterdir()) == [
         ".gridsim-output",
-        "contingency.csv",
         "contingency_summary.csv",
+        "contingency_violations.csv",
     ]
-    table = pd.read_csv(out_dir / "contingency.csv")
-    assert set(table.outage_element) == {"line", "trafo"}
     assert len(pd.read_csv(out_dir / "contingency_summary.csv")) == 2
+    status, _, _ = run([*args, "--flows", "--loading-limit", "1.5"], capsys)
+    assert status == 0
+    table = pd.read_csv(out_dir / "contingency.csv")
+    assert set(table.outage_element) == {"line", "trafo"} and len(table) == 2 * 19
+    violations = pd.read_csv(out_dir / "contingency_violations.csv")
+    over = table[table.loading_percent > 1.5]  # case14 branches: 3 % at most
+    assert len(violations[violations.type == "overload"]) == len(over) > 0
+    assert len(pd.read_csv(out_dir / "contingency_summary.csv")) == 2
+
+
+def test_ac_violations_reported(case14, capsys):
+    status, out, _ = run(["contingency", case14, "--loading-limit", "2", "--json"], capsys)
+    doc = json.loads(out)
+    assert status == 0 and doc["violations"] > 0
+    assert (
+        sum(r["n_overloads"] + r["n_voltage_violations"] for r in doc["top"]) == doc["violations"]
+    )
+    status, out, _ = run(["contingency", case14, "--top", "3"], capsys)
+    assert status == 0 and "violation(s) of branch or voltage limits" in out
+    assert "n_overloads" in out
 
 
 def test_ac_screen_and_q_limits(case14, capsys):
@@ -108,5 +126,8 @@ def test_dc_usage_errors(capsys):
     status, _, err = run(base + ["--outages", "hvdc:NOPE"], capsys)
     line = one_line_error(err)
     assert status == 2 and "caspian_eu.yaml" in line and "no hvdc with id 'NOPE'" in line
-    status, _, err = run(base + ["--enforce-q-limits"], capsys)
-    assert status == 2 and "AC contingency analysis only" in one_line_error(err)
+    for option in (["--enforce-q-limits"], ["--loading-limit", "90"], ["--flows"]):
+        status, _, err = run(base + option, capsys)
+        assert status == 2 and "AC contingency analysis only" in one_line_error(err)
+    status, _, err = run(["contingency", CASPIAN, "--scenario", "2032", "--flows"], capsys)
+    assert status == 2 and "--flows needs --out DIR" in one_line_error(err)

@@ -36,9 +36,24 @@ def add_parser(sub) -> None:
         metavar="PERCENT",
         help="AC: solve only outages whose DC loading reaches PERCENT; DC: show only those",
     )
+    cont.add_argument(
+        "--loading-limit",
+        type=nonneg_float,
+        metavar="PERCENT",
+        help="AC: loading above which a branch is reported as overloaded (100)",
+    )
     cont.add_argument("--top", type=nonneg_int, default=20, help="outages shown, worst first (20)")
     cont.add_argument("--json", action="store_true", help="print the summary as JSON")
-    cont.add_argument("--out", metavar="DIR", help="write the full table and summary as CSV")
+    cont.add_argument(
+        "--out",
+        metavar="DIR",
+        help="write the per-outage summary and (AC) the violations as CSV; DC: the full table",
+    )
+    cont.add_argument(
+        "--flows",
+        action="store_true",
+        help="AC: with --out, also the full table of post-outage flows (outages x branches)",
+    )
     cont.set_defaults(run=run)
 
 
@@ -49,8 +64,15 @@ def run(args) -> int:
     from gridsim.exceptions import ConvergenceError
     from gridsim.io import read_network
 
-    if args.dc and args.enforce_q_limits:
-        return usage(args, "--enforce-q-limits applies to AC contingency analysis only")
+    for given, option in (
+        (args.enforce_q_limits, "--enforce-q-limits"),
+        (args.loading_limit is not None, "--loading-limit"),
+        (args.flows, "--flows"),
+    ):
+        if args.dc and given:
+            return usage(args, f"{option} applies to AC contingency analysis only")
+    if args.flows and not args.out:
+        return usage(args, "--flows needs --out DIR")
     out = check_out_dir(args.out) if args.out else None
     network = read_network(args.file, scenario=args.scenario)
     outages = None
@@ -69,20 +91,27 @@ def run(args) -> int:
         if args.screen is not None:
             keep = (summary.max_loading_percent >= args.screen) | (summary.status == "islanded")
             summary = summary[keep.to_numpy()]
+        tables = {"contingency": table, "contingency_summary": summary}
     else:
         try:
-            table = ac_contingency(
-                network, outages, enforce_q_limits=args.enforce_q_limits, screen=args.screen
+            result = ac_contingency(
+                network,
+                outages,
+                enforce_q_limits=args.enforce_q_limits,
+                screen=args.screen,
+                loading_limit=100.0 if args.loading_limit is None else args.loading_limit,
+                flows="float64" if args.flows else None,
             )
         except ConvergenceError as exc:  # the base case: exit 1, naming the file
             raise ConvergenceError(
                 f"{args.file}: {exc}", exc.iterations, exc.max_mismatch_mva
             ) from None
-        summary = contingency_summary(table)
+        summary = result.summary()
+        tables = {"contingency_summary": summary, "contingency_violations": result.violations}
+        if args.flows:
+            tables["contingency"] = result.table()
     if out is not None:
-        write_csv(
-            {"contingency": table, "contingency_summary": summary}, out, "gridsim contingency"
-        )
+        write_csv(tables, out, "gridsim contingency")
     kind = "DC" if args.dc else "AC"
     counts = {str(k): int(v) for k, v in summary.status.value_counts(sort=False).items() if v}
     shown = summary.head(args.top)
@@ -102,6 +131,7 @@ def run(args) -> int:
             "kind": kind.lower(),
             "outages": int(len(summary)),
             "status": counts,
+            **({} if args.dc else {"violations": int(len(result.violations))}),
             "top": rows,
         }
         print(json.dumps(doc, indent=1))
@@ -110,11 +140,13 @@ def run(args) -> int:
         f"{network.name or network.source}: {kind} N-1 contingency analysis, "
         f"{len(summary)} outage(s): " + ", ".join(f"{v} {k}" for k, v in counts.items())
     )
+    if not args.dc:
+        head += f"; {len(result.violations)} violation(s) of branch or voltage limits"
     lines = [head]
     if len(shown):
         columns = ["status", "max_loading_percent", "max_loading_element", "max_loading_id"]
         if not args.dc:
-            columns += ["min_vm_pu", "max_vm_pu"]
+            columns += ["min_vm_pu", "max_vm_pu", "n_overloads", "n_voltage_violations"]
         lines.append(f"worst {len(shown)} outage(s), highest post-outage loading first:")
         lines.append(shown[columns].round(4).to_string())
     print("\n".join(lines))

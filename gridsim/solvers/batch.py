@@ -93,8 +93,6 @@ __all__ = [
     "newton_solver",
     "numba_threads",
     "outage_deltas",
-    "outage_keys",
-    "outage_table",
     "point_injections",
     "solve_batch",
 ]
@@ -422,98 +420,6 @@ def branch_flows(v, br_f, br_t, yff, yft, ytf, ytt, outaged):  # pragma: no cove
             s_from[i, outaged[i]] = 0.0
             s_to[i, outaged[i]] = 0.0
     return s_from, s_to
-
-
-@njit(parallel=True)
-def outage_table(
-    v, row, br_f, br_t, yff, yft, ytf, ytt, rate, positions, energised, sn_mva, mismatch_mva
-):  # pragma: no cover (jitted)
-    """The numeric columns of an N-1 table, one row per (outage, monitored branch).
-
-    Outage ``i`` takes out branch ``positions[i]`` and its state is ``v[row[i]]``
-    (``row[i] < 0``: not solved or not converged; its rows are NaN). Rows are outage by
-    outage, the monitored branches in branch order with the outaged one left out.
-
-    Returns ``values`` ``[6, n_rows]``: ``p_from_mw``, ``q_from_mvar`` (power entering
-    the branch at its from end), ``loading_percent`` (``100 max(|S_from|, |S_to|) /
-    rate``), ``min_vm_pu`` and ``max_vm_pu`` (over the ``energised`` buses) and
-    ``max_mismatch_mva`` (``mismatch_mva[i]``); :func:`outage_keys` gives the rows'
-    outage and branch columns.
-    """
-    n_out = positions.size
-    nbr = br_f.size
-    m = max(nbr - 1, 0)
-    values = np.empty((6, n_out * m))
-    for i in prange(n_out):
-        k = positions[i]
-        r = row[i]
-        q = i * m
-        if r < 0:
-            for b in range(nbr):
-                if b != k:
-                    for c in range(5):
-                        values[c, q] = np.nan
-                    values[5, q] = mismatch_mva[i]
-                    q += 1
-            continue
-        lo = np.inf
-        hi = -np.inf
-        for b in range(v.shape[1]):
-            if energised[b]:
-                mag = abs(v[r, b])
-                lo = min(lo, mag)
-                hi = max(hi, mag)
-        for b in range(nbr):
-            if b == k:
-                continue
-            vf = v[r, br_f[b]]
-            vt = v[r, br_t[b]]
-            sf = vf * np.conj(yff[b] * vf + yft[b] * vt) * sn_mva
-            st = vt * np.conj(ytf[b] * vf + ytt[b] * vt) * sn_mva
-            a2 = sf.real * sf.real + sf.imag * sf.imag
-            b2 = st.real * st.real + st.imag * st.imag
-            values[0, q] = sf.real
-            values[1, q] = sf.imag
-            values[2, q] = 100.0 * np.sqrt(max(a2, b2)) / rate[b]
-            values[3, q] = lo
-            values[4, q] = hi
-            values[5, q] = mismatch_mva[i]
-            q += 1
-    return values
-
-
-@njit(parallel=True)
-def outage_keys(positions, kind, ids, iterations, status):  # pragma: no cover (jitted)
-    """The integer columns of an N-1 table, rows as :func:`outage_table`'s.
-
-    ``kind`` and ``ids`` (int) per branch, ``iterations`` and ``status`` per outage.
-    Returns ``(outage_kind, outage_id, kind, id)`` per row (``kind`` as int8) and
-    ``(iterations, status)`` per row (status as int8).
-    """
-    n_out = positions.size
-    nbr = kind.size
-    m = max(nbr - 1, 0)
-    n = n_out * m
-    out_kind = np.empty(n, dtype=np.int8)
-    out_id = np.empty(n, dtype=np.int64)
-    el_kind = np.empty(n, dtype=np.int8)
-    el_id = np.empty(n, dtype=np.int64)
-    its = np.empty(n, dtype=np.int64)
-    st = np.empty(n, dtype=np.int8)
-    for i in prange(n_out):
-        k = positions[i]
-        q = i * m
-        for b in range(nbr):
-            if b == k:
-                continue
-            out_kind[q] = kind[k]
-            out_id[q] = ids[k]
-            el_kind[q] = kind[b]
-            el_id[q] = ids[b]
-            its[q] = iterations[i]
-            st[q] = status[i]
-            q += 1
-    return out_kind, out_id, el_kind, el_id, its, st
 
 
 @njit(parallel=True)
