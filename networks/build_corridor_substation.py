@@ -10,7 +10,8 @@ Inputs: the ENTSO-E map extract (``../shared/corridor/gridkit/``), the corridor 
 (``networks/data/country_balances.yaml``; without it the estimated ``FALLBACK_BALANCES``
 below are used and every load and exchange says so). Deterministic: the same inputs give
 the same file, byte for byte. The modules of ``networks/corridor_substation/`` hold the
-rules (topology, standard types, the Caucasus and the equivalents, dispatch); the
+rules (topology, standard types, the Caucasus and the equivalents, the network around
+Niš and the CCGT's sites, dispatch); the
 choices and their sources are in networks/README.md.
 """
 
@@ -29,7 +30,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]  # the rules package
 sys.path.append(str(HERE.parent))  # this checkout's gridsim, unless one is on PYTHONPATH
 
-from corridor_substation import caucasus, dispatch, elements, scenarios, topology  # noqa: E402
+from corridor_substation import caucasus, dispatch, elements, nis, scenarios, topology  # noqa: E402
 
 SHARED = HERE.parents[1] / "shared" / "corridor"
 GRIDKIT = SHARED / "gridkit"
@@ -115,6 +116,7 @@ def build() -> tuple[dict, list[str]]:
         b["area"] = area[b["id"]]
     vn = {b["id"]: b["vn_kv"] for b in model["bus"]}
     model["shunt"] += elements.reactors(model)
+    nis.add_network(model, data, types, top.log)
     stations = {
         r.id: r.station_id
         for _, r in top.buses.iterrows()
@@ -143,6 +145,7 @@ def build() -> tuple[dict, list[str]]:
 def add_loads(model: dict, data: dict, stations: dict, countries: dict) -> dict[str, float]:
     """Loads of 2026 winter peak spread by the proxy (scenarios scale them); the weights."""
     weights = dispatch.load_weights(model, stations)
+    nis.split_loads(weights)
     az = next(a for a in data["loads"] if a["area"] == "AZ")
     for d in az["distribution"]:
         weights[d["bus"]] = d["p_mw"]
@@ -345,6 +348,7 @@ def main(argv=None) -> int:
             sg["max_p_mw"] = max(caps)
             sg["note"] += "; max_p_mw: its largest capacity over the scenario years"
     balance(model, plans)
+    nis.site_scenarios(model)
     for y in dispatch.YEARS:  # aliases for the study code: the year = its winter peak
         alias = dict(model["scenarios"][f"{y}_winter_peak"])
         alias["description"] = f"alias of {y}_winter_peak. " + alias["description"]
