@@ -27,6 +27,7 @@ import pandas as pd
 
 from gridsim.exceptions import UnsupportedElementError
 from gridsim.io.pandapower import (
+    MODELLED,
     Layout,
     Options,
     convert,
@@ -193,25 +194,6 @@ _INJECTIONS = {
     "ward": ("ps_mw", "qs_mvar"),
     "xward": ("ps_mw", "qs_mvar"),
 }
-_MODEL_TABLES = (
-    "bus",
-    "line",
-    "trafo",
-    "trafo3w",
-    "impedance",
-    "gen",
-    "sgen",
-    "ext_grid",
-    "load",
-    "storage",
-    "motor",
-    "shunt",
-    "ward",
-    "xward",
-    "svc",
-    "dcline",
-    "switch",
-)
 _CACHE: dict[int, tuple[weakref.ref, _Compiled]] = {}
 
 
@@ -368,7 +350,7 @@ def _snapshot(net, layout: Layout | None) -> dict:
     loads make injections part of the model), as copies."""
     load_z = bool(layout and layout.load_z)
     snap: dict = {"_net": (float(net.sn_mva), float(net.f_hz))}
-    for element in _MODEL_TABLES:
+    for element in MODELLED:
         table = net[element] if element in net else None
         if not isinstance(table, pd.DataFrame):
             continue

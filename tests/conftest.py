@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import shutil
 import warnings
 from functools import cache
 
@@ -119,3 +120,12 @@ def one_line_error(err: str) -> str:
     assert "Traceback" not in err
     assert lines[0].startswith("gridsim: error: ")
     return lines[0]
+
+
+def chromium() -> str | None:
+    """A headless-capable Chromium or Chrome on PATH, or None."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import chromium
 
 import gridsim
 from gridsim.plot import label_name
@@ -236,14 +237,6 @@ def test_interactive_map_is_embedded_offline(study):
     assert "Niš 2–Kruševac 1 220 kV" in names  # lines by name, not id (L_RS220_01)
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 PROBE = """<script>
 window.addEventListener("load", function () {
   var out = {height: window.innerHeight, width: window.innerWidth};
@@ -267,7 +260,7 @@ window.addEventListener("load", function () {
 
 
 @pytest.mark.skipif(
-    _chromium() is None,
+    chromium() is None,
     reason="no chromium/google-chrome on PATH (Debian: apt-get install -y chromium)",
 )
 def test_first_screen_and_hover_in_headless_chromium(study, tmp_path):
@@ -275,7 +268,7 @@ def test_first_screen_and_hover_in_headless_chromium(study, tmp_path):
     page.write_text((study / "report.html").read_text().replace("</body>", PROBE + "</body>"))
     proc = subprocess.run(
         [
-            _chromium(),
+            chromium(),
             "--headless",
             "--no-sandbox",
             "--disable-gpu",

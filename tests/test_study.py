@@ -12,7 +12,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import one_line_error, run_cli
+from conftest import chromium, one_line_error, run_cli
 
 import gridsim
 from gridsim.analysis.ttc import n1_ttc
@@ -188,18 +187,10 @@ def test_site_losses_equal_a_direct_power_flow(study):
     assert abs(row.losses_mw - losses) <= 1e-6  # MW
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
 def _screenshot(page: Path, shot: Path) -> np.ndarray:
     proc = subprocess.run(
         [
-            _chromium(),
+            chromium(),
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
@@ -220,7 +211,7 @@ def _screenshot(page: Path, shot: Path) -> np.ndarray:
     return (hsv[..., 1] > 0.4) & (hsv[..., 2] > 0.2)  # saturated, not dark: colour
 
 
-@pytest.mark.skipif(_chromium() is None, reason="no chromium/google-chrome on PATH")
+@pytest.mark.skipif(chromium() is None, reason="no chromium/google-chrome on PATH")
 def test_html_renders_in_headless_chromium_with_pictures(study, tmp_path):
     _, out = study
     page = out / "report.html"
