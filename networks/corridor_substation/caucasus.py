@@ -11,7 +11,8 @@ factor 1.25 (S28).
 from __future__ import annotations
 
 import math
-import re
+
+from build_caspian_eu import sources_of  # the 96-bus builder's rule, one place
 
 from .elements import RES, _limits, line_record, nearest, trafo_record
 from .topology import haversine_km
@@ -47,16 +48,6 @@ SLACKS = {"X_RU_UPS": "UPS", "X_AT_CE": "CE"}
 CE_TIES = (("AT", "SK"), ("AT", "SI"), ("SK", "UA"), ("UA", "MD"))
 TIE_KM = 100.0
 TIE_CIRCUITS = 4
-
-
-def sources_of(text) -> str:
-    """'S15, S41', 'estimated', or 'S40; partly estimated' (as caspian_eu's builder)."""
-    text = str(text or "")
-    ids = list(dict.fromkeys(re.findall(r"S\d\d", text)))
-    if not ids:
-        return "estimated"
-    est = "estimat" in text.lower() or "assum" in text.lower()
-    return ", ".join(ids) + ("; partly estimated" if est else "")
 
 
 def _status(rec: dict) -> dict:
