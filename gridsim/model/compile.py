@@ -224,9 +224,14 @@ def _scale_parts(s: np.ndarray, factor: np.ndarray) -> np.ndarray:
 
 def _load_shares(ld, on) -> tuple[np.ndarray | None, np.ndarray | None]:
     """The loads' constant-impedance and constant-current shares (``load_z``,
-    ``load_i`` of :class:`CompiledNetwork`), or None for both where all are zero."""
-    z = (ld.const_z_p_percent[on] + 1j * ld.const_z_q_percent[on]) / 100.0
-    i = (ld.const_i_p_percent[on] + 1j * ld.const_i_q_percent[on]) / 100.0
+    ``load_i`` of :class:`CompiledNetwork`), or None for both where all are zero. A share
+    not given (NaN, e.g. a row added to a table by hand) is the schema's default, 0."""
+
+    def share(col):
+        return np.nan_to_num(np.asarray(ld[col], dtype=float)[on])
+
+    z = (share("const_z_p_percent") + 1j * share("const_z_q_percent")) / 100.0
+    i = (share("const_i_p_percent") + 1j * share("const_i_q_percent")) / 100.0
     if not (z.any() or i.any()):
         return None, None
     return z, i
