@@ -39,16 +39,33 @@ RES_CF_DEFAULT = {
 RES_HEADROOM = 0.05
 LOSS_ALLOWANCE = 0.015  #: transmission losses as a share of load (estimated)
 NP_TOLERANCE_MW = 25.0  #: stated tolerance of each country's net position
+#: Line circuits from which a station counts as firmly fed (see load_weights).
+FIRM_CIRCUITS = 3
 CAPACITY_MARGIN = 1.1  #: map capacity scaled so that availability covers need x this
 
 
 def load_weights(model: dict, stations: dict[str, object]) -> dict[str, float]:
     """Proxy of each bus's share of its country's load.
 
-    Every substation of the map (not a joint, not a plant-only bus) takes one equal share,
-    at its lowest voltage level; the data set's Azerbaijani buses take its own load split.
+    Every substation of the map (not a joint, not a plant-only bus) takes a share at its
+    lowest voltage level, in proportion to its firm in-feed: the line circuits that end at
+    it (all its voltage levels, lines in service from the first scenario year), counted up
+    to FIRM_CIRCUITS. A station fed by one circuit takes a third of a meshed station's
+    share (a planner does not hang a city's load on one circuit); from FIRM_CIRCUITS on
+    every station takes the same (estimated rule; equal shares made load pockets at
+    weakly fed stations). The data set's Azerbaijani buses take its own load split.
     ``stations`` maps a bus id to its station key (None: no load).
     """
+    circuits: dict[object, float] = {}
+    for ln in model["line"]:
+        if ln.get("in_service") is False or ln.get("status") == "proposed":
+            continue
+        if ln.get("year", YEARS[0]) > YEARS[0]:
+            continue
+        for end in ("from_bus", "to_bus"):
+            key = stations.get(ln[end])
+            if key is not None:
+                circuits[key] = circuits.get(key, 0.0) + ln["parallel"]
     lowest: dict[object, tuple[float, str]] = {}
     for b in model["bus"]:
         key = stations.get(b["id"])
@@ -57,7 +74,10 @@ def load_weights(model: dict, stations: dict[str, object]) -> dict[str, float]:
         cand = (b["vn_kv"], b["id"])
         if key not in lowest or cand < lowest[key]:
             lowest[key] = cand
-    return {bid: 1.0 for _, bid in lowest.values()}
+    return {
+        bid: min(max(circuits.get(key, 0.0), 1.0), FIRM_CIRCUITS)
+        for key, (_, bid) in lowest.items()
+    }
 
 
 def carrier(rec: dict) -> str:

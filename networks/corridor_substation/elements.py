@@ -45,11 +45,23 @@ CARRIER = {
     "Substations + Power Plants": "other",
 }
 RES = {"wind", "solar"}
+#: A conventional plant (its map units of one carrier at one bus) of at least this many
+#: MW at a station with a higher voltage level is connected at the station's highest
+#: level: the map attaches a plant to one bus of its station, while large units feed the
+#: EHV network (Kozloduy, Maritsa East 2, TENT A/B, Portile de Fier: 400 kV), and a plant
+#: of several hundred MW on 220 kV lines of 490 MVA could not be evacuated after an
+#: outage (estimated rule).
+EHV_PLANT_MW = 500.0
+#: Map generators (GridKit generator_id) that were never built: id -> source
+#: (networks/data/SOURCES.md). Their capacity is not lost: the country's installed capacity
+#: from the balances goes to REST units (scenarios.add_rest_units).
+NOT_BUILT = {793: "D86", 794: "D87"}  # Sinop TES (Akfen), Gerze TES: cancelled coal
+EHV_NOTE = f"connected at the station's highest voltage (plants >= {EHV_PLANT_MW:.0f} MW)"
 Q_RANGE = (-0.3, 0.5)  #: generator Q limits as a share of max_p_mw (estimated)
 GEN_VM = 1.02  #: generator voltage setpoint (estimated)
 #: Shunt reactors on long EHV lines (documented rule, estimated): lines of 330 kV and
-#: above longer than REACTOR_MIN_KM get REACTOR_SHARE of their charging compensated,
-#: half at each end, as fixed shunts.
+#: above longer than REACTOR_MIN_KM get REACTOR_SHARE of their charging compensated by
+#: reactors that switch with the line (see compensate_lines).
 REACTOR_MIN_KM = 60.0
 REACTOR_SHARE = 0.7
 #: Capacitor banks at load buses fed by at most this many branches (see radial_capacitors).
@@ -190,6 +202,12 @@ def map_elements(top: Topology, types: dict, names: dict[int, str]) -> dict:
         f"({', '.join(sorted(set(dropped.technology.astype(str))))})"
     )
     g = g.drop(dropped.index)
+    never = g[g.generator_id.isin(list(NOT_BUILT))]
+    top.log.append(
+        f"dropped {len(never)} map generators never built ({', '.join(sorted(never.name))})"
+    )
+    g = g.drop(never.index)
+    g["bus_id"] = _ehv_connection(g, b, top.log)
     for (bus, carrier), grp in g.groupby(["bus_id", "carrier"], sort=True):
         cap = round(float(grp.capacity.sum()), 1)
         name = " / ".join(sorted(set(grp.name) - {""}))
@@ -201,7 +219,8 @@ def map_elements(top: Topology, types: dict, names: dict[int, str]) -> dict:
             "min_p_mw": 0.0,
             "max_p_mw": cap,
             "source": MAP,
-            "note": f"{carrier}; {len(grp)} map unit(s) ({', '.join(map(str, grp.generator_id))})",
+            "note": f"{carrier}; {len(grp)} map unit(s) ({', '.join(map(str, grp.generator_id))})"
+            + ("; " + EHV_NOTE if grp.moved.any() else ""),
         }
         if carrier in RES:
             rec["id"] = "S" + rec["id"][1:]
@@ -214,6 +233,26 @@ def map_elements(top: Topology, types: dict, names: dict[int, str]) -> dict:
             }
             gens.append(rec)
     return {"bus": buses, "line": lines, "trafo": trafos, "gen": gens, "sgen": sgens}
+
+
+def _ehv_connection(g, buses, log: list[str]):
+    """Bus of each map generator: a conventional plant of at least EHV_PLANT_MW (its map
+    units of one carrier at one bus) at a station with a higher voltage level is moved
+    to the station's highest level (see EHV_PLANT_MW). Sets ``g.moved``."""
+    stations = buses[buses.role == "station"]
+    top = stations.reset_index().sort_values(["vn_kv", "bus_id"]).groupby("station_id").last()
+    size = g.groupby(["bus_id", "carrier"]).capacity.transform("sum")
+    st = buses.station_id.reindex(g.bus_id).to_numpy()
+    to = top.reindex(st)
+    higher = (to.vn_kv.to_numpy() > buses.vn_kv.reindex(g.bus_id).to_numpy()) & (
+        buses.role.reindex(g.bus_id).to_numpy() == "station"
+    )
+    g["moved"] = (size.to_numpy() >= EHV_PLANT_MW) & ~g.carrier.isin(RES).to_numpy() & higher
+    log.append(
+        f"connected {g.moved.sum()} map units of {len(set(g.bus_id[g.moved]))} plants "
+        f"(>= {EHV_PLANT_MW:.0f} MW) at their station's highest voltage"
+    )
+    return g.bus_id.where(~g.moved, to.bus_id.to_numpy())
 
 
 def nearest(buses: list[dict], lat: float, lon: float, vn: int, zones=None) -> dict:
@@ -234,31 +273,28 @@ def _degree(model: dict) -> dict[str, int]:
     return degree
 
 
-def reactors(model: dict) -> list[dict]:
+def compensate_lines(model: dict) -> None:
     """Shunt reactors of long EHV lines (rule: REACTOR_SHARE of the charging of lines of
-    330 kV and above longer than REACTOR_MIN_KM, half at each end)."""
+    330 kV and above longer than REACTOR_MIN_KM), folded into the line's susceptance.
+
+    Line reactors are switched with their line, so they are part of it: in the pi model a
+    reactor at each end is the same as a smaller net charging, and when the line trips its
+    reactors go with it (bus shunts would stay and pull the voltages down after the
+    outage). ``b_us_per_km`` becomes the net charging; the note says what was compensated.
+    """
     vn_of = {b["id"]: b["vn_kv"] for b in model["bus"]}
-    out = []
     for ln in model["line"]:
         vn = vn_of[ln["from_bus"]]
         if vn < 330 or ln["length_km"] < REACTOR_MIN_KM or ln.get("in_service") is False:
             continue
         q = vn**2 * ln["b_us_per_km"] * 1e-6 * ln["length_km"] * ln["parallel"]
-        for end in ("from_bus", "to_bus"):
-            rec = {
-                "id": f"R_{ln['id']}_{end[:-4]}",
-                "bus": ln[end],
-                "q_mvar": round(REACTOR_SHARE * q / 2, 1),
-                "source": f"derived: {REACTOR_SHARE:.0%} of {ln['id']}'s charging "
-                f"({q:.0f} Mvar) compensated, half at each end",
-                "note": f"line reactor of {ln['id']} ({ln['length_km']:.0f} km >= "
-                f"{REACTOR_MIN_KM:.0f} km at {vn:g} kV)",
-            }
-            for k in ("status", "year"):
-                if k in ln:
-                    rec[k] = ln[k]
-            out.append(rec)
-    return out
+        ln["b_us_per_km"] = round(ln["b_us_per_km"] * (1 - REACTOR_SHARE), 4)
+        ln["source"] += "; line reactors (estimated rule)"
+        ln["note"] += (
+            f"; line reactors ({ln['length_km']:.0f} km >= {REACTOR_MIN_KM:.0f} km at "
+            f"{vn:g} kV) compensate {REACTOR_SHARE:.0%} of its {q:.0f} Mvar charging, "
+            "folded into b_us_per_km (net charging; they switch with the line)"
+        )
 
 
 def areas(model: dict, seeds: dict[str, str]) -> dict[str, str]:
