@@ -13,8 +13,15 @@ Options that change the model (``calculate_voltage_angles``, ``trafo_model``,
 ``tolerance_mva``) are honoured, with ``net.user_pf_options`` filling in what is not
 passed, as pandapower does. Flags about how pandapower computes (``numba``,
 ``lightsim2grid``, ``recycle``, ``check_connectivity``, ``algorithm``, ...) are accepted
-and ignored. ``distributed_slack``, ``enforce_p_lims``, ``consider_line_temperature``,
-``tdpf`` and ``run_control`` are refused.
+and ignored. ``enforce_p_lims``, ``consider_line_temperature``, ``tdpf`` and
+``run_control`` are refused.
+
+What the Newton kernel does not hold itself, an outer loop of solves on the compiled
+network does, each solve starting from the last: a controllable tcsc's reactance (until
+its flow is ``set_p_to_mw``), the loss in a controllable ssc's ``r_ohm`` (its internal
+source gives no active power) and, under ``distributed_slack=True``, the slack power
+shared by the ``slack_weight`` of ext_grids and gens (one reference bus per net, the
+first, the other ext_grids holding only voltage, as pandapower).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from gridsim.io.pandapower import (
     Layout,
     Options,
     convert,
+    firing_angle,
     load_pq,
     motor_pq,
     sgen_pq,
@@ -49,6 +57,7 @@ from gridsim.model.compile import (
     TRAFO,
     bus_lookup,
 )
+from gridsim.numerics.ybus import branch_admittances, ybus_values
 
 __all__ = ["runpp", "rundcpp"]
 
@@ -167,6 +176,22 @@ _RESULTS = {
     "gen": ("p_mw", "q_mvar", "va_degree", "vm_pu"),
     "ward": ("p_mw", "q_mvar", "vm_pu"),
     "svc": ("thyristor_firing_angle_degree", "x_ohm", "q_mvar", "vm_pu", "va_degree"),
+    "ssc": ("q_mvar", "vm_internal_pu", "va_internal_degree", "vm_pu", "va_degree"),
+    "tcsc": (
+        "thyristor_firing_angle_degree",
+        "x_ohm",
+        "p_from_mw",
+        "q_from_mvar",
+        "p_to_mw",
+        "q_to_mvar",
+        "pl_mw",
+        "ql_mvar",
+        "i_ka",
+        "vm_from_pu",
+        "va_from_degree",
+        "vm_to_pu",
+        "va_to_degree",
+    ),
     "xward": ("p_mw", "q_mvar", "vm_pu", "va_internal_degree", "vm_internal_pu"),
     "dcline": (
         "p_from_mw",
@@ -195,6 +220,7 @@ _INJECTIONS = {
     "xward": ("ps_mw", "qs_mvar"),
 }
 _CACHE: dict[int, tuple[weakref.ref, _Compiled]] = {}
+_OUTER_ROUNDS = 50  # solves allowed to settle the controls runpp adds to the kernel's
 
 
 def runpp(net, **kwargs) -> None:
@@ -220,18 +246,44 @@ def runpp(net, **kwargs) -> None:
 
     opts = _options(net, kwargs)
     entry = _compiled(net, opts)
+    entry.memory.clear()
     init = _init(net, entry, opts)
     max_it = opts["max_iteration"]
-    res = run_ac(
-        entry.cn,
-        tol_mva=float(opts["tolerance_mva"]) * float(net.sn_mva),
-        max_iter=10 if max_it == "auto" else int(max_it),
-        enforce_q_limits=bool(opts["enforce_q_lims"]),
-        init=init,
-    )
+    tol = float(opts["tolerance_mva"]) * float(net.sn_mva)
+
+    def solve(cn, start):
+        return run_ac(
+            cn,
+            tol_mva=tol,
+            max_iter=10 if max_it == "auto" else int(max_it),
+            enforce_q_limits=bool(opts["enforce_q_lims"]),
+            init=start,
+        )
+
+    cn = entry.cn
+    if opts["distributed_slack"]:
+        cn, entry.memory["slack_units"] = _slack_units(net, entry, cn)
+    res = solve(cn, init)
+    for _ in range(_OUTER_ROUNDS):  # what the Newton kernel does not hold itself
+        # a solve stalled at the rounding floor (a tcsc's first reactance can be tiny)
+        # is a start for the next one; the last must converge
+        if not (res.converged or res.message.startswith("stalled at")):
+            break
+        following = _outer_step(net, entry, cn, res, tol)
+        if following is None:
+            break
+        cn = following
+        res = solve(cn, res)
+    else:
+        net["converged"] = False
+        raise pp.LoadflowNotConverged(
+            f"Power Flow nr did not converge: the tcsc/ssc/distributed-slack loop did not "
+            f"settle in {_OUTER_ROUNDS} solves"
+        )
     net["converged"] = bool(res.converged)
     if not res.converged:
         raise pp.LoadflowNotConverged(f"Power Flow nr did not converge: {res.message}")
+    entry.cn = cn
     _write_results(net, entry, res, opts, ac=True)
 
 
@@ -252,6 +304,11 @@ def rundcpp(net, **kwargs) -> None:
 
     opts = _options(net, {"calculate_voltage_angles": True, **kwargs})
     opts["voltage_depend_loads"] = False
+    if "tcsc" in net and isinstance(net.tcsc, pd.DataFrame) and len(net.tcsc):
+        raise UnsupportedElementError(
+            f"pandapower table 'tcsc' ({len(net.tcsc)} rows): pandapower's DC power flow "
+            "does not model tcsc (it raises NotImplementedError), nor does rundcpp"
+        )
     entry = _compiled(net, opts)
     res = run_dc(entry.cn)
     net["converged"] = bool(res.converged)
@@ -275,10 +332,6 @@ def _options(net, kwargs: dict) -> dict:
     for key in _REFUSED:
         if opts[key]:
             raise UnsupportedElementError(f"runpp option {key}=True is not supported by gridsim")
-    if opts["distributed_slack"]:
-        raise UnsupportedElementError(
-            "runpp option distributed_slack=True is not supported by gridsim"
-        )
     cva = opts["calculate_voltage_angles"]
     if cva == "auto":  # pandapower: True when a line joins two buses above 70 kV
         hv = net.bus.index[net.bus.vn_kv.to_numpy() > 70]
@@ -340,14 +393,17 @@ class _Compiled:
     node_pos: np.ndarray  # compiled bus of each pandapower bus (-1: none)
     bus_rows: object  # pandapower bus index -> row of net.bus (a bus_lookup)
     pos: dict  # compiled positions of each element's rows
+    memory: dict = dataclasses.field(default_factory=dict)  # runpp's outer loop's last step
 
     def matches(self, net, options: Options) -> bool:
-        return options == self.options and _same(self.snapshot, _snapshot(net, self.layout))
+        now = _snapshot(net, self.layout, copy=False)
+        return options == self.options and _same(self.snapshot, now)
 
 
-def _snapshot(net, layout: Layout | None) -> dict:
+def _snapshot(net, layout: Layout | None, copy: bool = True) -> dict:
     """The model tables' columns but injections (all of them where constant-impedance
-    loads make injections part of the model), as copies."""
+    loads make injections part of the model), as copies (views with ``copy=False``,
+    to compare with a stored one)."""
     load_z = bool(layout and layout.load_z)
     snap: dict = {"_net": (float(net.sn_mva), float(net.f_hz))}
     for element in MODELLED:
@@ -357,8 +413,8 @@ def _snapshot(net, layout: Layout | None) -> dict:
         drop = set(_COSMETIC)
         if not (load_z and element != "gen"):
             drop |= set(_INJECTIONS.get(element, ()))
-        cols = {c: table[c].to_numpy(copy=True) for c in table.columns if c not in drop}
-        snap[element] = (table.index.to_numpy(copy=True), cols)
+        cols = {c: table[c].to_numpy(copy=copy) for c in table.columns if c not in drop}
+        snap[element] = (table.index.to_numpy(copy=copy), cols)
     return snap
 
 
@@ -379,6 +435,8 @@ def _same(a: dict, b: dict) -> bool:
                 if not np.array_equal(x, y, equal_nan=True):
                     return False
             elif x.dtype.kind == "O":
+                if (x == y).all():  # the common case; a missing value is unequal to itself
+                    continue
                 nx, ny = pd.isna(x), pd.isna(y)
                 if not (np.array_equal(nx, ny) and (x[~nx] == y[~ny]).all()):
                     return False
@@ -445,6 +503,14 @@ def _positions(net, cn) -> dict:
         names = [f"xward {k}" for k in net.xward.index]
         out["xward_gen"] = among(cn.inj_kind == GEN, names)
         out["xward_line"] = branch(lines, names)
+    for element in ("svc", "ssc"):  # their gens (controllable, or an ssc's internal one)
+        if element in net and len(net[element]):
+            names = [f"{element} {k}" for k in net[element].index]
+            out[f"{element}_gen"] = among(cn.inj_kind == GEN, names)
+            if element == "ssc":
+                out["ssc_line"] = branch(lines, names)
+    if "tcsc" in net and len(net.tcsc):
+        out["tcsc"] = branch(lines, [f"tcsc {k}" for k in net.tcsc.index])
     if "impedance" in net and len(net.impedance):
         out["impedance"] = branch(lines, [f"impedance {k}" for k in net.impedance.index])
     if "trafo3w" in net and len(net.trafo3w):
@@ -499,6 +565,121 @@ def _with_injections(entry: _Compiled, net):
     return dataclasses.replace(base, inj_p=inj_p, inj_q=inj_q, load_s=load_s, _cache=base._cache)
 
 
+# -- controls the Newton kernel does not hold ---------------------------------------------
+def _outer_step(net, entry: _Compiled, cn, res, tol: float):
+    """The compiled network for the next solve of runpp's outer loop, or None when every
+    control holds: a controllable ssc's gen draws the loss in its ``r_ohm`` (P = 0 at
+    its internal voltage source, as pandapower); a controllable tcsc's reactance moves
+    until its flow meets ``set_p_to_mw``; under ``distributed_slack`` the gens' outputs
+    move until the reference bus's units give their shares. Each holds to ``10 tol`` MW,
+    ``tol`` the Newton solve's tolerance."""
+    pos, memory = entry.pos, entry.memory
+    changes = {}
+    ssc = net.ssc if "ssc_gen" in pos else None
+    if ssc is not None:
+        where = pos["ssc_gen"]
+        m = (where >= 0) & _flag(ssc, "controllable") & (ssc.r_ohm.to_numpy(float) > 0)
+        if m.any():
+            w = where[m]
+            vn = cn.vn_kv[cn.inj_bus[w]]
+            vm = np.abs(res.v[cn.inj_bus[w]])
+            s2 = res._inj_p[w] ** 2 + res._inj_q[w] ** 2
+            loss = ssc.r_ohm.to_numpy(float)[m] * s2 / (vn * vm) ** 2
+            if np.abs(cn.inj_p[w] + loss).max() > 10 * tol:
+                inj_p = cn.inj_p.copy()
+                inj_p[w] = -loss
+                changes["inj_p"] = inj_p
+    if "tcsc" in pos:
+        tcsc = net.tcsc
+        where = pos["tcsc"]
+        m = (where >= 0) & _flag(tcsc, "controllable")
+        w = where[m]
+        target = tcsc.set_p_to_mw.to_numpy(float)[m]
+        p_to = np.asarray(res._s_to)[w].real
+        if m.any() and np.abs(p_to - target).max() > 10 * tol:
+            # the flow goes nearly as 1 / (x + the rest of the path's reactance): secant
+            # steps on 1 / flow against x; the first step takes the rest as 0
+            x = -1 / cn.br_ys[w].imag  # ys = 1 / (j x)
+            inv = 1 / p_to
+            step = x * (p_to / target - 1)
+            last = memory.get("tcsc")
+            if last is not None:
+                slope = (inv - last[1]) / (x - last[0])
+                secant = (1 / target - inv) / np.where(slope == 0, np.nan, slope)
+                step = np.where(np.isfinite(secant), secant, step)
+            memory["tcsc"] = (x, inv)
+            ys = cn.br_ys.copy()
+            ys[w] = 1 / (1j * (x + step))
+            yff, yft, ytf, ytt = branch_admittances(ys, cn.br_yf, cn.br_yt, cn.br_tap)
+            ydata = ybus_values(cn.indices.size, cn.ypos, cn.ydiag, yff, yft, ytf, ytt, cn.ysh)
+            changes.update(br_ys=ys, ydata=ydata)
+    if "slack_units" in memory:
+        where, share, at_ref = memory["slack_units"]
+        p0 = memory.setdefault("p0", cn.inj_p)
+        delta = memory.get("delta", 0.0)
+        w = where[at_ref]
+        error = (res._inj_p[w] - p0[w]).sum() - share[at_ref].sum() * delta
+        if abs(error) > 10 * tol:
+            memory["delta"] = delta = delta + error
+            inj_p = changes.get("inj_p", cn.inj_p).copy()
+            inj_p[where] = p0[where] + share * delta
+            changes["inj_p"] = inj_p
+    if not changes:
+        return None
+    # the Newton solvers and the bus order hold for the new values; the rest is rebuilt
+    cache = {
+        k: v
+        for k, v in cn._cache.items()
+        if k == "bus_order" or (isinstance(k, tuple) and k[0] == "newton-types")
+    }
+    return dataclasses.replace(cn, **changes, _cache=cache)
+
+
+def _slack_units(net, entry: _Compiled, cn):
+    """Under ``distributed_slack``: the compiled network with one reference bus (the
+    island's first, as pandapower; other ext_grids hold voltage only) and, for the outer
+    loop, the compiled positions of the ext_grids and gens, their shares of the slack
+    power (``slack_weight`` over the sum; pandapower's defaults 1 for ext_grids, 0 for
+    gens) and which of them sit at the reference bus (whose output the loop brings to
+    their shares)."""
+    pos = entry.pos
+    where = np.concatenate([pos["ext_grid"], pos["gen"]])
+    weight = np.concatenate(
+        [_col(net.ext_grid, "slack_weight", 1.0), _col(net.gen, "slack_weight", 0.0)]
+    )
+    live = where >= 0
+    live[live] = cn.island[cn.inj_bus[where[live]]] >= 0
+    where, weight = where[live], weight[live]
+    xward = net.xward if "xward" in net and isinstance(net.xward, pd.DataFrame) else None
+    if xward is not None and (_col(xward, "slack_weight", 0.0) * xward.in_service != 0).any():
+        raise UnsupportedElementError(
+            "runpp option distributed_slack=True with slack_weight on xwards is not supported"
+        )
+    islands = np.unique(cn.island[cn.inj_bus[where[weight != 0]]])
+    if islands.size == 0 or weight.sum() <= 0:
+        raise ValueError("distributed slack contribution factors sum to zero or less")
+    if islands.size > 1:  # as pandapower
+        raise UnsupportedElementError(
+            "runpp option distributed_slack=True over several islands at once is not supported"
+        )
+    # as pandapower: the first reference bus stays one, the others hold only voltage
+    refs = np.flatnonzero((cn.bus_type == REF) & (cn.island == islands[0]))
+    if refs.size > 1:
+        bus_type = cn.bus_type.copy()
+        bus_type[refs[1:]] = PV
+        slack = cn.inj_slack & ~np.isin(cn.inj_bus, refs[1:])
+        cn = dataclasses.replace(cn, bus_type=bus_type, inj_slack=slack, _cache={})
+    return cn, (where, weight / weight.sum(), cn.inj_bus[where] == refs[0])
+
+
+def _flag(table: pd.DataFrame, name: str) -> np.ndarray:
+    """A boolean column (True where absent or NaN, as pandapower's ``controllable``)."""
+    if name not in table.columns:
+        return np.ones(len(table), dtype=bool)
+    values = table[name].to_numpy()
+    return np.where(pd.isna(values), True, values).astype(bool)
+
+
 # -- results ------------------------------------------------------------------------------
 def _frame(net, element: str, data: dict) -> None:
     cols = _RESULTS[element]
@@ -523,6 +704,10 @@ def _write_results(net, entry: _Compiled, res, opts: dict, *, ac: bool) -> None:
     vm_c, va_c = np.abs(v), np.rad2deg(np.angle(v))
     if not ac:  # pandapower reports the setpoints of voltage-controlled buses
         vm_c = np.where(np.isin(res.bus_type, (PV, REF)), cn.vm_set, 1.0)
+        # but for svcs and sscs, which its DC power flow leaves out
+        facts = [pos[k] for k in ("svc_gen", "ssc_gen") if k in pos]
+        facts = np.concatenate(facts) if facts else np.zeros(0, dtype=np.int64)
+        vm_c[cn.inj_bus[facts[facts >= 0]]] = 1.0
     vm_c[dead] = np.nan
     va_c[dead] = np.nan
     s_from = np.asarray(res._s_from)
@@ -783,26 +968,98 @@ def _write_results(net, entry: _Compiled, res, opts: dict, *, ac: bool) -> None:
             q = np.zeros(p.size)
         _frame(net, element, {"p_mw": p, "q_mvar": q, **data})
         add_bus(w.bus, p, q)
-    if "svc" in net and isinstance(net.svc, pd.DataFrame):
+    if not ac:  # pandapower's DC power flow leaves svcs and sscs out: its results
+        for element in ("svc", "ssc"):
+            if element in net and isinstance(net[element], pd.DataFrame):
+                on = live(net[element])
+                zero, one = np.where(on, 0.0, np.nan), np.where(on, 1.0, np.nan)
+                _frame(
+                    net,
+                    element,
+                    {
+                        "thyristor_firing_angle_degree": zero,
+                        "vm_internal_pu": one,
+                        "va_internal_degree": zero,
+                    },
+                )
+    elif "svc" in net and isinstance(net.svc, pd.DataFrame):
         svc = net.svc
-        on = svc.in_service.to_numpy(dtype=bool)
+        on = live(svc)
         vm = np.nan_to_num(vm_at(svc.bus))
-        y = svc_susceptance(svc, vn_at(svc.bus), sn)
+        vn = vn_at(svc.bus)
+        y = svc_susceptance(svc, vn, sn)
+        if "svc_gen" in pos:  # controllable ones: the susceptance their gen's Q makes
+            _, q_gen = inj(pos["svc_gen"])
+            held = pos["svc_gen"] >= 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                y = np.where(held, -q_gen / (vm**2 * sn), y)
         q = vm**2 * y * sn * on
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x_ohm = vn**2 / sn / y
         _frame(
             net,
             "svc",
             {
-                "thyristor_firing_angle_degree": np.where(
-                    on, svc.thyristor_firing_angle_degree.to_numpy(float), np.nan
-                ),
-                "x_ohm": np.where(on, vn_at(svc.bus) ** 2 / sn / y, np.nan),
+                "thyristor_firing_angle_degree": np.where(on, firing_angle(y, svc, vn, sn), np.nan),
+                "x_ohm": np.where(on, x_ohm, np.nan),
                 "q_mvar": q,
                 "vm_pu": np.where(on, vm_at(svc.bus), np.nan),
                 "va_degree": np.where(on, _va(bus_va, rows, svc.bus), np.nan),
             },
         )
         add_bus(svc.bus, np.zeros(len(svc)), q)
+    if ac and "ssc" in net and isinstance(net.ssc, pd.DataFrame) and len(net.ssc):
+        ssc = net.ssc
+        on = live(ssc)
+        # fixed ones: the flow into their line to the internal bus and its voltage
+        sf, _, _, _, vt, at, _, _ = branch(pos["ssc_line"])
+        p_gen, q_gen = inj(pos["ssc_gen"])
+        control = pos["ssc_line"] < 0
+        # controllable ones: the gen at the bus draws what flows into the ssc, and the
+        # internal voltage lies behind r + jx from the bus
+        v_bus = vm_at(ssc.bus) * np.exp(1j * np.deg2rad(_va(bus_va, rows, ssc.bus)))
+        s_in = np.where(control, -(p_gen + 1j * q_gen), sf) * on
+        z = (ssc.r_ohm.to_numpy(float) + 1j * ssc.x_ohm.to_numpy(float)) * sn / vn_at(ssc.bus) ** 2
+        with np.errstate(invalid="ignore"):
+            v_int = v_bus - z * np.conj(s_in / sn / v_bus)
+        _frame(
+            net,
+            "ssc",
+            {
+                "q_mvar": s_in.imag,
+                "vm_internal_pu": np.where(on, np.where(control, np.abs(v_int), vt), np.nan),
+                "va_internal_degree": np.where(
+                    on, np.where(control, np.rad2deg(np.angle(v_int)), at), np.nan
+                ),
+                "vm_pu": np.where(on, vm_at(ssc.bus), np.nan),
+                "va_degree": np.where(on, _va(bus_va, rows, ssc.bus), np.nan),
+            },
+        )
+        add_bus(ssc.bus, np.zeros(len(ssc)), s_in.imag)
+    if "tcsc" in net and isinstance(net.tcsc, pd.DataFrame) and len(net.tcsc):
+        tcsc = net.tcsc
+        where = pos["tcsc"]
+        sf, st, vf, af, vt, at, i_f, i_t = branch(where, tcsc.from_bus, tcsc.to_bus)
+        vn = vn_at(tcsc.from_bus)
+        y = np.where(where >= 0, -cn.br_ys[np.maximum(where, 0)].imag, np.nan)  # ys = -j y
+        _frame(
+            net,
+            "tcsc",
+            {
+                "thyristor_firing_angle_degree": firing_angle(y, tcsc, vn, sn),
+                "x_ohm": vn**2 / sn / y,
+                "p_from_mw": sf.real,
+                "q_from_mvar": sf.imag,
+                "p_to_mw": st.real,
+                "q_to_mvar": st.imag,
+                **losses(sf, st),
+                "i_ka": np.maximum(i_f, i_t),
+                "vm_from_pu": vf,
+                "va_from_degree": af,
+                "vm_to_pu": vt,
+                "va_to_degree": at,
+            },
+        )
     if "dcline" in net and isinstance(net.dcline, pd.DataFrame):
         dc = net.dcline
         if len(dc):

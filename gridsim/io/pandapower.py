@@ -14,7 +14,13 @@ as ``pandapower.runpp`` does, on gridsim's elements plus auxiliary buses:
 - ``ward``: a load and a shunt; ``xward``: the same plus a line ``"xward K"`` to an
   auxiliary bus held by a gen ``"xward K"`` at ``vm_pu`` (its internal voltage source);
 - ``storage`` and ``motor``: loads ``"storage K"``, ``"motor K"``;
-- ``svc`` at a fixed firing angle (``controllable=False``): a shunt ``"svc K"``;
+- ``svc``: at a fixed firing angle (``controllable=False``) a shunt ``"svc K"``;
+  controllable, a gen ``"svc K"`` holding ``set_vm_pu`` with P = 0 and no reactive limit
+  (pandapower's power flow leaves the firing angle unbounded too);
+- ``ssc``: controllable, a gen ``"ssc K"`` holding ``set_vm_pu`` with P = 0; fixed, a
+  line ``"ssc K"`` (``r_ohm``, ``x_ohm``) to an auxiliary bus held at ``vm_internal_pu``
+  by a gen ``"ssc K"`` with P = 0;
+- ``tcsc``: a line ``"tcsc K"`` with the reactance of its firing angle;
 - loads with ``const_z_*_percent``/``const_i_*_percent``: per bus a voltage-dependent
   load ``"load_v B"`` and its constant-power part taken off (``"load_v B constant"``), as
   pandapower averages the shares over a bus's loads and applies them to the bus's whole
@@ -22,11 +28,17 @@ as ``pandapower.runpp`` does, on gridsim's elements plus auxiliary buses:
 - ``tap_changer_type`` as pandapower 3.x: "Ratio"/"Symmetrical" move the voltage,
   "Ideal" only the angle, none (or NaN) no tap at all; second tap changers too.
 
+A controllable tcsc's reactance (set so that its flow is ``set_p_to_mw``) and the loss
+in a controllable ssc's ``r_ohm`` are set by :func:`gridsim.pandapower.runpp`'s outer
+loop; ``from_pandapower`` alone keeps the given firing angle and leaves the loss out, and
+says so in a warning.
+
 What gridsim cannot model is refused with one line naming the table and rows
-(asymmetric loads and sgens, voltage-controlling SVCs, tcsc,
-ssc, DC grids, asymmetric impedances, characteristic tables). Tables that take no part in a power
-flow (measurements, controllers, characteristics, costs, geodata) are ignored with a
-warning. pandapower is imported only by :func:`to_pandapower`.
+(asymmetric loads and sgens, VSC and DC grids, asymmetric impedances, characteristic
+tables, a controllable svc or ssc at a bus whose voltage something else holds). Tables
+that take no part in a power flow (measurements, controllers, characteristics, costs,
+geodata) are ignored with a warning. pandapower is imported only by
+:func:`to_pandapower`, which writes svc, ssc and tcsc back as they were.
 """
 
 from __future__ import annotations
@@ -59,6 +71,8 @@ MODELLED = (
     "ward",
     "xward",
     "svc",
+    "ssc",
+    "tcsc",
     "dcline",
     "switch",
 )
@@ -82,8 +96,6 @@ _OPF_ONLY = ("poly_cost", "pwl_cost")
 _REFUSED = (
     "asymmetric_load",
     "asymmetric_sgen",
-    "tcsc",
-    "ssc",
     "vsc",
     "vsc_stacked",
     "vsc_bipolar",
@@ -118,7 +130,11 @@ _REQUIRED = {
     + ("in_service",),
     "storage": ("bus", "p_mw", "q_mvar", "in_service"),
     "motor": ("bus", "pn_mech_mw", "cos_phi", "efficiency_percent", "in_service"),
-    "svc": ("bus", "x_l_ohm", "x_cvar_ohm", "thyristor_firing_angle_degree", "in_service"),
+    "svc": ("bus", "x_l_ohm", "x_cvar_ohm", "thyristor_firing_angle_degree", "set_vm_pu")
+    + ("in_service",),
+    "ssc": ("bus", "r_ohm", "x_ohm", "vm_internal_pu", "set_vm_pu", "in_service"),
+    "tcsc": ("from_bus", "to_bus", "x_l_ohm", "x_cvar_ohm", "set_p_to_mw")
+    + ("thyristor_firing_angle_degree", "in_service"),
 }
 _REQUIRED_ALWAYS = ("bus", "line", "trafo", "gen", "sgen", "ext_grid", "load", "shunt")
 _SIDES = ("hv", "mv", "lv")
@@ -137,6 +153,7 @@ _LOAD_SHARES = ("const_z_p_percent", "const_i_p_percent", "const_z_q_percent")
 _LOAD_SHARES += ("const_i_q_percent",)
 # pandapower tables written back as they were (gridsim models them with other elements)
 _COMPOSITE = ("switch", "trafo3w", "impedance", "ward", "xward", "storage", "motor", "svc")
+_COMPOSITE += ("ssc", "tcsc")
 
 
 @dataclass(frozen=True)
@@ -265,7 +282,31 @@ def from_pandapower(
         voltage_depend_loads=bool(voltage_depend_loads),
     )
     network, _ = convert(net, options, source)
+    _note_controls(net, source or network.source)
     return network
+
+
+def _note_controls(net, name: str) -> None:
+    """Warn where the network holds a control only the drop-in runpp's outer loop adds."""
+    held = []
+    tcsc = _table(net, "tcsc")
+    if tcsc is not None:
+        m = _active(tcsc) & _col(tcsc, "controllable", True).astype(bool)
+        if m.any():
+            held.append(f"tcsc {_rows(tcsc, m)} at their given firing angle")
+    ssc = _table(net, "ssc")
+    if ssc is not None:
+        m = _active(ssc) & _col(ssc, "controllable", True).astype(bool)
+        m &= ssc.r_ohm.to_numpy(dtype=float) > 0
+        if m.any():
+            held.append(f"ssc {_rows(ssc, m)} without the loss in r_ohm")
+    if held:
+        warnings.warn(
+            f"{name}: controllable {' and '.join(held)}; gridsim.pandapower.runpp sets "
+            "them as pandapower's power flow does",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def convert(net, options: Options, source: str | None = None) -> tuple[Network, Layout]:
@@ -407,6 +448,8 @@ class _Builder:
         self._wards()
         self._shunts()
         self._svcs()
+        self._sscs()
+        self._tcscs()
         self._dclines()
         self.tables = {k: _stack(v) for k, v in self.parts.items()}
         if self.aux:
@@ -975,28 +1018,131 @@ class _Builder:
         part["step"] = _col(shunt, "step", 1.0)
         self.add("shunt", part)
 
+    def _facts_gens(self, element: str, table, at, vm, on) -> None:
+        """Voltage-holding units with P = 0 and no reactive limit (``"svc K"``, ``"ssc K"``)."""
+        n = len(table)
+        self.add(
+            "gen",
+            {
+                "id": np.array([f"{element} {k}" for k in table.index], dtype=object),
+                "name": _col(table, "name", ""),
+                "bus": at,
+                "p_mw": np.zeros(n),
+                "vm_pu": vm,
+                "min_q_mvar": np.full(n, -np.inf),
+                "max_q_mvar": np.full(n, np.inf),
+                "min_p_mw": np.full(n, np.nan),
+                "max_p_mw": np.full(n, np.nan),
+                "slack": np.zeros(n, bool),
+                "slack_weight": np.zeros(n),
+                "in_service": on,
+            },
+        )
+
     def _svcs(self) -> None:
-        """SVCs at a fixed firing angle (``controllable=False``): a shunt susceptance."""
+        """SVCs: at a fixed firing angle (``controllable=False``) a shunt ``"svc K"``;
+        controllable ones hold ``set_vm_pu`` as a gen ``"svc K"`` with P = 0 and no
+        reactive limit (pandapower's power flow does not hold the firing angle to its
+        range either)."""
         svc = self.keep("svc")
         if svc is None:
             return
         on = _active(svc)
-        control = on & _col(svc, "controllable", True).astype(bool)
-        if control.any():
-            raise UnsupportedElementError(
-                f"pandapower table 'svc' ({_rows(svc, control)}): voltage-controlling SVCs "
-                "(controllable=True) are not supported, only a fixed firing angle",
-                self.name,
-            )
+        control = _col(svc, "controllable", True).astype(bool)
         sn = float(self.net.sn_mva)
+        bus = svc.bus.to_numpy()
+        fixed = ~control
         self.add(
             "shunt",
             _shunt(
-                np.array([f"svc {k}" for k in svc.index], dtype=object),
-                self.at(svc.bus.to_numpy()),
-                np.zeros(len(svc)),
-                svc_susceptance(svc, self.vn_at(svc.bus.to_numpy()), sn) * sn,
-                on,
+                np.array([f"svc {k}" for k in svc.index[fixed]], dtype=object),
+                self.at(bus[fixed]),
+                np.zeros(fixed.sum()),
+                svc_susceptance(svc[fixed], self.vn_at(bus[fixed]), sn) * sn,
+                on[fixed],
+            ),
+        )
+        held = control & on
+        self._check_free("svc", svc, held)
+        self._facts_gens(
+            "svc",
+            svc[control],
+            self.at(bus[control]),
+            svc.set_vm_pu.to_numpy(dtype=float)[control],
+            on[control],
+        )
+
+    def _check_free(self, element: str, table: pd.DataFrame, held: np.ndarray) -> None:
+        """Refuse voltage-holding FACTS at a bus whose voltage something else holds
+        (pandapower fails on them too)."""
+        node = self.at(table.bus.to_numpy())
+        parts = self.parts.get("gen", []) + self.parts.get("ext_grid", [])
+        taken = np.concatenate([p["bus"][p["in_service"]] for p in parts] or [node[:0]])
+        values, counts = np.unique(node[held], return_counts=True)
+        bad = held & (np.isin(node, taken) | np.isin(node, values[counts > 1]))
+        if bad.any():
+            raise UnsupportedElementError(
+                f"pandapower table {element!r} ({_rows(table, bad)}): a voltage-controlling "
+                f"{element} at a bus whose voltage a gen, ext_grid, svc or ssc already holds "
+                "is not supported (pandapower's power flow fails there too)",
+                self.name,
+            )
+
+    def _sscs(self) -> None:
+        """SSCs (STATCOMs): controllable ones hold ``set_vm_pu`` as a gen ``"ssc K"`` at
+        their bus with P = 0 (the loss in ``r_ohm`` is added by the drop-in runpp's outer
+        loop); fixed ones as pandapower: a line ``"ssc K"`` to an auxiliary bus held at
+        ``vm_internal_pu`` by a gen ``"ssc K"`` with P = 0."""
+        ssc = self.keep("ssc")
+        if ssc is None:
+            return
+        on = _active(ssc)
+        control = _col(ssc, "controllable", True).astype(bool)
+        bus = ssc.bus.to_numpy()
+        self._check_free("ssc", ssc, control & on)
+        self._facts_gens(
+            "ssc",
+            ssc[control],
+            self.at(bus[control]),
+            ssc.set_vm_pu.to_numpy(dtype=float)[control],
+            on[control],
+        )
+        fixed = ~control
+        aux = self.new_buses(self.vn_at(bus[fixed]), on[fixed], "ssc internal")
+        ids = np.array([f"ssc {k}" for k in ssc.index[fixed]], dtype=object)
+        self.add(
+            "line",
+            _series_line(
+                ids,
+                self.at(bus[fixed]),
+                aux,
+                ssc.r_ohm.to_numpy(dtype=float)[fixed],
+                ssc.x_ohm.to_numpy(dtype=float)[fixed],
+                on[fixed],
+            ),
+        )
+        self._facts_gens(
+            "ssc", ssc[fixed], aux, ssc.vm_internal_pu.to_numpy(dtype=float)[fixed], on[fixed]
+        )
+
+    def _tcscs(self) -> None:
+        """TCSCs: a line ``"tcsc K"`` with the reactance of the firing angle (the drop-in
+        runpp sets a controllable one's so that its flow meets ``set_p_to_mw``)."""
+        tcsc = self.keep("tcsc")
+        if tcsc is None:
+            return
+        sn = float(self.net.sn_mva)
+        f = tcsc.from_bus.to_numpy()
+        vn = self.vn_at(f)
+        self.add(
+            "line",
+            _series_line(
+                np.array([f"tcsc {k}" for k in tcsc.index], dtype=object),
+                self.at(f),
+                self.at(tcsc.to_bus.to_numpy()),
+                np.zeros(len(tcsc)),
+                vn**2 / sn / svc_susceptance(tcsc, vn, sn),
+                _active(tcsc),
             ),
         )
 
@@ -1027,13 +1173,39 @@ class _Builder:
 
 
 def svc_susceptance(svc: pd.DataFrame, vn_kv: np.ndarray, sn_mva: float) -> np.ndarray:
-    """Inductive susceptance (p.u. on ``sn_mva``; > 0 draws reactive power) of SVCs at
-    their firing angle: a thyristor-controlled reactor beside a capacitor, as pandapower."""
+    """Inductive susceptance (p.u. on ``sn_mva``; > 0 draws reactive power) of SVCs (or
+    TCSCs) at their firing angle: a thyristor-controlled reactor beside a capacitor, as
+    pandapower."""
     base = vn_kv**2 / sn_mva
     x_l = svc.x_l_ohm.to_numpy(dtype=float) / base
     x_c = svc.x_cvar_ohm.to_numpy(dtype=float) / base
     alpha = np.deg2rad(svc.thyristor_firing_angle_degree.to_numpy(dtype=float))
     return (2 * (np.pi - alpha) + np.sin(2 * alpha) + np.pi * x_l / x_c) / (np.pi * x_l)
+
+
+def firing_angle(
+    y: np.ndarray, table: pd.DataFrame, vn_kv: np.ndarray, sn_mva: float
+) -> np.ndarray:
+    """The firing angle (degrees) at which SVCs or TCSCs have susceptance ``y`` (p.u. on
+    ``sn_mva``), the inverse of :func:`svc_susceptance`.
+
+    ``2 (pi - a) + sin 2a`` falls monotonically in ``a``, so the angle is unique (on the
+    whole real line, as pandapower's Newton step leaves it: its power flow does not hold
+    the angle to ``min_angle_degree``/``max_angle_degree``); it lies within 0.5 rad of
+    ``pi - r / 2`` where ``r`` is that term's value, and is found by bisection there.
+    """
+    if not len(table):
+        return np.empty(0)
+    base = vn_kv**2 / sn_mva
+    x_l = table.x_l_ohm.to_numpy(dtype=float) / base
+    x_c = table.x_cvar_ohm.to_numpy(dtype=float) / base
+    r = np.pi * x_l * (y - 1 / x_c)
+    lo, hi = np.pi - (r + 1) / 2, np.pi - (r - 1) / 2
+    for _ in range(60):  # the bracket (1 rad) halves each time
+        mid = (lo + hi) / 2
+        above = 2 * (np.pi - mid) + np.sin(2 * mid) > r  # the root lies right of mid
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    return np.rad2deg((lo + hi) / 2)
 
 
 def load_pq(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
