@@ -293,3 +293,63 @@ def test_corridor_2032_has_one_circuit_outages_of_every_multi_circuit_line():
     result = solve_outage(network, Outage("line_circuit", "line", "L_RO_06", 1, 2, 1))
     assert result.converged, result.message
     assert result.power_flow.branch.loading_percent.max() > 100.0
+
+
+def test_reuse_gives_the_same_post_contingency_states_on_another_dispatch():
+    """Outages solved with ``reuse`` (the compiled networks of HVDC and islanding
+    outages kept from one dispatch and given the next one's injections) equal fresh
+    solves."""
+    net = gridsim.load_network(CORRIDOR, scenario="2032")
+    outages = ordinary_contingencies(net)
+    reuse: dict = {}
+    base = gridsim.run_ac(net, enforce_q_limits=True)
+    for outage in outages:
+        solve_outage(net, outage, base=base, enforce_q_limits=True, reuse=reuse)
+    links = sum(o.element == "hvdc" for o in outages)
+    assert sum(key[0] == "post" for key in reuse) > links  # and islanding ones
+    other = net.copy()
+    other.gen["p_mw"] = other.gen.p_mw * 1.03
+    other.load["p_mw"] = other.load.p_mw * 1.03
+    other.load["q_mvar"] = other.load.q_mvar * 0.98
+    other.hvdc["p_mw"] = other.hvdc.p_mw * 0.9
+    other.invalidate()
+    base = gridsim.run_ac(other, enforce_q_limits=True)
+    for outage in outages:
+        kept = solve_outage(other, outage, base=base, enforce_q_limits=True, reuse=reuse)
+        fresh = solve_outage(other, outage, base=base, enforce_q_limits=True)
+        assert kept.status == fresh.status, outage.label
+        if fresh.converged:
+            np.testing.assert_allclose(kept.power_flow.v, fresh.power_flow.v, atol=1e-12)
+            np.testing.assert_allclose(kept.response_mw, fresh.response_mw, atol=1e-9)
+            assert kept.lost_load_mw == fresh.lost_load_mw
+
+
+def test_unit_trip_on_the_compiled_network_equals_compiling_the_network_without_it():
+    """A unit outage is applied on the compiled arrays (its injector dropped, its bus
+    PQ where it was the only voltage controller) instead of compiling a copy: every
+    array equals the compiled copy's, on each corridor unit that path takes (all but
+    those that set their bus's setpoint among several controllers)."""
+    import dataclasses
+
+    from gridsim.analysis.outages import _outaged_copy, _unit_out
+    from gridsim.model.compile import GEN
+
+    net = gridsim.load_network(CORRIDOR, scenario="2032")
+    cn = net.compile()
+    taken = 0
+    for outage in ordinary_contingencies(net):
+        if outage.element != "gen":
+            continue
+        i = int(np.flatnonzero((cn.inj_kind == GEN) & (cn.inj_id == outage.id))[0])
+        fast = _unit_out(cn, i)
+        if fast is None:
+            continue
+        taken += 1
+        compiled = _outaged_copy(net, cn, outage)[0].compile()
+        for field in dataclasses.fields(cn):
+            ours, theirs = getattr(fast, field.name), getattr(compiled, field.name)
+            if isinstance(ours, np.ndarray):
+                assert ours.dtype == theirs.dtype, (outage.label, field.name)
+                np.testing.assert_array_equal(ours, theirs, err_msg=field.name)
+        assert fast.bus_ids.equals(compiled.bus_ids)
+    assert taken >= 30

@@ -84,7 +84,17 @@ import pandas as pd
 from gridsim.analysis.contingency import _base_case
 from gridsim.analysis.powerflow import run_ac
 from gridsim.exceptions import GridsimError
-from gridsim.model.compile import EXT_GRID, GEN, LINE, NONE, REF, SGEN, TRAFO, CompiledNetwork
+from gridsim.model.compile import (
+    EXT_GRID,
+    GEN,
+    LINE,
+    NONE,
+    PQ,
+    REF,
+    SGEN,
+    TRAFO,
+    CompiledNetwork,
+)
 from gridsim.model.network import Network, plain
 from gridsim.model.topology import components
 from gridsim.numerics.ybus import ybus_pattern
@@ -102,6 +112,7 @@ __all__ = [
     "solve_outage",
 ]
 
+MAX_HANDED_BACK = 64
 KINDS = {"line_circuit": "line", "line": "line", "trafo": "trafo", "hvdc": "hvdc", "gen": "gen"}
 UNITS = ("all", "largest_per_area")
 
@@ -345,7 +356,11 @@ def _shared_solvers(cn: CompiledNetwork) -> dict:
 
 
 def _hand_back(cn: CompiledNetwork, other: CompiledNetwork) -> None:
-    """Give ``cn`` the Newton solvers ``other`` (same pattern) built."""
+    """Give ``cn`` the Newton solvers ``other`` (same pattern) built, while ``cn``'s
+    cache holds fewer than ``MAX_HANDED_BACK`` entries (each view copies them: one per
+    set of PV and PQ buses, which the Q limits and unit trips make many)."""
+    if len(cn._cache) >= MAX_HANDED_BACK:
+        return
     for key, value in _shared_solvers(other).items():
         cn._cache.setdefault(key, value)
 
@@ -509,6 +524,7 @@ def solve_outage(
     max_iter: int = 30,
     response_tol_mw: float = 0.1,
     max_rounds: int = 5,
+    reuse: dict | None = None,
 ) -> OutageResult:
     """Solve the AC power flow after ``outage``, with the post-contingency response.
 
@@ -537,6 +553,13 @@ def solve_outage(
         The response stops once every island's slack is within this of its own share.
     max_rounds : int
         Re-solves the response may take.
+    reuse : dict, optional
+        A dict kept by the caller between calls on dispatches of one network (the same
+        elements in service with the same parameters; only the ``p_mw`` and ``q_mvar``
+        of units, loads and links differ): the compiled post-contingency network of an
+        outage that needs one (a unit or HVDC trip, a cut) is kept there and given the
+        next dispatch's injections instead of being copied and compiled again, and
+        whether a branch outage cuts buses off is kept too. Same results.
 
     Returns
     -------
@@ -562,11 +585,10 @@ def solve_outage(
 
     dead = np.zeros(cn.n_bus, dtype=bool)
     tripped: list = []
-    if branch is not None and (branch[1] > 0 or not _cut_off(cn, branch[0]).any()):
+    if branch is not None and (branch[1] > 0 or not _cuts(cn, branch[0], reuse)):
         post = scaled_view(cn, *branch)
     else:
-        post_network, dead, tripped = _outaged_copy(network, cn, outage)
-        post = post_network.compile()
+        post, dead, tripped = _post_network(network, cn, outage, reuse)
     same_pattern = np.array_equal(post.indptr, cn.indptr) and np.array_equal(
         post.indices, cn.indices
     )
@@ -608,8 +630,9 @@ def solve_outage(
     else:
         status, message = "converged", ""
     live = post.bus_type[post.inj_bus] != NONE
-    gen_ids = post.inj_id[(post.inj_kind == GEN) & live]
-    after = res.gen.p_mw.loc[gen_ids] if res.converged else np.nan
+    units = np.flatnonzero((post.inj_kind == GEN) & live)
+    before = _on_injectors(cn, post, base.injector_p_mw)[units]
+    after = res.injector_p_mw[units] if res.converged else np.nan
     return OutageResult(
         outage=outage,
         power_flow=res,
@@ -619,20 +642,97 @@ def solve_outage(
         lost_gen_mw=lost_gen,
         de_energised_buses=list(cn.bus_ids[dead]),
         hvdc_tripped=tripped,
-        response_mw=(after - base.gen.p_mw.loc[gen_ids]).rename("response_mw"),
+        response_mw=pd.Series(
+            after - before, index=pd.Index(post.inj_id[units], name="id"), name="response_mw"
+        ),
         rounds=rounds,
         slack_deviation_mw=deviation,
         notes=notes,
     )
 
 
+def _cuts(cn: CompiledNetwork, k: int, reuse: dict | None) -> bool:
+    """Whether taking branch ``k`` out cuts buses off every slack (kept in ``reuse``)."""
+    if reuse is None:
+        return bool(_cut_off(cn, k).any())
+    key = ("cuts", k)
+    if key not in reuse:
+        reuse[key] = bool(_cut_off(cn, k).any())
+    return reuse[key]
+
+
+def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: dict | None):
+    """``(compiled post-contingency network, dead, tripped)`` of :func:`_outaged_copy`;
+    with ``reuse``, compiled once per outage and then given ``cn``'s injections (units,
+    loads, links: all a dispatch changes) for the next dispatches."""
+    if outage.element == "gen":
+        post = _unit_out(
+            cn, int(np.flatnonzero((cn.inj_kind == GEN) & (cn.inj_id == outage.id))[0])
+        )
+        if post is not None:
+            return post, np.zeros(cn.n_bus, dtype=bool), []
+    key = ("post", outage.element, outage.id, outage.circuits)
+    kept = None if reuse is None else reuse.get(key)
+    if kept is None:
+        out, dead, tripped = _outaged_copy(network, cn, outage)
+        post = out.compile()
+        if reuse is not None:
+            maps = (
+                _on_injectors(cn, post, np.arange(cn.inj_kind.size)),
+                pd.Index(cn.load_id).get_indexer(post.load_id),
+                pd.Index(cn.hvdc_id).get_indexer(post.hvdc_id),
+            )
+            reuse[key] = (post, dead, tripped, maps)
+        return post, dead, tripped
+    post, dead, tripped, (inj, load, link) = kept
+    fresh = dataclasses.replace(
+        post,
+        inj_p=cn.inj_p[inj],
+        inj_q=cn.inj_q[inj],
+        load_s=cn.load_s[load],
+        hvdc_p=cn.hvdc_p[link],
+        hvdc_loss=cn.hvdc_loss[link],
+        _cache=post._cache,
+    )
+    return fresh, dead, tripped
+
+
+INJECTOR_FIELDS = ("kind", "id", "bus", "p", "q", "pv", "slack", "qmin", "qmax", "weight")
+
+
+def _unit_out(cn: CompiledNetwork, i: int) -> CompiledNetwork | None:
+    """``cn`` without injector ``i`` (a non-slack unit): what compiling the network with
+    the unit out of service gives, without the copy and the compile. Its bus turns PQ
+    (setpoint 1 p.u.) where the unit was its only voltage controller and keeps its type
+    and setpoint where another controller of higher precedence (compile's rule: an
+    ext_grid, else the last in table order) sets them; None where the unit set the
+    setpoint of a bus with other controllers (the next one's would need the tables)."""
+    bus = cn.inj_bus[i]
+    keep = np.arange(cn.inj_kind.size) != i
+    others = np.flatnonzero(keep & cn.inj_pv & (cn.inj_bus == bus))
+    if cn.inj_pv[i] and others.size:
+        if ((cn.inj_kind[others] != EXT_GRID) & (others < i)).all():
+            return None  # it came last: it set the setpoint
+    fields = {f"inj_{name}": getattr(cn, f"inj_{name}")[keep] for name in INJECTOR_FIELDS}
+    bus_type, vm_set = cn.bus_type, cn.vm_set
+    if cn.inj_pv[i] and not others.size:
+        bus_type, vm_set = bus_type.copy(), vm_set.copy()
+        bus_type[bus], vm_set[bus] = PQ, 1.0
+    cache = _shared_solvers(cn)
+    cache["base_injectors"] = np.flatnonzero(keep)
+    return dataclasses.replace(cn, bus_type=bus_type, vm_set=vm_set, _cache=cache, **fields)
+
+
 def _on_injectors(cn: CompiledNetwork, post: CompiledNetwork, values: np.ndarray) -> np.ndarray:
     """Per-injector ``values`` of ``cn`` on ``post``'s injectors (matched by kind and id)."""
     if post.inj_kind is cn.inj_kind:  # a view: the same injectors
         return values
-    where = {key: n for n, key in enumerate(zip(cn.inj_kind, cn.inj_id, strict=True))}
-    rows = [where[key] for key in zip(post.inj_kind, post.inj_id, strict=True)]
-    return values[np.asarray(rows, dtype=np.int64)]
+    rows = post._cache.get("base_injectors")  # post's own cache: made for this base
+    if rows is None:
+        where = {key: n for n, key in enumerate(zip(cn.inj_kind, cn.inj_id, strict=True))}
+        rows = [where[key] for key in zip(post.inj_kind, post.inj_id, strict=True)]
+        rows = post._cache["base_injectors"] = np.asarray(rows, dtype=np.int64)
+    return values[rows]
 
 
 def _lost(cn, post, base, dead, tripped):

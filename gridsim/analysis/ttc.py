@@ -31,6 +31,23 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    direction. So the reported TTC holds every limit in AC (within ``THERMAL_TOL`` of a
    thermal limit and ``VOLTAGE_TOL_PU`` of a voltage limit).
 
+   The AC checks on the way are screened: the base case's are complete, but at a
+   transfer point only the outages that may come near a limit are solved in AC. Each
+   outage is predicted from its last AC solution: its post-contingency flows moved by
+   the change of the AC base-case flows since and by its LODF and response terms on
+   that change, its voltages by the change of the base-case voltages. An outage is
+   solved where the predicted loading plus ``SCREEN_ERROR`` (30 %) of the predicted
+   change reaches ``SCREEN_LOADING`` (98 %) of its limit, or the predicted voltage less
+   30 % of its change comes within ``SCREEN_VOLTAGE_PU`` (0.002 p.u.) of a limit; those
+   never solved, that diverged, islanded or cut load off are always solved. The others'
+   predicted flows are the next LP's N-1 constants. The TTC found is then checked
+   against every outage; where one passed over breaks a limit there, the search runs
+   again with complete checks. The compiled post-contingency networks of HVDC and
+   islanding outages are kept between checks
+   (:func:`~gridsim.analysis.outages.solve_outage`'s ``reuse``), and the AC results of
+   the first and the last dispatch checked serve the published-limits TTC and the
+   outages set aside.
+
 ``ttc_mw`` is the transfer added to the secured base case; ``atc_mw = ttc_mw - trm_mw -
 committed_mw``. The shadow prices (MW of TTC per MW of each binding row's limit;
 :attr:`TtcResult.rating_prices` per MVA of an element's rating) are those of the LP
@@ -78,6 +95,11 @@ from gridsim.results import PowerFlowResult
 __all__ = ["TtcError", "TtcResult", "n1_ttc", "verify_shadow_price"]
 
 THERMAL_TOL = 0.005  # a thermal limit holds within this fraction of it
+# the screen of the AC checks on the way to the TTC (_Checker._suspects); the TTC found
+# is checked against every outage
+SCREEN_LOADING = 0.98  # an outage predicted to load a branch this much of its limit,
+SCREEN_VOLTAGE_PU = 0.002  # or to bring a voltage this close to a limit, is solved,
+SCREEN_ERROR = 0.3  # the predictions' error taken as this fraction of their change
 VOLTAGE_TOL_PU = 1e-3  # a voltage limit holds within this
 SETPOINT_TOL_MW = 1e-3  # unit and converter limits, interfaces
 DEFAULT_MAX_LOST_MW = 1000.0  # load an outage may cut off before it is a violation
@@ -195,6 +217,8 @@ class _Check:
     posts: list
     violations: pd.DataFrame
     complete: bool
+    skipped: int = 0  # outages the screen passed over (not solved in AC)
+    estimates: list = dataclasses.field(default_factory=list)  # theirs, see _suspects
 
     @property
     def ok(self) -> bool:
@@ -226,7 +250,9 @@ def _tolerance(v: pd.DataFrame) -> np.ndarray:
 class _Checker:
     """AC N-0 and N-1 verification of a dispatch of ``network`` (same tables)."""
 
-    def __init__(self, network, outages, emergency, max_lost_mw, q_limits, interfaces, units):
+    def __init__(
+        self, network, outages, emergency, max_lost_mw, q_limits, interfaces, units, shared
+    ):
         cn = network.compile()
         self.p0 = network.gen.p_mw.copy()
         self.hvdc0 = network.hvdc.p_mw.copy() if len(network.hvdc) else pd.Series(dtype=float)
@@ -235,6 +261,9 @@ class _Checker:
         self.br_label = [("line" if k == 0 else "trafo", plain(i)) for k, i in self.br_key]
         self.rate = np.where(cn.br_rate_mva > 0, cn.br_rate_mva, np.nan)
         self.emergency = emergency
+        self.bus_ids = cn.bus_ids
+        self.vm_lo = network.bus.min_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
+        self.vm_hi = network.bus.max_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
         self.bus = network.bus
         self.outages = _distinct(outages)
         self.max_lost = max_lost_mw
@@ -242,26 +271,41 @@ class _Checker:
         self.interfaces = interfaces
         self.units = pd.Index(units)
         self.priority: dict = {}
+        # kept for every check of this network's dispatches (and the other TTC solves of
+        # it): compiled post-contingency networks (solve_outage's reuse), and the AC
+        # solutions of the first and the last dispatch checked (by their injections)
+        self.reuse = shared.setdefault("reuse", {})
+        self.solved = shared.setdefault("solved", {})
+        self.last = shared.setdefault("last", {})  # per outage: see _remember
         self.count = 0
 
-    def __call__(self, net: Network, *, fail_fast: bool = False) -> _Check:
+    def __call__(
+        self, net: Network, *, fail_fast: bool = False, grid: LinearisedGrid | None = None
+    ) -> _Check:
+        """Check ``net``; with ``grid`` (a linearisation at an earlier AC point of the
+        same network), solve only the outages :meth:`_suspects` finds near a limit."""
         self.count += 1
-        res = run_ac(net, enforce_q_limits=self.q_limits, max_iter=BASE_MAX_ITER)
-        if not res.converged:
-            raise ConvergenceError(
-                f"the AC power flow of the dispatch did not converge after {res.iterations} "
-                f"iterations ({res.message}); largest mismatch {res.max_mismatch_mva:.4g} MVA",
-                res.iterations,
-                res.max_mismatch_mva,
-            )
+        res, solved = self._solved(net)
         rows = self._n0(net, res)
         posts = []
         complete = True
         if fail_fast and _any_over(rows):
             return _Check(res, posts, _table(rows), False)
         order = sorted(self.outages, key=lambda o: -self.priority.get(o, 0.0))
+        skipped, estimates = 0, []
+        if grid is not None:
+            near, guess = self._suspects(res, grid)
+            kept = [o for o in order if _key(o) in near or _key(o) in solved]
+            estimates = [(o, *guess[_key(o)]) for o in order if o not in kept]
+            skipped, order = len(estimates), kept
         for o in order:
-            post = solve_outage(net, o, base=res, enforce_q_limits=self.q_limits)
+            post = solved.get(_key(o))
+            if post is None:
+                post = solve_outage(
+                    net, o, base=res, enforce_q_limits=self.q_limits, reuse=self.reuse
+                )
+                solved[_key(o)] = post
+                self._remember(post, res)
             posts.append(post)
             found = self._n1(net, post)
             worst = max((r[6] / max(_tol_row(r), 1e-9) for r in found), default=0.0)
@@ -270,7 +314,111 @@ class _Checker:
             if fail_fast and _any_over(found):
                 complete = len(posts) == len(order)
                 break
-        return _Check(res, posts, _table(rows), complete)
+        return _Check(res, posts, _table(rows), complete, skipped, estimates)
+
+    def _remember(self, post: OutageResult, base: PowerFlowResult) -> None:
+        """Keep what the screen needs of a solved outage: its post-contingency voltages,
+        active flows and reactive offsets (base branch order), and the base-case
+        voltages, flows and injections they were solved from (None where it did not
+        converge or cut load off: then it is always solved again)."""
+        pf = post.power_flow
+        same = pf.cn.bus_ids is self.bus_ids or pf.cn.bus_ids.equals(self.bus_ids)
+        if not (post.converged and same) or post.de_energised_buses:
+            self.last[_key(post.outage)] = None
+            return
+        vm = np.where(pf.cn.bus_type != NONE, np.abs(pf.v), np.nan)
+        pos = self._positions(pf.cn)
+        found = pos >= 0
+        p = np.where(found, pf.branch_p_from_mw[np.maximum(pos, 0)], np.nan)
+        s = np.maximum(np.abs(pf._s_from), np.abs(pf._s_to))[np.maximum(pos, 0)]
+        offset = np.where(found, np.maximum(s - np.abs(p), 0.0), 0.0)
+        self.last[_key(post.outage)] = (
+            vm,
+            np.abs(base.v),
+            p,
+            offset,
+            np.asarray(base.branch_p_from_mw, dtype=float),
+            np.asarray(base.injector_p_mw, dtype=float),
+        )
+
+    def _suspects(self, res: PowerFlowResult, grid: LinearisedGrid) -> tuple[set, dict]:
+        """Keys of the outages that may break a limit at the dispatch solved in ``res``,
+        and the others' predicted post-contingency flows and reactive offsets (by key;
+        the N-1 constants of the next linearisation).
+
+        Each outage is predicted from its last AC solve: its post-contingency flows
+        there moved by the change of the AC base-case flows since and by its outage
+        terms at ``grid`` (LODF, response) on that change; its post-contingency
+        voltages moved by the change of the base-case voltages. It is solved where the
+        predicted loading (reactive part held) plus ``SCREEN_ERROR`` of the predicted
+        change reaches ``SCREEN_LOADING`` of a limit, or where the predicted voltage,
+        less ``SCREEN_ERROR`` of its change, comes within ``SCREEN_VOLTAGE_PU`` of a
+        limit. Outages never solved, or that diverged or cut load off last time, and
+        the islanding ones are always solved.
+        """
+        cn, gcn = res.cn, grid.cn
+        keys = [_key(o) for o in grid.outages]
+        if (
+            cn.n_branch != gcn.n_branch
+            or cn.inj_kind.size != gcn.inj_kind.size
+            or keys != [_key(o) for o in self.outages]
+        ):
+            return set(keys), {}
+        last = [self.last.get(k) for k in keys]
+        known = np.array([x is not None for x in last], dtype=bool) & ~grid.islanding
+        idx = np.flatnonzero(known)
+        hot = ~known
+        if idx.size:
+            vm, vm_then, p, offset, f_then, inj_then = (
+                np.stack([last[i][n] for i in idx]) for n in range(6)
+            )
+            flow, inj = res.branch_p_from_mw, res.injector_p_mw
+            row = np.full(len(keys), -1)
+            row[idx] = np.arange(idx.size)
+            sel = row[grid.term_out] >= 0
+            t_row, t_ref = row[grid.term_out[sel]], grid.term_ref[sel]
+            on_branch = grid.term_kind[sel] == 0
+            d_g = np.where(
+                on_branch,
+                flow[np.where(on_branch, t_ref, 0)] - f_then[t_row, np.where(on_branch, t_ref, 0)],
+                inj[np.where(on_branch, 0, t_ref)] - inj_then[t_row, np.where(on_branch, 0, t_ref)],
+            )
+            change = flow - f_then
+            np.add.at(change, t_row, grid.term_a[sel] * d_g[:, None])
+            limit = self.emergency * grid.rate * grid.rating_scale[idx]
+            with np.errstate(invalid="ignore"):
+                load = np.abs(p + change) + offset + SCREEN_ERROR * np.abs(change)
+                over = grid.monitored[idx] & ~(load < SCREEN_LOADING * limit)
+                dv = np.abs(res.v) - vm_then
+                v = vm + dv
+                margin = np.fmin(v - self.vm_lo, self.vm_hi - v) - SCREEN_ERROR * np.abs(dv)
+            low = np.nanmin(np.where(np.isnan(margin), np.inf, margin), axis=1)
+            hot[idx] = over.any(axis=1) | (low < SCREEN_VOLTAGE_PU)
+            guess = {keys[i]: (p[n] + change[n], offset[n]) for n, i in enumerate(idx)}
+        else:
+            guess = {}
+        return {k for k, h in zip(keys, hot, strict=True) if h}, guess
+
+    def _solved(self, net: Network) -> tuple[PowerFlowResult, dict]:
+        """The AC solution of ``net`` and its outage results so far (by outage key),
+        solved before where the dispatch is the first or the last one checked."""
+        cn = net.compile()
+        key = b"".join(a.tobytes() for a in (cn.inj_p, cn.inj_q, cn.load_s, cn.hvdc_p))
+        kept = self.solved.get(key)
+        if kept is not None:
+            return kept
+        res = run_ac(net, enforce_q_limits=self.q_limits, max_iter=BASE_MAX_ITER)
+        if not res.converged:
+            raise ConvergenceError(
+                f"the AC power flow of the dispatch did not converge after {res.iterations} "
+                f"iterations ({res.message}); largest mismatch {res.max_mismatch_mva:.4g} MVA",
+                res.iterations,
+                res.max_mismatch_mva,
+            )
+        for old in list(self.solved)[1:]:
+            del self.solved[old]
+        self.solved[key] = (res, {})
+        return self.solved[key]
 
     def _positions(self, cn) -> np.ndarray:
         """Position in ``cn`` of each base branch (-1: not there)."""
@@ -296,8 +444,11 @@ class _Checker:
         cn = res.cn
         vm = np.abs(res.v)
         live = cn.bus_type != NONE
-        lo = self.bus.min_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
-        hi = self.bus.max_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
+        if cn.bus_ids is self.bus_ids or cn.bus_ids.equals(self.bus_ids):
+            lo, hi = self.vm_lo, self.vm_hi
+        else:
+            lo = self.bus.min_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
+            hi = self.bus.max_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
             bad = np.flatnonzero(live & ((vm < lo) | (vm > hi)))
         limit = np.where(vm < lo, lo, hi)
@@ -570,16 +721,51 @@ def n1_ttc(
         published_limits=published_limits,
         hvdc=None if hvdc is None else list(hvdc),
     )
+    return _n1_ttc(network, source, sink, options, {}, start)
+
+
+def _n1_ttc(network: Network, source, sink, options: dict, shared: dict, start: float):
+    """:func:`n1_ttc` with checked ``options``; ``shared``: what its AC checks keep for
+    the other solves of the same network (the published-limits TTC)."""
+    (contingencies, units, exceptional, emergency_rating_percent, redispatch_areas) = (
+        options[k]
+        for k in (
+            "contingencies",
+            "units",
+            "exceptional",
+            "emergency_rating_percent",
+            "redispatch_areas",
+        )
+    )
+    base_redispatch, secure_base, interfaces, sink_element = (
+        options[k] for k in ("base_redispatch", "secure_base", "interfaces", "sink_element")
+    )
+    trm_mw, committed_mw, tol_mw, rel_tol, max_mw = (
+        options[k] for k in ("trm_mw", "committed_mw", "tol_mw", "rel_tol", "max_mw")
+    )
+    enforce_q_limits, max_lost_mw, set_aside_insecure, max_rounds = (
+        options[k] for k in ("enforce_q_limits", "max_lost_mw", "set_aside_insecure", "max_rounds")
+    )
+    published_limits, hvdc = options["published_limits"], options["hvdc"]
     own = [Interface.parse(i) for i in network.interfaces]
     ntc = [f for f in own if f.kind == "ntc"]
     faces = [Interface.parse(i) for i in interfaces or []] + [f for f in own if f.kind != "ntc"]
     if published_limits == "hold":
         faces += ntc
     elif ntc and published_limits == "both":
-        physical = n1_ttc(network, source, sink, **{**options, "published_limits": "ignore"})
+        physical = _n1_ttc(
+            network, source, sink, {**options, "published_limits": "ignore"}, shared, start
+        )
         # more limits cannot secure a base case that cannot be secured without them
         physical.published = (
-            n1_ttc(network, source, sink, **{**options, "published_limits": "hold"})
+            _n1_ttc(
+                network,
+                source,
+                sink,
+                {**options, "published_limits": "hold"},
+                shared,
+                time.perf_counter(),
+            )
             if physical.defined or physical.set_aside
             else physical
         )
@@ -606,10 +792,11 @@ def n1_ttc(
             enforce_q_limits,
             faces,
             units_checked,
+            shared,
         )
 
     check = checker(studied)
-    grid_args = dict(emergency_rating_percent=emergency_rating_percent)
+    grid_args = dict(emergency_rating_percent=emergency_rating_percent, reuse=shared)
 
     # -- phase 1: the base case ---------------------------------------------------------
     net = network.copy()
@@ -621,7 +808,12 @@ def n1_ttc(
     while not chk.ok and secure_base and base_rounds < max_rounds:
         base_rounds += 1
         grid = LinearisedGrid(
-            net, chk.result, outages=check.outages, post_results=chk.posts, **grid_args
+            net,
+            chk.result,
+            outages=check.outages,
+            post_results=chk.posts,
+            post_estimates=chk.estimates,
+            **grid_args,
         )
         fix = secure_base_case(grid, redispatch=base_redispatch, interfaces=faces)
         if fix.status != "optimal":
@@ -692,87 +884,122 @@ def n1_ttc(
     # -- phase 2: the transfer ------------------------------------------------------------
     secured = net
     src, snk = _shift_keys(secured, source, sink, sink_element)
-    grid = LinearisedGrid(
-        secured, chk.result, outages=check.outages, post_results=chk.posts, **grid_args
+    first_grid = LinearisedGrid(
+        secured,
+        chk.result,
+        outages=check.outages,
+        post_results=chk.posts,
+        post_estimates=chk.estimates,
+        **grid_args,
     )
-    links = _joining_links(grid, src, snk, sink_element)
+    links = _joining_links(first_grid, src, snk, sink_element)
     if hvdc is not None:
         links = [j for j in links if j in set(hvdc)]
 
     def step_of(t):
         return max(tol_mw, rel_tol * abs(t))
 
-    best = (secured, 0.0, chk)
-    now = (secured, 0.0, chk)
-    lp: ScopfResult | None = None
-    rounds = 0
-    failing = None  # (net, t) of the last failing point
-    while rounds < max_rounds:
-        rounds += 1
-        net_k, t_k, chk_k = now
-        if rounds > 1:
-            grid = LinearisedGrid(
-                net_k, chk_k.result, outages=check.outages, post_results=chk_k.posts, **grid_args
+    def search(screen: bool):
+        """The LP rounds, the bisection and the step beyond; with ``screen``, the AC
+        checks on the way solve only the outages the screen (:meth:`_Checker._suspects`)
+        finds near a limit, and the TTC found is then checked against every outage.
+        Returns ``(best, lp, rounds, nxt)``, or None where that last check fails."""
+        best = (secured, 0.0, chk)
+        now = (secured, 0.0, chk)
+        lp: ScopfResult | None = None
+        grid = first_grid
+        rounds = 0
+        failing = None  # (net, t) of the last failing point
+        while rounds < max_rounds:
+            rounds += 1
+            net_k, t_k, chk_k = now
+            if rounds > 1:
+                grid = LinearisedGrid(
+                    net_k,
+                    chk_k.result,
+                    outages=check.outages,
+                    post_results=chk_k.posts,
+                    post_estimates=chk_k.estimates,
+                    **grid_args,
+                )
+            lp = max_transfer(
+                grid,
+                src,
+                snk,
+                sink_element=sink_element,
+                hvdc=links,
+                redispatch=redispatch_areas,
+                interfaces=faces,
+                min_mw=-t_k,
+                max_mw=None if max_mw is None else max_mw - t_k,
             )
-        lp = max_transfer(
-            grid,
-            src,
-            snk,
-            sink_element=sink_element,
-            hvdc=links,
-            redispatch=redispatch_areas,
-            interfaces=faces,
-            min_mw=-t_k,
-            max_mw=None if max_mw is None else max_mw - t_k,
-        )
-        if lp.status != "optimal":
-            break
-        cand, t_c = lp.apply(net_k), t_k + lp.transfer_mw
-        if abs(lp.transfer_mw) < step_of(t_k) / 2 and chk_k.ok:
-            break  # the LP stands still at an AC-secure point
-        chk_c = check(cand)
-        if chk_c.ok:
-            now = (cand, t_c, chk_c)
-            best = now if t_c >= best[1] else best
-            failing = None
-        elif chk_c.lp_fixable and rounds < max_rounds:
-            now, failing = (cand, t_c, chk_c), (cand, t_c)
-        else:
-            failing = (cand, t_c)
-            break
-    if failing is not None and failing[1] > best[1]:
-        best, _ = _bisect(check, best, failing, step_of)
-    # the step beyond the TTC along the same direction must break a limit
-    net_b, t_b, chk_b = best
-    nxt = None
-    if t_b > 0:
-        direction = (secured, 0.0)
-    else:  # no transfer: the direction of the last LP
-        direction = (
-            (lp.apply(secured), lp.transfer_mw) if lp is not None and lp.transfer_mw > 0 else None
-        )
-    for _ in range(8):
-        if direction is None:
-            break
-        if t_b > 0:
-            t_n = t_b + step_of(t_b)
-            probe = _blend(secured, net_b, t_n / t_b)
-        else:
-            t_n = step_of(0.0)
-            probe = _blend(secured, direction[0], t_n / direction[1])
-        if max_mw is not None and t_n > max_mw:
-            break
-        nxt = (t_n, check(probe, fail_fast=True))
-        if nxt[1].broken or not nxt[1].complete:
-            break
-        best = (probe, t_n, nxt[1])  # it holds every limit
-        net_b, t_b, chk_b = best
+            if lp.status != "optimal":
+                break
+            cand, t_c = lp.apply(net_k), t_k + lp.transfer_mw
+            if abs(lp.transfer_mw) < step_of(t_k) / 2 and chk_k.ok:
+                break  # the LP stands still at an AC-secure point
+            chk_c = check(cand, grid=grid if screen else None)
+            if chk_c.ok:
+                now = (cand, t_c, chk_c)
+                best = now if t_c >= best[1] else best
+                failing = None
+            elif chk_c.lp_fixable and rounds < max_rounds:
+                now, failing = (cand, t_c, chk_c), (cand, t_c)
+            else:
+                failing = (cand, t_c)
+                break
+        if failing is not None and failing[1] > best[1]:
+            best, _ = _bisect(check, best, failing, step_of, grid if screen else None)
+        # the step beyond the TTC along the same direction must break a limit
+        net_b, t_b, _ = best
         nxt = None
+        if t_b > 0:
+            direction = (secured, 0.0)
+        else:  # no transfer: the direction of the last LP
+            direction = (
+                (lp.apply(secured), lp.transfer_mw)
+                if lp is not None and lp.transfer_mw > 0
+                else None
+            )
+        for _ in range(8):
+            if direction is None:
+                break
+            if t_b > 0:
+                t_n = t_b + step_of(t_b)
+                probe = _blend(secured, net_b, t_n / t_b)
+            else:
+                t_n = step_of(0.0)
+                probe = _blend(secured, direction[0], t_n / direction[1])
+            if max_mw is not None and t_n > max_mw:
+                break
+            nxt = (t_n, check(probe, fail_fast=True, grid=grid if screen else None))
+            if nxt[1].broken or not nxt[1].complete:
+                break
+            best = (probe, t_n, nxt[1])  # it holds every limit
+            net_b, t_b, _ = best
+            nxt = None
+        if best[2].skipped:
+            full = check(best[0])
+            if not full.ok:
+                return None
+            best = (best[0], best[1], full)
+        return best, lp, rounds, nxt
+
+    found = search(screen=True)
+    if found is None:  # an outage the screen passed over breaks a limit: check them all
+        found = search(screen=False)
+    best, lp, rounds, nxt = found
+    net_b, t_b, chk_b = best
     ttc = float(best[1])
     if lp is not None and ttc > 0:
         # the shadow prices of the LP re-linearised at the AC optimum, AC-corrected
         at_best = LinearisedGrid(
-            net_b, chk_b.result, outages=check.outages, post_results=chk_b.posts, **grid_args
+            net_b,
+            chk_b.result,
+            outages=check.outages,
+            post_results=chk_b.posts,
+            post_estimates=chk_b.estimates,
+            **grid_args,
         )
         lp = _ac_prices(
             check,
@@ -909,7 +1136,7 @@ def _loading(net: Network, base: PowerFlowResult, outage, branch, check) -> floa
     return float(max(abs(res._s_from[pos]), abs(res._s_to[pos])))
 
 
-def _bisect(check, ok, bad, step_of):
+def _bisect(check, ok, bad, step_of, grid):
     """Bisection on ``t`` between AC-secure ``ok = (net, t, check)`` and failing ``bad =
     (net, t)`` along the line joining them; returns ``(last secure, last failing t)``."""
     (net_lo, t_lo, _), (net_hi, t_hi) = ok, bad
@@ -918,7 +1145,7 @@ def _bisect(check, ok, bad, step_of):
     while (hi_s - lo_s) * span > step_of(t_lo + lo_s * span):
         mid = 0.5 * (lo_s + hi_s)
         trial = _blend(net_lo, net_hi, mid)
-        c = check(trial, fail_fast=True)
+        c = check(trial, fail_fast=True, grid=grid)
         if c.ok:
             lo_s, ok = mid, (trial, t_lo + mid * span, c)
         else:
