@@ -30,13 +30,22 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE)]  # the rules package
 sys.path.append(str(HERE.parent))  # this checkout's gridsim, unless one is on PYTHONPATH
 
-from corridor_substation import caucasus, dispatch, elements, nis, scenarios, topology  # noqa: E402
+from corridor_substation import (  # noqa: E402
+    caucasus,
+    dispatch,
+    elements,
+    interfaces,
+    nis,
+    scenarios,
+    topology,
+)
 
 SHARED = HERE.parents[1] / "shared" / "corridor"
 GRIDKIT = SHARED / "gridkit"
 DATA = SHARED / "corridor_data.yaml"
 TYPES = HERE / "data" / "line_types.yaml"
 BALANCES = HERE / "data" / "country_balances.yaml"
+NTC = HERE / "data" / "borders_ntc.yaml"  #: published limits -> the interface table
 DEFAULT_OUT = HERE / "corridor_substation.yaml"
 #: Nakhchivan's own load (MW at the 2026 peak, the data set's estimate), at its 330 kV bus
 #: once the Zangezur line joins it (before, it is a 154 kV island outside this model).
@@ -139,6 +148,8 @@ def build() -> tuple[dict, list[str]]:
         )
     model["shunt"] += elements.radial_capacitors(model)
     scenarios.add_rest_units(model, countries, weights, top.log)
+    limits = yaml.safe_load(NTC.read_text(encoding="utf-8"))
+    model["interface"] = interfaces.interface_records(model, limits)
     return model, top.log
 
 
@@ -296,7 +307,7 @@ HEADER = (
     "# extract (../shared/corridor/gridkit), corridor_data.yaml and networks/data/; never edit\n"
     "# it by hand. Provenance per element in 'source', rules in networks/README.md.\n"
 )
-TABLES = ("bus", "line", "trafo", "gen", "sgen", "ext_grid", "load", "shunt", "hvdc")
+TABLES = ("bus", "line", "trafo", "gen", "sgen", "ext_grid", "load", "shunt", "hvdc", "interface")
 
 
 def _flow(rec) -> str:
