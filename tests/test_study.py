@@ -23,20 +23,33 @@ from conftest import chromium, one_line_error, run_cli
 
 import gridsim
 from gridsim.analysis.ttc import n1_ttc
-from gridsim.study import cases, job
+from gridsim.io.candidates import read_candidates
+from gridsim.study import cases, job, runner
 
 REPO = Path(__file__).resolve().parents[1]
-NETWORK = REPO / "networks" / "caspian_eu.yaml"
+NETWORK = REPO / "networks" / "caspian_eu.yaml"  # the quick study runs on the 96-bus model
+SUBSTATION = REPO / "networks" / "corridor_substation.yaml"
 TOL_MW = 1e-6  # a number in the report against the same call made directly
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    """Run ``gridsim study --quick`` in a fresh process, from the repository root."""
+    """Run ``gridsim study --quick`` on the 96-bus model in a fresh process, from the
+    repository root (short enough for CI)."""
     out = tmp_path_factory.mktemp("study") / "report"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run(
-        [sys.executable, "-m", "gridsim.cli", "study", "--quick", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "gridsim.cli",
+            "study",
+            "--quick",
+            "--network",
+            str(NETWORK.relative_to(REPO)),
+            "--out",
+            str(out),
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -252,3 +265,90 @@ def test_an_interrupted_study_leaves_the_old_report(tmp_path, monkeypatch):
 def test_the_bundled_network_is_found_from_elsewhere(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert job.default_network().resolve() == NETWORK.resolve()
+
+
+def test_a_network_without_case_data_is_one_line_exit_2(tmp_path, capsys):
+    other = tmp_path / "my_corridor.yaml"
+    other.write_bytes(NETWORK.read_bytes())  # a valid network, but no study cases for it
+    status, _, err = run_cli(
+        ["study", "--quick", "--network", other, "--out", tmp_path / "out"], capsys
+    )
+    assert status == 2
+    line = one_line_error(err)
+    assert "my_corridor.yaml" in line and "no case data" in line
+    assert "corridor_substation" in line and "caspian_eu" in line  # the models that have
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("model", sorted(cases.MODELS))
+def test_each_model_s_cases_name_its_own_scenarios_and_elements(model):
+    """Every scenario, HVDC route link, reinforcement edit, Niš site and candidate project
+    of a model's case data exists in that model's file."""
+    study = cases.MODELS[model]
+    path = REPO / "networks" / f"{model}.yaml"
+    assert cases.for_network(path) is study
+    for year in study.years:
+        net = gridsim.load_network(path, scenario=year)
+        assert str(net.scenario_info["year"]) == year
+        for route in study.routes:
+            assert set(route.links) <= set(net.hvdc.index), route.key
+        for r in runner.reinforcements_of(study, year):
+            edited = runner.case_network(path, year, r.key)
+            for element, eid, field, value in r.edits:
+                if field == "circuits":
+                    assert edited[element].parallel[eid] == value
+                    ratio = edited[element].rate_mva[eid] / net[element].rate_mva[eid]
+                    assert ratio == pytest.approx(value / net[element].parallel[eid], rel=1e-12)
+                elif not (r.forward and field == "p_mw"):  # a forward sets the setpoint
+                    assert edited[element][field][eid] == value, (r.key, eid, field)
+    for year in study.nis_years:
+        for site in study.nis_sites:
+            net = gridsim.load_network(path, scenario=study.site_scenario(site, year))
+            assert net.gen.bus["G_RS_NIS_CCGT"] == site.bus
+            assert net.line.in_service[list(site.lines)].all(), site.key
+    table = read_candidates(path.with_name(model + cases.CANDIDATES_SUFFIX))
+    net = gridsim.load_network(path, scenario=study.expansion_year)
+    for project in table.candidates:
+        assert gridsim.run_ac(project.apply(net), enforce_q_limits=True).converged, project.id
+
+
+def test_substation_reinforcement_is_one_more_circuit_on_the_map_line():
+    """Sofia West–Niš 2 second circuit on the substation model: L14699 with two circuits
+    and twice the rating; the cached scenario network is left as it was."""
+    base = runner.case_network(SUBSTATION, "2026")
+    net = runner.case_network(SUBSTATION, "2026", "sofia_nis_2")
+    assert base.line.parallel["L14699"] == 1.0 and net.line.parallel["L14699"] == 2.0
+    assert net.line.rate_mva["L14699"] == pytest.approx(2 * base.line.rate_mva["L14699"])
+    assert runner.case_network(SUBSTATION, "2026").line.parallel["L14699"] == 1.0
+    package = runner.case_network(SUBSTATION, "2032", cases.PACKAGE_KEY)
+    assert package.hvdc.in_service[["DC_BLACKSEA_2", "DC_BLACKSEA_3"]].all()
+    assert package.line.parallel[["L14699", "L14722"]].tolist() == [2.0, 2.0]
+
+
+def test_substation_sites_are_scenarios_each_with_its_own_ttc():
+    """The substation model's winter peaks have no Niš plant, so every site's scenario
+    gets its own N-0 and N-1 TTC to Serbia (none is the headline's)."""
+    study = cases.CORRIDOR_SUBSTATION
+    tasks = job._tasks(str(SUBSTATION), study, quick=False)
+    sites = {(t.scenario, t.n_1) for t in tasks if t.kind == "ttc" and t.site}
+    expected = {
+        (f"{year}_nis_{key}", n_1)
+        for year in study.nis_years
+        for key in ("krusce", "trupale", "niskabanja")
+        for n_1 in (False, True)
+    }
+    assert sites == expected
+    assert all(t.sink == "RS" for t in tasks if t.site and t.kind == "ttc")
+
+
+def test_substation_site_row_equals_a_direct_power_flow():
+    """A Niš site's losses and connection loading (the more loaded half of the in-out)."""
+    task = runner.Task("site", "2030_nis_trupale", "2030", site="trupale")
+    row = runner.evaluate(task, str(SUBSTATION))["row"]
+    net = gridsim.load_network(SUBSTATION, scenario="2030_nis_trupale")
+    res = gridsim.run_ac(net, enforce_q_limits=True)
+    losses = float(res.line.pl_mw.sum() + res.trafo.pl_mw.sum() + res.hvdc.pl_mw.sum())
+    assert abs(row["losses_mw"] - losses) <= 1e-6  # MW
+    halves = res.line.loading_percent[["L4236_trupale_from", "L4236_trupale_to"]]
+    assert row["connection_loading_percent"] == pytest.approx(halves.max(), abs=1e-9)
+    assert halves.min() < halves.max() - 1.0  # the halves differ: the max is the one taken

@@ -31,7 +31,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--network",
         metavar="FILE",
-        help="corridor network file (default: the bundled networks/caspian_eu.yaml)",
+        help="corridor network file, a model with study cases: networks/caspian_eu.yaml "
+        "(the default, bundled) or networks/corridor_substation.yaml (substation level)",
     )
     p.add_argument(
         "--quick",
@@ -50,7 +51,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """Run the command; returns the exit status."""
-    from gridsim.study import run_study
+    from gridsim.study import cases, run_study
 
     check_out_dir(args.out)
     if args.network is not None:
@@ -62,6 +63,7 @@ def run(args) -> int:
                 "scenarios (like networks/caspian_eu.yaml), not a "
                 f"{Path(args.network).suffix or 'suffix-less'} file"
             )
+        cases.for_network(args.network)  # case data for this model, before anything runs
     result = run_study(
         args.network,
         args.out,

@@ -271,7 +271,7 @@ equivalent network's data; the TTC's search tolerance of 10 MW) and its unit in 
 def site_bars(sites: pd.DataFrame, path: str | os.PathLike) -> None:
     """Per metric of :data:`NIS_METRICS` with a value (an N-1 TTC that is nowhere defined
     is left out): each site's difference from the base site
-    (the first, Kruševac) per year, with the band the model cannot resolve shaded, so
+    (the table's first) per year, with the band the model cannot resolve shaded, so
     what differs shows and what does not is plain.
 
     Parameters
@@ -286,8 +286,8 @@ def site_bars(sites: pd.DataFrame, path: str | os.PathLike) -> None:
     plt = _plt()
     panels = [m for m in NIS_METRICS if m[0] in sites and sites[m[0]].notna().any()]
     years = list(dict.fromkeys(sites.year))
-    base_key = cases.NIS_SITES[0].key
-    others = [s for s in cases.NIS_SITES[1:] if s.key in set(sites.site)]
+    labels = dict(zip(sites.site, sites.site_label, strict=True))
+    base_key, *others = labels
     base = sites[sites.site == base_key].set_index("year").reindex(years)
     fig, axes = plt.subplots(
         1, len(panels), figsize=(4.1 * len(panels), 4.0), dpi=100, squeeze=False
@@ -298,10 +298,10 @@ def site_bars(sites: pd.DataFrame, path: str | os.PathLike) -> None:
         ax.axhspan(-res, res, color="0.85", zorder=0, label=f"±{res:g}: not resolved")
         ax.axhline(0.0, color="k", lw=0.8)
         for k, site in enumerate(others):
-            s = sites[sites.site == site.key].set_index("year").reindex(years)
+            s = sites[sites.site == site].set_index("year").reindex(years)
             diff = s[col].to_numpy(dtype=float) - base[col].to_numpy(dtype=float)
             x = np.arange(len(years)) + (k - (len(others) - 1) / 2) * width
-            ax.bar(x, diff, width, color=f"C{k}", label=site.label, zorder=2)
+            ax.bar(x, diff, width, color=f"C{k}", label=labels[site], zorder=2)
             for xi, d in zip(x, diff, strict=True):
                 if np.isfinite(d):
                     ax.annotate(
@@ -319,7 +319,7 @@ def site_bars(sites: pd.DataFrame, path: str | os.PathLike) -> None:
             for y, v in zip(years, base[col].to_numpy(dtype=float), strict=True)
         ]
         ax.set_xticks(range(len(years)), ticks, fontsize=8)
-        ax.set_title(f"{name}\nminus {cases.NIS_SITES[0].label}", fontsize=9)
+        ax.set_title(f"{name}\nminus {labels[base_key]}", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         ax.margins(y=0.25)
     axes[0][0].legend(fontsize=7, loc="best")
@@ -336,16 +336,13 @@ def case_label(row) -> str:
     """``2030, AZ → RS, N-1`` and the case's reinforcement, route and site, as the
     report names them."""
     text = f"{row['year']}, {cases.SOURCE} → {row['sink']}, {'N-1' if row['n_1'] else 'N-0'}"
-    labels = {r.key: r.label for r in cases.REINFORCEMENTS}
-    labels[cases.PACKAGE_KEY] = cases.PACKAGE_LABEL
+    labels = cases.labels()
     if row["case"] in labels:
         text += f", {labels[row['case']]}"
-    route = next((r.label for r in cases.ROUTES if r.key == row["route"]), None)
-    if route:
-        text += f", via {route}"
-    site = next((s.label for s in cases.NIS_SITES if s.key == row["site"]), None)
-    if site:
-        text += f", Niš plant at {site}"
+    if row["route"] in labels:
+        text += f", via {labels[row['route']]}"
+    if row["site"] in labels:
+        text += f", Niš plant at {labels[row['site']]}"
     return text
 
 

@@ -92,9 +92,9 @@ class StudyResult:
     seconds: float
 
 
-def _tasks(path: str, quick: bool) -> list[Task]:
-    years = cases.QUICK_YEARS if quick else cases.YEARS
-    only = cases.QUICK_REINFORCEMENTS if quick else None
+def _tasks(path: str, study: cases.StudyCases, quick: bool) -> list[Task]:
+    years = study.quick_years if quick else study.years
+    only = study.quick_reinforcements if quick else None
     tasks: list[Task] = []
     for year in years:
         for sink in cases.SINKS:
@@ -102,7 +102,7 @@ def _tasks(path: str, quick: bool) -> list[Task]:
             tasks.append(Task("ttc", year, year, sink, True, weight=WEIGHTS["n1"]))
             net = _scenario_network(path, year)
             joining = joining_links(net, sink)
-            for route in cases.ROUTES:
+            for route in study.routes:
                 mine = [link for link in route.links if link in joining]
                 if mine and len(mine) < len(joining):  # else the same as "all"
                     for n_1 in (False, True):
@@ -117,7 +117,7 @@ def _tasks(path: str, quick: bool) -> list[Task]:
                                 weight=WEIGHTS["n1" if n_1 else "n0"],
                             )
                         )
-            keys = [r.key for r in reinforcements_of(year, only)]
+            keys = [r.key for r in reinforcements_of(study, year, only)]
             if not quick:
                 keys.append(cases.PACKAGE_KEY)
             for key in keys:
@@ -133,12 +133,12 @@ def _tasks(path: str, quick: bool) -> list[Task]:
                             weight=WEIGHTS["n1_reinforced" if n_1 else "n0"],
                         )
                     )
-    site_years = cases.NIS_YEARS[:1] if quick else cases.NIS_YEARS
+    site_years = study.nis_years[:1] if quick else study.nis_years
     for year in site_years:
-        for site in cases.NIS_SITES:
-            scen = year + site.suffix
+        for site in study.nis_sites:
+            scen = study.site_scenario(site, year)
             tasks.append(Task("site", scen, year, site=site.key, weight=WEIGHTS["site"]))
-            if not quick and site.suffix:  # the base site's TTCs are the headline ones
+            if not quick and scen != year:  # a site of the year's scenario: the headline
                 for n_1 in (False, True):
                     tasks.append(
                         Task(
@@ -154,11 +154,11 @@ def _tasks(path: str, quick: bool) -> list[Task]:
     return tasks
 
 
-def _warm_up(path: str) -> None:
+def _warm_up(path: str, year: str) -> None:
     from gridsim.analysis.contingency import ac_outage
     from gridsim.analysis.powerflow import run_ac
 
-    net = _scenario_network(path, cases.YEARS[0]).copy()
+    net = _scenario_network(path, year).copy()
     res = run_ac(net, enforce_q_limits=True)
     line = net.line.index[net.line.in_service.to_numpy(dtype=bool)][0]
     if res.converged:
@@ -199,8 +199,7 @@ def _task_label(task: Task) -> str:
     """``2030, AZ → RS, N-1, via Black Sea cables → Romania``: what the bar says."""
     row = dataclasses.asdict(task)
     if task.kind == "site":
-        site = next(s.label for s in cases.NIS_SITES if s.key == task.site)
-        return f"{task.year}, Niš plant at {site}"
+        return f"{task.year}, Niš plant at {cases.labels()[task.site]}"
     text = figures.case_label(row)
     return text + ", export curve" if task.kind == "curve" else text
 
@@ -466,16 +465,18 @@ def _progress_bar(tasks: list[Task], n_limits: int, progress: bool):
     )
 
 
-def _pool(workers: int, path: Path, only):
+def _pool(workers: int, path: Path, only, scenarios):
     """Worker processes (spawned: a parent that ran OpenMP-threaded kernels cannot fork
-    safely), or a null context giving None for one worker."""
+    safely), handed the parent's networks of ``scenarios`` (read once, here), or a null
+    context giving None for one worker."""
     if workers <= 1:
         return contextlib.nullcontext(None)
+    networks = {(str(path), s): _scenario_network(str(path), s) for s in scenarios}
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(str(path), only),
+        initargs=(str(path), only, networks),
     )
 
 
@@ -542,7 +543,9 @@ def _frame(parts: list) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def _assemble(tasks: list[Task], results: list[dict], quick: bool) -> dict[str, pd.DataFrame]:
+def _assemble(
+    tasks: list[Task], results: list[dict], study: cases.StudyCases
+) -> dict[str, pd.DataFrame]:
     rows = pd.DataFrame([r["row"] for r in results])
     for col in ("site", "case", "route"):
         rows[col] = rows[col].fillna("")
@@ -557,7 +560,7 @@ def _assemble(tasks: list[Task], results: list[dict], quick: bool) -> dict[str, 
     # routes: the overall figure next to each forced route
     routes = ttc[(ttc.route != "all") | is_headline]
     routes = routes[(routes.case == BASE_CASE) & (routes.site == "")]
-    labels = {r.key: r.label for r in cases.ROUTES} | {"all": "all routes (default allocation)"}
+    labels = {r.key: r.label for r in study.routes} | {"all": "all routes (default allocation)"}
     routes = routes.assign(route_label=routes.route.map(labels))
     routes = routes.reset_index(drop=True)
     # reinforcements: gain against the same year, sink and N-0/N-1 without them
@@ -567,17 +570,19 @@ def _assemble(tasks: list[Task], results: list[dict], quick: bool) -> dict[str, 
     key = pd.MultiIndex.from_frame(rein[["year", "sink", "n_1"]])
     rein["base_ttc_mw"] = base.reindex(key).to_numpy()
     rein["gain_mw"] = rein.ttc_mw - rein.base_ttc_mw
-    rlabel = {r.key: r.label for r in cases.REINFORCEMENTS} | {
+    rlabel = {r.key: r.label for r in study.reinforcements} | {
         cases.PACKAGE_KEY: cases.PACKAGE_LABEL
     }
-    rnote = {r.key: r.note for r in cases.REINFORCEMENTS}
+    rnote = {r.key: r.note for r in study.reinforcements}
     rein["reinforcement"] = rein.case.map(rlabel)
     rein["note"] = rein.case.map(rnote).fillna("")
     order = {k: i for i, k in enumerate(list(rlabel))}
     rein = rein.iloc[np.argsort(rein.case.map(order).to_numpy(), kind="stable")]
     rein = rein.reset_index(drop=True)
-    # Niš sites: power flow figures plus the N-1 TTC to RS (the base site's is the headline)
+    # Niš sites: power flow figures plus the N-1 TTC to RS (a site of the year's scenario:
+    # the headline's)
     sites = rows[rows.kind == "site"].dropna(axis=1, how="all").drop(columns="kind")
+    in_year = [s.key for s in study.nis_sites if s.scenario == "{year}"]
     if len(sites):
         for n_1, col in ((False, "ttc_n0_rs_mw"), (True, "ttc_n1_rs_mw")):
             t = ttc[
@@ -586,7 +591,7 @@ def _assemble(tasks: list[Task], results: list[dict], quick: bool) -> dict[str, 
                 & (ttc.route == "all")
                 & (ttc.case == BASE_CASE)
             ]
-            t = t.assign(site=t.site.replace("", cases.NIS_SITES[0].key))
+            t = t.assign(site=t.site.replace("", in_year[0] if in_year else ""))
             m = t.set_index(["year", "site"]).ttc_mw
             sites[col] = m.reindex(pd.MultiIndex.from_frame(sites[["year", "site"]])).to_numpy()
         sites = sites.drop(columns=[c for c in ("case", "route") if c in sites.columns])
@@ -624,26 +629,26 @@ def _assemble(tasks: list[Task], results: list[dict], quick: bool) -> dict[str, 
     return tables
 
 
-def _expansion(path: str, candidates: Path) -> pd.DataFrame:
-    """The least-cost expansion path to each export target of
-    :data:`cases.EXPANSION_TARGETS_MW`, per sink, in :data:`cases.EXPANSION_YEAR`."""
+def _expansion(path: str, study: cases.StudyCases, candidates: Path) -> pd.DataFrame:
+    """The least-cost expansion path to each export target of the study, per sink, in its
+    expansion year."""
     from gridsim.analysis.expansion import expansion_path
 
-    net = _scenario_network(path, cases.EXPANSION_YEAR)
+    net = _scenario_network(path, study.expansion_year)
     parts = []
     for sink in cases.SINKS:
         result = expansion_path(
             net,
             cases.SOURCE,
             sink,
-            cases.EXPANSION_TARGETS_MW,
+            study.expansion_targets_mw,
             candidates,
-            year=int(cases.EXPANSION_YEAR),
+            year=int(study.expansion_year),
             assume_monotone=True,
         )
         table = result.table.reset_index()
         table.insert(0, "sink", sink)
-        table.insert(0, "year", cases.EXPANSION_YEAR)
+        table.insert(0, "year", study.expansion_year)
         parts.append(table)
     return pd.concat(parts, ignore_index=True)
 
@@ -678,8 +683,9 @@ def run_study(
     Parameters
     ----------
     path : path-like, optional
-        The corridor network (default: the bundled ``networks/caspian_eu.yaml``, see
-        :func:`default_network`).
+        The corridor network, a model with case data
+        (:data:`gridsim.study.cases.MODELS`; default: the bundled
+        ``networks/caspian_eu.yaml``, see :func:`default_network`).
     out_dir : path-like
         Report folder: a new or empty folder, or an earlier report (a folder holding
         only what gridsim wrote, listed by its ``.gridsim-output`` marker), checked before
@@ -687,7 +693,8 @@ def run_study(
         to a temporary folder beside it first, so an interrupted run leaves no half
         report); nothing else is touched.
     quick : bool
-        A reduced case set (2026 only, one reinforcement, one year of sites) for tests.
+        A reduced case set (the model's quick years and reinforcements, one year of
+        sites) for tests.
     progress : bool
         A progress bar on stderr.
     workers : int, optional
@@ -702,7 +709,8 @@ def run_study(
     Raises
     ------
     GridsimError
-        When ``out_dir`` holds anything gridsim did not write, or cannot be written.
+        When ``out_dir`` holds anything gridsim did not write, or cannot be written, or
+        the network has no case data.
     """
     from gridsim.cli._common import check_out_dir, mark_out_dir
 
@@ -711,6 +719,7 @@ def run_study(
     path = Path(path) if path is not None else default_network()
     if not path.is_file():
         raise GridsimError(f"{path}: no such network file")
+    study = cases.for_network(path)
     out_dir = Path(out_dir)
     target = Path(os.path.abspath(out_dir))
     workers = workers or max(1, min(2, os.cpu_count() or 1))
@@ -720,7 +729,7 @@ def run_study(
         + ')"'
     )
     started = _dt.datetime.now(_dt.UTC)
-    for year in cases.YEARS:  # fail early, naming the file, on a bad network
+    for year in study.years:  # fail early, naming the file, on a bad network
         _scenario_network(str(path), year)
     tmp = _beside(target, "tmp")
     try:
@@ -733,21 +742,25 @@ def run_study(
         fig_dir, data_dir = tmp / "figures", tmp / "data"
         fig_dir.mkdir()
         data_dir.mkdir()
-        only = cases.QUICK_REINFORCEMENTS if quick else None
-        tasks = _tasks(str(path), quick)
+        only = study.quick_reinforcements if quick else None
+        tasks = _tasks(str(path), study, quick)
         if workers > 1:  # compile the kernels once (disk cache) before the workers start
-            _warm_up(str(path))
-        n_limits = len(cases.QUICK_YEARS if quick else cases.YEARS) * len(cases.SINKS)
-        with _progress_bar(tasks, n_limits, progress) as bar, _pool(workers, path, only) as pool:
+            _warm_up(str(path), study.years[0])
+        n_limits = len(study.quick_years if quick else study.years) * len(cases.SINKS)
+        scenarios = dict.fromkeys(t.scenario for t in tasks)
+        with (
+            _progress_bar(tasks, n_limits, progress) as bar,
+            _pool(workers, path, only, scenarios) as pool,
+        ):
             results = _evaluate_all(tasks, str(path), only, pool, bar)
-            tables = _assemble(tasks, results, quick)
+            tables = _assemble(tasks, results, study)
             limits = _run(_limit_calls(tables, str(path), fig_dir), pool, bar)
         n1_curve = _frame([r["curve"] for r in limits])
         tables["export_curve_n1"] = n1_curve
         candidates = path.with_name(path.stem + cases.CANDIDATES_SUFFIX)
         if not quick and candidates.is_file():
-            _say(progress, f"expansion path {cases.EXPANSION_YEAR} ({candidates.name})")
-            tables["expansion"] = _expansion(str(path), candidates)
+            _say(progress, f"expansion path {study.expansion_year} ({candidates.name})")
+            tables["expansion"] = _expansion(str(path), study, candidates)
         years = list(dict.fromkeys(tables["headline"].year))
         _say(progress, "drawing the figures")
         for year in years:
@@ -793,6 +806,7 @@ def run_study(
             "command": command,
             "started_utc": started.isoformat(timespec="seconds"),
             "network_file": str(path),
+            "model": study.model,
             "network_sha256": hashlib.sha256(network_bytes).hexdigest(),
             "quick": quick,
             "workers": workers,
@@ -802,7 +816,7 @@ def run_study(
         }
         _say(progress, "writing the report")
         names = _names(str(path), years)
-        report.write(tmp, tables, meta, _map_data(limits), names)
+        report.write(tmp, tables, meta, _map_data(limits), names, study)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
         mark_out_dir(tmp, command)
         check_out_dir(out_dir, None)  # again: something may have been put there meanwhile

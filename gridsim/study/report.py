@@ -84,12 +84,6 @@ NOT_DEFINED = "not defined: base case cannot be secured"
 """The status of an N-1 row whose base case cannot be secured
 (:func:`gridsim.analysis.ttc.n1_ttc`)."""
 
-SUBSTATION_MODEL = (
-    "the substation-level model being built (issue 19: busbars and the Turkish and Balkan "
-    "equivalents opened up, generators within their ratings, reactive compensation)"
-)
-"""What would let the base case be secured, so that the N-1 TTC is defined."""
-
 
 def _residual(text, names: dict | None = None) -> str:
     """A row's ``worst_residual`` in words, elements by name: ``"thermal line L_X after
@@ -187,8 +181,8 @@ def _n1_answer(n1s: dict, names: dict) -> str:
     return "; ".join(f"to {_to(sink)} {text}" for sink, text in texts.items())
 
 
-def _answer_today(head: pd.DataFrame, names: dict) -> str:
-    year = cases.YEARS[0]
+def _answer_today(head: pd.DataFrame, names: dict, study: cases.StudyCases) -> str:
+    year = study.years[0]
     q = f"**Can Azerbaijan export {TARGET_2026_MW / 1000:g} GW to Serbia / the EU in {year}?** "
     if not (head.year == year).any():
         return q + "Not computed in this run."
@@ -208,12 +202,14 @@ def _answer_today(head: pd.DataFrame, names: dict) -> str:
         f"outage (N-1): {_n1_answer(n1s, names)}."
     )
     if any(r.status == NOT_DEFINED for r in n1s.values()):
-        text += f" It becomes defined once the base case can be secured: with {SUBSTATION_MODEL}."
+        text += f" It becomes defined once the base case can be secured: with {study.n1_note}."
     return text + f" Confidence: ±{SIGNIFICANT_MW:.0f} MW (search tolerance); nothing set aside."
 
 
-def _answer_routes(head: pd.DataFrame, routes: pd.DataFrame, names: dict) -> str:
-    years = [y for y in dict.fromkeys(head.year) if y != cases.YEARS[0]]
+def _answer_routes(
+    head: pd.DataFrame, routes: pd.DataFrame, names: dict, study: cases.StudyCases
+) -> str:
+    years = [y for y in dict.fromkeys(head.year) if y != study.years[0]]
     q = (
         f"**{' and '.join(years) or 'Later years'}: how much of the planned +8 GW can "
         "leave, per route?** "
@@ -322,7 +318,7 @@ _BETTER = {
 def nis_verdict(sites: pd.DataFrame) -> tuple[str, list[str]]:
     """The recommended Niš site (its label) and the deciding differences.
 
-    A site beats the base site (the first of :data:`gridsim.study.cases.NIS_SITES`) on a
+    A site beats the base site (the table's first) on a
     metric of :data:`gridsim.study.figures.NIS_METRICS` in a year when it is better by
     more than the metric's resolution; the site with the most such wins less losses is
     recommended, the base site when none differs by more than the model resolves
@@ -331,7 +327,8 @@ def nis_verdict(sites: pd.DataFrame) -> tuple[str, list[str]]:
     Parameters
     ----------
     sites : DataFrame
-        ``data/nis_sites`` (``year``, ``site`` and the metric columns).
+        ``data/nis_sites`` (``year``, ``site``, ``site_label`` and the metric columns;
+        sites in the study's order).
 
     Returns
     -------
@@ -339,11 +336,12 @@ def nis_verdict(sites: pd.DataFrame) -> tuple[str, list[str]]:
     deciding : list of str
         ``"<metric> <difference> in <year> (better|worse)"``.
     """
-    base = cases.NIS_SITES[0]
-    b = sites[sites.site == base.key].set_index("year")
-    best, best_score, deciding = base.label, 0, []
-    for site in cases.NIS_SITES[1:]:
-        s = sites[sites.site == site.key].set_index("year")
+    labels = dict(zip(sites.site, sites.site_label, strict=True))
+    base, *others = labels
+    b = sites[sites.site == base].set_index("year")
+    best, best_score, deciding = labels[base], 0, []
+    for site in others:
+        s = sites[sites.site == site].set_index("year")
         score, found = 0, []
         for col, name, res, _ in figures.NIS_METRICS:
             if col not in sites.columns:
@@ -355,9 +353,9 @@ def nis_verdict(sites: pd.DataFrame) -> tuple[str, list[str]]:
                     score += 1 if win else -1
                     found.append(f"{name} {d:+,.1f} in {year} ({'better' if win else 'worse'})")
         if score > best_score:
-            best, best_score, deciding = site.label, score, found
+            best, best_score, deciding = labels[site], score, found
         elif not deciding and found:
-            deciding = [f"{site.label}: " + "; ".join(found)]
+            deciding = [f"{labels[site]}: " + "; ".join(found)]
     return best, deciding
 
 
@@ -382,7 +380,9 @@ def _answer_nis(sites: pd.DataFrame) -> str:
     return q + f"**{best}**: " + "; ".join(deciding) + f" (resolution: {res})."
 
 
-def first_screen(tables: dict, names: dict, expansion: pd.DataFrame | None) -> list[str]:
+def first_screen(
+    tables: dict, names: dict, expansion: pd.DataFrame | None, study: cases.StudyCases
+) -> list[str]:
     """The four answers in a planner's words: the report's first Markdown lines.
 
     Parameters
@@ -393,6 +393,8 @@ def first_screen(tables: dict, names: dict, expansion: pd.DataFrame | None) -> l
         ``"line L_X"`` -> the element's name (ids where missing).
     expansion : DataFrame or None
         The expansion path (:func:`read_expansion`).
+    study : StudyCases
+        The model's case data.
 
     Returns
     -------
@@ -400,8 +402,8 @@ def first_screen(tables: dict, names: dict, expansion: pd.DataFrame | None) -> l
     """
     head = tables["headline"]
     return [
-        "1. " + _answer_today(head, names),
-        "2. " + _answer_routes(head, tables["routes"], names),
+        "1. " + _answer_today(head, names, study),
+        "2. " + _answer_routes(head, tables["routes"], names, study),
         "3. " + _answer_expansion(expansion),
         "4. " + _answer_nis(tables["nis_sites"]),
         "",
@@ -484,7 +486,12 @@ MAP_MARKER = (
 
 
 def _markdown(
-    tables: dict, meta: dict, figures: list[str], names: dict, expansion: pd.DataFrame | None
+    tables: dict,
+    meta: dict,
+    figures: list[str],
+    names: dict,
+    expansion: pd.DataFrame | None,
+    study: cases.StudyCases,
 ) -> str:
     head = tables["headline"]
     v = meta["versions"]
@@ -493,7 +500,7 @@ def _markdown(
     lines = [
         "# Azerbaijan → Serbia / EU export capability: the gridsim study",
         "",
-        *first_screen(tables, names, expansion),
+        *first_screen(tables, names, expansion, study),
         f"*Run {meta['started_utc']}, {meta['cases']} cases"
         + (" (**quick**: reduced case set)" if meta["quick"] else "")
         + f"; network `{Path(meta['network_file']).name}`. Export = scheduled + transfer "
@@ -533,14 +540,13 @@ def _markdown(
         "",
         "## Known limits",
         "",
-        "- The grid is a 100-bus equivalent: neighbouring systems are lumped, so flows "
-        "on individual lines are indicative; differences below the search tolerance "
+        f"- {study.description}; differences below the search tolerance "
         f"({SIGNIFICANT_MW:.0f} MW) are not findings.",
         *(
             [
                 f"- The N-1 TTC is not defined in {undefined} of {len(n1)} N-1 cases: their "
                 "base case breaks limits after single outages before any export and cannot "
-                f"be secured. It becomes defined with {SUBSTATION_MODEL}."
+                f"be secured. It becomes defined with {study.n1_note}."
             ]
             if undefined
             else []
@@ -689,7 +695,7 @@ def _markdown(
         f"- {r.label}: {r.note}; edits "
         + ", ".join(f"`{e} {i}.{f}={v}`" for e, i, f, v in r.edits)
         + (f"; forwards {r.forward[0]}→{r.forward[1]} over {r.forward[2]}" if r.forward else "")
-        for r in cases.REINFORCEMENTS
+        for r in study.reinforcements
     ]
     lines += [
         "What each reinforcement changes:",
@@ -713,7 +719,7 @@ def _markdown(
     lines += ["## 4. Niš plant site comparison", ""]
     if len(sites):
         lines += [
-            "The 500 MW Niš CCGT (dispatched at 350 MW) at each candidate site, with the "
+            "The 500 MW Niš CCGT at each candidate site (its scenario's dispatch), with the "
             "scenario's scheduled export and no transfer added: total losses (AC and HVDC), "
             "the most loaded Serbian line, and an AC N-1 over every line and transformer "
             "(worst post-outage loading; margin = 100 % − worst loading). The last column "
@@ -967,6 +973,7 @@ def write(
     meta: dict,
     map_data: dict | None = None,
     names: dict | None = None,
+    study: cases.StudyCases | None = None,
 ) -> None:
     """Write ``out/report.md`` and the self-contained ``out/report.html``.
 
@@ -982,12 +989,15 @@ def write(
         without cases.
     names : dict, optional
         ``"element id"`` -> the element's name, for the text (ids where missing).
+    study : StudyCases, optional
+        The model's case data (default: that of ``meta["network_file"]``).
     """
     import markdown
 
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
     expansion = read_expansion(out)
-    text = _markdown(tables, meta, figures, names or {}, expansion)
+    study = study or cases.for_network(meta["network_file"])
+    text = _markdown(tables, meta, figures, names or {}, expansion, study)
     (out / "report.md").write_text(text, encoding="utf-8")
     body = markdown.markdown(text, extensions=["tables", "fenced_code"])
     marker = markdown.markdown(MAP_MARKER)

@@ -11,7 +11,6 @@ and :func:`gridsim.ac_contingency`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import pandas as pd
 
 from gridsim.analysis.contingency import ac_contingency, contingency_summary
 from gridsim.analysis.powerflow import run_ac
+from gridsim.analysis.sweep.params import parse_parameter, set_field
 from gridsim.analysis.transfer import (
     VOLTAGE_STABILITY,
     TransferError,
@@ -54,14 +54,24 @@ class Task:
     weight: float = 1.0  # expected cost, for scheduling
 
 
-@functools.lru_cache(maxsize=16)
+_NETWORKS: dict[tuple[str, str], Network] = {}
+"""Scenario networks read in this process (or handed over by the parent), by path and
+scenario: each is read once and copied for every case."""
+
+
 def _scenario_network(path: str, scenario: str) -> Network:
-    return load_network(path, scenario=scenario)
+    key = (path, scenario)
+    if key not in _NETWORKS:
+        _NETWORKS[key] = load_network(path, scenario=scenario)
+    return _NETWORKS[key]
 
 
-def reinforcements_of(year: str, only: tuple[str, ...] | None = None) -> list:
-    """The reinforcements studied in ``year`` (restricted to the keys in ``only``)."""
-    return [r for r in cases.REINFORCEMENTS if year in r.years and (only is None or r.key in only)]
+def reinforcements_of(
+    study: cases.StudyCases, year: str, only: tuple[str, ...] | None = None
+) -> list:
+    """The reinforcements of ``study`` studied in ``year`` (restricted to the keys in
+    ``only``)."""
+    return [r for r in study.reinforcements if year in r.years and (only is None or r.key in only)]
 
 
 def case_network(
@@ -76,13 +86,13 @@ def case_network(
     Parameters
     ----------
     path : path-like
-        The corridor network file.
+        The corridor network file (a model of :data:`gridsim.study.cases.MODELS`).
     scenario : str
-        Scenario name (``"2032"``, ``"2030-trupale"``, ...).
+        Scenario name (``"2032"``, ``"2030_nis_trupale"``, ...).
     case : str
-        ``"base"``, a reinforcement key of :data:`gridsim.study.cases.REINFORCEMENTS`,
-        or ``"package"`` (every reinforcement studied in the scenario's year, restricted
-        to ``only`` when given).
+        ``"base"``, a reinforcement key of the model's
+        :class:`~gridsim.study.cases.StudyCases`, or ``"package"`` (every reinforcement
+        studied in the scenario's year, restricted to ``only`` when given).
     only : tuple of str, optional
         Reinforcement keys the package is made of (``--quick`` uses fewer).
 
@@ -94,16 +104,18 @@ def case_network(
     net = _scenario_network(str(path), scenario).copy()
     if case == BASE_CASE:
         return net
-    year = scenario.split("-")[0]
+    study = cases.for_network(path)
+    year = str(net.scenario_info["year"])
     if case == cases.PACKAGE_KEY:
-        chosen = reinforcements_of(year, only)
+        chosen = reinforcements_of(study, year, only)
     else:
-        chosen = [r for r in cases.REINFORCEMENTS if r.key == case]
+        chosen = [r for r in study.reinforcements if r.key == case]
         if not chosen:
             raise GridsimError(f"study: unknown reinforcement {case!r}")
     for r in chosen:
         for element, eid, field, value in r.edits:
-            net.set(element, eid, field, value)
+            p = parse_parameter(net, f"{element}:{eid}:{field}", [value])
+            set_field(net, p, p.values[0])
     for r in chosen:
         if r.forward is not None:
             net = _forward(net, *r.forward)
@@ -129,7 +141,7 @@ def route_shares(net: Network, sink: str, route: str) -> dict | None:
     """
     if route == "all":
         return None
-    r = next(x for x in cases.ROUTES if x.key == route)
+    r = next(x for x in cases.for_network(net.source).routes if x.key == route)
     joining = joining_links(net, sink)
     return {link: 1.0 for link in r.links if link in joining}
 
@@ -371,7 +383,7 @@ def _run_curve(path: str, task: Task) -> dict:
 
 def _run_site(path: str, task: Task) -> dict:
     """Losses, loadings and N-1 margins of one Niš plant site (no transfer added)."""
-    site = next(s for s in cases.NIS_SITES if s.key == task.site)
+    site = next(s for s in cases.for_network(path).nis_sites if s.key == task.site)
     net = case_network(path, task.scenario)
     res = run_ac(net, enforce_q_limits=True)
     if not res.converged:
@@ -402,7 +414,7 @@ def _run_site(path: str, task: Task) -> dict:
         "max_loading_branch": " ".join(map(str, br.idxmax())),
         "max_loading_rs_percent": float(rs_loading.max()),
         "max_loading_rs_line": str(rs_loading.idxmax()),
-        "connection_loading_percent": float(res.line.loading_percent[site.line]),
+        "connection_loading_percent": float(res.line.loading_percent[list(site.lines)].max()),
         "n1_worst_loading_percent": float(worst.max_loading_percent)
         if worst is not None
         else np.nan,
@@ -426,9 +438,12 @@ _PATH: str | None = None
 _ONLY: tuple[str, ...] | None = None
 
 
-def _init_worker(path: str, only) -> None:
+def _init_worker(path: str, only, networks: dict) -> None:
+    """A worker's start: the study's file and reinforcements, and the scenario networks
+    the parent has read and compiled (so no worker reads the file again)."""
     global _PATH, _ONLY
     _PATH, _ONLY = path, only
+    _NETWORKS.update(networks)
 
 
 def evaluate(task: Task, path: str | None = None, only=None) -> dict:
