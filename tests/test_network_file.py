@@ -328,3 +328,30 @@ def test_a_file_parsed_once_is_read_again_when_it_changes(tmp_path):
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))  # a coarse clock
     assert gridsim.load_network(path).load.p_mw["D"] == 310.0
+
+
+def test_a_file_is_checked_once_and_each_load_is_its_own(tmp_path, monkeypatch):
+    """Loading one file's scenarios one by one checks its records and scenarios once
+    (the checked tables are kept with the parsed file); each load is a fresh network,
+    so changing one changes neither the next load nor the file's checks, and a broken
+    edit of the file is caught on the next load."""
+    import gridsim.io.network_file as nf
+
+    path = tmp_path / "net.yaml"
+    text = GOOD + "groups: {G: [A]}\nscenarios:\n  heavy: {scale: {load: 2.0}}\n"
+    path.write_text(text)
+    calls = []
+    check = nf._check_scenario
+    monkeypatch.setattr(nf, "_check_scenario", lambda *a: calls.append(a[0]) or check(*a))
+    first = gridsim.load_network(path, scenario="heavy")
+    first.load.loc["D", "p_mw"] = 1.0
+    first.groups["G"].append("B")
+    second = gridsim.load_network(path)
+    assert calls == ["heavy"]  # checked on the first load only
+    assert second.load.p_mw["D"] == 300.0 and second.groups == {"G": ["A"]}
+    assert gridsim.load_network(path, scenario="heavy").load.p_mw["D"] == 600.0
+    path.write_text(text.replace("p_mw: 300", "p_mw: -300x"))
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    with pytest.raises(gridsim.InvalidNetworkError, match="p_mw"):
+        gridsim.load_network(path)

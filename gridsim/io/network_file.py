@@ -104,6 +104,7 @@ block are kept on the network as ``network.scenario``, ``network.scenario_info``
 
 from __future__ import annotations
 
+import copy
 import datetime
 import math
 import os
@@ -179,7 +180,68 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
         problem; nothing is half-loaded.
     """
     src = str(path)
-    data = _read_network_yaml(Path(path))
+    data, tables, groups, scenarios, default = _checked_file(Path(path), src)
+    chosen = scenario if scenario is not None else default
+    info = None
+    if chosen is not None:
+        chosen = str(chosen)
+        if chosen not in scenarios:
+            raise InvalidNetworkError(
+                f"scenario {shown(chosen)} is not defined "
+                f"(scenarios: {_listed(scenarios) or 'none'})",
+                src,
+            )
+        tables = _apply_scenario(chosen, scenarios[chosen], tables, src)
+        spec = scenarios[chosen]
+        info = {
+            "name": chosen,
+            "year": spec.get("year"),
+            "description": str(spec.get("description", "")),
+        }
+    else:
+        tables = {e: [dict(r) for r in recs] for e, recs in tables.items()}
+    faces = tables.pop("interface", [])
+    net = Network(
+        tables,
+        sn_mva=_number(data.get("sn_mva", 100.0), "sn_mva", src),
+        f_hz=_number(data.get("f_hz", 50.0), "f_hz", src),
+        trafo_model=str(data.get("trafo_model", "t")),
+        name=str(data.get("name", Path(path).stem)),
+        source=src,
+    )
+    validate_interfaces(net, faces)
+    net.interfaces = [
+        {
+            "id": rec["id"],
+            "members": [(m["element"], m["id"], m["direction"]) for m in rec["members"]],
+            "limit_mw": float(rec["limit_mw"]),
+            "kind": rec.get("kind", "ntc"),
+            "source": str(rec.get("source", "")),
+        }
+        for rec in faces
+        if rec.get("in_service", True) is not False
+    ]
+    net.groups = copy.deepcopy(groups)
+    net.scenario = chosen
+    net.scenario_info = info
+    net.scenarios = {
+        name: {"year": spec.get("year"), "description": str(spec.get("description", ""))}
+        for name, spec in scenarios.items()
+    }
+    net.default_scenario = None if default is None else str(default)
+    export = scenarios[chosen].get("export") if chosen is not None else None
+    net.export = dict(export) if export else None
+    return net
+
+
+def _checked_file(path: Path, src: str) -> tuple:
+    """(data, tables, groups, scenarios, default) of a network file, every record and
+    scenario checked; kept beside the parsed file (:data:`_PARSED`), so that loading one
+    file's scenarios one by one checks it once. The caller must not change them."""
+    data = _read_network_yaml(path)
+    checked = _CHECKED.get(id(data))
+    if checked is not None and checked[0] is data:
+        return checked
     unknown = set(data) - HEADER_KEYS - set(ELEMENTS) - {"interface"}
     if unknown:
         raise InvalidNetworkError(
@@ -222,55 +284,10 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
         _check_dispatch(tables, None, src)
     for name, spec in scenarios.items():
         _check_dispatch(_apply_scenario(name, spec, tables, src), name, src)
-    chosen = scenario if scenario is not None else default
-    info = None
-    if chosen is not None:
-        chosen = str(chosen)
-        if chosen not in scenarios:
-            raise InvalidNetworkError(
-                f"scenario {shown(chosen)} is not defined "
-                f"(scenarios: {_listed(scenarios) or 'none'})",
-                src,
-            )
-        tables = _apply_scenario(chosen, scenarios[chosen], tables, src)
-        spec = scenarios[chosen]
-        info = {
-            "name": chosen,
-            "year": spec.get("year"),
-            "description": str(spec.get("description", "")),
-        }
-    faces = tables.pop("interface", [])
-    net = Network(
-        tables,
-        sn_mva=_number(data.get("sn_mva", 100.0), "sn_mva", src),
-        f_hz=_number(data.get("f_hz", 50.0), "f_hz", src),
-        trafo_model=str(data.get("trafo_model", "t")),
-        name=str(data.get("name", Path(path).stem)),
-        source=src,
-    )
-    validate_interfaces(net, faces)
-    net.interfaces = [
-        {
-            "id": rec["id"],
-            "members": [(m["element"], m["id"], m["direction"]) for m in rec["members"]],
-            "limit_mw": float(rec["limit_mw"]),
-            "kind": rec.get("kind", "ntc"),
-            "source": str(rec.get("source", "")),
-        }
-        for rec in faces
-        if rec.get("in_service", True) is not False
-    ]
-    net.groups = groups
-    net.scenario = chosen
-    net.scenario_info = info
-    net.scenarios = {
-        name: {"year": spec.get("year"), "description": str(spec.get("description", ""))}
-        for name, spec in scenarios.items()
-    }
-    net.default_scenario = None if default is None else str(default)
-    export = scenarios[chosen].get("export") if chosen is not None else None
-    net.export = dict(export) if export else None
-    return net
+    checked = (data, tables, groups, scenarios, default)
+    _CHECKED.clear()  # one file's checks at a time (the last one loaded)
+    _CHECKED[id(data)] = checked
+    return checked
 
 
 # -- checks that apply to hand-written files ----------------------------------------------
@@ -835,6 +852,7 @@ def _compose(loader, src: str):
 #: never changes it.
 _PARSED: dict[tuple, dict] = {}
 _PARSED_MAX = 2
+_CHECKED: dict[int, tuple] = {}  #: the checked tables of the last file loaded (by its data)
 
 
 def _read_network_yaml(path: Path) -> dict:
