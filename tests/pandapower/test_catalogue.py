@@ -179,3 +179,25 @@ def test_asymmetric_net_is_refused_in_one_line():
     message = str(err.value)
     assert "\n" not in message
     assert "'asymmetric_load'" in message and "rows 0, 1, 2, 3, 4 and 50 more" in message
+
+
+# Public functions of pandapower.networks tested elsewhere in this file, or not a network.
+OTHERS = {
+    "case11_iwamoto": "test_diverging_network_raises_like_pandapower",
+    "ieee_european_lv_asymmetric": "test_asymmetric_net_is_refused_in_one_line",
+    "create_dickert_lv_feeders": "adds feeders to a given net: create_dickert_lv_network",
+    "sorted_from_json": "reads a file: not a network constructor",
+}
+
+
+def test_every_constructor_of_pandapower_networks_is_tested():
+    """A pandapower release that adds a network shows up here, not as a silent gap."""
+    import inspect
+
+    public = {
+        name
+        for name, f in inspect.getmembers(pn, inspect.isfunction)
+        if not name.startswith("_") and f.__module__.startswith("pandapower.networks")
+    }
+    untested = public - set(SMALL) - set(SLOW) - set(OTHERS)
+    assert not untested, sorted(untested)
