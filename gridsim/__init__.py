@@ -38,6 +38,8 @@ _EXPORTS = {
     "secure_base_case": "gridsim.analysis.scopf",
     "TtcResult": "gridsim.analysis.ttc",
     "n1_ttc": "gridsim.analysis.ttc",
+    "secured_base": "gridsim.analysis.ttc",
+    "SecuredBase": "gridsim.analysis.ttc",
     "expansion_path": "gridsim.analysis.expansion",
     "read_candidates": "gridsim.io.candidates",
     "continuation": "gridsim.analysis.continuation",

@@ -9,6 +9,7 @@ not converge with them).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import warnings
 from pathlib import Path
@@ -154,7 +155,10 @@ def random_pair(name: str, seed: int, n_links: int) -> gridsim.Network:
     return net
 
 
-@pytest.mark.parametrize("name, seed, n_links", [("case14", 0, 4), ("case30", 0, 3)])
+@pytest.mark.parametrize(
+    "name, seed, n_links",
+    [("case14", 0, 4), ("case30", 0, 3), pytest.param("case118", 0, 3, marks=pytest.mark.slow)],
+)
 def test_random_cases_ttc_never_decreases_with_more_capacity(name, seed, n_links):
     """Acceptance 1 on random cases: adding a link, raising the link ratings, the
     binding branch's rating or the emergency rating, relaxing an interface: the TTC with
@@ -317,3 +321,58 @@ def test_corridor_outages_the_screen_passes_over_hold_every_limit(scenario, sink
     assert result.defined and result.ttc_mw > 0
     assert len(passed_over) > 100  # the screen passed outages over
     assert [(label, rows) for label, rows in passed_over if rows] == []
+
+
+def _same_result(a: ttc.TtcResult, b: ttc.TtcResult) -> None:
+    """Every field of ``a`` equals ``b``'s (the time taken aside), the published TTC too."""
+    for field in dataclasses.fields(ttc.TtcResult):
+        name = field.name
+        x, y = getattr(a, name), getattr(b, name)
+        if name == "elapsed_s":
+            continue
+        if name == "published":
+            assert (x is None) == (y is None) and (x is a) == (y is b)
+            if x is not None and x is not a:
+                _same_result(x, y)
+        elif name == "network":
+            for element in ("gen", "hvdc", "load"):
+                pd.testing.assert_frame_equal(x[element], y[element])
+        elif isinstance(x, pd.DataFrame):
+            pd.testing.assert_frame_equal(x, y)
+        elif isinstance(x, pd.Series):
+            pd.testing.assert_series_equal(x, y)
+        elif isinstance(x, float) and np.isnan(x):
+            assert np.isnan(y), name
+        else:
+            assert x == y, name
+
+
+@pytest.mark.parametrize("set_aside", [False, True])
+def test_a_secured_base_reused_gives_the_same_ttc(set_aside):
+    """``n1_ttc(..., base=secured_base(...))`` skips the base-case phase and gives every
+    field as without it, for each sink of the same secured base (used twice)."""
+    net = gridsim.load_network(ROOT / "networks" / "caspian_eu.yaml", scenario="2032")
+    base = ttc.secured_base(net, set_aside_insecure=set_aside)
+    assert base.published is not None  # the network has published limits
+    for sink in ("RS", "EU"):
+        alone = n1_ttc(net, "AZ", sink, set_aside_insecure=set_aside)
+        reused = n1_ttc(net, "AZ", sink, set_aside_insecure=set_aside, base=base)
+        _same_result(reused, alone)
+        assert reused.ac_checks == alone.ac_checks > 0
+
+
+def test_a_secured_base_of_another_network_or_options_is_refused():
+    net = case(0)
+    base = ttc.secured_base(net, units=None, enforce_q_limits=False)
+    with pytest.raises(ttc.TtcError, match="other options .*max_lost_mw"):
+        n1_ttc(net, "A", "B", base=base, max_lost_mw=10.0, **OPTIONS)
+    other = net.copy()
+    other.gen.loc[other.gen.index[0], "p_mw"] += 1.0
+    other.invalidate()
+    with pytest.raises(ttc.TtcError, match="another network"):
+        n1_ttc(other, "A", "B", base=base, **OPTIONS)
+    with pytest.raises(ttc.TtcError, match="SecuredBase"):
+        n1_ttc(net, "A", "B", base=object(), **OPTIONS)
+    # options of the transfer alone may differ
+    reused = n1_ttc(net, "A", "B", base=base, **{**OPTIONS, "trm_mw": 5.0})
+    _same_result(reused, n1_ttc(net, "A", "B", **{**OPTIONS, "trm_mw": 5.0}))

@@ -48,6 +48,11 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    the first and the last dispatch checked serve the published-limits TTC and the
    outages set aside.
 
+The base case does not depend on the sink or the route: :func:`secured_base` makes it
+once (a :class:`SecuredBase`, with the AC checks' state it ends with), and every
+``n1_ttc(..., base=...)`` with the same network and base-case options starts its transfer
+from a copy of that state, with the same result as securing it again.
+
 ``ttc_mw`` is the transfer added to the secured base case; ``atc_mw = ttc_mw - trm_mw -
 committed_mw``. The shadow prices (MW of TTC per MW of each binding row's limit;
 :attr:`TtcResult.rating_prices` per MVA of an element's rating) are those of the LP
@@ -64,6 +69,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import time
 from collections.abc import Iterable, Mapping
 
@@ -90,9 +96,18 @@ from gridsim.analysis.scopf import (
 from gridsim.exceptions import ConvergenceError, GridsimError
 from gridsim.model.compile import NONE
 from gridsim.model.network import Network, plain
+from gridsim.model.schema import ELEMENTS
 from gridsim.results import PowerFlowResult
 
-__all__ = ["TtcError", "TtcResult", "n1_ttc", "verify_shadow_price"]
+__all__ = [
+    "SecuredBase",
+    "TtcError",
+    "TtcResult",
+    "n1_ttc",
+    "network_fingerprint",
+    "secured_base",
+    "verify_shadow_price",
+]
 
 THERMAL_TOL = 0.005  # a thermal limit holds within this fraction of it
 # the screen of the AC checks on the way to the TTC (_Checker._suspects); the TTC found
@@ -109,7 +124,8 @@ VIOLATION_COLUMNS = ["kind", "element", "id", "contingency", "value", "limit", "
 
 
 class TtcError(GridsimError, ValueError):
-    """Bad input to :func:`n1_ttc` (unknown options, negative margins)."""
+    """Bad input to :func:`n1_ttc` (unknown options, negative margins, a secured base case
+    made from another network or with other options)."""
 
 
 @dataclasses.dataclass
@@ -315,6 +331,14 @@ class _Checker:
                 complete = len(posts) == len(order)
                 break
         return _Check(res, posts, _table(rows), complete, skipped, estimates)
+
+    def fork(self, shared: dict) -> _Checker:
+        """A copy of this checker that keeps its state in ``shared`` (a copy of its own,
+        see :func:`_kept`), so that its checks leave this one as it is."""
+        new = copy.copy(self)
+        new.priority = dict(self.priority)
+        new.reuse, new.solved, new.last = shared["reuse"], shared["solved"], shared["last"]
+        return new
 
     def _remember(self, post: OutageResult, base: PowerFlowResult) -> None:
         """Keep what the screen needs of a solved outage: its post-contingency voltages,
@@ -614,6 +638,7 @@ def n1_ttc(
     max_rounds: int = 6,
     published_limits: str = "both",
     hvdc: Iterable | None = None,
+    base: SecuredBase | None = None,
 ) -> TtcResult:
     """N-1 total transfer capability with optimal HVDC setpoints and redispatch,
     verified in AC (see the module docstring for the method).
@@ -671,6 +696,10 @@ def n1_ttc(
         go on (every output says so). Default False: the TTC is then not defined.
     max_rounds : int
         LP rounds per phase.
+    base : SecuredBase, optional
+        The base case secured before (:func:`secured_base`) from this network with the
+        same base-case options (:data:`BASE_OPTIONS`): phase 1 is skipped and the result
+        is the same as without it. Default: secured here.
 
     Returns
     -------
@@ -679,7 +708,7 @@ def n1_ttc(
     Raises
     ------
     TtcError
-        For bad options.
+        For bad options, or a ``base`` made from another network or with other options.
     ConvergenceError
         When the AC power flow of the base case (or of a dispatch) does not converge.
     """
@@ -689,97 +718,287 @@ def n1_ttc(
     for name, value in (("trm_mw", trm_mw), ("committed_mw", committed_mw)):
         if not (np.isfinite(value) and value >= 0):
             raise TtcError(f"{name} must be a non-negative number of MW, got {value!r}")
-    if not (tol_mw > 0 and rel_tol >= 0 and max_rounds >= 1):
-        raise TtcError("tol_mw must be positive, rel_tol non-negative, max_rounds at least 1")
-    if not (np.isfinite(emergency_rating_percent) and emergency_rating_percent > 0):
-        raise TtcError(
-            f"emergency_rating_percent must be positive, got {emergency_rating_percent!r}"
-        )
-    if published_limits not in ("both", "ignore", "hold"):
-        raise TtcError(
-            f"published_limits must be 'both', 'ignore' or 'hold', got {published_limits!r}"
-        )
-    options = dict(
+    if not (tol_mw > 0 and rel_tol >= 0):
+        raise TtcError("tol_mw must be positive, rel_tol non-negative")
+    base_options = _base_options(
         contingencies=contingencies,
         units=units,
         exceptional=exceptional,
         emergency_rating_percent=emergency_rating_percent,
-        redispatch_areas=redispatch_areas,
         base_redispatch=base_redispatch,
         secure_base=secure_base,
         interfaces=interfaces,
+        enforce_q_limits=enforce_q_limits,
+        max_lost_mw=max_lost_mw,
+        set_aside_insecure=set_aside_insecure,
+        max_rounds=max_rounds,
+        published_limits=published_limits,
+    )
+    options = dict(
+        base_options,
+        redispatch_areas=redispatch_areas,
         sink_element=sink_element,
         trm_mw=trm_mw,
         committed_mw=committed_mw,
         tol_mw=tol_mw,
         rel_tol=rel_tol,
         max_mw=max_mw,
+        hvdc=None if hvdc is None else list(hvdc),
+    )
+    if base is None:
+        base = _secured_base(network, base_options)
+    else:
+        _check_base(base, network, base_options)
+    result = _transfer(network, base, source, sink, options, start)
+    if base.published is not None:
+        result.published = (
+            result
+            if base.published is base
+            else _transfer(
+                network,
+                base.published,
+                source,
+                sink,
+                {**options, "published_limits": "hold"},
+                time.perf_counter(),
+            )
+        )
+    return result
+
+
+# -- phase 1: the secured base case, made once and reused -------------------------------------
+BASE_OPTIONS = (
+    "contingencies",
+    "units",
+    "exceptional",
+    "emergency_rating_percent",
+    "base_redispatch",
+    "secure_base",
+    "interfaces",
+    "enforce_q_limits",
+    "max_lost_mw",
+    "set_aside_insecure",
+    "max_rounds",
+    "published_limits",
+)
+
+
+@dataclasses.dataclass
+class SecuredBase:
+    """Outcome of :func:`secured_base`: the base case of :func:`n1_ttc` secured once, for
+    every transfer (sink, route) studied from it (``n1_ttc(..., base=...)``).
+
+    Attributes
+    ----------
+    network : Network
+        The secured dispatch (units and HVDC setpoints moved by the redispatch).
+    secured : bool
+        The base case holds every limit in AC (where not, the TTC is not defined).
+    base_redispatch_mw, base_redispatch_zone, base_hvdc_change_mw
+        What securing moved (per unit, per zone, per link).
+    base_violations_removed : pandas.DataFrame
+        The AC violations at zero transfer before securing (empty where not secured).
+    residual : pandas.DataFrame
+        Where not secured: the AC violations left.
+    ordinary, exceptional, set_aside : list of Outage
+    base_rounds : int
+    options : dict
+        The options it was made with (:data:`BASE_OPTIONS` of :func:`n1_ttc`).
+    fingerprint : str
+        :func:`network_fingerprint` of the network it was secured from.
+    elapsed_s : float
+        Seconds taken (the published one's included).
+    published : SecuredBase or None
+        With ``published_limits="both"`` and a network with published limits: the base
+        case secured with them held (itself where this one cannot be secured and nothing
+        was set aside: more limits cannot secure it).
+    """
+
+    network: Network = dataclasses.field(repr=False)
+    secured: bool
+    base_redispatch_mw: pd.Series
+    base_redispatch_zone: pd.DataFrame
+    base_hvdc_change_mw: pd.Series
+    base_violations_removed: pd.DataFrame
+    residual: pd.DataFrame
+    ordinary: list
+    exceptional: list
+    set_aside: list
+    base_rounds: int
+    options: dict
+    fingerprint: str
+    elapsed_s: float
+    published: SecuredBase | None = dataclasses.field(default=None, repr=False)
+    # what the transfer phase starts from: the faces held, the last AC check, the checker
+    # and what its checks kept (copied for each transfer), the notes of the message
+    _faces: list = dataclasses.field(default_factory=list, repr=False)
+    _chk: _Check | None = dataclasses.field(default=None, repr=False)
+    _check: _Checker | None = dataclasses.field(default=None, repr=False)
+    _shared: dict = dataclasses.field(default_factory=dict, repr=False)
+    _notes: tuple = ("", "")
+
+
+def network_fingerprint(network: Network) -> str:
+    """A digest of everything ``network`` holds (tables, interfaces, groups, settings):
+    equal for networks that solve alike."""
+    digest = hashlib.sha256()
+    settings = (network.sn_mva, network.f_hz, network.trafo_model, network.q_limit_rule)
+    extra = (network.unsupplied_islands, network.interfaces, sorted(network.groups.items()))
+    digest.update(repr((settings, extra)).encode())
+    for element in ELEMENTS:
+        table = network.columns(element)
+        digest.update(repr((element, list(table.index), sorted(table.cols))).encode())
+        for name in sorted(table.cols):
+            a = np.asarray(table.cols[name])
+            digest.update(a.tobytes() if a.dtype.kind in "biufc" else repr(a.tolist()).encode())
+    return digest.hexdigest()
+
+
+def secured_base(
+    network: Network,
+    *,
+    contingencies: str | Iterable[Outage] = "ordinary",
+    units: str | None = "all",
+    exceptional: bool = False,
+    emergency_rating_percent: float = 100.0,
+    base_redispatch: Iterable[str] | str | Mapping | None = "all",
+    secure_base: bool = True,
+    interfaces: Iterable | None = None,
+    enforce_q_limits: bool = True,
+    max_lost_mw: float = DEFAULT_MAX_LOST_MW,
+    set_aside_insecure: bool = False,
+    max_rounds: int = 6,
+    published_limits: str = "both",
+) -> SecuredBase:
+    """The base-case phase of :func:`n1_ttc` alone (module docstring, item 1), to be
+    given to every :func:`n1_ttc` call on ``network`` with the same options
+    (``base=``): the sink and the route do not change it.
+
+    Parameters
+    ----------
+    network : Network
+        Not modified.
+    contingencies, units, exceptional, emergency_rating_percent, base_redispatch
+        As :func:`n1_ttc`'s.
+    secure_base, interfaces, enforce_q_limits, max_lost_mw, set_aside_insecure
+        As :func:`n1_ttc`'s.
+    max_rounds, published_limits
+        As :func:`n1_ttc`'s.
+
+    Returns
+    -------
+    SecuredBase
+
+    Raises
+    ------
+    TtcError
+        For bad options.
+    ConvergenceError
+        When the AC power flow of the base case does not converge.
+    """
+    if not isinstance(network, Network):
+        raise TtcError("secured_base needs a Network (not a compiled one)")
+    options = _base_options(
+        contingencies=contingencies,
+        units=units,
+        exceptional=exceptional,
+        emergency_rating_percent=emergency_rating_percent,
+        base_redispatch=base_redispatch,
+        secure_base=secure_base,
+        interfaces=interfaces,
         enforce_q_limits=enforce_q_limits,
         max_lost_mw=max_lost_mw,
         set_aside_insecure=set_aside_insecure,
         max_rounds=max_rounds,
         published_limits=published_limits,
-        hvdc=None if hvdc is None else list(hvdc),
     )
-    return _n1_ttc(network, source, sink, options, {}, start)
+    return _secured_base(network, options)
 
 
-def _n1_ttc(network: Network, source, sink, options: dict, shared: dict, start: float):
-    """:func:`n1_ttc` with checked ``options``; ``shared``: what its AC checks keep for
-    the other solves of the same network (the published-limits TTC)."""
-    (contingencies, units, exceptional, emergency_rating_percent, redispatch_areas) = (
-        options[k]
-        for k in (
-            "contingencies",
-            "units",
-            "exceptional",
-            "emergency_rating_percent",
-            "redispatch_areas",
+def _base_options(**options) -> dict:
+    """The base-case options checked; contingencies kept as a list."""
+    if options["max_rounds"] < 1:
+        raise TtcError(f"max_rounds must be at least 1, got {options['max_rounds']!r}")
+    percent = options["emergency_rating_percent"]
+    if not (np.isfinite(percent) and percent > 0):
+        raise TtcError(f"emergency_rating_percent must be positive, got {percent!r}")
+    if options["published_limits"] not in ("both", "ignore", "hold"):
+        raise TtcError(
+            "published_limits must be 'both', 'ignore' or 'hold', got "
+            f"{options['published_limits']!r}"
         )
-    )
-    base_redispatch, secure_base, interfaces, sink_element = (
-        options[k] for k in ("base_redispatch", "secure_base", "interfaces", "sink_element")
-    )
-    trm_mw, committed_mw, tol_mw, rel_tol, max_mw = (
-        options[k] for k in ("trm_mw", "committed_mw", "tol_mw", "rel_tol", "max_mw")
-    )
-    enforce_q_limits, max_lost_mw, set_aside_insecure, max_rounds = (
-        options[k] for k in ("enforce_q_limits", "max_lost_mw", "set_aside_insecure", "max_rounds")
-    )
-    published_limits, hvdc = options["published_limits"], options["hvdc"]
-    own = [Interface.parse(i) for i in network.interfaces]
-    ntc = [f for f in own if f.kind == "ntc"]
-    faces = [Interface.parse(i) for i in interfaces or []] + [f for f in own if f.kind != "ntc"]
-    if published_limits == "hold":
-        faces += ntc
-    elif ntc and published_limits == "both":
-        physical = _n1_ttc(
-            network, source, sink, {**options, "published_limits": "ignore"}, shared, start
-        )
-        # more limits cannot secure a base case that cannot be secured without them
-        physical.published = (
-            _n1_ttc(
-                network,
-                source,
-                sink,
-                {**options, "published_limits": "hold"},
-                shared,
-                time.perf_counter(),
-            )
-            if physical.defined or physical.set_aside
-            else physical
-        )
-        physical.options = options
-        return physical
+    contingencies = options["contingencies"]
     if isinstance(contingencies, str):
         if contingencies != "ordinary":
             raise TtcError(
                 f"contingencies must be 'ordinary' or a list of Outage, got {contingencies!r}"
             )
+    else:
+        options["contingencies"] = list(contingencies)
+    if options["interfaces"] is not None:
+        options["interfaces"] = list(options["interfaces"])
+    return options
+
+
+def _check_base(base: SecuredBase, network: Network, options: dict) -> None:
+    """Raise TtcError where ``base`` was not made from ``network`` with ``options``."""
+    if not isinstance(base, SecuredBase):
+        raise TtcError(f"base must be a SecuredBase (from secured_base), got {type(base).__name__}")
+    differ = [k for k in BASE_OPTIONS if not _same(base.options[k], options[k])]
+    if differ:
+        raise TtcError(
+            f"the secured base case was made with other options ({', '.join(differ)}): "
+            "make it with secured_base and the same options"
+        )
+    if base.fingerprint != network_fingerprint(network):
+        raise TtcError("the secured base case was made from another network (or dispatch)")
+
+
+def _same(a, b) -> bool:
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return a is b
+
+
+def _secured_base(network: Network, options: dict) -> SecuredBase:
+    """:func:`secured_base` with checked ``options``."""
+    start = time.perf_counter()
+    fingerprint = network_fingerprint(network)
+    own = [Interface.parse(i) for i in network.interfaces]
+    ntc = [f for f in own if f.kind == "ntc"]
+    faces = [Interface.parse(i) for i in options["interfaces"] or []]
+    faces += [f for f in own if f.kind != "ntc"]
+    mode = options["published_limits"]
+    shared: dict = {}  # what the AC checks keep, carried from the first base case on
+    held = faces + ntc if mode == "hold" else faces
+    base = _secure(network, options, held, shared, fingerprint)
+    if ntc and mode == "both":
+        # more limits cannot secure a base case that cannot be secured without them
+        base.published = (
+            _secure(network, options, faces + ntc, shared, fingerprint)
+            if base.secured or base.set_aside
+            else base
+        )
+    base.elapsed_s = time.perf_counter() - start
+    return base
+
+
+def _secure(
+    network: Network, options: dict, faces: list, shared: dict, fingerprint: str
+) -> SecuredBase:
+    """Phase 1 of :func:`n1_ttc` with the interfaces ``faces`` held."""
+    start = time.perf_counter()
+    emergency_rating_percent, max_rounds = (
+        options["emergency_rating_percent"],
+        options["max_rounds"],
+    )
+    contingencies, units = options["contingencies"], options["units"]
+    if isinstance(contingencies, str):
         ordinary = ordinary_contingencies(network, units=units)
     else:
         ordinary = list(contingencies)
-    extra = exceptional_contingencies(network) if exceptional else []
+    extra = exceptional_contingencies(network) if options["exceptional"] else []
     studied = ordinary + extra
     units_checked = list(network.gen.index)  # a unit that has not moved never violates
 
@@ -788,8 +1007,8 @@ def _n1_ttc(network: Network, source, sink, options: dict, shared: dict, start: 
             network,
             outages,
             emergency_rating_percent / 100.0,
-            max_lost_mw,
-            enforce_q_limits,
+            options["max_lost_mw"],
+            options["enforce_q_limits"],
             faces,
             units_checked,
             shared,
@@ -797,15 +1016,13 @@ def _n1_ttc(network: Network, source, sink, options: dict, shared: dict, start: 
 
     check = checker(studied)
     grid_args = dict(emergency_rating_percent=emergency_rating_percent, reuse=shared)
-
-    # -- phase 1: the base case ---------------------------------------------------------
     net = network.copy()
     first = check(net)
     chk = first
     base_rounds = 0
     set_aside: list = []
     secured_note = lp_note = ""
-    while not chk.ok and secure_base and base_rounds < max_rounds:
+    while not chk.ok and options["secure_base"] and base_rounds < max_rounds:
         base_rounds += 1
         grid = LinearisedGrid(
             net,
@@ -815,7 +1032,7 @@ def _n1_ttc(network: Network, source, sink, options: dict, shared: dict, start: 
             post_estimates=chk.estimates,
             **grid_args,
         )
-        fix = secure_base_case(grid, redispatch=base_redispatch, interfaces=faces)
+        fix = secure_base_case(grid, redispatch=options["base_redispatch"], interfaces=faces)
         if fix.status != "optimal":
             lp_note = f"; the redispatch LP: {fix.message}"
             break
@@ -824,7 +1041,7 @@ def _n1_ttc(network: Network, source, sink, options: dict, shared: dict, start: 
             break
         net = fix.apply(net)
         chk = check(net)
-    if not chk.ok and set_aside_insecure:
+    if not chk.ok and options["set_aside_insecure"]:
         bad = set(chk.violations.contingency.dropna())
         keys = {_key(o) for o in check.outages if o.label in bad}
         set_aside = [o for o in studied if _key(o) in keys]
@@ -832,32 +1049,81 @@ def _n1_ttc(network: Network, source, sink, options: dict, shared: dict, start: 
             check = checker([o for o in studied if _key(o) not in keys])
             chk = check(net)
             secured_note = " (insecure outages set aside)"
-    base_units = pd.Index(units_checked)
-    base_moves = _moves(network, net, base_units)
+    base_moves = _moves(network, net, pd.Index(units_checked))
     hv_change = (
         (net.hvdc.p_mw - network.hvdc.p_mw).rename("change_mw")
         if len(net.hvdc)
         else pd.Series(dtype=float)
     )
-    common = dict(
-        trm_mw=float(trm_mw),
-        committed_mw=float(committed_mw),
+    kept = _kept(shared)
+    return SecuredBase(
+        network=net,
+        secured=chk.ok,
         base_redispatch_mw=base_moves,
         base_redispatch_zone=_zones(network, base_moves),
         base_hvdc_change_mw=hv_change[np.abs(hv_change) > 1e-6],
         base_violations_removed=first.violations if chk.ok else first.violations.iloc[:0],
+        residual=_table([]) if chk.ok else chk.violations,
         ordinary=ordinary,
         exceptional=extra,
         set_aside=set_aside,
         base_rounds=base_rounds,
         options=options,
+        fingerprint=fingerprint,
+        elapsed_s=time.perf_counter() - start,
+        _faces=faces,
+        _chk=chk,
+        _check=check.fork(kept),
+        _shared=kept,
+        _notes=(secured_note, lp_note),
     )
-    if not chk.ok:
+
+
+def _kept(shared: dict) -> dict:
+    """A copy of what the AC checks keep (:class:`_Checker`) that later checks may
+    change: the AC solutions kept and the screen's last solves; the compiled
+    post-contingency networks and PTDF rows (the same for every dispatch) are shared."""
+    solved = {k: (res, dict(posts)) for k, (res, posts) in shared.get("solved", {}).items()}
+    return {**shared, "solved": solved, "last": dict(shared.get("last", {}))}
+
+
+# -- phase 2: the transfer ------------------------------------------------------------------
+def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, start: float):
+    """The TTC from the secured ``base`` (its checker state copied)."""
+    redispatch_areas, sink_element, hvdc = (
+        options[k] for k in ("redispatch_areas", "sink_element", "hvdc")
+    )
+    trm_mw, committed_mw, tol_mw, rel_tol, max_mw = (
+        options[k] for k in ("trm_mw", "committed_mw", "tol_mw", "rel_tol", "max_mw")
+    )
+    max_rounds = options["max_rounds"]
+    faces = base._faces
+    shared = _kept(base._shared)
+    check = base._check.fork(shared)
+    chk = base._chk
+    grid_args = dict(emergency_rating_percent=options["emergency_rating_percent"], reuse=shared)
+    secured_note, lp_note = base._notes
+    base_units = pd.Index(network.gen.index)
+    base_moves = base.base_redispatch_mw
+    common = dict(
+        trm_mw=float(trm_mw),
+        committed_mw=float(committed_mw),
+        base_redispatch_mw=base_moves,
+        base_redispatch_zone=base.base_redispatch_zone,
+        base_hvdc_change_mw=base.base_hvdc_change_mw,
+        base_violations_removed=base.base_violations_removed,
+        ordinary=base.ordinary,
+        exceptional=base.exceptional,
+        set_aside=base.set_aside,
+        base_rounds=base.base_rounds,
+        options=options,
+    )
+    if not base.secured:
         worst = chk.violations.iloc[0]
         after = f" after the outage of {worst.contingency}" if worst.contingency else ""
         message = (
             f"N-1 TTC not defined: base case cannot be secured: {len(chk.violations)} AC "
-            f"violation(s) remain after {base_rounds} redispatch LP(s); worst: {worst.kind} "
+            f"violation(s) remain after {base.base_rounds} redispatch LP(s); worst: {worst.kind} "
             f"{worst.element} {str(worst.id)!r}{after}{lp_note}"
         )
         return TtcResult(
@@ -873,16 +1139,15 @@ def _n1_ttc(network: Network, source, sink, options: dict, shared: dict, start: 
             hvdc=pd.DataFrame(),
             redispatch_mw=pd.Series(dtype=float),
             redispatch_zone=_zones(network, pd.Series(dtype=float)),
-            residual=chk.violations,
+            residual=base.residual,
             rounds=0,
             ac_checks=check.count,
             elapsed_s=time.perf_counter() - start,
-            network=net,
+            network=base.network.copy(),
             **common,
         )
 
-    # -- phase 2: the transfer ------------------------------------------------------------
-    secured = net
+    secured = base.network
     src, snk = _shift_keys(secured, source, sink, sink_element)
     first_grid = LinearisedGrid(
         secured,
@@ -1069,7 +1334,7 @@ def _n1_ttc(network: Network, source, sink, options: dict, shared: dict, start: 
         rounds=rounds,
         ac_checks=check.count,
         elapsed_s=time.perf_counter() - start,
-        network=net_b,
+        network=net_b if net_b is not secured else secured.copy(),  # the base is kept
         **common,
     )
 

@@ -27,7 +27,7 @@ from gridsim.study.runner import (
     Task,
     _init_worker,
     _scenario_network,
-    evaluate,
+    evaluate_many,
     joining_links,
     reinforcements_of,
 )
@@ -228,9 +228,23 @@ def _run(calls: list[tuple], pool, bar) -> list:
 
 def _evaluate_all(tasks: list[Task], path: str, only, pool, bar) -> list[dict]:
     """Evaluate the study's tasks (:func:`gridsim.study.runner.evaluate`, see
-    :func:`_run`)."""
-    calls = [(evaluate, (t, path, only), _task_label(t), t.weight) for t in tasks]
-    return _run(calls, pool, bar)
+    :func:`_run`), the N-1 cases of one network (scenario and case) in one call, so that
+    they share its secured base case (:func:`gridsim.study.runner.evaluate_many`)."""
+    groups: dict = {}
+    for i, t in enumerate(tasks):
+        groups.setdefault((t.scenario, t.case) if t.kind == "ttc" and t.n_1 else i, []).append(i)
+    calls = []
+    for group in groups.values():
+        label = _task_label(tasks[group[0]])
+        if len(group) > 1:
+            label += f" and {len(group) - 1} more"
+        weight = sum(tasks[i].weight for i in group)
+        calls.append((evaluate_many, ([tasks[i] for i in group], path, only), label, weight))
+    results: list = [None] * len(tasks)
+    for group, outs in zip(groups.values(), _run(calls, pool, bar), strict=True):
+        for i, out in zip(group, outs, strict=True):
+            results[i] = out
+    return results
 
 
 def _say(progress: bool, text: str) -> None:
