@@ -583,6 +583,21 @@ def _distinct(outages: list[Outage]) -> list[Outage]:
 
 
 # -- dispatch helpers -------------------------------------------------------------------------
+
+
+def _grid_at(net: Network, chk, check, grid_args: dict) -> LinearisedGrid:
+    """The linearisation at an AC-checked operating point ``chk`` of ``net``, with the
+    post-outage states (solved or predicted) of that check."""
+    return LinearisedGrid(
+        net,
+        chk.result,
+        outages=check.outages,
+        post_results=chk.posts,
+        post_estimates=chk.estimates,
+        **grid_args,
+    )
+
+
 def _blend(lo: Network, hi: Network, s: float) -> Network:
     """``lo + s (hi - lo)`` in every setpoint a transfer moves (units, links, loads)."""
     net = lo.copy()
@@ -1024,14 +1039,7 @@ def _secure(
     secured_note = lp_note = ""
     while not chk.ok and options["secure_base"] and base_rounds < max_rounds:
         base_rounds += 1
-        grid = LinearisedGrid(
-            net,
-            chk.result,
-            outages=check.outages,
-            post_results=chk.posts,
-            post_estimates=chk.estimates,
-            **grid_args,
-        )
+        grid = _grid_at(net, chk, check, grid_args)
         fix = secure_base_case(grid, redispatch=options["base_redispatch"], interfaces=faces)
         if fix.status != "optimal":
             lp_note = f"; the redispatch LP: {fix.message}"
@@ -1149,14 +1157,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
 
     secured = base.network
     src, snk = _shift_keys(secured, source, sink, sink_element)
-    first_grid = LinearisedGrid(
-        secured,
-        chk.result,
-        outages=check.outages,
-        post_results=chk.posts,
-        post_estimates=chk.estimates,
-        **grid_args,
-    )
+    first_grid = _grid_at(secured, chk, check, grid_args)
     links = _joining_links(first_grid, src, snk, sink_element)
     if hvdc is not None:
         links = [j for j in links if j in set(hvdc)]
@@ -1179,14 +1180,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
             rounds += 1
             net_k, t_k, chk_k = now
             if rounds > 1:
-                grid = LinearisedGrid(
-                    net_k,
-                    chk_k.result,
-                    outages=check.outages,
-                    post_results=chk_k.posts,
-                    post_estimates=chk_k.estimates,
-                    **grid_args,
-                )
+                grid = _grid_at(net_k, chk_k, check, grid_args)
             lp = max_transfer(
                 grid,
                 src,
@@ -1258,14 +1252,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     ttc = float(best[1])
     if lp is not None and ttc > 0:
         # the shadow prices of the LP re-linearised at the AC optimum, AC-corrected
-        at_best = LinearisedGrid(
-            net_b,
-            chk_b.result,
-            outages=check.outages,
-            post_results=chk_b.posts,
-            post_estimates=chk_b.estimates,
-            **grid_args,
-        )
+        at_best = _grid_at(net_b, chk_b, check, grid_args)
         lp = _ac_prices(
             check,
             at_best,

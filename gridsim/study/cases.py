@@ -160,6 +160,37 @@ _SOFIA_NIS_2 = "Sofia West–Niš 2 second 400 kV circuit"
 _TR_BG_3 = "Third Türkiye–Bulgaria 400 kV line (Hamitabat–Maritsa East)"
 _AKH_EXT = "Akhaltsikhe converter extension (+350 MW)"
 _YEARS = ("2026", "2030", "2032")
+# The HVDC routes and projects, with the same ids in both bundled models.
+_AKHALTSIKHE = Route("akhaltsikhe", "Akhaltsikhe B2B → Türkiye", ("DC_AKH_B2B", "DC_AKH_B2B_EXT"))
+_BLACKSEA = Route(
+    "blacksea", "Black Sea cables → Romania", ("DC_BLACKSEA_1", "DC_BLACKSEA_2", "DC_BLACKSEA_3")
+)
+_HVDC_REINFORCEMENTS = (
+    Reinforcement(
+        "blacksea_1",
+        "Black Sea cable 1 (1,300 MW)",
+        _ANAKLIA + _link("DC_BLACKSEA_1"),
+        ("2026", "2030"),
+        note=_BLACKSEA_1_NOTE,
+    ),
+    Reinforcement(
+        "blacksea_2",
+        "Black Sea cable 2 (+1,300 MW)",
+        _link("DC_BLACKSEA_2"),
+        ("2032",),
+        note="proposed 2035; needs cable 1's Anaklia station",
+    ),
+    Reinforcement(
+        "blacksea_2_3",
+        "Black Sea cables 2 and 3 (+2,600 MW)",
+        _link("DC_BLACKSEA_2") + _link("DC_BLACKSEA_3"),
+        ("2032",),
+        note="proposed 2035/2037",
+    ),
+    Reinforcement(
+        "akhaltsikhe_ext", _AKH_EXT, _link("DC_AKH_B2B_EXT"), _YEARS, note="proposed 2030"
+    ),
+)
 
 CASPIAN_EU = StudyCases(
     model="caspian_eu",
@@ -167,39 +198,12 @@ CASPIAN_EU = StudyCases(
     "on individual lines are indicative",
     years=_YEARS,
     routes=(
-        Route("akhaltsikhe", "Akhaltsikhe B2B → Türkiye", ("DC_AKH_B2B", "DC_AKH_B2B_EXT")),
+        _AKHALTSIKHE,
         Route("nakhchivan", "Nakhchivan converter → Türkiye", ("DC_NAX_CONV", "DC_NAX_ISLAND")),
-        Route(
-            "blacksea",
-            "Black Sea cables → Romania",
-            ("DC_BLACKSEA_1", "DC_BLACKSEA_2", "DC_BLACKSEA_3"),
-        ),
+        _BLACKSEA,
     ),
     reinforcements=(
-        Reinforcement(
-            "blacksea_1",
-            "Black Sea cable 1 (1,300 MW)",
-            _ANAKLIA + _link("DC_BLACKSEA_1"),
-            ("2026", "2030"),
-            note=_BLACKSEA_1_NOTE,
-        ),
-        Reinforcement(
-            "blacksea_2",
-            "Black Sea cable 2 (+1,300 MW)",
-            _link("DC_BLACKSEA_2"),
-            ("2032",),
-            note="proposed 2035; needs cable 1's Anaklia station",
-        ),
-        Reinforcement(
-            "blacksea_2_3",
-            "Black Sea cables 2 and 3 (+2,600 MW)",
-            _link("DC_BLACKSEA_2") + _link("DC_BLACKSEA_3"),
-            ("2032",),
-            note="proposed 2035/2037",
-        ),
-        Reinforcement(
-            "akhaltsikhe_ext", _AKH_EXT, _link("DC_AKH_B2B_EXT"), _YEARS, note="proposed 2030"
-        ),
+        *_HVDC_REINFORCEMENTS,
         Reinforcement(
             "sofia_nis_2",
             _SOFIA_NIS_2,
@@ -255,39 +259,12 @@ CORRIDOR_SUBSTATION = StudyCases(
     "flows on individual lines are those of a planning model, not of a TSO's case",
     years=_YEARS,  # the scenario aliases of the winter peaks
     routes=(
-        Route("akhaltsikhe", "Akhaltsikhe B2B → Türkiye", ("DC_AKH_B2B", "DC_AKH_B2B_EXT")),
+        _AKHALTSIKHE,
         Route("nakhchivan", "Nakhchivan converter → Türkiye", ("DC_NAX_CONV",)),
-        Route(
-            "blacksea",
-            "Black Sea cables → Romania",
-            ("DC_BLACKSEA_1", "DC_BLACKSEA_2", "DC_BLACKSEA_3"),
-        ),
+        _BLACKSEA,
     ),
     reinforcements=(
-        Reinforcement(
-            "blacksea_1",
-            "Black Sea cable 1 (1,300 MW)",
-            _ANAKLIA + _link("DC_BLACKSEA_1"),
-            ("2026", "2030"),
-            note=_BLACKSEA_1_NOTE,
-        ),
-        Reinforcement(
-            "blacksea_2",
-            "Black Sea cable 2 (+1,300 MW)",
-            _link("DC_BLACKSEA_2"),
-            ("2032",),
-            note="proposed 2035; needs cable 1's Anaklia station",
-        ),
-        Reinforcement(
-            "blacksea_2_3",
-            "Black Sea cables 2 and 3 (+2,600 MW)",
-            _link("DC_BLACKSEA_2") + _link("DC_BLACKSEA_3"),
-            ("2032",),
-            note="proposed 2035/2037",
-        ),
-        Reinforcement(
-            "akhaltsikhe_ext", _AKH_EXT, _link("DC_AKH_B2B_EXT"), _YEARS, note="proposed 2030"
-        ),
+        *_HVDC_REINFORCEMENTS,
         Reinforcement(
             "sofia_nis_2",
             _SOFIA_NIS_2,
