@@ -29,7 +29,7 @@ def _sites(ttc_trupale: float) -> pd.DataFrame:
                     "site_label": next(s.label for s in cases.NIS_SITES if s.key == site),
                     "losses_mw": 800.0 + (0.3 if site == "niskabanja" else 0.0),
                     "max_loading_rs_percent": 90.0,
-                    "n1_worst_loading_rs_percent": 120.0,
+                    "n1_worst_loading_plant_percent": 120.0,
                     "ttc_n1_rs_mw": ttc,
                 }
             )
@@ -137,6 +137,6 @@ def test_nis_figure_leaves_out_an_n1_ttc_defined_nowhere(tmp_path):
     figures.site_bars(sites, tmp_path / "nis.png")
     meta = _text(tmp_path / "nis.png")
     assert meta["gridsim:metrics"] == (
-        "losses_mw max_loading_rs_percent n1_worst_loading_rs_percent"
+        "losses_mw max_loading_rs_percent n1_worst_loading_plant_percent"
     )
     assert report.nis_verdict(sites) == (cases.NIS_SITES[0].label, [])

@@ -186,7 +186,35 @@ def test_tables_are_consistent(study):
         assert (np.diff(c.losses_mw.to_numpy()) > 0).all()
     sites = pd.read_parquet(out / "data" / "nis_sites.parquet")
     assert set(sites.site) == {s.key for s in cases.NIS_SITES}
-    np.testing.assert_allclose(sites.n1_margin_percent, 100.0 - sites.n1_worst_loading_percent)
+
+
+def test_site_n1_figure_re_derived_independently(study):
+    """The plant's branches (distribution factor >= 5 %) from DC re-solves with the
+    plant's 500 MW moved onto the Serbian loads, and its worst N-1 loading from a fresh
+    AC solve of the outage the table names."""
+    _, out = study
+    sites = pd.read_parquet(out / "data" / "nis_sites.parquet")
+    row = sites[sites.site == "trupale"].iloc[0]
+    net = gridsim.load_network(NETWORK, scenario=row.scenario)
+    base = gridsim.run_dc(net).branch.p_from_mw
+    moved = net.copy()
+    p = float(net.gen.p_mw["G_RS_NIS_CCGT"])
+    moved.gen.loc["G_RS_NIS_CCGT", "p_mw"] = 0.0
+    rs = moved.load.bus.map(net.bus.zone).eq("RS") & moved.load.in_service
+    moved.load.loc[rs, "p_mw"] -= p * moved.load.p_mw[rs] / moved.load.p_mw[rs].sum()
+    df = (base - gridsim.run_dc(moved).branch.p_from_mw) / p
+    assert int((df.abs() >= cases.PLANT_DF).sum()) == row.plant_branches > 0
+    branch = tuple(row.n1_worst_plant_branch.split())
+    assert abs(df[branch]) >= cases.PLANT_DF
+    outage = next(
+        o
+        for o in gridsim.ordinary_contingencies(net, units="largest_per_area")
+        if o.label == row.n1_worst_plant_outage
+    )
+    res = gridsim.solve_outage(net, outage, enforce_q_limits=True)
+    got = float(res.power_flow.branch.loading_percent[branch])
+    assert abs(got - row.n1_worst_loading_plant_percent) <= 1e-6  # percent
+    assert row.n1_margin_plant_percent == pytest.approx(100.0 - got, abs=1e-6)
 
 
 def test_site_losses_equal_a_direct_power_flow(study):

@@ -362,6 +362,11 @@ PV_NEAR = 0.10
 """A case gets a P–V figure when voltage stability binds or its lowest nose lies less
 than this fraction above its TTC."""
 
+PLANT_DF = 0.05
+"""A branch counts for a Niš site's N-1 margin when it carries at least this share of the
+plant's output in the intact grid: ENTSO-E's 5 % distribution-factor threshold for the
+elements an exchange significantly affects (ACER Decision 02/2019, Core CCM art. 5)."""
+
 EXPORT_CURVE_POINTS = 21
 """AC power flows per export curve (evenly spaced from no transfer to past the N-0 TTC)."""
 

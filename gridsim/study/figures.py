@@ -260,7 +260,12 @@ def heatmap(
 NIS_METRICS = (
     ("losses_mw", "total losses (MW)", 1.0, "MW of losses"),
     ("max_loading_rs_percent", "max Serbian line loading, N-0 (%)", 1.0, "point of loading"),
-    ("n1_worst_loading_rs_percent", "worst Serbian line loading, N-1 (%)", 1.0, "point of loading"),
+    (
+        "n1_worst_loading_plant_percent",
+        "worst N-1 loading of the plant's branches (%)",
+        1.0,
+        "point of loading",
+    ),
     ("ttc_n1_rs_mw", "N-1 TTC AZ → RS (MW)", 10.0, "MW of N-1 TTC"),
 )
 """The Niš site comparison's metrics: column, name, the smallest difference the model

@@ -309,7 +309,7 @@ def _answer_expansion(exp: pd.DataFrame | None) -> str:
 _BETTER = {
     "losses_mw": -1,
     "max_loading_rs_percent": -1,
-    "n1_worst_loading_rs_percent": -1,
+    "n1_worst_loading_plant_percent": -1,
     "ttc_n1_rs_mw": 1,
 }
 """Which way is better for each Niš metric (-1: lower)."""
@@ -721,8 +721,13 @@ def _markdown(
         lines += [
             "The 500 MW Niš CCGT at each candidate site (its scenario's dispatch), with the "
             "scenario's scheduled export and no transfer added: total losses (AC and HVDC), "
-            "the most loaded Serbian line, and an AC N-1 over every line and transformer "
-            "(worst post-outage loading; margin = 100 % − worst loading). The last column "
+            "the most loaded Serbian line, and an AC N-1 over the ordinary contingencies "
+            "(one circuit of each line, each transformer unit and HVDC link, the largest "
+            "unit per synchronous area; reactive limits held). The plant's N-1 figure is the "
+            "worst post-outage loading of the branches that carry at least "
+            f"{cases.PLANT_DF:.0%} of its output in the intact grid (margin = 100 % − that "
+            "loading): what the site changes. The worst N-1 loading anywhere is given beside "
+            "it; it does not depend on the site where it sits far from Niš. The last column "
             "is the N-1 TTC AZ → RS with the plant at that site (– where not defined).",
             "",
         ]
@@ -748,8 +753,10 @@ def _markdown(
                     "connection_loading_percent": "connection line (%)",
                     "max_loading_rs_percent": "max RS line N-0 (%)",
                     "max_loading_rs_name": "which",
+                    "n1_worst_loading_plant_percent": "plant's branches N-1 (%)",
+                    "n1_margin_plant_percent": "plant N-1 margin (%)",
+                    "n1_worst_plant_branch": "which",
                     "n1_worst_loading_rs_percent": "worst RS line N-1 (%)",
-                    "n1_margin_rs_percent": "RS N-1 margin (%)",
                     "n1_worst_loading_percent": "worst N-1 anywhere (%)",
                     "n1_overloading_outages": "outages overloading",
                     "ttc_n1_rs_mw": "N-1 TTC to RS (MW)",
@@ -758,8 +765,9 @@ def _markdown(
                     "losses_mw": 2,
                     "connection_loading_percent": 1,
                     "max_loading_rs_percent": 1,
+                    "n1_worst_loading_plant_percent": 1,
+                    "n1_margin_plant_percent": 1,
                     "n1_worst_loading_rs_percent": 1,
-                    "n1_margin_rs_percent": 1,
                     "n1_worst_loading_percent": 1,
                     "ttc_n1_rs_mw": 1,
                 },

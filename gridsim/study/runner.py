@@ -5,7 +5,7 @@ edits (see :func:`case_network`), so any of them can be reproduced by the same c
 N-0 TTC from :func:`gridsim.transfer_capability`, an N-1 TTC from
 :func:`gridsim.analysis.ttc.n1_ttc` (base case secured first, or "not defined: base
 case cannot be secured"; nothing set aside), the Niš sites from :func:`gridsim.run_ac`
-and :func:`gridsim.ac_contingency`.
+and :func:`gridsim.solve_outage` over the ordinary contingencies.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridsim.analysis.contingency import ac_contingency, contingency_summary
+from gridsim.analysis.outages import ordinary_contingencies, solve_outage
 from gridsim.analysis.powerflow import run_ac
+from gridsim.analysis.sensitivity import zone_ptdf
 from gridsim.analysis.sweep.params import parse_parameter, set_field
 from gridsim.analysis.transfer import (
     VOLTAGE_STABILITY,
@@ -409,7 +410,17 @@ def _run_curve(path: str, task: Task) -> dict:
 
 
 def _run_site(path: str, task: Task) -> dict:
-    """Losses, loadings and N-1 margins of one Niš plant site (no transfer added)."""
+    """Losses, loadings and N-1 margins of one Niš plant site (no transfer added).
+
+    The N-1 is over the ordinary contingencies (:func:`gridsim.ordinary_contingencies`:
+    one circuit of each line, each transformer unit and HVDC link, the largest unit of
+    each synchronous area), each solved in AC with reactive limits and the
+    post-contingency response. The plant's own margin is taken over the branches that
+    carry at least :data:`gridsim.study.cases.PLANT_DF` of its output in the intact grid
+    (its distribution factor to the Serbian load, :func:`gridsim.zone_ptdf` with the
+    plant's bus as the source zone): what the site changes, not what is insecure
+    anywhere in the grid whatever the site.
+    """
     site = next(s for s in cases.for_network(path).nis_sites if s.key == task.site)
     net = case_network(path, task.scenario)
     res = run_ac(net, enforce_q_limits=True)
@@ -422,14 +433,29 @@ def _run_site(path: str, task: Task) -> dict:
         & net.line.to_bus.map(net.bus.zone).eq("RS")
     ]
     rs_loading = res.line.loading_percent.reindex(rs_lines)
-    result = ac_contingency(net, enforce_q_limits=True, flows="float64")
-    table = result.table()
-    summ = contingency_summary(result)
-    solved = summ[summ.status == "converged"]
-    worst = solved.iloc[0] if len(solved) else None
-    rs_table = table[(table.element == "line") & table["id"].astype(str).isin(set(rs_lines))]
-    rs_worst = rs_table.loading_percent.max() if len(rs_table) else np.nan
-    over = solved[solved.max_loading_percent > 100.0]
+    zones = net.bus.zone.copy()
+    zones[site.bus] = "_plant"
+    df = zone_ptdf(net, "_plant", "RS", zones=zones)
+    near = df.index[df.abs().to_numpy() >= cases.PLANT_DF]
+    rs_rows = pd.MultiIndex.from_tuples([("line", i) for i in rs_lines])
+    worst = {"all": (-np.inf, "", ""), "rs": (-np.inf, "", ""), "plant": (-np.inf, "", "")}
+    over = diverged = 0
+    min_vm = np.inf
+    reuse: dict = {}
+    for outage in ordinary_contingencies(net, units="largest_per_area"):
+        r = solve_outage(net, outage, base=res, enforce_q_limits=True, reuse=reuse)
+        if not r.converged:
+            diverged += 1
+            continue
+        load = r.power_flow.branch.loading_percent
+        over += bool((load > 100.0).any())
+        min_vm = min(min_vm, float(r.power_flow.bus.vm_pu.min()))
+        for key, rows in (("all", load.index), ("rs", rs_rows), ("plant", near)):
+            part = load.reindex(rows).dropna()
+            if len(part) and part.max() > worst[key][0]:
+                b = part.idxmax()
+                worst[key] = (float(part.max()), f"{b[0]} {b[1]}", outage.label)
+    value = {k: v[0] if np.isfinite(v[0]) else np.nan for k, v in worst.items()}
     row = {
         "year": task.year,
         "scenario": task.scenario,
@@ -442,21 +468,18 @@ def _run_site(path: str, task: Task) -> dict:
         "max_loading_rs_percent": float(rs_loading.max()),
         "max_loading_rs_line": str(rs_loading.idxmax()),
         "connection_loading_percent": float(res.line.loading_percent[list(site.lines)].max()),
-        "n1_worst_loading_percent": float(worst.max_loading_percent)
-        if worst is not None
-        else np.nan,
-        "n1_worst_branch": f"{worst.max_loading_element} {worst.max_loading_id}"
-        if worst is not None
-        else "",
-        "n1_worst_outage": " ".join(map(str, solved.index[0])) if worst is not None else "",
-        "n1_worst_loading_rs_percent": float(rs_worst),
-        "n1_margin_percent": 100.0 - float(worst.max_loading_percent)
-        if worst is not None
-        else np.nan,
-        "n1_margin_rs_percent": 100.0 - float(rs_worst),
-        "n1_overloading_outages": len(over),
-        "n1_diverged_outages": int((summ.status == "diverged").sum()),
-        "n1_min_vm_pu": float(solved.min_vm_pu.min()) if len(solved) else np.nan,
+        "plant_branches": len(near),
+        "n1_worst_loading_plant_percent": value["plant"],
+        "n1_worst_plant_branch": worst["plant"][1],
+        "n1_worst_plant_outage": worst["plant"][2],
+        "n1_margin_plant_percent": 100.0 - value["plant"],
+        "n1_worst_loading_percent": value["all"],
+        "n1_worst_branch": worst["all"][1],
+        "n1_worst_outage": worst["all"][2],
+        "n1_worst_loading_rs_percent": value["rs"],
+        "n1_overloading_outages": over,
+        "n1_diverged_outages": diverged,
+        "n1_min_vm_pu": min_vm if np.isfinite(min_vm) else np.nan,
     }
     return {"row": row}
 
