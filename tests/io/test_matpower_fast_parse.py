@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from gridsim.exceptions import InvalidNetworkError
-from gridsim.io import matpower
+from gridsim.io.matpower import parse as matpower
 from gridsim.io.matpower import parse_matpower
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "matpower"
