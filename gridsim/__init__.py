@@ -36,6 +36,8 @@ _EXPORTS = {
     "ScopfResult": "gridsim.analysis.scopf",
     "max_transfer": "gridsim.analysis.scopf",
     "secure_base_case": "gridsim.analysis.scopf",
+    "CnecSelection": "gridsim.analysis.cnec",
+    "select_cnecs": "gridsim.analysis.cnec",
     "TtcResult": "gridsim.analysis.ttc",
     "n1_ttc": "gridsim.analysis.ttc",
     "secured_base": "gridsim.analysis.ttc",

@@ -610,3 +610,140 @@ def test_highs_prints_nothing():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert out.stdout == ""
+
+
+# -- (6) zone-balanced and bounded base-case redispatch -----------------------------------
+ZONE_TRIANGLE = """\
+gridsim: 1
+name: zone-triangle
+sn_mva: 100
+bus:
+  - {id: 1, vn_kv: 400, zone: A}
+  - {id: 2, vn_kv: 400, zone: A}
+  - {id: 3, vn_kv: 400, zone: A}
+  - {id: 4, vn_kv: 400, zone: B}
+  - {id: 5, vn_kv: 400, zone: B}
+line:
+  - {id: 12, from_bus: 1, to_bus: 2, length_km: 50, r_ohm_per_km: 0.01, x_ohm_per_km: 0.3,
+     b_us_per_km: 0, rate_mva: %(rate)s}
+  - {id: 23, from_bus: 2, to_bus: 3, length_km: 50, r_ohm_per_km: 0.01, x_ohm_per_km: 0.3,
+     b_us_per_km: 0, rate_mva: 1000}
+  - {id: 13, from_bus: 1, to_bus: 3, length_km: 50, r_ohm_per_km: 0.01, x_ohm_per_km: 0.3,
+     b_us_per_km: 0, rate_mva: 1000}
+  - {id: 24, from_bus: 2, to_bus: 4, length_km: 50, r_ohm_per_km: 0.01, x_ohm_per_km: 0.3,
+     b_us_per_km: 0, rate_mva: 1000}
+  - {id: 45, from_bus: 4, to_bus: 5, length_km: 50, r_ohm_per_km: 0.01, x_ohm_per_km: 0.3,
+     b_us_per_km: 0, rate_mva: 1000}
+ext_grid:
+  - {id: 1, bus: 4, vm_pu: 1.0}
+gen:
+  - {id: G1, bus: 1, p_mw: 100, vm_pu: 1.0, max_p_mw: 200}
+  - {id: G2, bus: 3, p_mw: 50, vm_pu: 1.0, max_p_mw: 200}
+  - {id: G3, bus: 5, p_mw: 50, vm_pu: 1.0, max_p_mw: 200}
+load:
+  - {id: L2, bus: 2, p_mw: 100, q_mvar: 0}
+  - {id: L4, bus: 4, p_mw: 100, q_mvar: 0}
+"""
+
+
+def zone_triangle(path: Path, rate: float = 220.0 / 3.0) -> gridsim.Network:
+    """Zone A: a triangle of equal lines 1-2-3 (G1 100 MW at 1, G2 50 MW at 3, 100 MW of
+    load at 2); zone B behind bus 2 (the slack at 4 with 100 MW of load, G3 50 MW at 5).
+    DC flows: line 1-2 carries 2/3 of G1 and 1/3 of G2, 83.33 MW; rated ``rate``
+    (73.33 MVA: 10 MW over)."""
+    path.write_text(ZONE_TRIANGLE % {"rate": repr(rate)})
+    return gridsim.load_network(path)
+
+
+def test_zone_balance_moves_mw_inside_the_zone(tmp_path):
+    """Hand calculation: 1 MW from G1 to zone B relieves line 1-2 by 2/3 MW, from G1 to
+    G2 (inside zone A) by 1/3 MW. The 10 MW excess costs 15 + 15 MW across the border
+    with the area balanced, 30 + 30 MW inside zone A with the zones balanced (zone B's
+    net position, and so the tie flow, kept)."""
+    net = zone_triangle(tmp_path / "net.yaml")
+    dc = gridsim.run_dc(net)
+    assert dc.branch.p_from_mw[("line", 12)] == pytest.approx(250.0 / 3.0, abs=TOL_MW)
+    grid = LinearisedGrid(net, dc, outages=[])
+    area = secure_base_case(grid)
+    assert area.secured
+    assert area.redispatch_mw.to_dict() == pytest.approx({"G1": -15, "G2": 0, "G3": 15}, abs=1e-6)
+    zone = secure_base_case(grid, redispatch_balance="zone")
+    assert zone.secured
+    assert zone.redispatch_mw.to_dict() == pytest.approx({"G1": -30, "G2": 30, "G3": 0}, abs=1e-6)
+    assert zone.redispatch_zone.net_mw.to_numpy() == pytest.approx([0.0, 0.0], abs=1e-9)
+    tie = gridsim.run_dc(zone.apply(net)).branch.p_from_mw[("line", 24)]
+    assert tie == pytest.approx(dc.branch.p_from_mw[("line", 24)], abs=TOL_MW)
+
+
+def test_zone_balance_keeps_net_positions_with_a_link_between_zones(tmp_path):
+    """A link from bus 3 (zone A) to bus 5 (zone B): moving it 30 MW relieves line 1-2
+    by 10 MW at no redispatch, with the area balanced; with the zones balanced its move
+    must be matched in both zones, and the least redispatch is 60 MW again (hand
+    calculation: the relief is r_G1 / 3 whatever the link does), with each zone's net
+    position (the tie line and the link) kept."""
+    tables = dict(zone_triangle(tmp_path / "net.yaml").tables)
+    tables["hvdc"] = pd.DataFrame([_link("HAB", 3, 5, 0.0, 100.0)]).set_index("id")
+    net = gridsim.Network(tables)
+    dc = gridsim.run_dc(net)
+    grid = LinearisedGrid(net, dc, outages=[])
+    area = secure_base_case(grid)
+    assert area.secured and area.redispatch_total_mw == pytest.approx(0.0, abs=1e-6)
+    assert area.hvdc.change_mw["HAB"] >= 30.0 - 1e-6  # free: any move of 30 MW or more
+    zone = secure_base_case(grid, redispatch_balance="zone")
+    assert zone.secured and zone.redispatch_total_mw == pytest.approx(60.0, abs=1e-6)
+    after = zone.apply(net)
+    flows = gridsim.run_dc(after).branch.p_from_mw
+    export = flows[("line", 24)] + after.hvdc.p_mw["HAB"]
+    assert export == pytest.approx(dc.branch.p_from_mw[("line", 24)], abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("balance", "limit", "done", "excess"),
+    [
+        # zone balance needs 60 MW in A: a bound of 60 holds, 58.5 leaves
+        # 10 - 58.5 / 2 / 3 = 0.25 MW over
+        ("zone", {"A": 60.0}, None, 0.0),
+        ("zone", {"A": 58.5}, None, 0.25),
+        # area balance: 15 MW in each zone; B bounded at 14: G1 -14.5, G3 +14, G2 +0.5
+        # (PTDFs on line 1-2 to the slack: 2/3, 0, 1/3) relieve 14.5 * 2/3 - 0.5 / 3 =
+        # 9.5 MW: 0.5 over
+        ("island", {"A": 15.0, "B": 15.0}, None, 0.0),
+        ("island", {"A": 15.0, "B": 14.0}, None, 0.5),
+        # moves made before (an earlier round) count: G1 -10 / G2 +10 leave 6.67 MW over,
+        # 20 + 20 MW more, 60 MW in all; G1 +10 / G2 -10 leave 13.33 MW over, 40 + 40 MW
+        # more, but only 30 + 30 away from the first dispatch: 60 MW in all again
+        ("zone", {"A": 60.0}, {"G1": -10.0, "G2": 10.0}, 0.0),
+        ("zone", {"A": 58.5}, {"G1": -10.0, "G2": 10.0}, 0.25),
+        ("zone", {"A": 60.0}, {"G1": 10.0, "G2": -10.0}, 0.0),
+        ("zone", {"A": 58.5}, {"G1": 10.0, "G2": -10.0}, 0.25),
+    ],
+)
+def test_redispatch_bound_per_zone(tmp_path, balance, limit, done, excess):
+    """The per-zone bound on sum |move| (moves made before included) against a hand
+    calculation: where it holds the least redispatch is kept, where it does not the
+    result says so and the residual is the least excess within the bound."""
+    net = zone_triangle(tmp_path / "net.yaml")
+    if done is not None:
+        for gid, move in done.items():
+            net.gen.loc[gid, "p_mw"] += move
+        net.invalidate()
+    grid = LinearisedGrid(net, gridsim.run_dc(net), outages=[])
+    result = secure_base_case(
+        grid,
+        redispatch_balance=balance,
+        redispatch_limit_mw=limit,
+        redispatched_mw=None if done is None else pd.Series(done),
+    )
+    moved = result.redispatch_mw.add(pd.Series(done or {}, dtype=float), fill_value=0.0)
+    zone = net.bus.zone.reindex(net.gen.bus.reindex(moved.index)).to_numpy()
+    used = moved.abs().groupby(zone).sum()
+    for z, bound in limit.items():
+        assert used.get(z, 0.0) <= bound + 1e-6
+    if excess == 0.0:
+        assert result.secured, result.message
+        assert result.residual.empty
+    else:
+        assert result.status == "cannot be secured"
+        assert "within the zones' redispatch bounds" in result.message
+        assert result.residual.excess_mw.sum() == pytest.approx(excess, abs=1e-6)
+        assert list(result.residual.id) == [12]

@@ -10,6 +10,7 @@ not converge with them).
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import warnings
 from pathlib import Path
@@ -24,7 +25,7 @@ from gridsim.analysis.outages import ordinary_contingencies, solve_outage
 from gridsim.analysis.ttc import n1_ttc, verify_shadow_price
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_scopf import _link, _rated, _tables, two_islands  # noqa: E402
+from test_scopf import _link, _rated, _tables, two_islands, zone_triangle  # noqa: E402
 
 ROOT = Path(__file__).parents[1]
 TOL_MW, REL_TOL = 10.0, 0.01
@@ -304,7 +305,7 @@ def test_corridor_outages_the_screen_passes_over_hold_every_limit(scenario, sink
             for outage in self.outages:
                 if ttc._key(outage) not in solved:
                     post = solve_outage(net, outage, base=out.result, enforce_q_limits=True)
-                    rows = self._n1(net, post)
+                    rows = self._n1(net, post, [])
                     passed_over.append((outage.label, [r for r in rows if r[6] > ttc._tol_row(r)]))
         return out
 
@@ -376,3 +377,117 @@ def test_a_secured_base_of_another_network_or_options_is_refused():
     # options of the transfer alone may differ
     reused = n1_ttc(net, "A", "B", base=base, **{**OPTIONS, "trm_mw": 5.0})
     _same_result(reused, n1_ttc(net, "A", "B", **{**OPTIONS, "trm_mw": 5.0}))
+
+
+# -- the base case: zone-balanced and bounded redispatch -------------------------------------
+ZONE_OPTIONS = dict(contingencies=[], units=None, enforce_q_limits=False)
+
+
+def test_base_redispatch_zone_balanced_and_bounded_in_ac(tmp_path):
+    """The zone triangle of ``test_scopf`` in AC (line 1-2 about 10 MW over): the area
+    balance secures it with about 15 MW each way across the border, the zone balance
+    with about 30 MW each way inside zone A (each zone's net 0, its share of the zone's
+    150 MW of generation reported); a 30 % bound per zone cannot secure it (40 % is
+    needed) and says so, 45 % can."""
+    net = zone_triangle(tmp_path / "net.yaml")
+    area = ttc.secured_base(net, **ZONE_OPTIONS)
+    assert area.secured
+    table = area.base_redispatch_zone
+    assert table.down_mw["A"] == pytest.approx(15.0, rel=0.02)
+    assert table.up_mw["B"] == pytest.approx(15.0, rel=0.02)
+    zone = ttc.secured_base(net, base_redispatch_balance="zone", **ZONE_OPTIONS)
+    assert zone.secured
+    table = zone.base_redispatch_zone
+    assert list(table.index) == ["A"]
+    assert table.net_mw["A"] == pytest.approx(0.0, abs=1e-6)
+    assert table.generation_mw["A"] == pytest.approx(150.0, abs=1e-6)
+    assert table.share_percent["A"] == pytest.approx(40.0, rel=0.02)
+    assert table.share_percent["A"] == pytest.approx(
+        100 * (table.up_mw["A"] + table.down_mw["A"]) / 150.0, abs=1e-9
+    )
+    options = dict(ZONE_OPTIONS, base_redispatch_balance="zone")
+    tight = n1_ttc(net, "A", "B", base_redispatch_limit_percent=30.0, **options)
+    assert not tight.defined and tight.status == "base case cannot be secured"
+    assert "cannot be secured within 30 % redispatch per zone" in tight.message
+    assert list(tight.residual.id) == [12]
+    loose = ttc.secured_base(net, base_redispatch_limit_percent=45.0, **options)
+    assert loose.secured
+    assert loose.base_redispatch_zone.share_percent["A"] <= 45.0
+    # both options are part of the base options a secured base is checked against
+    with pytest.raises(ttc.TtcError, match="other options .*base_redispatch_limit_percent"):
+        n1_ttc(net, "A", "B", base=loose, base_redispatch_limit_percent=50.0, **options)
+    with pytest.raises(ttc.TtcError, match="other options .*base_redispatch_balance"):
+        n1_ttc(net, "A", "B", base=area, base_redispatch_balance="zone", **ZONE_OPTIONS)
+    with pytest.raises(ttc.TtcError, match="base_redispatch_balance must be"):
+        ttc.secured_base(net, base_redispatch_balance="island")
+    with pytest.raises(ttc.TtcError, match="base_redispatch_limit_percent must be"):
+        ttc.secured_base(net, base_redispatch_limit_percent=-1.0)
+
+
+def test_cli_base_redispatch_options(tmp_path, capsys):
+    """``gridsim transfer --method optimal`` passes the base-case redispatch balance and
+    bound; a bound of 0 % cannot secure the zone triangle and says so."""
+    from conftest import one_line_error, run_cli
+
+    zone_triangle(tmp_path / "net.yaml")
+    args = ["transfer", tmp_path / "net.yaml", "--source", "A", "--sink", "B", "--method"]
+    args += ["optimal", "--units", "none", "--base-redispatch-balance", "zone"]
+    status, out, err = run_cli([*args, "--base-redispatch-limit", "0", "--json"], capsys)
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["base_redispatch_balance"] == "zone"
+    assert doc["base_redispatch_limit_percent"] == 0.0
+    assert doc["ttc_mw"] is None
+    assert "cannot be secured within 0 % redispatch per zone" in doc["message"]
+    status, _, err = run_cli([*args, "--base-redispatch-limit", "-1"], capsys)
+    assert status == 2 and "--base-redispatch-limit" in one_line_error(err)
+    # the CNEC selection: counted in the JSON and the text
+    status, out, err = run_cli([*args, "--cnec-threshold", "5", "--json"], capsys)
+    assert status == 0, err
+    doc = json.loads(out)
+    cnecs, pairs = doc["cnecs"]
+    assert doc["cnec_threshold_percent"] == 5.0 and 0 < cnecs < pairs
+    assert isinstance(doc["outside_cnec"], list)
+    status, out, err = run_cli([*args, "--cnec-threshold", "5"], capsys)
+    assert status == 0 and f"{cnecs} of {pairs} (branch, outage) pairs" in out
+
+
+# -- CNECs: thermal limits held on the CNECs only ---------------------------------------------
+def test_cnec_threshold_zero_gives_the_unfiltered_ttc():
+    """Threshold 0 selects every energised pair: the same result as no selection."""
+    net = case(0)
+    plain_ttc = n1_ttc(net, "A", "B", **OPTIONS)
+    every = n1_ttc(net, "A", "B", cnec_threshold=0.0, **OPTIONS)
+    assert every.cnecs is not None and every.outside_cnec.empty
+    every.options, every.cnecs = plain_ttc.options, plain_ttc.cnecs
+    _same_result(every, plain_ttc)
+
+
+def test_a_non_cnec_overload_is_reported_not_held(tmp_path):
+    """The zone triangle with line 1-3 rated 10 MVA (16.7 MW flow) and the tie 2-4 at 150
+    MVA (50 MW): zone A's GSK (G1 and G2 both 200 MW) puts 1/3 - 1/3 = 0 of an A -> B
+    exchange on line 1-3, so it is no CNEC at 5 % (line 2-4: 1, a CNEC). With CNECs the
+    base case is left as it is, the transfer stops on the tie (about 100 MW) and the
+    overload of line 1-3 is listed in ``outside_cnec`` and counted in the message;
+    without, line 1-3 must be secured first."""
+    from gridsim.analysis.cnec import select_cnecs
+
+    net = zone_triangle(tmp_path / "net.yaml", rate=1000.0)
+    net.line.loc[13, "rate_mva"] = 10.0
+    net.line.loc[24, "rate_mva"] = 150.0
+    net.invalidate()
+    sel = select_cnecs(net, [], threshold=0.05)
+    flags = dict(zip(sel.branches.get_level_values(1), sel.n_cnec, strict=True))
+    assert not flags[13] and flags[24] and flags[12]
+    assert sel.n_ptdf[sel.branches.get_loc(("line", 13))] == pytest.approx(0.0, abs=1e-9)
+    held = n1_ttc(net, "A", "B", cnec_threshold=0.05, **ZONE_OPTIONS)
+    assert held.status == "optimal" and held.base_redispatch_mw.empty
+    assert held.binding["id"] == 24
+    assert held.ttc_mw == pytest.approx(100.0, abs=TOL_MW + 1.0)
+    out = held.outside_cnec
+    assert list(zip(out.kind, out.id, out.contingency, strict=True)) == [("thermal", 13, None)]
+    assert "1 thermal violation(s) outside the CNECs" in held.message
+    every = n1_ttc(net, "A", "B", **ZONE_OPTIONS)
+    assert every.outside_cnec.empty
+    assert 13 in set(every.base_violations_removed.id)
+    assert every.base_redispatch_mw.abs().sum() > 1.0

@@ -28,7 +28,13 @@ holds without its slack: ``sum share_g t - sum share_l t + sum r_g + sum_(links)
 = 0`` per island (HVDC lossless in the balance; the slack takes converter and AC losses
 only, as in :func:`gridsim.transfer_capability`). With ``redispatch_balance="zone"``
 (:func:`max_transfer`'s default) the redispatch also nets to zero in each zone, so
-that only the transfer changes the zones' net positions.
+that only the transfer changes the zones' net positions; in :func:`secure_base_case`
+the moves of the links with an end in the zone count too (lossless), so that every
+zone's net position is kept. A bound on a zone's redispatch
+(``redispatch_limit_mw``) adds a column ``a_g >= 0`` per unit of the zone with
+``a_g >= |m_g + r_g|`` (two rows; ``m_g`` the moves made before, in earlier
+successive-LP steps) and the row ``sum_g a_g <= limit``; these rows, like the balance,
+are never relaxed (the least-violation LP holds them too).
 
 Flows: ``F(u) = F_AC + S u`` with ``S = PTDF @ (bus injection per variable)``, the PTDF
 of :func:`gridsim.ptdf` (each island to its own slack), ``F_AC`` the AC active flows at
@@ -270,6 +276,9 @@ class LinearisedGrid:
         A dict kept by the caller between grids of dispatches of one network (the same
         elements in service with the same parameters): the PTDF rows, which depend on
         the topology and the reactances only, are kept there.
+    cnecs : CnecSelection, optional
+        :func:`gridsim.analysis.cnec.select_cnecs` of this topology: thermal rows only
+        on its CNECs (intact and after each outage). Default: every rated branch.
 
     Attributes
     ----------
@@ -287,6 +296,9 @@ class LinearisedGrid:
     islanding : ndarray of bool, shape (n_outage,)
         Outages that cut buses off every slack (their lost load and generation are not
         limited here).
+    n0_monitored, monitored : ndarray of bool, shapes (n_branch,), (n_outage, n_branch)
+        The branches whose thermal limits are rows, intact and after each outage:
+        rated, energised and, with ``cnecs``, CNECs.
     """
 
     def __init__(
@@ -299,6 +311,7 @@ class LinearisedGrid:
         post_results: Iterable[OutageResult] | None = None,
         post_estimates: Iterable[tuple] | None = None,
         reuse: dict | None = None,
+        cnecs=None,
     ):
         if not isinstance(network, Network):
             raise ScopfError("LinearisedGrid needs a Network (not a compiled one)")
@@ -326,6 +339,12 @@ class LinearisedGrid:
         if outages is None:
             outages = ordinary_contingencies(network)
         self._outage_terms([_as_outage(network, o) for o in outages])
+        self.n0_monitored = np.isfinite(self.rate)
+        if cnecs is not None:
+            kind = np.where(cn.br_kind == LINE, "line", "trafo")
+            intact, post = cnecs.masks(self.outages, pd.MultiIndex.from_arrays([kind, cn.br_id]))
+            self.n0_monitored &= intact
+            self.monitored &= post
         if post_estimates is not None:
             self._post_estimated(post_estimates)
         if post_results is not None:
@@ -688,6 +707,8 @@ class _Lp:
         transfer: bool,
         redispatch_balance: str = "island",
         min_mw: float = 0.0,
+        redispatch_limit: Mapping | None = None,
+        redispatched: pd.Series | None = None,
     ):
         start = time.perf_counter()
         cn, net = grid.cn, grid.network
@@ -782,14 +803,16 @@ class _Lp:
         n_isl = grid.island_w.size
         balance = np.zeros((n_isl, nv))
         np.add.at(balance, (isl[on], col[on]), lossless[on])
-        if redispatch_balance == "zone" and n:  # each zone's redispatch nets to zero on its own
-            zone = net.bus["zone"].astype(str).reindex(cn.bus_ids).to_numpy()[cn.inj_bus[rinj]]
-            labels, code = np.unique(zone, return_inverse=True)
+        bus_zone = net.bus["zone"].astype(str).reindex(cn.bus_ids).to_numpy()
+        if redispatch_balance == "zone":  # each zone's redispatch nets to zero on its own
+            # (the base case: with the moves of the links, so each zone's net position)
+            part = np.isin(col, np.arange(1 + m, nv)) if transfer else col > 0
+            labels, code = np.unique(bus_zone[bus[part]], return_inverse=True)
             by_zone = np.zeros((labels.size, nv))
-            by_zone[code, 1 + m + np.arange(n)] = 1.0
-            by_zone[code, 1 + m + n + np.arange(n)] = -1.0
+            np.add.at(by_zone, (code, col[part]), lossless[part])
             balance = np.vstack([balance, by_zone])
-        self.balance = balance[np.abs(balance).max(axis=1) > COEF_TOL]
+        balance = balance[np.abs(balance).max(axis=1) > COEF_TOL]
+        self._hard_rows(balance, bus_zone[cn.inj_bus[rinj]], redispatch_limit, redispatched)
         # the largest |value| each variable can take (for the screen)
         reach = np.maximum(np.abs(self.lower), np.abs(self.upper))
         reach[0] = max(
@@ -798,6 +821,41 @@ class _Lp:
         self.reach = reach
         self._rows(interfaces)
         self.build_s = time.perf_counter() - start
+
+    def _hard_rows(self, balance, unit_zone, limit, done) -> None:
+        """The rows every LP holds as they are (never relaxed): the balance rows (``=
+        0``) and, with ``limit`` (zone -> MW), each zone's redispatch bound: ``sum_g a_g
+        <= limit`` over its units, with one more column ``a_g >= 0`` per unit (after the
+        ``nv`` variables) held above ``|done_g + r_g|`` by two rows; ``done``: the units'
+        moves made before this LP (MW, counted in the bound)."""
+        m, n, nv = self.m, self.n, self.nv
+        limit = dict(limit or {})
+        units = np.flatnonzero(np.isin(unit_zone, list(limit)))
+        na = units.size
+        if done is None:
+            done = pd.Series(dtype=float)
+        done = done.reindex(self.redispatch.index).fillna(0.0).to_numpy(dtype=float)[units]
+        labels, code = np.unique(unit_zone[units], return_inverse=True)
+        nb, at = balance.shape[0], np.arange(na)
+        # rows nb + g: a_g - r_g >= done_g; nb + na + g: a_g + r_g >= -done_g
+        r_up, r_down = 1 + m + units, 1 + m + n + units
+        row = np.concatenate([nb + at] * 3 + [nb + na + at] * 3 + [nb + 2 * na + code])
+        col = np.concatenate([nv + at, r_up, r_down, nv + at, r_up, r_down, nv + at])
+        one = np.ones(na)
+        val = np.concatenate([one, -one, one, one, one, -one, one])
+        dense = sp.coo_matrix(balance)
+        self.n_aux = na
+        self.hard = sp.csr_matrix(
+            (
+                np.concatenate([dense.data, val]),
+                (np.concatenate([dense.row, row]), np.concatenate([dense.col, col])),
+            ),
+            shape=(nb + 2 * na + labels.size, nv + na),
+        )
+        self.hard_lo = np.concatenate([np.zeros(nb), done, -done, np.full(labels.size, -INF)])
+        self.hard_hi = np.concatenate(
+            [np.zeros(nb), np.full(2 * na, INF), [float(limit[z]) for z in labels]]
+        )
 
     def _t_reach(self, transfer, max_mw, source, sink, sink_element, gen_pos) -> float:
         """The largest ``t`` the generation limits (and ``max_mw``) allow."""
@@ -831,7 +889,7 @@ class _Lp:
         parts = []  # (kind, element, outage, limit, factor, const, lo, hi)
         # N-0
         limit = grid.rate - grid.offset_mw
-        rated = np.isfinite(limit)
+        rated = np.isfinite(limit) & grid.n0_monitored
         keep = rated & ((np.abs(grid.flows_mw) + reach_base > limit) | unb_base)
         self.dropped = int(rated.sum() - keep.sum())
         k0 = np.flatnonzero(keep)
@@ -973,20 +1031,22 @@ class _Lp:
     ) -> highspy.Highs:
         """HiGHS holding the LP on candidate ``rows`` and the balance rows (``elastic``:
         each candidate row with two slack columns of cost 1; ``cost`` then ignored)."""
-        nr, nv = rows.size, self.nv
-        coef = sp.csr_matrix(self.coefs(rows))
-        col_lo, col_hi, col_cost = self.lower.copy(), self.upper, cost
+        nr, nv, na = rows.size, self.nv, self.n_aux
+        coef = sp.hstack([sp.csr_matrix(self.coefs(rows)), sp.csr_matrix((nr, na))])
+        col_lo = np.concatenate([self.lower, np.zeros(na)])
+        col_hi = np.concatenate([self.upper, np.full(na, INF)])
+        col_cost = np.concatenate([cost, np.zeros(na)])
         col_lo[0] = max(col_lo[0], t_lower)
         if elastic:
             eye = sp.identity(nr, format="csr")
             coef = sp.hstack([coef, eye, -eye], format="csr")
             col_lo = np.concatenate([col_lo, np.zeros(2 * nr)])
             col_hi = np.concatenate([col_hi, np.full(2 * nr, INF)])
-            col_cost = np.concatenate([np.zeros(nv), np.ones(2 * nr)])
+            col_cost = np.concatenate([np.zeros(nv + na), np.ones(2 * nr)])
         width = coef.shape[1]
-        nb = self.balance.shape[0]
-        balance = sp.hstack([sp.csr_matrix(self.balance), sp.csr_matrix((nb, width - nv))])
-        coef = sp.vstack([coef, balance], format="csr")
+        nb = self.hard.shape[0]
+        hard = sp.hstack([self.hard, sp.csr_matrix((nb, width - nv - na))])
+        coef = sp.vstack([coef, hard], format="csr")
         coef.eliminate_zeros()
         const = self.const[rows]
         lp = highspy.HighsLp()
@@ -998,8 +1058,8 @@ class _Lp:
         with np.errstate(invalid="ignore"):
             lo = np.where(np.isfinite(self.lo[rows]), self.lo[rows] - const, -INF)
             hi = np.where(np.isfinite(self.hi[rows]), self.hi[rows] - const, INF)
-        lp.row_lower_ = np.concatenate([lo, np.zeros(nb)])
-        lp.row_upper_ = np.concatenate([hi, np.zeros(nb)])
+        lp.row_lower_ = np.concatenate([lo, self.hard_lo])
+        lp.row_upper_ = np.concatenate([hi, self.hard_hi])
         lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
         lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
         lp.a_matrix_.start_ = coef.indptr.astype(np.int32)
@@ -1243,7 +1303,7 @@ def _outcome(lp: _Lp, problem, x, objective, status, message, duals, residual, s
         binding=_binding(lp, x[: lp.nv], flows, duals, sense),
         violations_before=before,
         residual=residual if residual is not None else before.iloc[:0],
-        n_rows=int(lp.n_cand + lp.balance.shape[0]),
+        n_rows=int(lp.n_cand + lp.hard.shape[0]),
         n_rows_dropped=lp.dropped,
         n_cols=lp.nv,
         build_s=lp.build_s,
@@ -1337,15 +1397,16 @@ def _run(lp: _Lp, problem: str, cost: np.ndarray, maximise: bool, then_cost=None
         e_status, _, _, _, x = lp.solve(np.zeros(lp.nv), False, elastic=True)
         x = x[: lp.nv] if x is not None else np.zeros(lp.nv)
         residual = lp.violations(lp.activity(x))
+        bound = " within the zones' redispatch bounds" if lp.n_aux else ""
         message = (
             f"base case cannot be secured: {len(residual)} limit(s) stay violated with every "
-            f"control used ({residual.excess_mw.sum():.6g} MW over in all)"
+            f"control used{bound} ({residual.excess_mw.sum():.6g} MW over in all)"
         )
         if len(residual):
             worst = residual.iloc[0]
             after = f" after the outage of {worst.contingency}" if worst.contingency else ""
             message += (
-                f"; worst: {worst.kind} {worst.element} {worst.id!r}{after}, "
+                f"; worst: {worst.kind} {worst.element} {str(worst.id)!r}{after}, "
                 f"{worst.excess_mw:.4g} MW over"
             )
         if problem == "max_transfer":
@@ -1371,6 +1432,8 @@ def secure_base_case(
     hvdc: Iterable | None = None,
     interfaces: Iterable | None = None,
     redispatch_balance: str = "island",
+    redispatch_limit_mw: Mapping | None = None,
+    redispatched_mw: pd.Series | None = None,
 ) -> ScopfResult:
     """The least preventive redispatch that makes the operating point N-1 secure.
 
@@ -1393,7 +1456,17 @@ def secure_base_case(
         Flowgates held in the base case.
     redispatch_balance : {"island", "zone"}
         The redispatch (with the HVDC moves) balances each AC island (default:
-        cross-border redispatch allowed), or also nets to zero in each zone.
+        cross-border redispatch allowed), or also each zone: the redispatch and the
+        moves of the links with an end in the zone (lossless) net to zero there, so
+        that every zone's net position is kept.
+    redispatch_limit_mw : mapping zone -> MW, optional
+        Bound on each named zone's redispatch: ``sum |move|`` over its units, the
+        moves already made (``redispatched_mw``) included, as LP rows held also by
+        the least-violation LP (a base case that cannot be secured within the bounds
+        says so, with the residual). Default: unbounded.
+    redispatched_mw : pandas.Series, optional
+        Per unit, the redispatch made before this operating point (a successive-LP
+        step), counted in ``redispatch_limit_mw``.
 
     Returns
     -------
@@ -1417,6 +1490,8 @@ def secure_base_case(
         max_mw=None,
         transfer=False,
         redispatch_balance=_balance(redispatch_balance),
+        redispatch_limit=redispatch_limit_mw,
+        redispatched=redispatched_mw,
     )
     cost = np.concatenate([np.zeros(1 + lp.m), costs.to_numpy(), costs.to_numpy()])
     return _run(lp, "secure_base_case", cost, maximise=False)

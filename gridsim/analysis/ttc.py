@@ -13,7 +13,13 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    spent. If it cannot be secured, the TTC is not defined (NaN): the status says
    ``"base case cannot be secured"`` and the residual violations are listed. Setting the
    offending outages aside is only done with ``set_aside_insecure=True``, and then the
-   status, the message and :attr:`TtcResult.set_aside` say so.
+   status, the message and :attr:`TtcResult.set_aside` say so. The redispatch balances
+   each synchronous area, or keeps each zone's net position
+   (``base_redispatch_balance="zone"``), within a bound per zone where
+   ``base_redispatch_limit_percent`` is given (the moves of every round counted).
+   The AC checks between the rounds are screened as the transfer's (below): the first
+   and the last are complete, and a round whose screened check holds is checked against
+   every outage before it counts as secure.
 2. **Transfer.** From the secured point, :func:`gridsim.analysis.scopf.max_transfer`
    maximises the transfer ``t`` (source units up and sink loads up by their shift keys)
    with the joining HVDC links free and optional preventive redispatch inside
@@ -48,6 +54,12 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    the first and the last dispatch checked serve the published-limits TTC and the
    outages set aside.
 
+With ``cnec_threshold``, thermal limits are held only on the CNECs
+(:func:`gridsim.analysis.cnec.select_cnecs`, selected once per base case) in both
+phases: in the LPs' rows and in the AC checks, whose thermal violations of other pairs
+are kept apart (:attr:`TtcResult.outside_cnec`, counted in the message), never dropped.
+Voltage limits, diverged and islanding outages are checked everywhere.
+
 The base case does not depend on the sink or the route: :func:`secured_base` makes it
 once (a :class:`SecuredBase`, with the AC checks' state it ends with), and every
 ``n1_ttc(..., base=...)`` with the same network and base-case options starts its transfer
@@ -76,6 +88,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from gridsim.analysis.cnec import CnecSelection, select_cnecs
 from gridsim.analysis.outages import (
     Outage,
     OutageResult,
@@ -170,6 +183,12 @@ class TtcResult:
         The AC violations at zero transfer before securing.
     residual : pandas.DataFrame
         Where the base case cannot be secured: the AC violations left.
+    outside_cnec : pandas.DataFrame
+        With ``cnec_threshold``: the AC thermal violations of (branch, contingency) pairs
+        that are not CNECs, not held, at the TTC (at the base case where the TTC is not
+        defined); same columns as ``residual``. Empty without a CNEC selection.
+    cnecs : CnecSelection or None
+        With ``cnec_threshold``: the selection held.
     ordinary, exceptional : list of Outage
         The contingencies studied, the exceptional ones separately.
     set_aside : list of Outage
@@ -204,6 +223,8 @@ class TtcResult:
     base_hvdc_change_mw: pd.Series
     base_violations_removed: pd.DataFrame
     residual: pd.DataFrame
+    outside_cnec: pd.DataFrame
+    cnecs: CnecSelection | None
     ordinary: list
     exceptional: list
     set_aside: list
@@ -235,6 +256,8 @@ class _Check:
     complete: bool
     skipped: int = 0  # outages the screen passed over (not solved in AC)
     estimates: list = dataclasses.field(default_factory=list)  # theirs, see _suspects
+    # thermal violations of elements that are not CNECs (with a CNEC selection): not held
+    outside: pd.DataFrame = dataclasses.field(default_factory=lambda: _table([]))
 
     @property
     def ok(self) -> bool:
@@ -267,7 +290,16 @@ class _Checker:
     """AC N-0 and N-1 verification of a dispatch of ``network`` (same tables)."""
 
     def __init__(
-        self, network, outages, emergency, max_lost_mw, q_limits, interfaces, units, shared
+        self,
+        network,
+        outages,
+        emergency,
+        max_lost_mw,
+        q_limits,
+        interfaces,
+        units,
+        shared,
+        cnecs: CnecSelection | None = None,
     ):
         cn = network.compile()
         self.p0 = network.gen.p_mw.copy()
@@ -282,6 +314,12 @@ class _Checker:
         self.vm_hi = network.bus.max_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
         self.bus = network.bus
         self.outages = _distinct(outages)
+        # thermal limits held: every rated branch, or the CNECs (intact, per outage)
+        self.n0_cnec, self.post_cnec = None, {}
+        if cnecs is not None:
+            names = pd.MultiIndex.from_arrays([[e for e, _ in self.br_label], cn.br_id])
+            self.n0_cnec, post = cnecs.masks(self.outages, names)
+            self.post_cnec = {_key(o): row for o, row in zip(self.outages, post, strict=True)}
         self.max_lost = max_lost_mw
         self.q_limits = q_limits
         self.interfaces = interfaces
@@ -302,11 +340,12 @@ class _Checker:
         same network), solve only the outages :meth:`_suspects` finds near a limit."""
         self.count += 1
         res, solved = self._solved(net)
-        rows = self._n0(net, res)
+        outside: list = []
+        rows = self._n0(net, res, outside)
         posts = []
         complete = True
         if fail_fast and _any_over(rows):
-            return _Check(res, posts, _table(rows), False)
+            return _Check(res, posts, _table(rows), False, outside=_table(outside))
         order = sorted(self.outages, key=lambda o: -self.priority.get(o, 0.0))
         skipped, estimates = 0, []
         if grid is not None:
@@ -323,14 +362,16 @@ class _Checker:
                 solved[_key(o)] = post
                 self._remember(post, res)
             posts.append(post)
-            found = self._n1(net, post)
+            found = self._n1(net, post, outside)
             worst = max((r[6] / max(_tol_row(r), 1e-9) for r in found), default=0.0)
             self.priority[o] = worst
             rows += found
             if fail_fast and _any_over(found):
                 complete = len(posts) == len(order)
                 break
-        return _Check(res, posts, _table(rows), complete, skipped, estimates)
+        return _Check(
+            res, posts, _table(rows), complete, skipped, estimates, outside=_table(outside)
+        )
 
     def fork(self, shared: dict) -> _Checker:
         """A copy of this checker that keeps its state in ``shared`` (a copy of its own,
@@ -451,18 +492,23 @@ class _Checker:
             return np.arange(cn.n_branch)  # a scaled view keeps the base order
         return pd.MultiIndex.from_arrays([cn.br_kind, cn.br_id]).get_indexer(self.br_key)
 
-    def _thermal(self, res, keep, contingency, factor) -> list:
-        """Thermal rows of ``res`` mapped onto the base branch order."""
+    def _thermal(self, res, keep, contingency, factor, held, outside: list) -> list:
+        """Thermal rows of ``res`` mapped onto the base branch order: those of the
+        branches ``held`` (a mask; None: all), the others appended to ``outside``."""
         pos = self._positions(res.cn)
         s = np.maximum(np.abs(res._s_from), np.abs(res._s_to))
         load = np.where(pos >= 0, s[np.maximum(pos, 0)], np.nan)
         limit = self.rate * factor * keep
         with np.errstate(invalid="ignore"):
             over = np.flatnonzero(load > limit)
-        return [
+        rows = [
             ("thermal", *self.br_label[k], contingency, load[k], limit[k], load[k] - limit[k])
             for k in over
         ]
+        if held is None:
+            return rows
+        outside += [r for k, r in zip(over, rows, strict=True) if not held[k]]
+        return [r for k, r in zip(over, rows, strict=True) if held[k]]
 
     def _voltage(self, res, contingency) -> list:
         cn = res.cn
@@ -489,8 +535,9 @@ class _Checker:
             for k in bad
         ]
 
-    def _n0(self, net: Network, res: PowerFlowResult) -> list:
-        rows = self._thermal(res, 1.0, None, 1.0) + self._voltage(res, None)
+    def _n0(self, net: Network, res: PowerFlowResult, outside: list) -> list:
+        rows = self._thermal(res, 1.0, None, 1.0, self.n0_cnec, outside)
+        rows += self._voltage(res, None)
         gen = net.gen.loc[self.units]
         p, p0 = gen.p_mw.to_numpy(dtype=float), self.p0.loc[self.units].to_numpy(dtype=float)
         hi = np.maximum(np.nan_to_num(gen.max_p_mw.to_numpy(dtype=float), nan=np.inf), p0)
@@ -523,7 +570,7 @@ class _Checker:
                     )
         return rows
 
-    def _n1(self, net: Network, post: OutageResult) -> list:
+    def _n1(self, net: Network, post: OutageResult, outside: list) -> list:
         o = post.outage
         label = o.label
         if post.status == "diverged":
@@ -546,7 +593,8 @@ class _Checker:
         if o.element in ("line", "trafo"):
             k = self.br_key.get_loc((0 if o.element == "line" else 1, o.id))
             keep[k] = (o.parallel - o.circuits) / o.parallel
-        rows += self._thermal(post.power_flow, keep, label, self.emergency)
+        held = self.post_cnec.get(_key(o))
+        rows += self._thermal(post.power_flow, keep, label, self.emergency, held, outside)
         return rows + self._voltage(post.power_flow, label)
 
 
@@ -622,6 +670,37 @@ def _zones(net: Network, moves: pd.Series) -> pd.DataFrame:
     return table
 
 
+def _outside(table: pd.DataFrame) -> str:
+    """The thermal violations outside the CNECs, counted in words ("" where none)."""
+    if not len(table):
+        return ""
+    return f"; {len(table)} thermal violation(s) outside the CNECs, not held (outside_cnec)"
+
+
+def _within(options: dict) -> str:
+    """The redispatch bound of the base case, in words ("" where none)."""
+    bound = options["base_redispatch_limit_percent"]
+    return "" if bound is None else f" within {bound:g} % redispatch per zone"
+
+
+def _zone_generation(net: Network, res: PowerFlowResult) -> pd.Series:
+    """Per zone, the in-service units' AC output (``res``, MW; positive parts)."""
+    p = res.gen.p_mw.clip(lower=0.0)
+    zone = net.bus["zone"].astype(str).reindex(net.gen.bus.reindex(p.index)).to_numpy()
+    return p.groupby(zone).sum().rename("generation_mw")
+
+
+def _zone_shares(table: pd.DataFrame, generation: pd.Series) -> pd.DataFrame:
+    """``table`` (per zone ``up_mw``, ``down_mw``, ``net_mw``) with each zone's
+    ``generation_mw`` and ``share_percent``: ``(up + down) / generation`` in percent."""
+    table = table.copy()
+    table["generation_mw"] = generation.reindex(table.index).fillna(0.0).to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = 100.0 * (table.up_mw + table.down_mw) / table.generation_mw
+    table["share_percent"] = share.where(table.generation_mw > 0)
+    return table
+
+
 def _moves(before: Network, after: Network, units: pd.Index) -> pd.Series:
     diff = after.gen.p_mw.loc[units] - before.gen.p_mw.loc[units]
     return diff[np.abs(diff) > 1e-6].rename("redispatch_mw")
@@ -639,6 +718,9 @@ def n1_ttc(
     emergency_rating_percent: float = 100.0,
     redispatch_areas: Iterable[str] | str | Mapping | None = None,
     base_redispatch: Iterable[str] | str | Mapping | None = "all",
+    base_redispatch_balance: str = "area",
+    base_redispatch_limit_percent: float | None = None,
+    cnec_threshold: float | None = None,
     secure_base: bool = True,
     interfaces: Iterable | None = None,
     sink_element: str = "load",
@@ -678,6 +760,24 @@ def n1_ttc(
         to zero); None: none.
     base_redispatch : "all", iterable of names, mapping or None
         Units that may move to secure the base case (default every unit).
+    base_redispatch_balance : {"area", "zone"}
+        ``"area"`` (default): the base-case redispatch balances each synchronous area
+        (AC island), across borders; ``"zone"``: each zone's (country's) net position is
+        kept, as in ENTSO-E's base case: the units' moves and the moves of the links
+        with an end in the zone net to zero there.
+    base_redispatch_limit_percent : float, optional
+        Bound on each zone's base-case redispatch: ``sum |move|`` over its units at
+        most this percent of the zone's generation in the base case (the units' AC
+        output before securing), held in every LP round (issue 19: e.g. 5). A base case
+        that cannot be secured within it says so, with the residual. Default: unbounded.
+    cnec_threshold : float, optional
+        Hold thermal limits only on the CNECs: the (branch, contingency) pairs whose
+        largest zone-to-zone PTDF is at least this (0.05: ENTSO-E's 5 %;
+        :func:`gridsim.analysis.cnec.select_cnecs`), in the base-case security and the
+        transfer. The thermal violations of the other pairs are not held but never
+        dropped: :attr:`TtcResult.outside_cnec` lists those at the TTC and the message
+        counts them. Voltage limits, diverged and islanding outages stay monitored
+        everywhere. Default None: every rated branch is held (no selection).
     secure_base : bool
         Secure the base case first (default); False: start from it as it is.
     interfaces : iterable of Interface or dict, optional
@@ -741,6 +841,9 @@ def n1_ttc(
         exceptional=exceptional,
         emergency_rating_percent=emergency_rating_percent,
         base_redispatch=base_redispatch,
+        base_redispatch_balance=base_redispatch_balance,
+        base_redispatch_limit_percent=base_redispatch_limit_percent,
+        cnec_threshold=cnec_threshold,
         secure_base=secure_base,
         interfaces=interfaces,
         enforce_q_limits=enforce_q_limits,
@@ -788,6 +891,9 @@ BASE_OPTIONS = (
     "exceptional",
     "emergency_rating_percent",
     "base_redispatch",
+    "base_redispatch_balance",
+    "base_redispatch_limit_percent",
+    "cnec_threshold",
     "secure_base",
     "interfaces",
     "enforce_q_limits",
@@ -810,11 +916,18 @@ class SecuredBase:
     secured : bool
         The base case holds every limit in AC (where not, the TTC is not defined).
     base_redispatch_mw, base_redispatch_zone, base_hvdc_change_mw
-        What securing moved (per unit, per zone, per link).
+        What securing moved (per unit, per zone: ``up_mw``, ``down_mw``, ``net_mw``, the
+        zone's ``generation_mw`` before securing and ``share_percent``, ``(up + down) /
+        generation``; per link).
     base_violations_removed : pandas.DataFrame
         The AC violations at zero transfer before securing (empty where not secured).
     residual : pandas.DataFrame
         Where not secured: the AC violations left.
+    cnecs : CnecSelection or None
+        With ``cnec_threshold``: the CNECs whose thermal limits are held.
+    outside_cnec : pandas.DataFrame
+        With ``cnec_threshold``: the thermal violations of pairs that are not CNECs at
+        the (secured) base case, not held (same columns as ``residual``).
     ordinary, exceptional, set_aside : list of Outage
     base_rounds : int
     options : dict
@@ -843,6 +956,8 @@ class SecuredBase:
     options: dict
     fingerprint: str
     elapsed_s: float
+    cnecs: CnecSelection | None = dataclasses.field(default=None, repr=False)
+    outside_cnec: pd.DataFrame = dataclasses.field(default_factory=lambda: _table([]))
     published: SecuredBase | None = dataclasses.field(default=None, repr=False)
     # what the transfer phase starts from: the faces held, the last AC check, the checker
     # and what its checks kept (copied for each transfer), the notes of the message
@@ -877,6 +992,9 @@ def secured_base(
     exceptional: bool = False,
     emergency_rating_percent: float = 100.0,
     base_redispatch: Iterable[str] | str | Mapping | None = "all",
+    base_redispatch_balance: str = "area",
+    base_redispatch_limit_percent: float | None = None,
+    cnec_threshold: float | None = None,
     secure_base: bool = True,
     interfaces: Iterable | None = None,
     enforce_q_limits: bool = True,
@@ -894,6 +1012,8 @@ def secured_base(
     network : Network
         Not modified.
     contingencies, units, exceptional, emergency_rating_percent, base_redispatch
+        As :func:`n1_ttc`'s.
+    base_redispatch_balance, base_redispatch_limit_percent, cnec_threshold
         As :func:`n1_ttc`'s.
     secure_base, interfaces, enforce_q_limits, max_lost_mw, set_aside_insecure
         As :func:`n1_ttc`'s.
@@ -919,6 +1039,9 @@ def secured_base(
         exceptional=exceptional,
         emergency_rating_percent=emergency_rating_percent,
         base_redispatch=base_redispatch,
+        base_redispatch_balance=base_redispatch_balance,
+        base_redispatch_limit_percent=base_redispatch_limit_percent,
+        cnec_threshold=cnec_threshold,
         secure_base=secure_base,
         interfaces=interfaces,
         enforce_q_limits=enforce_q_limits,
@@ -942,6 +1065,19 @@ def _base_options(**options) -> dict:
             "published_limits must be 'both', 'ignore' or 'hold', got "
             f"{options['published_limits']!r}"
         )
+    if options["base_redispatch_balance"] not in ("area", "zone"):
+        raise TtcError(
+            "base_redispatch_balance must be 'area' or 'zone', got "
+            f"{options['base_redispatch_balance']!r}"
+        )
+    bound = options["base_redispatch_limit_percent"]
+    if bound is not None and not (np.isfinite(bound) and bound >= 0):
+        raise TtcError(
+            f"base_redispatch_limit_percent must be a non-negative number or None, got {bound!r}"
+        )
+    threshold = options["cnec_threshold"]
+    if threshold is not None and not (np.isfinite(threshold) and threshold >= 0):
+        raise TtcError(f"cnec_threshold must be a non-negative number or None, got {threshold!r}")
     contingencies = options["contingencies"]
     if isinstance(contingencies, str):
         if contingencies != "ordinary":
@@ -1016,6 +1152,8 @@ def _secure(
     extra = exceptional_contingencies(network) if options["exceptional"] else []
     studied = ordinary + extra
     units_checked = list(network.gen.index)  # a unit that has not moved never violates
+    threshold = options["cnec_threshold"]
+    cnecs = None if threshold is None else select_cnecs(network, studied, threshold)
 
     def checker(outages):
         return _Checker(
@@ -1027,20 +1165,32 @@ def _secure(
             faces,
             units_checked,
             shared,
+            cnecs,
         )
 
     check = checker(studied)
-    grid_args = dict(emergency_rating_percent=emergency_rating_percent, reuse=shared)
+    grid_args = dict(emergency_rating_percent=emergency_rating_percent, reuse=shared, cnecs=cnecs)
     net = network.copy()
     first = check(net)
     chk = first
     base_rounds = 0
     set_aside: list = []
     secured_note = lp_note = ""
+    generation = _zone_generation(network, first.result)
+    bound = options["base_redispatch_limit_percent"]
+    limit_mw = None if bound is None else (generation * bound / 100.0).to_dict()
+    balance = "island" if options["base_redispatch_balance"] == "area" else "zone"
     while not chk.ok and options["secure_base"] and base_rounds < max_rounds:
         base_rounds += 1
         grid = _grid_at(net, chk, check, grid_args)
-        fix = secure_base_case(grid, redispatch=options["base_redispatch"], interfaces=faces)
+        fix = secure_base_case(
+            grid,
+            redispatch=options["base_redispatch"],
+            interfaces=faces,
+            redispatch_balance=balance,
+            redispatch_limit_mw=limit_mw,
+            redispatched_mw=_moves(network, net, pd.Index(units_checked)),
+        )
         if fix.status != "optimal":
             lp_note = f"; the redispatch LP: {fix.message}"
             break
@@ -1048,7 +1198,11 @@ def _secure(
             lp_note = "; the redispatch LP moves nothing (what is left is not thermal)"
             break
         net = fix.apply(net)
-        chk = check(net)
+        chk = check(net, grid=grid)  # screened: the outages near a limit
+        if chk.ok and chk.skipped:
+            chk = check(net)  # and the others: secure only when all hold
+    if chk.skipped:
+        chk = check(net)  # the last round checked against every outage
     if not chk.ok and options["set_aside_insecure"]:
         bad = set(chk.violations.contingency.dropna())
         keys = {_key(o) for o in check.outages if o.label in bad}
@@ -1068,7 +1222,7 @@ def _secure(
         network=net,
         secured=chk.ok,
         base_redispatch_mw=base_moves,
-        base_redispatch_zone=_zones(network, base_moves),
+        base_redispatch_zone=_zone_shares(_zones(network, base_moves), generation),
         base_hvdc_change_mw=hv_change[np.abs(hv_change) > 1e-6],
         base_violations_removed=first.violations if chk.ok else first.violations.iloc[:0],
         residual=_table([]) if chk.ok else chk.violations,
@@ -1079,6 +1233,8 @@ def _secure(
         options=options,
         fingerprint=fingerprint,
         elapsed_s=time.perf_counter() - start,
+        cnecs=cnecs,
+        outside_cnec=chk.outside,
         _faces=faces,
         _chk=chk,
         _check=check.fork(kept),
@@ -1109,7 +1265,11 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     shared = _kept(base._shared)
     check = base._check.fork(shared)
     chk = base._chk
-    grid_args = dict(emergency_rating_percent=options["emergency_rating_percent"], reuse=shared)
+    grid_args = dict(
+        emergency_rating_percent=options["emergency_rating_percent"],
+        reuse=shared,
+        cnecs=base.cnecs,
+    )
     secured_note, lp_note = base._notes
     base_units = pd.Index(network.gen.index)
     base_moves = base.base_redispatch_mw
@@ -1124,15 +1284,17 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         exceptional=base.exceptional,
         set_aside=base.set_aside,
         base_rounds=base.base_rounds,
+        cnecs=base.cnecs,
         options=options,
     )
     if not base.secured:
         worst = chk.violations.iloc[0]
         after = f" after the outage of {worst.contingency}" if worst.contingency else ""
         message = (
-            f"N-1 TTC not defined: base case cannot be secured: {len(chk.violations)} AC "
+            f"N-1 TTC not defined: base case cannot be secured{_within(options)}: "
+            f"{len(chk.violations)} AC "
             f"violation(s) remain after {base.base_rounds} redispatch LP(s); worst: {worst.kind} "
-            f"{worst.element} {str(worst.id)!r}{after}{lp_note}"
+            f"{worst.element} {str(worst.id)!r}{after}{lp_note}{_outside(base.outside_cnec)}"
         )
         return TtcResult(
             ttc_mw=np.nan,
@@ -1148,6 +1310,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
             redispatch_mw=pd.Series(dtype=float),
             redispatch_zone=_zones(network, pd.Series(dtype=float)),
             residual=base.residual,
+            outside_cnec=base.outside_cnec,
             rounds=0,
             ac_checks=check.count,
             elapsed_s=time.perf_counter() - start,
@@ -1308,7 +1471,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         ttc_mw=ttc,
         atc_mw=ttc - trm_mw - committed_mw,
         status="optimal" + secured_note,
-        message=f"N-1 TTC {ttc:.6g} MW{base_note}{limit}{secured_note}",
+        message=f"N-1 TTC {ttc:.6g} MW{base_note}{limit}{_outside(chk_b.outside)}{secured_note}",
         binding=binding,
         binding_rows=binding_rows,
         rating_prices=lp.rating_prices() if lp is not None else pd.Series(dtype=float),
@@ -1318,6 +1481,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         redispatch_mw=moves,
         redispatch_zone=_zones(network, moves),
         residual=_table([]),
+        outside_cnec=chk_b.outside,
         rounds=rounds,
         ac_checks=check.count,
         elapsed_s=time.perf_counter() - start,

@@ -116,6 +116,28 @@ def add_parser(sub) -> None:
         "against (every output says so)",
     )
     tr.add_argument(
+        "--base-redispatch-balance",
+        choices=("area", "zone"),
+        default="area",
+        help="with --method optimal: the base-case redispatch balances each synchronous "
+        "area (area, default) or keeps each zone's net position (zone)",
+    )
+    tr.add_argument(
+        "--base-redispatch-limit",
+        type=nonneg_float,
+        metavar="PERCENT",
+        help="with --method optimal: each zone's base-case redispatch (sum of |moves|) at "
+        "most PERCENT of its generation (default unbounded)",
+    )
+    tr.add_argument(
+        "--cnec-threshold",
+        type=nonneg_float,
+        metavar="PERCENT",
+        help="with --method optimal: hold thermal limits only on the CNECs, the (branch, "
+        "outage) pairs whose largest zone-to-zone PTDF is at least PERCENT (ENTSO-E: 5); "
+        "the other pairs' overloads are listed, not held (default: every branch)",
+    )
+    tr.add_argument(
         "--published-limits",
         choices=("both", "ignore", "hold"),
         default="both",
@@ -373,6 +395,9 @@ def _run_optimal(args, network, outages, shares) -> int:
             max_mw=args.max_mw,
             set_aside_insecure=args.set_aside_insecure,
             published_limits=args.published_limits,
+            base_redispatch_balance=args.base_redispatch_balance,
+            base_redispatch_limit_percent=args.base_redispatch_limit,
+            cnec_threshold=None if args.cnec_threshold is None else args.cnec_threshold / 100,
         )
     except TtcError as exc:
         return usage(args, str(exc))
@@ -394,8 +419,13 @@ def _run_optimal(args, network, outages, shares) -> int:
             "binding_rows": _records(result.binding_rows),
             "hvdc": _records(result.hvdc, "id"),
             "redispatch_zone": _records(result.redispatch_zone, "zone"),
+            "base_redispatch_balance": args.base_redispatch_balance,
+            "base_redispatch_limit_percent": args.base_redispatch_limit,
             "base_redispatch_zone": _records(result.base_redispatch_zone, "zone"),
             "residual": _records(result.residual),
+            "cnec_threshold_percent": args.cnec_threshold,
+            "cnecs": list(result.cnecs.counts) if result.cnecs is not None else None,
+            "outside_cnec": _records(result.outside_cnec),
             "ordinary_contingencies": len(result.ordinary),
             "exceptional_contingencies": len(result.exceptional),
             "set_aside": [o.label for o in result.set_aside],
@@ -436,10 +466,18 @@ def _run_optimal(args, network, outages, shares) -> int:
         ("base-case redispatch per zone (MW)", result.base_redispatch_zone),
         ("transfer redispatch per zone (MW)", result.redispatch_zone),
         ("violations left", result.residual),
+        ("thermal violations outside the CNECs (not held)", result.outside_cnec),
     ):
         if len(table):
             lines.append(f"{title}:")
             lines.append(table.round(2).to_string())
+    if result.cnecs is not None:
+        cnecs, pairs = result.cnecs.counts
+        lines.append(
+            f"CNECs (largest zone-to-zone PTDF >= {args.cnec_threshold:g} %): {cnecs} of "
+            f"{pairs} (branch, outage) pairs; {len(result.outside_cnec)} thermal "
+            "violation(s) outside them, not held"
+        )
     if result.set_aside:
         lines.append(f"set aside (insecure with no transfer): {len(result.set_aside)} outages")
     print("\n".join(lines))
