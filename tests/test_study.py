@@ -109,8 +109,8 @@ def test_html_is_self_contained_with_png_pictures(study):
 
 def test_headline_equals_direct_calls(study):
     """N-0 from gridsim.transfer_capability; N-1 from gridsim.analysis.ttc.n1_ttc (the
-    planner's method: secured base case, nothing set aside), which on the 96-bus model
-    says the base case cannot be secured."""
+    planner's method: secured base case, nothing set aside, thermal limits on the CNECs),
+    which on the 96-bus model says the base case cannot be secured."""
     _, out = study
     head = pd.read_parquet(out / "data" / "headline.parquet")
     net = gridsim.load_network(NETWORK, scenario="2026")
@@ -122,10 +122,11 @@ def test_headline_equals_direct_calls(study):
     assert abs(row.total_export_mw - (net.export["mw"] + ref.ttc_mw)) <= TOL_MW
     assert f"| 2026 | RS | N-0 | 500 | {ref.ttc_mw:,.1f} |" in (out / "report.md").read_text()
     row = head[(head.year == "2026") & (head.sink == "RS") & head.n_1].iloc[0]
-    n1 = n1_ttc(net, "AZ", "RS")
+    n1 = n1_ttc(net, "AZ", "RS", **cases.N1_OPTIONS)
     assert not n1.defined and row.status == "not defined: base case cannot be secured"
     assert np.isnan(row.ttc_mw) and row.method == "optimal"
     assert row.residual_violations == len(n1.residual) > 0
+    assert row.outside_cnec_violations == len(n1.outside_cnec)
     assert row.excluded_contingencies == 0  # nothing set aside
     assert row.ordinary_contingencies == len(n1.ordinary)
 

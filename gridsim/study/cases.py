@@ -362,6 +362,14 @@ PV_NEAR = 0.10
 """A case gets a P–V figure when voltage stability binds or its lowest nose lies less
 than this fraction above its TTC."""
 
+N1_OPTIONS = {"cnec_threshold": 0.05}
+"""Options of every N-1 TTC of the study (:func:`gridsim.n1_ttc` and its secured base
+case): thermal limits held on ENTSO-E's critical network elements and contingencies
+(largest zone-to-zone PTDF >= 5 %, :func:`gridsim.select_cnecs`), the overloads of other
+pairs reported beside (``outside_cnec_violations``); voltages, diverging and islanding
+outages everywhere; the base-case redispatch balanced per synchronous area and reported
+per zone with its share of the zone's generation."""
+
 PLANT_DF = 0.05
 """A branch counts for a Niš site's N-1 margin when it carries at least this share of the
 plant's output in the intact grid: ENTSO-E's 5 % distribution-factor threshold for the

@@ -269,8 +269,15 @@ def _secured(net: Network) -> SecuredBase:
     key = network_fingerprint(net)
     if key not in _BASE:
         _BASE.clear()
-        _BASE[key] = secured_base(net)
+        _BASE[key] = secured_base(net, **cases.N1_OPTIONS)
     return _BASE[key]
+
+
+def _max_share(zones: pd.DataFrame) -> float:
+    """The largest share of a zone's generation the base-case redispatch moved, percent."""
+    if "share_percent" not in zones or not len(zones):
+        return 0.0
+    return float(zones.share_percent.max())
 
 
 def _run_n1(net: Network, task: Task, row: dict, shares: dict | None) -> dict:
@@ -289,6 +296,7 @@ def _run_n1(net: Network, task: Task, row: dict, shares: dict | None) -> dict:
             task.sink,
             hvdc=None if shares is None else list(shares),
             base=_secured(net),
+            **cases.N1_OPTIONS,
         )
     except TtcError as exc:
         row.update(status=f"not studied: {exc}", ttc_mw=np.nan, seconds=time.perf_counter() - t0)
@@ -308,6 +316,8 @@ def _run_n1(net: Network, task: Task, row: dict, shares: dict | None) -> dict:
         skipped_contingencies=0,
         ordinary_contingencies=len(r.ordinary),
         base_redispatch_mw=float(r.base_redispatch_mw.abs().sum()),
+        base_redispatch_max_share_percent=_max_share(r.base_redispatch_zone),
+        outside_cnec_violations=len(r.outside_cnec),
         residual_violations=len(r.residual),
         worst_residual=(
             f"{worst.kind} {worst.element} {worst.id}"
