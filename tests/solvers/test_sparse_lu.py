@@ -21,10 +21,10 @@ from gridsim.numerics.jacobian import (
     jacobian_values,
 )
 from gridsim.numerics.mismatch import block_mismatch, mismatch
-from gridsim.solvers import newton
+from gridsim.solvers import newton, symbolic
 from gridsim.solvers.linear import ScipyLU, symmetric_permutation
 from gridsim.solvers.sparse_lu import BlockLU, NumbaLU
-from gridsim.solvers.symbolic import fill_reducing_order, symbolic_lu
+from gridsim.solvers.symbolic import _SUPERLU, _stand_in, fill_reducing_order, symbolic_lu
 
 CASES = [*PANDAPOWER_CASES, "case6515rte"]
 
@@ -185,6 +185,30 @@ def test_fill_reducing_order_is_a_permutation_with_little_fill(case):
     )
     # as little fill as SuperLU's multiple minimum degree on the Jacobian, within 10 %
     assert ours.fill <= 1.1 * (natural.L.nnz + natural.U.nnz)
+
+
+@pytest.mark.parametrize("case", ["case1354pegase", "case9241pegase"])
+def test_fill_reducing_order_keeps_large_subtrees_together_with_minimum_degree_fill(case):
+    """Every subtree of the ordering's elimination tree with more than SMALL_SUBTREE
+    columns is a contiguous range of columns ending at its root (SuperLU's own
+    minimum-degree order scatters them), and the fill is the minimum-degree order's."""
+    cn = gridsim.from_pandapower(pandapower_case(case)).compile()
+    ip, ix = cn.indptr.astype(np.int64), cn.indices.astype(np.int64)
+    order = fill_reducing_order(ip, ix, cn.n_bus)
+    l_ptr, l_idx, _, _ = symbolic_lu(*symmetric_permutation(ip, ix, order)[:2])
+    n = cn.n_bus
+    first = np.arange(n)  # the lowest column of each subtree
+    size = np.ones(n, dtype=np.int64)
+    for k in range(n):
+        if l_ptr[k + 1] > l_ptr[k]:
+            parent = l_idx[l_ptr[k]]  # the first row below the diagonal
+            first[parent] = min(first[parent], first[k])
+            size[parent] += size[k]
+    large = size > symbolic.SMALL_SUBTREE
+    assert np.count_nonzero(large) >= 20
+    np.testing.assert_array_equal(first[large], (np.arange(n) - size + 1)[large])
+    mmd = splu(_stand_in(ip, ix), permc_spec="MMD_AT_PLUS_A", **_SUPERLU)  # not renumbered
+    assert l_idx.size == mmd.L.nnz - n
 
 
 def _dense_fill(indptr, indices):
