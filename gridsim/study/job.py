@@ -659,6 +659,7 @@ def _expansion(path: str, study: cases.StudyCases, candidates: Path) -> pd.DataF
             candidates,
             year=int(study.expansion_year),
             assume_monotone=True,
+            **cases.N1_OPTIONS,
         )
         table = result.table.reset_index()
         table.insert(0, "sink", sink)
