@@ -10,8 +10,9 @@ Inputs: the ENTSO-E map extract (``../shared/corridor/gridkit/``), the corridor 
 (``networks/data/country_balances.yaml``; without it the estimated ``FALLBACK_BALANCES``
 below are used and every load and exchange says so). Deterministic: the same inputs give
 the same file, byte for byte. The modules of ``networks/corridor_substation/`` hold the
-rules (topology, standard types, the Caucasus and the equivalents, the network around
-Niš and the CCGT's sites, dispatch); the
+rules (topology, standard types, the projects of networks/data/projects.yaml in service
+by their year, the Caucasus and the equivalents, the network around Niš and the CCGT's
+sites, dispatch); the
 choices and their sources are in networks/README.md.
 """
 
@@ -36,6 +37,7 @@ from corridor_substation import (  # noqa: E402
     elements,
     interfaces,
     nis,
+    projects,
     scenarios,
     topology,
 )
@@ -45,6 +47,7 @@ GRIDKIT = SHARED / "gridkit"
 DATA = SHARED / "corridor_data.yaml"
 TYPES = HERE / "data" / "line_types.yaml"
 BALANCES = HERE / "data" / "country_balances.yaml"
+PROJECTS = HERE / "data" / "projects.yaml"  #: projects in service by their year
 NTC = HERE / "data" / "borders_ntc.yaml"  #: published limits -> the interface table
 DEFAULT_OUT = HERE / "corridor_substation.yaml"
 #: Nakhchivan's own load (MW at the 2026 peak, the data set's estimate), at its 330 kV bus
@@ -83,6 +86,7 @@ def build() -> tuple[dict, list[str]]:
     data = yaml.safe_load(DATA.read_text(encoding="utf-8"))
     top = topology.build(GRIDKIT)
     model = elements.map_elements(top, types, station_names(top, data))
+    projects.add_projects(model, PROJECTS, types, top.log)
     model = (
         {
             "gridsim": 1,
@@ -362,6 +366,11 @@ def main(argv=None) -> int:
         if caps:
             sg["max_p_mw"] = max(caps)
             sg["note"] += "; max_p_mw: its largest capacity over the scenario years"
+    for g in model["gen"]:  # reactive capability (elements.Q_RANGE) at its largest capacity
+        caps = [plan["max_p"][g["id"]] for plan in plans.values() if g["id"] in plan["max_p"]]
+        if caps:
+            g["min_q_mvar"] = round(elements.Q_RANGE[0] * max(caps), 1)
+            g["max_q_mvar"] = round(elements.Q_RANGE[1] * max(caps), 1)
     balance(model, plans)
     nis.site_scenarios(model)
     for y in dispatch.YEARS:  # aliases for the study code: the year = its winter peak

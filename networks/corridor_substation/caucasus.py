@@ -14,7 +14,7 @@ import math
 
 from build_caspian_eu import sources_of  # the 96-bus builder's rule, one place
 
-from .elements import RES, _limits, line_record, nearest, trafo_record
+from .elements import Q_RANGE, RES, _limits, line_record, nearest, trafo_record
 from .topology import haversine_km
 
 MERGE_KM = 120.0
@@ -181,8 +181,8 @@ def add_corridor(model: dict, data: dict, types: dict, log: list[str]) -> None:
         else:
             rec |= {
                 "vm_pu": 1.02,
-                "min_q_mvar": round(-0.3 * g["p_max_mw"], 1),
-                "max_q_mvar": round(0.5 * g["p_max_mw"], 1),
+                "min_q_mvar": round(Q_RANGE[0] * g["p_max_mw"], 1),
+                "max_q_mvar": round(Q_RANGE[1] * g["p_max_mw"], 1),
             }
             model["gen"].append(rec)
     # HVDC links

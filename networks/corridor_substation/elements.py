@@ -57,15 +57,39 @@ EHV_PLANT_MW = 500.0
 #: from the balances goes to REST units (scenarios.add_rest_units).
 NOT_BUILT = {793: "D86", 794: "D87"}  # Sinop TES (Akfen), Gerze TES: cancelled coal
 EHV_NOTE = f"connected at the station's highest voltage (plants >= {EHV_PLANT_MW:.0f} MW)"
-Q_RANGE = (-0.3, 0.5)  #: generator Q limits as a share of max_p_mw (estimated)
+#: Generator Q limits as a share of max_p_mw: over-excited to the rated power factor
+#: GEN_PF (Q = P tan(acos 0.85) = 0.62 P; estimated: the usual rating of large synchronous
+#: generators), under-excited 0.3 P (estimated). The builder sets them on the unit's largest
+#: capacity over the scenario years (a map unit scaled 1.5 x has 1.5 x the machines).
+GEN_PF = 0.85
+Q_RANGE = (-0.3, round(math.tan(math.acos(GEN_PF)), 3))
 GEN_VM = 1.02  #: generator voltage setpoint (estimated)
+#: Units of the large map plants (a name pattern of the map's plant -> number of units;
+#: sourced, D88): Kozloduy 5-6 2 x 1,000 MW, Paks 4 units, Cernavodă 2 x 700 MW, Atatürk
+#: 8 x 300 MW, Karakaya 6 x 300 MW. Each unit is the plant's capacity / units.
+PLANT_UNITS = {"Kozloduy": 2, "Paks": 4, "Cernavoda": 2, "Atatürk": 8, "Karakaya": 6}
+#: Typical unit size per carrier (MW) for the other conventional plants and the REST fleet:
+#: a plant becomes round(capacity / size) equal units, at least 1 (estimated).
+UNIT_MW = {
+    "nuclear": 1000.0,
+    "lignite": 300.0,
+    "coal": 300.0,
+    "gas": 400.0,
+    "oil": 200.0,
+    "hydro_storage": 200.0,
+    "hydro_ror": 100.0,
+    "other": 100.0,
+}
 #: Shunt reactors on long EHV lines (documented rule, estimated): lines of 330 kV and
 #: above longer than REACTOR_MIN_KM get REACTOR_SHARE of their charging compensated by
 #: reactors that switch with the line (see compensate_lines).
 REACTOR_MIN_KM = 60.0
 REACTOR_SHARE = 0.7
-#: Capacitor banks at load buses fed by at most this many branches (see radial_capacitors).
-CAP_DEGREE = 2
+#: Capacitor banks at load buses fed by at most this many branches (see radial_capacitors):
+#: the load proxy's firm in-feed (dispatch.FIRM_CIRCUITS), so that a station not firmly
+#: fed keeps its voltage after the loss of one feeder (estimated rule; with 2, Iaşi's
+#: 220 kV collapsed after the loss of the Bacău-Gutinaş 400 kV line L8251).
+CAP_DEGREE = 3
 
 
 def _b_us(t: dict) -> float:
@@ -101,9 +125,11 @@ def line_record(lid, f, t, vn, km, parallel, types, source, note, **extra) -> di
     return rec
 
 
-def trafo_record(tid, hv, lv, vhv, vlv, types, source, note, **extra) -> dict:
-    """A transformer of the standard type of its voltage pair."""
+def trafo_record(tid, hv, lv, vhv, vlv, types, source, note, units=None, **extra) -> dict:
+    """A transformer of the standard type of its voltage pair (``units`` in parallel:
+    the type's number unless given)."""
     ty = types["transformers"][f"{int(vhv)}/{int(vlv)}"]
+    units = units or ty["units"]
     rec = {
         "id": tid,
         "hv_bus": hv,
@@ -113,11 +139,11 @@ def trafo_record(tid, hv, lv, vhv, vlv, types, source, note, **extra) -> dict:
         "vn_lv_kv": vlv,
         "vk_percent": ty["vk_percent"],
         "vkr_percent": ty["vkr_percent"],
-        "parallel": ty["units"],
-        "rate_mva": ty["sn_mva"] * ty["units"],
+        "parallel": units,
+        "rate_mva": ty["sn_mva"] * units,
         "rating_kind": "thermal",
         "source": source,
-        "note": f"{note}; {ty['units']} x {ty['sn_mva']} MVA ({ty['source']})",
+        "note": f"{note}; {units} x {ty['sn_mva']} MVA ({ty['source']})",
     }
     rec.update(extra)
     return rec
@@ -231,8 +257,32 @@ def map_elements(top: Topology, types: dict, names: dict[int, str]) -> dict:
                 "min_q_mvar": round(Q_RANGE[0] * cap, 1),
                 "max_q_mvar": round(Q_RANGE[1] * cap, 1),
             }
-            gens.append(rec)
+            gens.extend(units(rec))
     return {"bus": buses, "line": lines, "trafo": trafos, "gen": gens, "sgen": sgens}
+
+
+def units(rec: dict, suffix: str = "") -> list[dict]:
+    """A conventional plant's record as its units (PLANT_UNITS by name, else UNIT_MW by
+    carrier): equal shares of its capacity and reactive limits, ids ``<id>_u<i>`` before
+    ``suffix`` (a plant of one unit keeps its record and id)."""
+    carrier = rec["note"].split(";")[0]
+    n = next((k for pat, k in PLANT_UNITS.items() if pat in rec.get("name", "")), None)
+    rule = "D88" if n else f"typical {UNIT_MW[carrier]:.0f} MW units, estimated"
+    n = n or max(1, round(rec["max_p_mw"] / UNIT_MW[carrier]))
+    if n == 1:
+        return [rec]
+    stem = rec["id"][: len(rec["id"]) - len(suffix)]
+    return [
+        rec
+        | {
+            "id": f"{stem}_u{i}{suffix}",
+            "max_p_mw": round(rec["max_p_mw"] / n, 1),
+            "min_q_mvar": round(rec["min_q_mvar"] / n, 1),
+            "max_q_mvar": round(rec["max_q_mvar"] / n, 1),
+            "note": f"{rec['note']}; unit {i} of {n} ({rule})",
+        }
+        for i in range(1, n + 1)
+    ]
 
 
 def _ehv_connection(g, buses, log: list[str]):

@@ -20,6 +20,7 @@ import re
 
 from . import dispatch
 from .caucasus import FILTER_STEPS, LCC_Q_SHARE
+from .elements import Q_RANGE, units
 
 #: Map carriers -> the balances' carrier groups.
 GROUP = {
@@ -108,6 +109,11 @@ REST = "_rest"  #: id suffix of the units that hold capacity the map lacks
 #: A map unit is scaled by at most this factor towards the installed capacity; the rest
 #: goes to REST units (estimated rule, so that no map bus takes several times its plant).
 F_MAX = 1.5
+#: The same for conventional map units at 220 kV and below: their map capacity at most
+#: (estimated rule: a plant on 220 kV lines of 490 MVA, such as Bajina Bašta, Tuzla or
+#: Kosovo A, cannot evacuate half as much again after the loss of one of them; the
+#: difference goes to the REST units at the country's strong 400 kV buses).
+F_MAX_220 = 1.0
 #: Conventional REST capacity sits at the country's N_STRONG best-meshed buses of its
 #: highest voltage (most lines), in equal shares.
 N_STRONG = 10
@@ -129,19 +135,61 @@ def group_capacity(model: dict, cc: str, year: int, rest: bool = False) -> dict[
     return out
 
 
-def factors(model: dict, countries: dict, cc: str, year: int) -> dict[tuple[str, bool], float]:
-    """Scale factor of the map units (False) and REST units (True) per carrier group."""
+def evacuation_mw(model: dict, year: int) -> dict[str, float]:
+    """N-1 evacuation capacity of each bus with at least two circuits: the ratings of its
+    line circuits and transformer units in service in ``year``, less the largest one."""
+    circuits: dict[str, list[float]] = {}
+    for table, ends in (("line", ("from_bus", "to_bus")), ("trafo", ("hv_bus", "lv_bus"))):
+        for br in model[table]:
+            if in_service(br, year):
+                for end in ends:
+                    circuits.setdefault(br[end], []).extend(
+                        [br["rate_mva"] / br["parallel"]] * br["parallel"]
+                    )
+    return {b: sum(c) - max(c) for b, c in circuits.items() if len(c) > 1}
+
+
+def map_capacity(model: dict, countries: dict, cc: str, year: int) -> dict[str, float]:
+    """Capacity (MW) in ``year`` of each map and data-set unit of a country (not REST).
+
+    Each is scaled towards the balances' installed capacity of its carrier group, by at
+    most F_MAX (conventional units at 220 kV and below: F_MAX_220); then the conventional
+    units of a bus share at most the bus's N-1 evacuation capacity (``evacuation_mw``;
+    estimated rule: a plant whose lines cannot take its output after the loss of one of
+    them is not scaled beyond it, and a map plant larger than that is held to it)."""
+    zone = _zone(model)
+    vn = {b["id"]: b["vn_kv"] for b in model["bus"]}
     have = group_capacity(model, cc, year)
-    rest = group_capacity(model, cc, year, rest=True)
-    out = {}
-    for k in GROUP.values():
-        want = countries[cc]["installed"][year].get(k, 0.0)
-        f = want / have[k] if have.get(k) else 0.0
-        if rest.get(k):
-            f = min(f, F_MAX)
-            out[(k, True)] = max(0.0, want - f * have.get(k, 0.0)) / rest[k]
-        out[(k, False)] = f
-    return out
+    want = countries[cc]["installed"][year]
+    conventional = {g["id"] for g in model["gen"]}
+    cap: dict[str, float] = {}
+    at: dict[str, list[str]] = {}
+    for g in model["gen"] + model["sgen"]:
+        if zone[g["bus"]] != cc or not in_service(g, year) or _is_rest(g):
+            continue
+        k = GROUP[dispatch.carrier(g)]
+        low = g["id"] in conventional and vn[g["bus"]] <= 220
+        f = want.get(k, 0.0) / have[k] if have.get(k) else 0.0
+        cap[g["id"]] = g["max_p_mw"] * min(f, F_MAX_220 if low else F_MAX)
+        if g["id"] in conventional:
+            at.setdefault(g["bus"], []).append(g["id"])
+    evac = evacuation_mw(model, year)
+    for bus, ids in at.items():
+        total = sum(cap[i] for i in ids)
+        if bus in evac and total > evac[bus]:
+            for i in ids:
+                cap[i] *= evac[bus] / total
+    return cap
+
+
+def rest_need(model: dict, countries: dict, cc: str, year: int) -> dict[str, float]:
+    """MW per carrier group that the map's units (``map_capacity``) leave to REST units."""
+    group = {g["id"]: GROUP[dispatch.carrier(g)] for g in model["gen"] + model["sgen"]}
+    got: dict[str, float] = {}
+    for gid, mw in map_capacity(model, countries, cc, year).items():
+        got[group[gid]] = got.get(group[gid], 0.0) + mw
+    want = countries[cc]["installed"][year]
+    return {k: max(0.0, want.get(k, 0.0) - got.get(k, 0.0)) for k in set(GROUP.values())}
 
 
 def strong_buses(model: dict, cc: str) -> list[str]:
@@ -162,7 +210,8 @@ def strong_buses(model: dict, cc: str) -> list[str]:
 
 
 def add_rest_units(model: dict, countries: dict, weights: dict, log: list[str]) -> None:
-    """REST units for the installed capacity beyond F_MAX x the map's, per group.
+    """REST units for the installed capacity the map's units leave (``rest_need``, the
+    largest over the scenario years), per group.
 
     Wind and solar: distributed generators on the load buses in proportion to load;
     conventional groups: equal units at the country's strong_buses.
@@ -174,17 +223,15 @@ def add_rest_units(model: dict, countries: dict, weights: dict, log: list[str]) 
         if cc not in with_load:
             continue  # Armenia: an equivalent
         c = countries[cc]
+        need = {y: rest_need(model, countries, cc, y) for y in dispatch.YEARS}
         for group in ("nuclear", "lignite", "coal", "gas", "hydro", "other", "wind", "solar"):
-            rest = max(
-                c["installed"][y].get(group, 0.0)
-                - F_MAX * group_capacity(model, cc, y).get(group, 0.0)
-                for y in dispatch.YEARS
-            )
+            rest = max(need[y][group] for y in dispatch.YEARS)
             if rest <= 1.0:
                 continue
             src = f"{c['installed_source']}; derived: installed capacity beyond the map's"
             note = (
-                f"{cc}'s {group} capacity beyond {F_MAX} x the map's, "
+                f"{cc}'s {group} capacity beyond the map's units (scaled by at most "
+                f"{F_MAX}, {F_MAX_220} at 220 kV, within their N-1 evacuation), "
                 "(capacity set per scenario year)"
             )
             if group in ("wind", "solar"):
@@ -208,22 +255,22 @@ def add_rest_units(model: dict, countries: dict, weights: dict, log: list[str]) 
             carrier = NEW_CARRIER.get(group, group)
             for bid in buses:
                 mw = round(rest / len(buses), 1)
-                model["gen"].append(
-                    {
-                        "id": f"G_{bid}_{group}{REST}",
-                        "name": f"{cc} {group} (rest of the fleet)",
-                        "bus": bid,
-                        "p_mw": 0.0,
-                        "min_p_mw": 0.0,
-                        "max_p_mw": mw,
-                        "vm_pu": 1.02,
-                        "min_q_mvar": round(-0.3 * mw, 1),
-                        "max_q_mvar": round(0.5 * mw, 1),
-                        "source": src,
-                        "note": f"{carrier}; {note}, at the {len(buses)} best-meshed buses",
-                    }
-                )
-                added += 1
+                rec = {
+                    "id": f"G_{bid}_{group}{REST}",
+                    "name": f"{cc} {group} (rest of the fleet)",
+                    "bus": bid,
+                    "p_mw": 0.0,
+                    "min_p_mw": 0.0,
+                    "max_p_mw": mw,
+                    "vm_pu": 1.02,
+                    "min_q_mvar": round(Q_RANGE[0] * mw, 1),
+                    "max_q_mvar": round(Q_RANGE[1] * mw, 1),
+                    "source": src,
+                    "note": f"{carrier}; {note}, at the {len(buses)} best-meshed buses",
+                }
+                split = units(rec, REST)
+                model["gen"].extend(split)
+                added += len(split)
     log.append(f"added {added} units for installed capacity beyond the map's")
 
 
@@ -307,10 +354,20 @@ def scenario(model: dict, countries: dict, neighbours: dict, year: int, hour: st
                         "value": float(steps),
                     }
                 )
-    factor = {}
+    cap: dict[str, float] = {}  # the year's capacity of the map's units
+    rest_f: dict[tuple[str, str], float] = {}  # REST units' scale factor per group
     for cc in modelled:
-        for (k, rest), f in factors(model, countries, cc, year).items():
-            factor[(cc, k, rest)] = f
+        cap |= map_capacity(model, countries, cc, year)
+        rest = group_capacity(model, cc, year, rest=True)
+        for k, mw in rest_need(model, countries, cc, year).items():
+            if rest.get(k):
+                rest_f[(cc, k)] = mw / rest[k]
+
+    def capacity(g: dict) -> float:
+        if _is_rest(g):
+            return round(g["max_p_mw"] * rest_f[(zone[g["bus"]], GROUP[dispatch.carrier(g)])], 1)
+        return round(cap[g["id"]], 1)
+
     max_p: dict[str, float] = {}
     res_mw: dict[str, float] = {}
     res_sets: dict[str, list] = {}
@@ -320,9 +377,8 @@ def scenario(model: dict, countries: dict, neighbours: dict, year: int, hour: st
         if not in_service(g, year) or cc not in modelled:
             continue
         c = dispatch.carrier(g)
-        cap = round(g["max_p_mw"] * factor[(cc, GROUP[c], _is_rest(g))], 1)
-        p = cap * countries[cc]["res_cf"][hour][c]
-        sgen_cap[g["id"]] = cap
+        sgen_cap[g["id"]] = capacity(g)
+        p = sgen_cap[g["id"]] * countries[cc]["res_cf"][hour][c]
         res_sets.setdefault(cc, []).append((g["id"], p))
         res_mw[cc] = res_mw.get(cc, 0.0) + p
     targets = {cc: countries[cc]["net"][(year, hour)] for cc in modelled}
@@ -342,8 +398,7 @@ def scenario(model: dict, countries: dict, neighbours: dict, year: int, hour: st
     for g in model["gen"]:
         cc = zone[g["bus"]]
         if in_service(g, year) and cc in modelled:
-            f = factor[(cc, GROUP[dispatch.carrier(g)], _is_rest(g))]
-            max_p[g["id"]] = round(g["max_p_mw"] * f, 1)
+            max_p[g["id"]] = capacity(g)
             units.setdefault(cc, []).append(g | {"max_p_mw": max_p[g["id"]]})
     p_gen: dict[str, float] = {}
     for cc in modelled:
