@@ -253,7 +253,7 @@ CASPIAN_EU = StudyCases(
 
 CORRIDOR_SUBSTATION = StudyCases(
     model="corridor_substation",
-    description="The grid is modelled at substation level (220 kV and above, 814 buses; "
+    description="The grid is modelled at substation level (220 kV and above, 816 buses; "
     "electrical parameters from standard types per voltage level, loads spread over "
     "substations by a proxy, neighbours beyond the region as boundary equivalents), so "
     "flows on individual lines are those of a planning model, not of a TSO's case",
