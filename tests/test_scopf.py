@@ -747,3 +747,31 @@ def test_redispatch_bound_per_zone(tmp_path, balance, limit, done, excess):
         assert "within the zones' redispatch bounds" in result.message
         assert result.residual.excess_mw.sum() == pytest.approx(excess, abs=1e-6)
         assert list(result.residual.id) == [12]
+
+
+def test_a_row_over_its_limit_within_thermal_tol_is_held_at_its_flow():
+    """A transfer's most loaded branch rated 0.3 % below its flow at u = 0: the LP at its
+    limit is infeasible ("cannot be secured"); with ``thermal_tol=0.005`` (the AC check's
+    tolerance) the row is held at its flow: t = 0 with that row binding, priced at 1 /
+    (its flow per MW of transfer)."""
+    net = single_island("case14", 0)
+    dc = gridsim.run_dc(net)
+    grid = LinearisedGrid(net, dc, outages=[])
+    free = max_transfer(grid, "A", "B")
+    after = gridsim.run_dc(free.apply(net)).branch.p_from_mw
+    before = dc.branch.p_from_mw
+    growth = (after.abs() - before.abs()).where(before.abs() > 5.0)
+    element, eid = growth.idxmax()
+    assert growth.max() > 5.0
+    tight = net.copy()
+    tight[element].loc[eid, "rate_mva"] = abs(before[(element, eid)]) / 1.003
+    tight.invalidate()
+    grid = LinearisedGrid(tight, gridsim.run_dc(tight), outages=[])
+    assert max_transfer(grid, "A", "B").status == "cannot be secured"
+    held = max_transfer(grid, "A", "B", thermal_tol=0.005)
+    assert held.status == "optimal" and held.transfer_mw == pytest.approx(0.0, abs=1e-6)
+    top = held.binding.iloc[0]
+    assert (top.kind, top.element, top.id) == ("n-0", element, eid)
+    assert abs(top.limit_mw) == pytest.approx(abs(before[(element, eid)]), rel=1e-9)
+    per_mw = growth.max() / free.transfer_mw
+    assert top.shadow_price == pytest.approx(1.0 / per_mw, rel=1e-6)

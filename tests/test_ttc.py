@@ -491,3 +491,152 @@ def test_a_non_cnec_overload_is_reported_not_held(tmp_path):
     assert every.outside_cnec.empty
     assert 13 in set(every.base_violations_removed.id)
     assert every.base_redispatch_mw.abs().sum() > 1.0
+
+
+# -- the base rounds: a redispatch whose AC power flow diverges is damped --------------------
+def weak_tie() -> gridsim.Network:
+    """Three 100 kV buses: the slack and unit G1 (300 MW) at bus 1, a 350 MW load and a
+    voltage-holding unit G2 (no active power) at bus 2, unit G3 (50 MW) at bus 3. Line
+    1-2 (10 ohm, rated 60 MVA) carries about 310 MW; the tie 3-2 (50 ohm: at most about
+    200 MW in AC at 1 p.u.) is unlimited. Securing line 1-2 in the DC LP moves about 250
+    MW from G1 to G3: 300 MW on the tie, past what AC can carry (no solution); half of it
+    converges."""
+    bus = pd.DataFrame(
+        {"vn_kv": 100.0, "zone": "A", "min_vm_pu": 0.8, "max_vm_pu": 1.2}, index=[1, 2, 3]
+    )
+    line = pd.DataFrame(
+        {
+            "from_bus": [1, 3],
+            "to_bus": [2, 2],
+            "length_km": 1.0,
+            "r_ohm_per_km": 1.0,
+            "x_ohm_per_km": [10.0, 50.0],
+            "b_us_per_km": 0.0,
+            "rate_mva": [60.0, 9999.0],
+        },
+        index=[12, 32],
+    )
+    gen = pd.DataFrame(
+        {
+            "bus": [1, 2, 3],
+            "p_mw": [300.0, 0.0, 50.0],
+            "vm_pu": 1.0,
+            "min_p_mw": 0.0,
+            "max_p_mw": [400.0, 0.0, 400.0],
+            "min_q_mvar": -500.0,
+            "max_q_mvar": 500.0,
+        },
+        index=["G1", "G2", "G3"],
+    )
+    ext = pd.DataFrame({"bus": [1], "vm_pu": 1.0}, index=["X"])
+    load = pd.DataFrame({"bus": [2], "p_mw": [350.0], "q_mvar": [0.0]}, index=["D"])
+    return gridsim.Network({"bus": bus, "line": line, "gen": gen, "ext_grid": ext, "load": load})
+
+
+WEAK = dict(contingencies=[], units=None, enforce_q_limits=False)
+
+
+def test_a_base_round_whose_dispatch_diverges_is_damped():
+    """The first LP round's full move (about 250 MW) does not converge in AC; half of it
+    is taken (125 MW from G1 to G3, the LP's own move measured on the AC point), and the
+    rounds go on from there instead of raising ConvergenceError."""
+    net = weak_tie()
+    one = ttc.secured_base(net, max_rounds=1, **WEAK)
+    assert one.base_rounds == 1 and not one.secured
+    moves = one.base_redispatch_mw
+    assert moves["G3"] == pytest.approx(-moves["G1"], abs=1e-6)
+    assert 110.0 <= moves["G3"] <= 140.0  # half of the LP's ~250 MW
+    full = net.copy()
+    full.gen.loc[["G1", "G3"], "p_mw"] += 2.0 * moves[["G1", "G3"]]
+    full.invalidate()
+    assert not gridsim.run_ac(full, enforce_q_limits=False, max_iter=ttc.BASE_MAX_ITER).converged
+    assert gridsim.run_ac(one.network, enforce_q_limits=False).converged
+    more = ttc.secured_base(net, **WEAK)
+    assert more.base_rounds > 1
+    assert more.base_redispatch_mw["G3"] > moves["G3"] + 1.0
+
+
+def test_a_base_round_that_diverges_however_damped_says_so(monkeypatch):
+    """Where no damped move converges either (here: none tried), the base case is not
+    secured and the message says why, with the iteration count and the largest
+    mismatch; no ConvergenceError."""
+    monkeypatch.setattr(ttc, "DAMPING_STEPS", 0, raising=False)
+    result = n1_ttc(weak_tie(), ["G1"], ["D"], **WEAK)
+    assert result.status == "base case cannot be secured" and not result.defined
+    assert "round 1's dispatch did not converge" in result.message
+    assert "iterations" in result.message and "largest mismatch" in result.message
+    assert result.network.gen.p_mw["G3"] == 50.0  # the file's dispatch, AC-converged
+
+
+def test_a_zero_ttc_names_the_row_at_its_limit_and_the_step_along_the_shift_keys():
+    """``test_ttc_optimality``'s seed-0 case with a line added: at zero transfer line 1007
+    after trafo 1002 is at 100.33 % (within the AC check's 0.5 %). The LP holds that row
+    at its flow (not infeasible, not degenerate): TTC 0, binding on it with a positive
+    price, and the step of 2 MW along the shift keys (the links held) breaks it in AC."""
+    from test_ttc_optimality import PROPS, joined, shift_keys, with_line
+
+    net = with_line(joined("case14", 0, 2))
+    src, snk = shift_keys(net)
+    result = n1_ttc(net, src, snk, **PROPS)
+    assert result.ttc_mw == 0.0 and result.status == "optimal"
+    b = result.binding
+    assert (b["element"], b["id"], b["contingency"]) == ("line", 1007, "trafo 1002")
+    assert b["shadow_price"] > 1.0
+    assert result.next_step_mw == pytest.approx(PROPS["tol_mw"])
+    top = result.next_step.iloc[0]
+    assert (top.kind, top.id, top.contingency) == ("thermal", 1007, "trafo 1002")
+    assert top.excess > ttc.THERMAL_TOL * top.limit
+
+
+# -- a variant's base case warm-started from its parent's -------------------------------------
+BASE_OPTIONS = dict(units=None, enforce_q_limits=False)
+
+
+def parent_and_variant() -> tuple[gridsim.Network, gridsim.Network]:
+    """``case(0)`` with line 3 rated 20 % lower (its base case needs about 52 MW of
+    redispatch and two HVDC moves), without link H2 (the parent) and with it at 0 MW
+    (the variant)."""
+    variant = case(0)
+    variant.line.loc[3, "rate_mva"] *= 0.8
+    variant.invalidate()
+    tables = {k: v.copy() for k, v in variant.tables.items() if len(v)}
+    tables["hvdc"] = tables["hvdc"].drop("H2")
+    return gridsim.Network(tables), variant
+
+
+def test_a_variant_warm_started_from_its_parents_base():
+    """The parent's secured dispatch mapped onto the variant (H2 keeps its own 0 MW)
+    holds in AC: the variant's secured base case with one AC check and no LP round, its
+    redispatch reported against its own file dispatch; from it the TTC with the added
+    link is at least the parent's (less the search tolerance). Other options are
+    refused."""
+    parent, variant = parent_and_variant()
+    first = ttc.secured_base(parent, **BASE_OPTIONS)
+    assert first.secured and first.base_rounds >= 1 and first.base_redispatch_mw.abs().sum() > 40
+    warm = ttc.secured_base(variant, start=first, **BASE_OPTIONS)
+    assert warm.secured and warm.base_rounds == 0 and warm.ac_checks == 1
+    pd.testing.assert_series_equal(warm.base_redispatch_mw, first.base_redispatch_mw)
+    assert warm.network.hvdc.p_mw["H2"] == 0.0
+    for lid in ("H0", "H1"):
+        assert warm.network.hvdc.p_mw[lid] == first.network.hvdc.p_mw[lid] != 0.0
+    before = n1_ttc(parent, "A", "B", base=first, **OPTIONS)
+    after = n1_ttc(variant, "A", "B", base=warm, **OPTIONS)
+    assert before.ttc_mw > 0 and after.ttc_mw >= before.ttc_mw - slack(before.ttc_mw)
+    with pytest.raises(ttc.TtcError, match="other options .*max_lost_mw"):
+        ttc.secured_base(variant, start=first, max_lost_mw=10.0, **BASE_OPTIONS)
+    with pytest.raises(ttc.TtcError, match="start must be a SecuredBase"):
+        ttc.secured_base(variant, start=first.network, **BASE_OPTIONS)
+
+
+def test_a_variant_whose_mapped_dispatch_is_insecure_goes_on_with_lp_rounds():
+    """With line 3 rated 5 % lower again in the variant, the parent's dispatch breaks it:
+    the LP rounds go on from that dispatch and secure it with more redispatch."""
+    parent, variant = parent_and_variant()
+    variant.line.loc[3, "rate_mva"] *= 0.95
+    variant.invalidate()
+    first = ttc.secured_base(parent, **BASE_OPTIONS)
+    warm = ttc.secured_base(variant, start=first, **BASE_OPTIONS)
+    assert warm.secured and warm.base_rounds >= 1 and warm.ac_checks > 1
+    assert 3 in set(warm.base_violations_removed.id)  # of the mapped dispatch
+    moved = warm.base_redispatch_mw.abs().sum()
+    assert moved > first.base_redispatch_mw.abs().sum() + 1.0

@@ -367,18 +367,7 @@ def moved(net: gridsim.Network, dispatch_of: gridsim.Network) -> gridsim.Network
     [
         (1, 3),
         pytest.param(2, 4, marks=pytest.mark.slow),
-        pytest.param(
-            0,
-            2,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="TTC 20.3 -> 0 MW: at zero transfer line 1007 after trafo 1002 is at "
-                "100.33 %, inside the AC check's 0.5 % but over the LP row's limit, so the LP "
-                "(one round) is degenerate: every dual 0, and the result names line 13 after "
-                "line 9 (82 % in AC, price 0) and no next_step. At 100.4 % emergency rating "
-                "it names line 1007 after trafo 1002 (price 9.1)",
-            ),
-        ),
+        (0, 2),
     ],
 )
 def test_an_added_line_that_lowers_the_ttc_names_what_became_binding(seed, n_links):

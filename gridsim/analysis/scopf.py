@@ -41,7 +41,9 @@ of :func:`gridsim.ptdf` (each island to its own slack), ``F_AC`` the AC active f
 the from ends. Every thermal row is ``-L' <= F_l(u) <= L'`` with
 ``L' = L - (|S_l| - |P_l|)``: the row's limit less the reactive part of the branch's
 loading at the operating point (``max(|S_from|, |S_to|) - |P_from|``, held constant), so
-that at ``u = 0`` the row is exactly the AC loading check ``max |S| <= L``.
+that at ``u = 0`` the row is exactly the AC loading check ``max |S| <= L``. With
+:func:`max_transfer`'s ``thermal_tol``, a row over ``L'`` at ``u = 0`` by at most that
+fraction of its rating is held at ``|F_l(0)|`` instead (the AC check's tolerance).
 
 Post-contingency flows, each linear in ``u`` (``w``: participation factors, below):
 
@@ -709,8 +711,10 @@ class _Lp:
         min_mw: float = 0.0,
         redispatch_limit: Mapping | None = None,
         redispatched: pd.Series | None = None,
+        thermal_tol: float = 0.0,
     ):
         start = time.perf_counter()
+        self.thermal_tol = thermal_tol
         cn, net = grid.cn, grid.network
         self.grid = grid
         gen_ids = cn.inj_id[cn.inj_kind == GEN]
@@ -888,7 +892,7 @@ class _Lp:
         unb_base = (abs_s > COEF_TOL) @ big > 0
         parts = []  # (kind, element, outage, limit, factor, const, lo, hi)
         # N-0
-        limit = grid.rate - grid.offset_mw
+        limit = self._held(grid.rate - grid.offset_mw, grid.flows_mw, grid.rate)
         rated = np.isfinite(limit) & grid.n0_monitored
         keep = rated & ((np.abs(grid.flows_mw) + reach_base > limit) | unb_base)
         self.dropped = int(rated.sum() - keep.sum())
@@ -909,8 +913,9 @@ class _Lp:
             abs_a = np.abs(grid.term_a)
             np.add.at(reach, grid.term_out, abs_a * g_reach[:, None])
             np.logical_or.at(unb, grid.term_out, (abs_a > 0) & g_unb[:, None])
-            limit1 = grid.emergency * grid.rate * grid.rating_scale - grid.post_offset_mw
             const = grid.post_flows_mw
+            rating1 = grid.emergency * grid.rate * grid.rating_scale
+            limit1 = self._held(rating1 - grid.post_offset_mw, const, rating1)
             mon = grid.monitored & np.isfinite(limit1) & np.isfinite(const)
             with np.errstate(invalid="ignore"):
                 keep1 = mon & ((np.abs(const) + reach > limit1) | unb)
@@ -973,6 +978,14 @@ class _Lp:
         self.hi = column(7, float)
         self.n_cand = self.const.size
         self.extra_start = int(np.sum(self.kind <= N1))
+
+    def _held(self, limit: np.ndarray, const: np.ndarray, rating: np.ndarray) -> np.ndarray:
+        """Thermal limits ``limit`` (MW) of rows whose flow at ``u = 0`` is ``const``,
+        raised to ``|const|`` where that is over by at most ``thermal_tol`` of the
+        ``rating`` (MVA): a point the AC check accepts stays feasible."""
+        with np.errstate(invalid="ignore"):
+            within = np.abs(const) <= limit + self.thermal_tol * rating
+            return np.where(within, np.fmax(limit, np.abs(const)), limit)
 
     def coefs(self, rows: np.ndarray) -> np.ndarray:
         """Coefficient rows of candidates ``rows`` (dense, tiny entries zeroed)."""
@@ -1509,6 +1522,7 @@ def max_transfer(
     max_mw: float | None = None,
     redispatch_balance: str = "zone",
     min_mw: float = 0.0,
+    thermal_tol: float = 0.0,
 ) -> ScopfResult:
     """The largest transfer from ``source`` to ``sink`` with optimal HVDC setpoints.
 
@@ -1540,6 +1554,12 @@ def max_transfer(
         transfer alone changes the zones' net positions (otherwise the sink's own
         units, redispatched up, would serve the sink's extra load and count as
         transfer); ``"island"``: it only balances each AC island.
+    thermal_tol : float
+        A thermal row over its limit at the operating point by at most this fraction
+        of its rating is held at its flow there instead (an AC check that accepts
+        loadings within a tolerance, e.g. :data:`gridsim.analysis.ttc.THERMAL_TOL`,
+        then never meets an infeasible, degenerate LP at a point it accepted).
+        Default 0: every row at its limit.
 
     Returns
     -------
@@ -1569,6 +1589,7 @@ def max_transfer(
         transfer=True,
         min_mw=min_mw,
         redispatch_balance=_balance(redispatch_balance),
+        thermal_tol=thermal_tol,
     )
     cost = np.zeros(lp.nv)
     cost[0] = 1.0

@@ -19,7 +19,11 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    ``base_redispatch_limit_percent`` is given (the moves of every round counted).
    The AC checks between the rounds are screened as the transfer's (below): the first
    and the last are complete, and a round whose screened check holds is checked against
-   every outage before it counts as secure.
+   every outage before it counts as secure. Where a round's dispatch does not converge
+   in AC (the DC LP can move more over a weak tie than AC carries), its move from the
+   last converged dispatch is halved, up to ``DAMPING_STEPS`` times, and the rounds go
+   on from the first that converges; where none does, the base case is not secured and
+   the message says so (iterations and largest mismatch).
 2. **Transfer.** From the secured point, :func:`gridsim.analysis.scopf.max_transfer`
    maximises the transfer ``t`` (source units up and sink loads up by their shift keys)
    with the joining HVDC links free and optional preventive redispatch inside
@@ -63,7 +67,17 @@ Voltage limits, diverged and islanding outages are checked everywhere.
 The base case does not depend on the sink or the route: :func:`secured_base` makes it
 once (a :class:`SecuredBase`, with the AC checks' state it ends with), and every
 ``n1_ttc(..., base=...)`` with the same network and base-case options starts its transfer
-from a copy of that state, with the same result as securing it again.
+from a copy of that state, with the same result as securing it again. A variant of a
+network starts from its parent's: ``secured_base(variant, start=parent_base)`` checks the
+parent's secured dispatch mapped onto the variant and goes on with LP rounds only where
+it breaks a limit.
+
+The transfer LPs hold a thermal row that the AC check accepts (over its limit by at most
+``THERMAL_TOL`` at the operating point) at its flow there (``max_transfer``'s
+``thermal_tol``): the LP is then feasible, not degenerate, where the AC check holds, and
+at a TTC of 0 it names the row that stops the transfer, with its price. The step beyond
+a TTC of 0 goes along the last LP's direction, or along the shift keys alone (links and
+units held) where that LP does not move.
 
 ``ttc_mw`` is the transfer added to the secured base case; ``atc_mw = ttc_mw - trm_mw -
 committed_mw``. The shadow prices (MW of TTC per MW of each binding row's limit;
@@ -132,6 +146,7 @@ VOLTAGE_TOL_PU = 1e-3  # a voltage limit holds within this
 SETPOINT_TOL_MW = 1e-3  # unit and converter limits, interfaces
 DEFAULT_MAX_LOST_MW = 1000.0  # load an outage may cut off before it is a violation
 BASE_MAX_ITER = 30
+DAMPING_STEPS = 4  # a base round's move is halved at most this often where AC diverges
 PRICE_STEP = 0.01  # rating raise of the AC finite difference of a shadow price
 VIOLATION_COLUMNS = ["kind", "element", "id", "contingency", "value", "limit", "excess"]
 
@@ -930,6 +945,8 @@ class SecuredBase:
         the (secured) base case, not held (same columns as ``residual``).
     ordinary, exceptional, set_aside : list of Outage
     base_rounds : int
+    ac_checks : int
+        AC N-1 checks done (the published one's not counted).
     options : dict
         The options it was made with (:data:`BASE_OPTIONS` of :func:`n1_ttc`).
     fingerprint : str
@@ -956,6 +973,7 @@ class SecuredBase:
     options: dict
     fingerprint: str
     elapsed_s: float
+    ac_checks: int = 0
     cnecs: CnecSelection | None = dataclasses.field(default=None, repr=False)
     outside_cnec: pd.DataFrame = dataclasses.field(default_factory=lambda: _table([]))
     published: SecuredBase | None = dataclasses.field(default=None, repr=False)
@@ -1002,10 +1020,21 @@ def secured_base(
     set_aside_insecure: bool = False,
     max_rounds: int = 6,
     published_limits: str = "both",
+    start: SecuredBase | None = None,
 ) -> SecuredBase:
     """The base-case phase of :func:`n1_ttc` alone (module docstring, item 1), to be
     given to every :func:`n1_ttc` call on ``network`` with the same options
     (``base=``): the sink and the route do not change it.
+
+    With ``start``, the secured base case of another network (a parent, of which
+    ``network`` is a variant: a reinforcement, another link), the phase starts from the
+    parent's secured dispatch mapped onto ``network``: the units' and HVDC links'
+    setpoints by id (the elements the parent lacks keep their own). That dispatch is
+    checked in AC against every outage of ``network``; where it holds every limit it is
+    the secured base case (no LP round, one AC check), else the LP rounds go on from
+    it. The redispatch is reported against ``network``'s own dispatch, and
+    ``base_violations_removed`` lists the violations of the mapped dispatch; a
+    ``base_redispatch_limit_percent`` bound is taken of the zones' generation there.
 
     Parameters
     ----------
@@ -1019,6 +1048,8 @@ def secured_base(
         As :func:`n1_ttc`'s.
     max_rounds, published_limits
         As :func:`n1_ttc`'s.
+    start : SecuredBase, optional
+        A parent's secured base case made with the same options (above).
 
     Returns
     -------
@@ -1027,7 +1058,7 @@ def secured_base(
     Raises
     ------
     TtcError
-        For bad options.
+        For bad options, or a ``start`` made with other options.
     ConvergenceError
         When the AC power flow of the base case does not converge.
     """
@@ -1050,7 +1081,9 @@ def secured_base(
         max_rounds=max_rounds,
         published_limits=published_limits,
     )
-    return _secured_base(network, options)
+    if start is not None:
+        _check_options(start, options, "start")
+    return _secured_base(network, options, start)
 
 
 def _base_options(**options) -> dict:
@@ -1093,16 +1126,24 @@ def _base_options(**options) -> dict:
 
 def _check_base(base: SecuredBase, network: Network, options: dict) -> None:
     """Raise TtcError where ``base`` was not made from ``network`` with ``options``."""
+    _check_options(base, options, "base")
+    if base.fingerprint != network_fingerprint(network):
+        raise TtcError("the secured base case was made from another network (or dispatch)")
+
+
+def _check_options(base: SecuredBase, options: dict, name: str) -> None:
+    """Raise TtcError where ``base`` (argument ``name``) is not a SecuredBase made with
+    the base-case ``options``."""
     if not isinstance(base, SecuredBase):
-        raise TtcError(f"base must be a SecuredBase (from secured_base), got {type(base).__name__}")
+        raise TtcError(
+            f"{name} must be a SecuredBase (from secured_base), got {type(base).__name__}"
+        )
     differ = [k for k in BASE_OPTIONS if not _same(base.options[k], options[k])]
     if differ:
         raise TtcError(
             f"the secured base case was made with other options ({', '.join(differ)}): "
             "make it with secured_base and the same options"
         )
-    if base.fingerprint != network_fingerprint(network):
-        raise TtcError("the secured base case was made from another network (or dispatch)")
 
 
 def _same(a, b) -> bool:
@@ -1112,9 +1153,9 @@ def _same(a, b) -> bool:
         return a is b
 
 
-def _secured_base(network: Network, options: dict) -> SecuredBase:
-    """:func:`secured_base` with checked ``options``."""
-    start = time.perf_counter()
+def _secured_base(network: Network, options: dict, start: SecuredBase | None = None) -> SecuredBase:
+    """:func:`secured_base` with checked ``options`` (and ``start``)."""
+    began = time.perf_counter()
     fingerprint = network_fingerprint(network)
     own = [Interface.parse(i) for i in network.interfaces]
     ntc = [f for f in own if f.kind == "ntc"]
@@ -1123,23 +1164,30 @@ def _secured_base(network: Network, options: dict) -> SecuredBase:
     mode = options["published_limits"]
     shared: dict = {}  # what the AC checks keep, carried from the first base case on
     held = faces + ntc if mode == "hold" else faces
-    base = _secure(network, options, held, shared, fingerprint)
+    base = _secure(network, options, held, shared, fingerprint, start)
     if ntc and mode == "both":
         # more limits cannot secure a base case that cannot be secured without them
+        published = None if start is None else start.published or start
         base.published = (
-            _secure(network, options, faces + ntc, shared, fingerprint)
+            _secure(network, options, faces + ntc, shared, fingerprint, published)
             if base.secured or base.set_aside
             else base
         )
-    base.elapsed_s = time.perf_counter() - start
+    base.elapsed_s = time.perf_counter() - began
     return base
 
 
 def _secure(
-    network: Network, options: dict, faces: list, shared: dict, fingerprint: str
+    network: Network,
+    options: dict,
+    faces: list,
+    shared: dict,
+    fingerprint: str,
+    start: SecuredBase | None = None,
 ) -> SecuredBase:
-    """Phase 1 of :func:`n1_ttc` with the interfaces ``faces`` held."""
-    start = time.perf_counter()
+    """Phase 1 of :func:`n1_ttc` with the interfaces ``faces`` held, from ``network``'s
+    dispatch or from ``start``'s mapped onto it (:func:`_mapped`)."""
+    began = time.perf_counter()
     emergency_rating_percent, max_rounds = (
         options["emergency_rating_percent"],
         options["max_rounds"],
@@ -1170,7 +1218,7 @@ def _secure(
 
     check = checker(studied)
     grid_args = dict(emergency_rating_percent=emergency_rating_percent, reuse=shared, cnecs=cnecs)
-    net = network.copy()
+    net = network.copy() if start is None else _mapped(network, start.network)
     first = check(net)
     chk = first
     base_rounds = 0
@@ -1197,8 +1245,14 @@ def _secure(
         if fix.redispatch_total_mw + fix.hvdc.change_mw.abs().sum() < 1e-6:
             lp_note = "; the redispatch LP moves nothing (what is left is not thermal)"
             break
-        net = fix.apply(net)
-        chk = check(net, grid=grid)  # screened: the outages near a limit
+        damped = _converging(check, net, fix.apply(net), grid)  # screened: those near a limit
+        if isinstance(damped, ConvergenceError):
+            lp_note = (
+                f"; the AC power flow of LP round {base_rounds}'s dispatch did not converge, "
+                f"even with its move halved {DAMPING_STEPS} times ({damped})"
+            )
+            break
+        net, chk = damped
         if chk.ok and chk.skipped:
             chk = check(net)  # and the others: secure only when all hold
     if chk.skipped:
@@ -1232,7 +1286,8 @@ def _secure(
         base_rounds=base_rounds,
         options=options,
         fingerprint=fingerprint,
-        elapsed_s=time.perf_counter() - start,
+        elapsed_s=time.perf_counter() - began,
+        ac_checks=check.count,
         cnecs=cnecs,
         outside_cnec=chk.outside,
         _faces=faces,
@@ -1241,6 +1296,34 @@ def _secure(
         _shared=kept,
         _notes=(secured_note, lp_note),
     )
+
+
+def _mapped(network: Network, parent: Network) -> Network:
+    """A copy of ``network`` with ``parent``'s unit and HVDC setpoints, by id (the
+    elements ``parent`` lacks keep their own)."""
+    net = network.copy()
+    for element in ("gen", "hvdc"):
+        if len(net[element]) and len(parent[element]):
+            ids = net[element].index.intersection(parent[element].index)
+            net[element].loc[ids, "p_mw"] = parent[element].p_mw.loc[ids].to_numpy(dtype=float)
+    net.invalidate()
+    return net
+
+
+def _converging(check, net: Network, moved: Network, grid: LinearisedGrid):
+    """``(dispatch, check)`` of an LP round's dispatch ``moved`` from the AC-converged
+    ``net``, screened at ``grid``; where its AC power flow does not converge, the move
+    halved (up to ``DAMPING_STEPS`` times) and that dispatch taken. Returns the
+    ConvergenceError of the last try where none converges."""
+    scale = 1.0
+    for _ in range(DAMPING_STEPS + 1):
+        trial = moved if scale == 1.0 else _blend(net, moved, scale)
+        try:
+            return trial, check(trial, grid=grid)
+        except ConvergenceError as error:
+            failed = error
+        scale /= 2.0
+    return failed
 
 
 def _kept(shared: dict) -> dict:
@@ -1354,6 +1437,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
                 interfaces=faces,
                 min_mw=-t_k,
                 max_mw=None if max_mw is None else max_mw - t_k,
+                thermal_tol=THERMAL_TOL,
             )
             if lp.status != "optimal":
                 break
@@ -1377,15 +1461,14 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         nxt = None
         if t_b > 0:
             direction = (secured, 0.0)
-        else:  # no transfer: the direction of the last LP
-            direction = (
-                (lp.apply(secured), lp.transfer_mw)
-                if lp is not None and lp.transfer_mw > 0
-                else None
+        elif lp.transfer_mw > 0:  # no transfer: the direction of the last LP,
+            direction = (lp.apply(secured), lp.transfer_mw)
+        else:  # or of the shift keys alone (the links and the units held)
+            along = dataclasses.replace(
+                lp, transfer_mw=1.0, hvdc=lp.hvdc.iloc[:0], redispatch_mw=lp.redispatch_mw.iloc[:0]
             )
+            direction = (along.apply(secured), 1.0)
         for _ in range(8):
-            if direction is None:
-                break
             if t_b > 0:
                 t_n = t_b + step_of(t_b)
                 probe = _blend(secured, net_b, t_n / t_b)
@@ -1430,6 +1513,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
                 interfaces=faces,
                 min_mw=-ttc,
                 max_mw=None if max_mw is None else max_mw - ttc,
+                thermal_tol=THERMAL_TOL,
             ),
         )
     binding_rows = lp.binding if lp is not None else pd.DataFrame()
