@@ -22,6 +22,8 @@ import pytest
 import gridsim
 from gridsim.analysis import ttc
 from gridsim.analysis.outages import ordinary_contingencies, solve_outage
+from gridsim.analysis.ttc import base as ttc_base
+from gridsim.analysis.ttc import check as ttc_check
 from gridsim.analysis.ttc import n1_ttc, verify_shadow_price
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -284,7 +286,7 @@ def test_screened_checks_give_the_ttc_of_full_checks(seed, monkeypatch):
     every outage (a screen loading of 0 passes none over)."""
     net = case(seed)
     screened = n1_ttc(net, "A", "B", **OPTIONS)
-    monkeypatch.setattr(ttc, "SCREEN_LOADING", 0.0)
+    monkeypatch.setattr(ttc_check, "SCREEN_LOADING", 0.0)
     full = n1_ttc(net, "A", "B", **OPTIONS)
     assert screened.status == full.status == "optimal"
     assert screened.ttc_mw == pytest.approx(full.ttc_mw, abs=slack(full.ttc_mw))
@@ -296,20 +298,22 @@ def test_corridor_outages_the_screen_passes_over_hold_every_limit(scenario, sink
     every limit in AC there (solved afterwards; thermal within 0.5 %, voltage within
     1e-3 p.u.); the insecure outages of the base case set aside, as the model stands."""
     passed_over = []
-    check = ttc._Checker.__call__
+    check = ttc_check._Checker.__call__
 
     def checked(self, net, *, fail_fast=False, grid=None):
         out = check(self, net, fail_fast=fail_fast, grid=grid)
         if grid is not None and out.complete:
-            solved = {ttc._key(post.outage) for post in out.posts}
+            solved = {ttc_check._key(post.outage) for post in out.posts}
             for outage in self.outages:
-                if ttc._key(outage) not in solved:
+                if ttc_check._key(outage) not in solved:
                     post = solve_outage(net, outage, base=out.result, enforce_q_limits=True)
                     rows = self._n1(net, post, [])
-                    passed_over.append((outage.label, [r for r in rows if r[6] > ttc._tol_row(r)]))
+                    passed_over.append(
+                        (outage.label, [r for r in rows if r[6] > ttc_check._tol_row(r)])
+                    )
         return out
 
-    monkeypatch.setattr(ttc._Checker, "__call__", checked)
+    monkeypatch.setattr(ttc_check._Checker, "__call__", checked)
     net = gridsim.load_network(ROOT / "networks" / "caspian_eu.yaml", scenario=scenario)
     result = n1_ttc(
         net,
@@ -560,7 +564,7 @@ def test_a_base_round_that_diverges_however_damped_says_so(monkeypatch):
     """Where no damped move converges either (here: none tried), the base case is not
     secured and the message says why, with the iteration count and the largest
     mismatch; no ConvergenceError."""
-    monkeypatch.setattr(ttc, "DAMPING_STEPS", 0, raising=False)
+    monkeypatch.setattr(ttc_base, "DAMPING_STEPS", 0)
     result = n1_ttc(weak_tie(), ["G1"], ["D"], **WEAK)
     assert result.status == "base case cannot be secured" and not result.defined
     assert "round 1's dispatch did not converge" in result.message

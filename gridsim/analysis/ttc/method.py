@@ -1,0 +1,253 @@
+""":func:`n1_ttc`, the N-1 TTC (the method: the package docstring), and
+:func:`verify_shadow_price`, which re-solves it with one rating raised.
+
+:func:`n1_ttc` checks its options, secures the base case (phase 1,
+:mod:`gridsim.analysis.ttc.base`; or takes the ``base`` given), searches the transfer
+(phase 2, :mod:`gridsim.analysis.ttc.search`) and, with published limits, the TTC within
+them beside it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from gridsim.analysis.outages import Outage
+from gridsim.analysis.ttc.base import (
+    DEFAULT_MAX_LOST_MW,
+    SecuredBase,
+    _base_options,
+    _check_base,
+    _secured_base,
+)
+from gridsim.analysis.ttc.result import TtcError, TtcResult
+from gridsim.analysis.ttc.search import _transfer
+from gridsim.model.network import Network
+
+
+def n1_ttc(
+    network: Network,
+    source,
+    sink,
+    *,
+    contingencies: str | Iterable[Outage] = "ordinary",
+    units: str | None = "all",
+    exceptional: bool = False,
+    emergency_rating_percent: float = 100.0,
+    redispatch_areas: Iterable[str] | str | Mapping | None = None,
+    base_redispatch: Iterable[str] | str | Mapping | None = "all",
+    base_redispatch_balance: str = "area",
+    base_redispatch_limit_percent: float | None = None,
+    cnec_threshold: float | None = None,
+    secure_base: bool = True,
+    interfaces: Iterable | None = None,
+    sink_element: str = "load",
+    trm_mw: float = 0.0,
+    committed_mw: float = 0.0,
+    tol_mw: float = 10.0,
+    rel_tol: float = 0.01,
+    max_mw: float | None = None,
+    enforce_q_limits: bool = True,
+    max_lost_mw: float = DEFAULT_MAX_LOST_MW,
+    set_aside_insecure: bool = False,
+    max_rounds: int = 6,
+    published_limits: str = "both",
+    hvdc: Iterable | None = None,
+    base: SecuredBase | None = None,
+) -> TtcResult:
+    """N-1 total transfer capability with optimal HVDC setpoints and redispatch,
+    verified in AC (see the package docstring for the method).
+
+    Parameters
+    ----------
+    network : Network
+        Not modified.
+    source, sink : str or iterable of ids
+        Zone codes or group names, or id lists (as :func:`gridsim.transfer_capability`).
+    contingencies : "ordinary" or iterable of Outage
+        ``"ordinary"``: :func:`gridsim.analysis.outages.ordinary_contingencies` with
+        ``units``.
+    units : {"all", "largest_per_area"} or None
+        Unit outages in the ordinary set.
+    exceptional : bool
+        Also hold the exceptional contingencies (all circuits of multi-circuit lines).
+    emergency_rating_percent : float
+        Post-contingency thermal limit, percent of ``rate_mva``.
+    redispatch_areas : iterable of zone/group names, mapping gen id -> cost, or None
+        Where the transfer may use preventive redispatch (each zone's redispatch nets
+        to zero); None: none.
+    base_redispatch : "all", iterable of names, mapping or None
+        Units that may move to secure the base case (default every unit).
+    base_redispatch_balance : {"area", "zone"}
+        ``"area"`` (default): the base-case redispatch balances each synchronous area
+        (AC island), across borders; ``"zone"``: each zone's (country's) net position is
+        kept, as in ENTSO-E's base case: the units' moves and the moves of the links
+        with an end in the zone net to zero there.
+    base_redispatch_limit_percent : float, optional
+        Bound on each zone's base-case redispatch: ``sum |move|`` over its units at
+        most this percent of the zone's generation in the base case (the units' AC
+        output before securing), held in every LP round (issue 19: e.g. 5). A base case
+        that cannot be secured within it says so, with the residual. Default: unbounded.
+    cnec_threshold : float, optional
+        Hold thermal limits only on the CNECs: the (branch, contingency) pairs whose
+        largest zone-to-zone PTDF is at least this (0.05: ENTSO-E's 5 %;
+        :func:`gridsim.analysis.cnec.select_cnecs`), in the base-case security and the
+        transfer. The thermal violations of the other pairs are not held but never
+        dropped: :attr:`TtcResult.outside_cnec` lists those at the TTC and the message
+        counts them. Voltage limits, diverged and islanding outages stay monitored
+        everywhere. Default None: every rated branch is held (no selection).
+    secure_base : bool
+        Secure the base case first (default); False: start from it as it is.
+    interfaces : iterable of Interface or dict, optional
+        Flowgates held in the base case and at the TTC, besides the network's own
+        (``network.interfaces``, from the file's ``interface`` table): those of kind
+        ``thermal`` and ``stability`` are always held, the published ones (``ntc``) as
+        ``published_limits`` says.
+    published_limits : {"both", "ignore", "hold"}
+        ``"both"`` (default): the TTC is the physical one, and where the network has
+        published limits the TTC within them is solved too (:attr:`TtcResult.published`,
+        side by side); ``"ignore"``: the physical TTC only; ``"hold"``: the TTC holds
+        them.
+    hvdc : iterable of link ids, optional
+        The joining links the transfer may move (a route); default every in-service link
+        joining the source's AC island to the sink's. The others keep their setpoints.
+    sink_element : {"load", "gen"}
+    trm_mw, committed_mw : float
+        Reliability margin and committed transfers, MW (``atc = ttc - trm - committed``).
+    tol_mw, rel_tol : float
+        Search tolerance ``max(tol_mw, rel_tol * ttc)``: the LP rounds stop when ``t``
+        moves less, bisection stops that close, and it is the size of the step that
+        must break a limit.
+    max_mw : float, optional
+        Largest transfer studied.
+    enforce_q_limits : bool
+        Reactive limits of voltage controllers in every AC solve.
+    max_lost_mw : float
+        Load an islanding outage may cut off before it counts as a violation, MW.
+    set_aside_insecure : bool
+        Where the base case cannot be secured, set the outages left violated aside and
+        go on (every output says so). Default False: the TTC is then not defined.
+    max_rounds : int
+        LP rounds per phase.
+    base : SecuredBase, optional
+        The base case secured before (:func:`secured_base`) from this network with the
+        same base-case options (:data:`BASE_OPTIONS`): phase 1 is skipped and the result
+        is the same as without it. Default: secured here.
+
+    Returns
+    -------
+    TtcResult
+
+    Raises
+    ------
+    TtcError
+        For bad options, or a ``base`` made from another network or with other options.
+    ConvergenceError
+        When the AC power flow of the base case (or of a dispatch) does not converge.
+    """
+    start = time.perf_counter()
+    if not isinstance(network, Network):
+        raise TtcError("n1_ttc needs a Network (not a compiled one)")
+    for name, value in (("trm_mw", trm_mw), ("committed_mw", committed_mw)):
+        if not (np.isfinite(value) and value >= 0):
+            raise TtcError(f"{name} must be a non-negative number of MW, got {value!r}")
+    if not (tol_mw > 0 and rel_tol >= 0):
+        raise TtcError("tol_mw must be positive, rel_tol non-negative")
+    base_options = _base_options(
+        contingencies=contingencies,
+        units=units,
+        exceptional=exceptional,
+        emergency_rating_percent=emergency_rating_percent,
+        base_redispatch=base_redispatch,
+        base_redispatch_balance=base_redispatch_balance,
+        base_redispatch_limit_percent=base_redispatch_limit_percent,
+        cnec_threshold=cnec_threshold,
+        secure_base=secure_base,
+        interfaces=interfaces,
+        enforce_q_limits=enforce_q_limits,
+        max_lost_mw=max_lost_mw,
+        set_aside_insecure=set_aside_insecure,
+        max_rounds=max_rounds,
+        published_limits=published_limits,
+    )
+    options = dict(
+        base_options,
+        redispatch_areas=redispatch_areas,
+        sink_element=sink_element,
+        trm_mw=trm_mw,
+        committed_mw=committed_mw,
+        tol_mw=tol_mw,
+        rel_tol=rel_tol,
+        max_mw=max_mw,
+        hvdc=None if hvdc is None else list(hvdc),
+    )
+    if base is None:
+        base = _secured_base(network, base_options)
+    else:
+        _check_base(base, network, base_options)
+    result = _transfer(network, base, source, sink, options, start)
+    if base.published is not None:
+        result.published = (
+            result
+            if base.published is base
+            else _transfer(
+                network,
+                base.published,
+                source,
+                sink,
+                {**options, "published_limits": "hold"},
+                time.perf_counter(),
+            )
+        )
+    return result
+
+
+def verify_shadow_price(
+    network: Network, source, sink, result: TtcResult, k: int = 0, *, percent: float = 1.0
+) -> dict:
+    """Re-solve the whole TTC with binding row ``k``'s element rating raised by
+    ``percent`` and compare the TTC change with ``shadow_price * limit_per_rating *
+    rating change``.
+
+    Only thermal rows (``n-0``, ``n-1``) of lines and transformers and HVDC converter
+    limits are supported.
+
+    Returns
+    -------
+    dict
+        ``element``, ``id``, ``kind``, ``contingency``, ``rating``, ``delta_rating``,
+        ``predicted_mw``, ``observed_mw``, ``ratio`` (observed / predicted).
+    """
+    row = result.binding_rows.iloc[k]
+    raised = network.copy()
+    if row.element in ("line", "trafo"):
+        rating = float(raised[row.element].at[row.id, "rate_mva"])
+        raised[row.element].at[row.id, "rate_mva"] = rating * (1 + percent / 100)
+        price = float(result.rating_prices.loc[(row.element, row.id)])
+    elif row.element == "hvdc":
+        rating = float(raised.hvdc.at[row.id, "max_p_mw"])
+        raised.hvdc.at[row.id, "max_p_mw"] = rating * (1 + percent / 100)
+        price = float(row.shadow_price)
+    else:
+        raise TtcError(f"cannot raise the rating of a {row.kind} row ({row.element})")
+    raised.invalidate()
+    options = dict(result.options)
+    if options["published_limits"] == "both":
+        options["published_limits"] = "ignore"  # result.ttc_mw is the physical TTC
+    again = n1_ttc(raised, source, sink, **options)
+    delta = rating * percent / 100
+    predicted = price * delta
+    observed = again.ttc_mw - result.ttc_mw
+    return {
+        "element": row.element,
+        "id": row.id,
+        "kind": row.kind,
+        "contingency": row.contingency,
+        "rating": rating,
+        "delta_rating": delta,
+        "predicted_mw": predicted,
+        "observed_mw": observed,
+        "ratio": observed / predicted if predicted else np.nan,
+        "result": again,
+    }

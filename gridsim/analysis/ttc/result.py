@@ -1,0 +1,124 @@
+"""What :func:`~gridsim.analysis.ttc.n1_ttc` returns (:class:`TtcResult`) and raises for
+bad input (:class:`TtcError`)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+
+from gridsim.analysis.cnec import CnecSelection
+from gridsim.exceptions import GridsimError
+from gridsim.model.network import Network
+
+
+class TtcError(GridsimError, ValueError):
+    """Bad input to :func:`n1_ttc` (unknown options, negative margins, a secured base case
+    made from another network or with other options)."""
+
+
+@dataclasses.dataclass
+class TtcResult:
+    """Outcome of :func:`n1_ttc`.
+
+    Attributes
+    ----------
+    ttc_mw, atc_mw : float
+        Total transfer capability (transfer added to the secured base case) and
+        ``ttc_mw - trm_mw - committed_mw``; NaN where the base case cannot be secured.
+    trm_mw, committed_mw : float
+    status : str
+        ``"optimal"``; ``"base case cannot be secured"``; either followed by
+        ``" (insecure outages set aside)"`` when ``set_aside_insecure`` set some aside.
+    message : str
+        The outcome in words.
+    binding : dict or None
+        The LP's binding limit with the largest shadow price at the optimum: ``kind``,
+        ``element``, ``id``, ``contingency``, ``shadow_price``.
+    binding_rows : pandas.DataFrame
+        Every binding row of the LP at the AC optimum (:attr:`ScopfResult.binding`), the
+        thermal rows' ``shadow_price`` AC-corrected (package docstring) and the LP's dual
+        in ``shadow_price_dc``.
+    rating_prices : pandas.Series
+        MW of TTC per MVA of each binding branch's ``rate_mva`` (AC-corrected).
+    next_step : pandas.DataFrame
+        The AC violations one step (``max(tol_mw, rel_tol ttc)``) beyond the TTC along
+        the same direction (columns ``kind``, ``element``, ``id``, ``contingency``,
+        ``value``, ``limit``, ``excess``).
+    next_step_mw : float
+        The transfer of that step.
+    hvdc : pandas.DataFrame
+        Per joining link: ``base_mw`` (secured base case), ``p_mw`` at the TTC,
+        ``max_p_mw``.
+    redispatch_mw, redispatch_zone
+        Preventive redispatch of the transfer (per unit; per zone ``up_mw``,
+        ``down_mw``, ``net_mw``), the transfer's own shift excluded.
+    base_redispatch_mw, base_redispatch_zone, base_hvdc_change_mw
+        What securing the base case moved (per unit, per zone, per link).
+    base_violations_removed : pandas.DataFrame
+        The AC violations at zero transfer before securing.
+    residual : pandas.DataFrame
+        Where the base case cannot be secured: the AC violations left.
+    outside_cnec : pandas.DataFrame
+        With ``cnec_threshold``: the AC thermal violations of (branch, contingency) pairs
+        that are not CNECs, not held, at the TTC (at the base case where the TTC is not
+        defined); same columns as ``residual``. Empty without a CNEC selection.
+    cnecs : CnecSelection or None
+        With ``cnec_threshold``: the selection held.
+    ordinary, exceptional : list of Outage
+        The contingencies studied, the exceptional ones separately.
+    set_aside : list of Outage
+        Outages set aside (only with ``set_aside_insecure=True``).
+    rounds, base_rounds, ac_checks : int
+        Transfer LPs, base-case LPs, AC N-1 checks done.
+    elapsed_s : float
+    network : Network
+        The dispatch at the TTC (the secured base case where the TTC is not defined).
+    published : TtcResult or None
+        With ``published_limits="both"`` and a network with published limits
+        (``network.interfaces`` of kind ``ntc``): the same TTC with them held
+        (:attr:`ttc_published_mw`), beside this physical one.
+    """
+
+    ttc_mw: float
+    atc_mw: float
+    trm_mw: float
+    committed_mw: float
+    status: str
+    message: str
+    binding: dict | None
+    binding_rows: pd.DataFrame
+    rating_prices: pd.Series
+    next_step: pd.DataFrame
+    next_step_mw: float
+    hvdc: pd.DataFrame
+    redispatch_mw: pd.Series
+    redispatch_zone: pd.DataFrame
+    base_redispatch_mw: pd.Series
+    base_redispatch_zone: pd.DataFrame
+    base_hvdc_change_mw: pd.Series
+    base_violations_removed: pd.DataFrame
+    residual: pd.DataFrame
+    outside_cnec: pd.DataFrame
+    cnecs: CnecSelection | None
+    ordinary: list
+    exceptional: list
+    set_aside: list
+    rounds: int
+    base_rounds: int
+    ac_checks: int
+    elapsed_s: float
+    network: Network = dataclasses.field(repr=False)
+    options: dict = dataclasses.field(repr=False, default_factory=dict)
+    published: TtcResult | None = None
+
+    @property
+    def defined(self) -> bool:
+        return bool(np.isfinite(self.ttc_mw))
+
+    @property
+    def ttc_published_mw(self) -> float:
+        """The TTC within the published limits (the network's ``ntc`` interfaces) beside
+        the physical :attr:`ttc_mw`; NaN where none were studied."""
+        return self.published.ttc_mw if self.published is not None else np.nan

@@ -1,0 +1,294 @@
+"""Phase 2 of :func:`~gridsim.analysis.ttc.n1_ttc`: the transfer from the secured base case
+(the package docstring, item 2).
+
+:func:`_transfer` runs the LP rounds (:func:`gridsim.analysis.scopf.max_transfer`,
+re-linearised at each AC-checked point), the bisection (:func:`_bisect`) where AC fails
+on a limit the LP does not model, and the step beyond the TTC that must break a limit,
+with screened AC checks first; it prices the TTC (:mod:`gridsim.analysis.ttc.prices`)
+and returns the :class:`~gridsim.analysis.ttc.result.TtcResult`, or the one of a base
+case that cannot be secured."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pandas as pd
+
+from gridsim.analysis.scopf import ScopfResult, _joining_links, _shift_keys, max_transfer
+from gridsim.analysis.ttc.base import SecuredBase, _kept
+from gridsim.analysis.ttc.check import THERMAL_TOL, _grid_at, _table
+from gridsim.analysis.ttc.dispatch import _blend, _moves, _zones
+from gridsim.analysis.ttc.prices import _ac_prices
+from gridsim.analysis.ttc.result import TtcResult
+from gridsim.model.network import Network, plain
+
+
+def _outside(table: pd.DataFrame) -> str:
+    """The thermal violations outside the CNECs, counted in words ("" where none)."""
+    if not len(table):
+        return ""
+    return f"; {len(table)} thermal violation(s) outside the CNECs, not held (outside_cnec)"
+
+
+def _within(options: dict) -> str:
+    """The redispatch bound of the base case, in words ("" where none)."""
+    bound = options["base_redispatch_limit_percent"]
+    return "" if bound is None else f" within {bound:g} % redispatch per zone"
+
+
+def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, start: float):
+    """The TTC from the secured ``base`` (its checker state copied)."""
+    redispatch_areas, sink_element, hvdc = (
+        options[k] for k in ("redispatch_areas", "sink_element", "hvdc")
+    )
+    trm_mw, committed_mw, tol_mw, rel_tol, max_mw = (
+        options[k] for k in ("trm_mw", "committed_mw", "tol_mw", "rel_tol", "max_mw")
+    )
+    max_rounds = options["max_rounds"]
+    faces = base._faces
+    shared = _kept(base._shared)
+    check = base._check.fork(shared)
+    chk = base._chk
+    grid_args = dict(
+        emergency_rating_percent=options["emergency_rating_percent"],
+        reuse=shared,
+        cnecs=base.cnecs,
+    )
+    secured_note, lp_note = base._notes
+    base_units = pd.Index(network.gen.index)
+    base_moves = base.base_redispatch_mw
+    common = dict(
+        trm_mw=float(trm_mw),
+        committed_mw=float(committed_mw),
+        base_redispatch_mw=base_moves,
+        base_redispatch_zone=base.base_redispatch_zone,
+        base_hvdc_change_mw=base.base_hvdc_change_mw,
+        base_violations_removed=base.base_violations_removed,
+        ordinary=base.ordinary,
+        exceptional=base.exceptional,
+        set_aside=base.set_aside,
+        base_rounds=base.base_rounds,
+        cnecs=base.cnecs,
+        options=options,
+    )
+    if not base.secured:
+        worst = chk.violations.iloc[0]
+        after = f" after the outage of {worst.contingency}" if worst.contingency else ""
+        message = (
+            f"N-1 TTC not defined: base case cannot be secured{_within(options)}: "
+            f"{len(chk.violations)} AC "
+            f"violation(s) remain after {base.base_rounds} redispatch LP(s); worst: {worst.kind} "
+            f"{worst.element} {str(worst.id)!r}{after}{lp_note}{_outside(base.outside_cnec)}"
+        )
+        return TtcResult(
+            ttc_mw=np.nan,
+            atc_mw=np.nan,
+            status="base case cannot be secured" + secured_note,
+            message=message + secured_note,
+            binding=None,
+            binding_rows=pd.DataFrame(),
+            rating_prices=pd.Series(dtype=float),
+            next_step=_table([]),
+            next_step_mw=np.nan,
+            hvdc=pd.DataFrame(),
+            redispatch_mw=pd.Series(dtype=float),
+            redispatch_zone=_zones(network, pd.Series(dtype=float)),
+            residual=base.residual,
+            outside_cnec=base.outside_cnec,
+            rounds=0,
+            ac_checks=check.count,
+            elapsed_s=time.perf_counter() - start,
+            network=base.network.copy(),
+            **common,
+        )
+
+    secured = base.network
+    src, snk = _shift_keys(secured, source, sink, sink_element)
+    first_grid = _grid_at(secured, chk, check, grid_args)
+    links = _joining_links(first_grid, src, snk, sink_element)
+    if hvdc is not None:
+        links = [j for j in links if j in set(hvdc)]
+
+    def step_of(t):
+        return max(tol_mw, rel_tol * abs(t))
+
+    def search(screen: bool):
+        """The LP rounds, the bisection and the step beyond; with ``screen``, the AC
+        checks on the way solve only the outages the screen (:meth:`_Checker._suspects`)
+        finds near a limit, and the TTC found is then checked against every outage.
+        Returns ``(best, lp, rounds, nxt)``, or None where that last check fails."""
+        best = (secured, 0.0, chk)
+        now = (secured, 0.0, chk)
+        lp: ScopfResult | None = None
+        grid = first_grid
+        rounds = 0
+        failing = None  # (net, t) of the last failing point
+        while rounds < max_rounds:
+            rounds += 1
+            net_k, t_k, chk_k = now
+            if rounds > 1:
+                grid = _grid_at(net_k, chk_k, check, grid_args)
+            lp = max_transfer(
+                grid,
+                src,
+                snk,
+                sink_element=sink_element,
+                hvdc=links,
+                redispatch=redispatch_areas,
+                interfaces=faces,
+                min_mw=-t_k,
+                max_mw=None if max_mw is None else max_mw - t_k,
+                thermal_tol=THERMAL_TOL,
+            )
+            if lp.status != "optimal":
+                break
+            cand, t_c = lp.apply(net_k), t_k + lp.transfer_mw
+            if abs(lp.transfer_mw) < step_of(t_k) / 2 and chk_k.ok:
+                break  # the LP stands still at an AC-secure point
+            chk_c = check(cand, grid=grid if screen else None)
+            if chk_c.ok:
+                now = (cand, t_c, chk_c)
+                best = now if t_c >= best[1] else best
+                failing = None
+            elif chk_c.lp_fixable and rounds < max_rounds:
+                now, failing = (cand, t_c, chk_c), (cand, t_c)
+            else:
+                failing = (cand, t_c)
+                break
+        if failing is not None and failing[1] > best[1]:
+            best, _ = _bisect(check, best, failing, step_of, grid if screen else None)
+        # the step beyond the TTC along the same direction must break a limit
+        net_b, t_b, _ = best
+        nxt = None
+        if t_b > 0:
+            direction = (secured, 0.0)
+        elif lp.transfer_mw > 0:  # no transfer: the direction of the last LP,
+            direction = (lp.apply(secured), lp.transfer_mw)
+        else:  # or of the shift keys alone (the links and the units held)
+            along = dataclasses.replace(
+                lp, transfer_mw=1.0, hvdc=lp.hvdc.iloc[:0], redispatch_mw=lp.redispatch_mw.iloc[:0]
+            )
+            direction = (along.apply(secured), 1.0)
+        for _ in range(8):
+            if t_b > 0:
+                t_n = t_b + step_of(t_b)
+                probe = _blend(secured, net_b, t_n / t_b)
+            else:
+                t_n = step_of(0.0)
+                probe = _blend(secured, direction[0], t_n / direction[1])
+            if max_mw is not None and t_n > max_mw:
+                break
+            nxt = (t_n, check(probe, fail_fast=True, grid=grid if screen else None))
+            if nxt[1].broken or not nxt[1].complete:
+                break
+            best = (probe, t_n, nxt[1])  # it holds every limit
+            net_b, t_b, _ = best
+            nxt = None
+        if best[2].skipped:
+            full = check(best[0])
+            if not full.ok:
+                return None
+            best = (best[0], best[1], full)
+        return best, lp, rounds, nxt
+
+    found = search(screen=True)
+    if found is None:  # an outage the screen passed over breaks a limit: check them all
+        found = search(screen=False)
+    best, lp, rounds, nxt = found
+    net_b, t_b, chk_b = best
+    ttc = float(best[1])
+    if lp is not None and ttc > 0:
+        # the shadow prices of the LP re-linearised at the AC optimum, AC-corrected
+        at_best = _grid_at(net_b, chk_b, check, grid_args)
+        lp = _ac_prices(
+            check,
+            at_best,
+            net_b,
+            lp,
+            dict(
+                source=src,
+                sink=snk,
+                sink_element=sink_element,
+                hvdc=links,
+                redispatch=redispatch_areas,
+                interfaces=faces,
+                min_mw=-ttc,
+                max_mw=None if max_mw is None else max_mw - ttc,
+                thermal_tol=THERMAL_TOL,
+            ),
+        )
+    binding_rows = lp.binding if lp is not None else pd.DataFrame()
+    binding = None
+    if len(binding_rows):
+        top = binding_rows.iloc[0]
+        binding = {k: top[k] for k in ("kind", "element", "id", "contingency", "shadow_price")}
+    hv = pd.DataFrame(
+        {
+            "base_mw": secured.hvdc.p_mw.reindex(links).to_numpy(dtype=float),
+            "p_mw": net_b.hvdc.p_mw.reindex(links).to_numpy(dtype=float),
+            "max_p_mw": secured.hvdc.max_p_mw.reindex(links).to_numpy(dtype=float),
+        },
+        index=pd.Index([plain(i) for i in links], name="hvdc"),
+    )
+    shift = pd.Series(0.0, index=base_units).add(ttc * src, fill_value=0.0).reindex(base_units)
+    if sink_element == "gen":
+        shift = shift.sub(ttc * snk, fill_value=0.0).reindex(base_units)
+    moves = _moves(secured, net_b, base_units).sub(shift, fill_value=0.0)
+    moves = moves[np.abs(moves) > 1e-6].rename("redispatch_mw")
+    next_table = nxt[1].violations if nxt is not None else _table([])
+    limit = (
+        f"; a step more ({nxt[0]:.6g} MW) breaks {next_table.kind.iloc[0]} "
+        f"{next_table.element.iloc[0]} {str(next_table.id.iloc[0])!r}"
+        + (
+            f" after the outage of {next_table.contingency.iloc[0]}"
+            if next_table.contingency.iloc[0]
+            else ""
+        )
+        if nxt is not None and len(next_table)
+        else ""
+    )
+    base_note = (
+        f" from a base case secured by {base_moves.abs().sum():.6g} MW of redispatch"
+        if len(base_moves)
+        else ""
+    )
+    return TtcResult(
+        ttc_mw=ttc,
+        atc_mw=ttc - trm_mw - committed_mw,
+        status="optimal" + secured_note,
+        message=f"N-1 TTC {ttc:.6g} MW{base_note}{limit}{_outside(chk_b.outside)}{secured_note}",
+        binding=binding,
+        binding_rows=binding_rows,
+        rating_prices=lp.rating_prices() if lp is not None else pd.Series(dtype=float),
+        next_step=next_table,
+        next_step_mw=nxt[0] if nxt is not None else np.nan,
+        hvdc=hv,
+        redispatch_mw=moves,
+        redispatch_zone=_zones(network, moves),
+        residual=_table([]),
+        outside_cnec=chk_b.outside,
+        rounds=rounds,
+        ac_checks=check.count,
+        elapsed_s=time.perf_counter() - start,
+        network=net_b if net_b is not secured else secured.copy(),  # the base is kept
+        **common,
+    )
+
+
+def _bisect(check, ok, bad, step_of, grid):
+    """Bisection on ``t`` between AC-secure ``ok = (net, t, check)`` and failing ``bad =
+    (net, t)`` along the line joining them; returns ``(last secure, last failing t)``."""
+    (net_lo, t_lo, _), (net_hi, t_hi) = ok, bad
+    span = t_hi - t_lo
+    lo_s, hi_s = 0.0, 1.0
+    while (hi_s - lo_s) * span > step_of(t_lo + lo_s * span):
+        mid = 0.5 * (lo_s + hi_s)
+        trial = _blend(net_lo, net_hi, mid)
+        c = check(trial, fail_fast=True, grid=grid)
+        if c.ok:
+            lo_s, ok = mid, (trial, t_lo + mid * span, c)
+        else:
+            hi_s = mid
+    return ok, t_lo + hi_s * span
