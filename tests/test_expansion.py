@@ -127,6 +127,42 @@ def test_snapshots_plan_holds_in_each():
         assert n1_ttc(built, "A", "B", **OPTIONS).ttc_mw >= 30.0, name
 
 
+def test_sets_are_secured_from_their_snapshots_secured_base(monkeypatch):
+    """Each set's base case starts from its snapshot's secured base case (one per
+    snapshot, secured once): where that dispatch holds with the set built, it is kept
+    (no LP round), so a set is judged at the operating point of the grid it reinforces."""
+    from gridsim.analysis import expansion
+
+    calls = []
+    real = expansion.secured_base
+
+    def spy(network, *, start=None, **options):
+        base = real(network, start=start, **options)
+        calls.append((network, start, base))
+        return base
+
+    monkeypatch.setattr(expansion, "secured_base", spy)
+    net, table = small()
+    tighter = net.copy()
+    tighter.line.loc[3, "rate_mva"] *= 0.9
+    tighter.invalidate()
+    expansion_path({"a": net, "b": tighter}, "A", "B", [30.0], table, **OPTIONS)
+    parents = [base for _, start, base in calls if start is None]
+    assert len(parents) == 2  # one per snapshot
+    variants = [(n, start, base) for n, start, base in calls if start is not None]
+    assert variants and all(any(start is p for p in parents) for _, start, _ in variants)
+    kept = 0
+    for network, start, base in variants:
+        assert base.ac_checks >= 1
+        if base.secured and base.base_rounds == 0:  # the parent's dispatch, unchanged
+            ids = network.gen.index[network.gen.in_service.to_numpy(dtype=bool)]
+            np.testing.assert_allclose(
+                base.network.gen.p_mw[ids], start.network.gen.p_mw[ids], atol=1e-9
+            )
+            kept += 1
+    assert kept >= 1
+
+
 def test_year_leaves_projects_out():
     net, table = small()
     records = [

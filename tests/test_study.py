@@ -131,6 +131,37 @@ def test_headline_equals_direct_calls(study):
     assert row.ordinary_contingencies == len(n1.ordinary)
 
 
+def test_reinforcement_cases_are_secured_from_their_scenario(monkeypatch):
+    """An N-1 reinforcement case starts from its scenario's secured base case (secured
+    once and kept beside the case's); a case that forwards a scheduled export moves the
+    dispatch itself and is secured from its own."""
+    made = []
+
+    def fake(network, *, start=None, **options):
+        assert options == cases.N1_OPTIONS
+        made.append((network, start))
+        return object()
+
+    monkeypatch.setattr(runner, "secured_base", fake)
+    monkeypatch.setattr(runner, "_BASE", {})
+    parent = runner.case_network(NETWORK, "2030")
+    one = runner.case_network(NETWORK, "2030", "sofia_nis_2")
+    two = runner.case_network(NETWORK, "2030", "tr_bg_3")
+    first = runner._secured(one, parent)
+    parent_base = runner._BASE[runner.network_fingerprint(parent)]
+    assert made[0][0] is parent and made[0][1] is None
+    assert made[1][0] is one and made[1][1] is parent_base
+    assert runner._secured(one, parent) is first  # kept
+    runner._secured(two, parent)
+    assert len(made) == 3 and made[2][1] is made[1][1]  # the scenario's, not secured again
+    path = str(NETWORK)
+    net_2032 = runner.case_network(NETWORK, "2032")
+    assert runner._forwards(path, net_2032, "ro_hu_dc", None)
+    assert runner._forwards(path, net_2032, cases.PACKAGE_KEY, None)
+    assert not runner._forwards(path, net_2032, "sofia_nis_2", None)
+    assert not runner._forwards(path, net_2032, cases.PACKAGE_KEY, ("sofia_nis_2",))
+
+
 def test_reinforcement_equals_the_same_edit_made_by_hand(study):
     _, out = study
     rein = pd.read_parquet(out / "data" / "reinforcements.parquet")

@@ -5,7 +5,11 @@ For each target ``T`` (MW of N-1 transfer capability from ``source`` to ``sink``
 :class:`~gridsim.io.candidates.CandidateTable`) with ``TTC(S) >= T`` in every snapshot,
 where ``TTC`` is :func:`gridsim.n1_ttc` on the network with ``S`` built: the AC-verified
 N-1 TTC from a secured base case, with the joining HVDC links and redispatch optimised
-by successive linearised security-constrained LPs (HiGHS).
+by successive linearised security-constrained LPs (HiGHS). Each set's base case is
+secured from the snapshot's own secured base case (``secured_base(..., start=...)``):
+the snapshot's secured dispatch is kept where it holds every limit with the set built,
+and the LP rounds go on from it where not, so a set is judged at the operating point of
+the grid it reinforces, not at one its own securing happened to find.
 
 Method: a combinatorial Benders decomposition. The master problem is a 0/1 program
 (HiGHS through ``highspy``)::
@@ -62,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from gridsim.analysis.scopf import _QuietHighs
-from gridsim.analysis.ttc import TtcResult, n1_ttc
+from gridsim.analysis.ttc import BASE_OPTIONS, SecuredBase, TtcResult, n1_ttc, secured_base
 from gridsim.exceptions import ConvergenceError, GridsimError
 from gridsim.io.candidates import (
     Candidate,
@@ -360,6 +364,22 @@ def expansion_path(
     allowed = np.array([year is None or (c.earliest_year or 0) <= year for c in cands])
     master = _Master(cands, allowed, assume_monotone)
     checked: dict[frozenset[int], _Checked] = {}
+    base_options = {k: v for k, v in ttc_options.items() if k in BASE_OPTIONS}
+    parents: dict[str, SecuredBase | None] = {}  # per snapshot, with no project built
+
+    def secured(name: str, built_net: Network, members: frozenset[int]) -> SecuredBase:
+        """The base case of ``built_net`` secured from the snapshot's own secured base
+        case (its dispatch, then LP rounds only where that fails): a set is compared with
+        the grid it reinforces at the same operating point."""
+        if name not in parents:
+            try:
+                parents[name] = secured_base(snaps[name], **base_options)
+            except ConvergenceError:
+                parents[name] = None  # each set secured from its own dispatch
+        parent = parents[name]
+        if not members and parent is not None:
+            return parent
+        return secured_base(built_net, start=parent, **base_options)
 
     def check(members: frozenset[int]) -> _Checked:
         if members not in checked:
@@ -369,7 +389,8 @@ def expansion_path(
             for name, net in snaps.items():
                 built_net = apply_candidates(net, built, table.source)
                 try:
-                    r = n1_ttc(built_net, source, sink, **ttc_options)
+                    base = secured(name, built_net, members)
+                    r = n1_ttc(built_net, source, sink, base=base, **ttc_options)
                 except ConvergenceError as exc:  # a failed solve: no claim on other sets
                     one = _Checked(-np.inf, {}, "failed", f"{name}: {exc}", failed=True)
                     values[name] = np.nan

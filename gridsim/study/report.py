@@ -532,6 +532,10 @@ def _markdown(
         "(`gridsim.select_cnecs`); overloads of other pairs, which exchanges hardly touch, "
         "are counted beside (`outside_cnec_violations`); voltage limits and diverging "
         "outages are held everywhere. "
+        "A reinforcement case is secured from its scenario's secured base case "
+        "(`secured_base(..., start=...)`): the scenario's secured dispatch is kept where it "
+        "holds with the project built, and redispatched from there where not, so a project "
+        "is compared with the grid it reinforces at the same operating point. "
         f"Where no redispatch secures the base case, the N-1 TTC is *{NOT_DEFINED}*, "
         "with the violations that remain (`residual_violations`, `worst_residual`); "
         f"nothing is set aside. Search tolerance: {SIGNIFICANT_MW:.0f} MW or 1 %.",
@@ -817,7 +821,14 @@ def _markdown(
         f"net = gridsim.load_network({meta['network_file']!r}, scenario={cmd_scen!r})",
         f"r = n1_ttc(net, 'AZ', {cmd_sink!r})",
         "r.defined, r.ttc_mw, r.ttc_published_mw, r.residual  # N-0: gridsim.transfer_capability",
-        "# a reinforcement case: gridsim.study.runner.case_network(path, '2030', 'sofia_nis_2')",
+        "# a reinforcement case, secured from its scenario's secured base case:",
+        "# from gridsim.analysis.ttc import secured_base",
+        "# from gridsim.study.cases import N1_OPTIONS",
+        "# from gridsim.study.runner import case_network",
+        f"# case = case_network({meta['network_file']!r}, {cmd_scen!r}, 'sofia_nis_2')",
+        "# start = secured_base(net, **N1_OPTIONS)",
+        "# base = secured_base(case, start=start, **N1_OPTIONS)",
+        f"# n1_ttc(case, 'AZ', {cmd_sink!r}, base=base, **N1_OPTIONS)",
         "```",
         "",
     ]

@@ -129,6 +129,16 @@ def case_network(
     return net
 
 
+def _forwards(path: str, net: Network, case: str, only) -> bool:
+    """Whether case ``case`` forwards a scheduled export (moves the dispatch itself)."""
+    study = cases.for_network(path)
+    if case == cases.PACKAGE_KEY:
+        chosen = reinforcements_of(study, str(net.scenario_info["year"]), only)
+    else:
+        chosen = [r for r in study.reinforcements if r.key == case]
+    return any(r.forward is not None for r in chosen)
+
+
 def _forward(net: Network, from_zone: str, to_zone: str, link: str) -> Network:
     """Send the export's scheduled delivery in ``from_zone`` on to ``to_zone``."""
     delivered = float((net.export or {}).get("sinks_mw", {}).get(from_zone, 0.0))
@@ -203,7 +213,10 @@ def _run_ttc(path: str, task: Task, only) -> dict:
         row.update(status="route not available", ttc_mw=np.nan)
         return {"row": row}
     if task.n_1:
-        return _run_n1(net, task, row, shares)
+        parent = None
+        if task.case != BASE_CASE and not _forwards(path, net, task.case, only):
+            parent = case_network(path, task.scenario)
+        return _run_n1(net, task, row, shares, parent)
     t0 = time.perf_counter()
     try:
         r = transfer_capability(net, cases.SOURCE, task.sink, n_1=task.n_1, hvdc_shares=shares)
@@ -259,17 +272,26 @@ def _run_ttc(path: str, task: Task, only) -> dict:
     return out
 
 
-_BASE: dict[str, SecuredBase] = {}  # this process's last secured base case, by network
+_BASE: dict[str, SecuredBase] = {}  # this process's last secured base cases, by network
 
 
-def _secured(net: Network) -> SecuredBase:
+def _secured(net: Network, parent: Network | None = None) -> SecuredBase:
     """The base case of ``net`` secured for :func:`_run_n1`, kept for the next N-1 cases
-    of the same network (the sink and the route do not change it; only the last network's
-    is kept)."""
+    of the same network (the sink and the route do not change it; only the last
+    network's and its parent's are kept).
+
+    A reinforcement case is secured from its scenario's secured base case ``parent``
+    (``secured_base(..., start=...)``): the scenario's secured dispatch where it holds
+    every limit with the reinforcement built, LP rounds from it where not. So a case is
+    compared with its scenario at the same operating point, and a project that only adds
+    capacity or control cannot come out worse for a different securing dispatch."""
     key = network_fingerprint(net)
     if key not in _BASE:
+        start = None if parent is None else _secured(parent)
+        kept = {k: b for k, b in _BASE.items() if b is start}
         _BASE.clear()
-        _BASE[key] = secured_base(net, **cases.N1_OPTIONS)
+        _BASE.update(kept)
+        _BASE[key] = secured_base(net, start=start, **cases.N1_OPTIONS)
     return _BASE[key]
 
 
@@ -280,14 +302,17 @@ def _max_share(zones: pd.DataFrame) -> float:
     return float(zones.share_percent.max())
 
 
-def _run_n1(net: Network, task: Task, row: dict, shares: dict | None) -> dict:
+def _run_n1(
+    net: Network, task: Task, row: dict, shares: dict | None, parent: Network | None = None
+) -> dict:
     """The N-1 TTC as a planner signs it (:func:`gridsim.analysis.ttc.n1_ttc`): from a
     base case secured by redispatch, ordinary contingencies, the joining HVDC links (the
     route's where one is forced) free, published limits reported beside; or "not
     defined: base case cannot be secured" with the violations left. Nothing is set
     aside. ``limit_type``, ``limiting_element`` and ``limiting_contingency`` are the AC
     violation one step beyond the TTC. The base case is secured once per network
-    (:func:`_secured`): the first case of a network counts its time in ``seconds``."""
+    (:func:`_secured`, from the scenario's, ``parent``, for a reinforcement case): the
+    first case of a network counts its time in ``seconds``."""
     t0 = time.perf_counter()
     try:
         r = n1_ttc(
@@ -295,7 +320,7 @@ def _run_n1(net: Network, task: Task, row: dict, shares: dict | None) -> dict:
             cases.SOURCE,
             task.sink,
             hvdc=None if shares is None else list(shares),
-            base=_secured(net),
+            base=_secured(net, parent),
             **cases.N1_OPTIONS,
         )
     except TtcError as exc:
