@@ -385,3 +385,41 @@ def test_builder_reproduces_the_file(tmp_path):
     out = tmp_path / "model.yaml"
     subprocess.run([sys.executable, str(BUILDER), "-o", str(out)], check=True, capture_output=True)
     assert out.read_bytes() == MODEL.read_bytes()
+
+
+@pytest.mark.slow
+def test_2026_winter_peak_is_secured_with_the_study_options():
+    """Acceptance 3 of issue 19 for the 2026 winter peak: with the study's options (CNECs
+    at 5 %) the base case is made N-1 secure by redispatch and the preventive voltage
+    control, and the secured dispatch holds in an independent AC check of every ordinary
+    contingency: no divergence, no load cut off beyond 1,000 MW, voltages within 0.001
+    p.u. everywhere, CNEC loadings within 0.5 % (the AC check's tolerances)."""
+    from gridsim.analysis.ttc import secured_base
+    from gridsim.study import cases
+
+    net = _solved("2026_winter_peak")[0]
+    base = secured_base(net, **cases.N1_OPTIONS)
+    assert base.secured, base.residual.head()
+    assert 0 < base.base_voltage_change_pu.abs().max() <= 0.05
+    held = {
+        (r.element, str(r.id), r.contingency)
+        for r in base.cnecs.table().itertuples()  # the CNEC pairs
+    }
+    secured = base.network
+    lo, hi = secured.bus.min_vm_pu, secured.bus.max_vm_pu
+    res = gridsim.run_ac(secured, enforce_q_limits=True)
+    assert res.converged
+    states = [(None, res)]
+    for outage in gridsim.ordinary_contingencies(secured, units="all"):
+        post = gridsim.solve_outage(secured, outage, base=res, enforce_q_limits=True)
+        assert post.status != "diverged", outage.label
+        assert post.lost_load_mw <= 1000.0, outage.label
+        states.append((outage.label, post.power_flow))
+    for label, pf in states:
+        vm = pf.bus.vm_pu.dropna()
+        vm = vm[vm > 0]
+        out = vm[(vm < lo[vm.index] - 1e-3) | (vm > hi[vm.index] + 1e-3)]
+        assert out.empty, (label, out)
+        loading = pf.branch.loading_percent
+        over = [k for k in loading.index[loading > 100.5] if (k[0], str(k[1]), label) in held]
+        assert not over, (label, over)

@@ -90,6 +90,7 @@ from gridsim.model.compile import (
     LINE,
     NONE,
     PQ,
+    PV,
     REF,
     SGEN,
     TRAFO,
@@ -664,7 +665,8 @@ def _cuts(cn: CompiledNetwork, k: int, reuse: dict | None) -> bool:
 def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: dict | None):
     """``(compiled post-contingency network, dead, tripped)`` of :func:`_outaged_copy`;
     with ``reuse``, compiled once per outage and then given ``cn``'s injections (units,
-    loads, links: all a dispatch changes) for the next dispatches."""
+    loads, links) and the change of its voltage setpoints since (all a dispatch
+    changes) for the next dispatches."""
     if outage.element == "gen":
         post = _unit_out(
             cn, int(np.flatnonzero((cn.inj_kind == GEN) & (cn.inj_id == outage.id))[0])
@@ -681,10 +683,16 @@ def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: 
                 _on_injectors(cn, post, np.arange(cn.inj_kind.size)),
                 pd.Index(cn.load_id).get_indexer(post.load_id),
                 pd.Index(cn.hvdc_id).get_indexer(post.hvdc_id),
+                cn.bus_ids.get_indexer(post.bus_ids),
+                cn.vm_set.copy(),
             )
             reuse[key] = (post, dead, tripped, maps)
         return post, dead, tripped
-    post, dead, tripped, (inj, load, link) = kept
+    post, dead, tripped, (inj, load, link, bus, vm_then) = kept
+    vm_set = post.vm_set
+    if not np.array_equal(cn.vm_set, vm_then):  # the setpoints moved (same controllers)
+        moved = np.where(bus >= 0, (cn.vm_set - vm_then)[np.maximum(bus, 0)], 0.0)
+        vm_set = post.vm_set + np.where(np.isin(post.bus_type, (PV, REF)), moved, 0.0)
     fresh = dataclasses.replace(
         post,
         inj_p=cn.inj_p[inj],
@@ -692,6 +700,7 @@ def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: 
         load_s=cn.load_s[load],
         hvdc_p=cn.hvdc_p[link],
         hvdc_loss=cn.hvdc_loss[link],
+        vm_set=vm_set,
         _cache=post._cache,
     )
     return fresh, dead, tripped

@@ -138,6 +138,12 @@ def add_parser(sub) -> None:
         "the other pairs' overloads are listed, not held (default: every branch)",
     )
     tr.add_argument(
+        "--no-voltage-control",
+        action="store_true",
+        help="with --method optimal: do not move the units' voltage setpoints to hold the "
+        "base case's voltages (the preventive voltage control; default: moved least)",
+    )
+    tr.add_argument(
         "--published-limits",
         choices=("both", "ignore", "hold"),
         default="both",
@@ -398,6 +404,7 @@ def _run_optimal(args, network, outages, shares) -> int:
             base_redispatch_balance=args.base_redispatch_balance,
             base_redispatch_limit_percent=args.base_redispatch_limit,
             cnec_threshold=None if args.cnec_threshold is None else args.cnec_threshold / 100,
+            voltage_control=not args.no_voltage_control,
         )
     except TtcError as exc:
         return usage(args, str(exc))
@@ -422,6 +429,11 @@ def _run_optimal(args, network, outages, shares) -> int:
             "base_redispatch_balance": args.base_redispatch_balance,
             "base_redispatch_limit_percent": args.base_redispatch_limit,
             "base_redispatch_zone": _records(result.base_redispatch_zone, "zone"),
+            "voltage_control": not args.no_voltage_control,
+            "base_voltage_change_pu": {
+                str(k): float(v) for k, v in result.base_voltage_change_pu.items()
+            },
+            "voltage_change_pu": {str(k): float(v) for k, v in result.voltage_change_pu.items()},
             "residual": _records(result.residual),
             "cnec_threshold_percent": args.cnec_threshold,
             "cnecs": list(result.cnecs.counts) if result.cnecs is not None else None,
@@ -461,16 +473,18 @@ def _run_optimal(args, network, outages, shares) -> int:
             f"after {binding.get('contingency') or 'no outage'}, shadow price "
             f"{binding.get('shadow_price', float('nan')):.3g} MW per MW of limit"
         )
-    for title, table in (
-        ("HVDC setpoints", result.hvdc),
-        ("base-case redispatch per zone (MW)", result.base_redispatch_zone),
-        ("transfer redispatch per zone (MW)", result.redispatch_zone),
-        ("violations left", result.residual),
-        ("thermal violations outside the CNECs (not held)", result.outside_cnec),
+    for title, table, digits in (
+        ("HVDC setpoints", result.hvdc, 2),
+        ("base-case redispatch per zone (MW)", result.base_redispatch_zone, 2),
+        ("base-case voltage setpoint changes (p.u.)", result.base_voltage_change_pu.to_frame(), 4),
+        ("transfer redispatch per zone (MW)", result.redispatch_zone, 2),
+        ("transfer voltage setpoint changes (p.u.)", result.voltage_change_pu.to_frame(), 4),
+        ("violations left", result.residual, 2),
+        ("thermal violations outside the CNECs (not held)", result.outside_cnec, 2),
     ):
         if len(table):
             lines.append(f"{title}:")
-            lines.append(table.round(2).to_string())
+            lines.append(table.round(digits).to_string())
     if result.cnecs is not None:
         cnecs, pairs = result.cnecs.counts
         lines.append(

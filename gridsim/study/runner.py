@@ -342,6 +342,8 @@ def _run_n1(
         ordinary_contingencies=len(r.ordinary),
         base_redispatch_mw=float(r.base_redispatch_mw.abs().sum()),
         base_redispatch_max_share_percent=_max_share(r.base_redispatch_zone),
+        base_voltage_setpoints_moved=len(r.base_voltage_change_pu),
+        voltage_setpoints_moved=len(r.voltage_change_pu),
         outside_cnec_violations=len(r.outside_cnec),
         residual_violations=len(r.residual),
         worst_residual=(

@@ -19,7 +19,10 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    ``base_redispatch_limit_percent`` is given (the moves of every round counted).
    The AC checks between the rounds are screened as the transfer's (below): the first
    and the last are complete, and a round whose screened check holds is checked against
-   every outage before it countsecure. Where a round's dispatch does not converge
+   every outage before it counts as secure. Where what is left are voltages only, a
+   round moves the units' voltage setpoints least instead
+   (:func:`gridsim.analysis.ttc.voltage.voltage_round`, ``voltage_control``).
+   Where a round's dispatch does not converge
    in AC (the DC LP can move more over a weak tie than AC carries), its move from the
    last converged dispatch is halved, up to ``DAMPING_STEPS`` times, and the rounds go
    on from the first that converges; where none does, the base case is not secured and
@@ -32,11 +35,14 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    limits, interfaces). Where the AC check holds, or fails on a limit the LP models
    (thermal, interface, unit, converter), the grid is re-linearised at the new AC point
    and the LP solved again; this stops when the LP moves ``t`` by less than the search
-   tolerance ``max(tol_mw, rel_tol t)``. Where the AC check fails on a limit the LP does
+   tolerance ``max(tol_mw, rel_tol t)``. Where it fails on voltages only, the units'
+   voltage setpoints are moved least to hold them (``voltage_control``) and the moved
+   point checked again. Where the AC check fails on a limit the LP does
    not model (voltage, a diverged or islanding outage), or the rounds run out, ``t`` is
    bisected between the last AC-secure point and the failing one along that direction
-   (same HVDC split and redispatch per MW). Last, a step of ``max(tol_mw, rel_tol t)``
-   more along the same direction is checked in AC: it must break a limit
+   (same HVDC split, redispatch and voltage setpoint moves per MW). Last, a step of
+   ``max(tol_mw, rel_tol t)`` more along the same direction is checked in AC: it must
+   break a limit
    (:attr:`TtcResult.next_step`); where it does not, the search goes on along that
    direction. So the reported TTC holds every limit in AC (within ``THERMAL_TOL`` of a
    thermal limit and ``VOLTAGE_TOL_PU`` of a voltage limit).
@@ -95,7 +101,8 @@ Layout: :mod:`~gridsim.analysis.ttc.method` (:func:`n1_ttc`, :func:`verify_shado
 :mod:`~gridsim.analysis.ttc.search` (phase 2), :mod:`~gridsim.analysis.ttc.prices` (the
 AC-corrected shadow prices), :mod:`~gridsim.analysis.ttc.check` (the AC N-1 check, its
 screen and tolerances), :mod:`~gridsim.analysis.ttc.dispatch` (dispatch arithmetic),
-:mod:`~gridsim.analysis.ttc.result` (:class:`TtcResult`, :class:`TtcError`). The
+:mod:`~gridsim.analysis.ttc.result` (:class:`TtcResult`, :class:`TtcError`),
+:mod:`~gridsim.analysis.ttc.voltage` (the base case's preventive voltage control). The
 constants (``THERMAL_TOL``, ``DAMPING_STEPS``, ...) are re-exported here; each is read
 from the module that defines it.
 """

@@ -26,9 +26,10 @@ from gridsim.analysis.outages import (
     ordinary_contingencies,
 )
 from gridsim.analysis.scopf import Interface, LinearisedGrid, secure_base_case
-from gridsim.analysis.ttc.check import _Check, _Checker, _grid_at, _key, _table
+from gridsim.analysis.ttc.check import _Check, _Checker, _grid_at, _key, _table, _tolerance
 from gridsim.analysis.ttc.dispatch import _blend, _moves, _zone_generation, _zone_shares, _zones
 from gridsim.analysis.ttc.result import TtcError
+from gridsim.analysis.ttc.voltage import voltage_round
 from gridsim.exceptions import ConvergenceError
 from gridsim.model.network import Network
 from gridsim.model.schema import ELEMENTS
@@ -46,6 +47,7 @@ BASE_OPTIONS = (
     "base_redispatch_balance",
     "base_redispatch_limit_percent",
     "cnec_threshold",
+    "voltage_control",
     "secure_base",
     "interfaces",
     "enforce_q_limits",
@@ -64,13 +66,17 @@ class SecuredBase:
     Attributes
     ----------
     network : Network
-        The secured dispatch (units and HVDC setpoints moved by the redispatch).
+        The secured dispatch (units and HVDC setpoints moved by the redispatch, units'
+        voltage setpoints by the preventive voltage control).
     secured : bool
         The base case holds every limit in AC (where not, the TTC is not defined).
     base_redispatch_mw, base_redispatch_zone, base_hvdc_change_mw
         What securing moved (per unit, per zone: ``up_mw``, ``down_mw``, ``net_mw``, the
         zone's ``generation_mw`` before securing and ``share_percent``, ``(up + down) /
         generation``; per link).
+    base_voltage_change_pu : pandas.Series
+        Per unit whose voltage setpoint securing moved (``voltage_control``), the
+        change, p.u.
     base_violations_removed : pandas.DataFrame
         The AC violations at zero transfer before securing (empty where not secured).
     residual : pandas.DataFrame
@@ -111,6 +117,9 @@ class SecuredBase:
     fingerprint: str
     elapsed_s: float
     ac_checks: int = 0
+    base_voltage_change_pu: pd.Series = dataclasses.field(
+        default_factory=lambda: pd.Series(dtype=float, name="change_pu")
+    )
     cnecs: CnecSelection | None = dataclasses.field(default=None, repr=False)
     outside_cnec: pd.DataFrame = dataclasses.field(default_factory=lambda: _table([]))
     published: SecuredBase | None = dataclasses.field(default=None, repr=False)
@@ -150,6 +159,7 @@ def secured_base(
     base_redispatch_balance: str = "area",
     base_redispatch_limit_percent: float | None = None,
     cnec_threshold: float | None = None,
+    voltage_control: bool = True,
     secure_base: bool = True,
     interfaces: Iterable | None = None,
     enforce_q_limits: bool = True,
@@ -182,6 +192,8 @@ def secured_base(
         As :func:`n1_ttc`'s.
     base_redispatch_balance, base_redispatch_limit_percent, cnec_threshold
         As :func:`n1_ttc`'s.
+    voltage_control
+        As :func:`n1_ttc`'s.
     secure_base, interfaces, enforce_q_limits, max_lost_mw, set_aside_insecure
         As :func:`n1_ttc`'s.
     max_rounds, published_limits
@@ -211,6 +223,7 @@ def secured_base(
         base_redispatch_balance=base_redispatch_balance,
         base_redispatch_limit_percent=base_redispatch_limit_percent,
         cnec_threshold=cnec_threshold,
+        voltage_control=voltage_control,
         secure_base=secure_base,
         interfaces=interfaces,
         enforce_q_limits=enforce_q_limits,
@@ -368,6 +381,13 @@ def _secure(
     balance = "island" if options["base_redispatch_balance"] == "area" else "zone"
     while not chk.ok and options["secure_base"] and base_rounds < max_rounds:
         base_rounds += 1
+        if options["voltage_control"] and _voltage_only(chk):
+            moved, why = voltage_round(net, chk, check)
+            if moved is None:
+                lp_note = f"; preventive voltage control: {why}"
+                break
+            net, chk = moved, check(moved)
+            continue
         grid = _grid_at(net, chk, check, grid_args)
         fix = secure_base_case(
             grid,
@@ -409,6 +429,7 @@ def _secure(
         if len(net.hvdc)
         else pd.Series(dtype=float)
     )
+    v_change = (net.gen.vm_pu - network.gen.vm_pu).rename("change_pu")
     kept = _kept(shared)
     return SecuredBase(
         network=net,
@@ -416,6 +437,7 @@ def _secure(
         base_redispatch_mw=base_moves,
         base_redispatch_zone=_zone_shares(_zones(network, base_moves), generation),
         base_hvdc_change_mw=hv_change[np.abs(hv_change) > 1e-6],
+        base_voltage_change_pu=v_change[np.abs(v_change) > 1e-9],
         base_violations_removed=first.violations if chk.ok else first.violations.iloc[:0],
         residual=_table([]) if chk.ok else chk.violations,
         ordinary=ordinary,
@@ -436,16 +458,27 @@ def _secure(
     )
 
 
+def _voltage_only(chk: _Check, lp_kinds: bool = False) -> bool:
+    """Every limit ``chk`` finds broken (beyond its tolerance) is a bus voltage (with
+    ``lp_kinds``: some are, and the others are of the kinds the LPs model)."""
+    v = chk.violations
+    bad = v[v.excess > _tolerance(v)]
+    kinds = {"voltage", "thermal", "interface", "generation", "hvdc"} if lp_kinds else {"voltage"}
+    return bool((bad.kind == "voltage").any()) and bool(bad.kind.isin(kinds).all())
+
+
 def _mapped(network: Network, parent: Network) -> Network:
-    """A copy of ``network`` with ``parent``'s unit and HVDC setpoints, by id (the
-    elements ``parent`` lacks or has out of service keep their own: a link a variant
-    switches in keeps the setpoint the variant gives it)."""
+    """A copy of ``network`` with ``parent``'s unit (active power and voltage) and HVDC
+    setpoints, by id (the elements ``parent`` lacks or has out of service keep their
+    own: a link a variant switches in keeps the setpoint the variant gives it)."""
     net = network.copy()
-    for element in ("gen", "hvdc"):
+    for element, fields in (("gen", ["p_mw", "vm_pu"]), ("hvdc", ["p_mw"])):
         if len(net[element]) and len(parent[element]):
             on = parent[element].index[parent[element].in_service.to_numpy(dtype=bool)]
             ids = net[element].index.intersection(on)
-            net[element].loc[ids, "p_mw"] = parent[element].p_mw.loc[ids].to_numpy(dtype=float)
+            for field in fields:
+                values = parent[element][field].loc[ids].to_numpy(dtype=float)
+                net[element].loc[ids, field] = values
     net.invalidate()
     return net
 

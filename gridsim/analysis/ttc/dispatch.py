@@ -13,9 +13,11 @@ from gridsim.results import PowerFlowResult
 
 
 def _blend(lo: Network, hi: Network, s: float) -> Network:
-    """``lo + s (hi - lo)`` in every setpoint a transfer moves (units, links, loads)."""
+    """``lo + s (hi - lo)`` in every setpoint a transfer moves (units' active power and
+    voltage, links, loads)."""
     net = lo.copy()
-    for element, cols in (("gen", ("p_mw",)), ("hvdc", ("p_mw",)), ("load", ("p_mw", "q_mvar"))):
+    blended = (("gen", ("p_mw", "vm_pu")), ("hvdc", ("p_mw",)), ("load", ("p_mw", "q_mvar")))
+    for element, cols in blended:
         if not len(net[element]):
             continue
         table = net[element]

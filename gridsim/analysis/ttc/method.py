@@ -40,6 +40,7 @@ def n1_ttc(
     base_redispatch_balance: str = "area",
     base_redispatch_limit_percent: float | None = None,
     cnec_threshold: float | None = None,
+    voltage_control: bool = True,
     secure_base: bool = True,
     interfaces: Iterable | None = None,
     sink_element: str = "load",
@@ -97,6 +98,12 @@ def n1_ttc(
         dropped: :attr:`TtcResult.outside_cnec` lists those at the TTC and the message
         counts them. Voltage limits, diverged and islanding outages stay monitored
         everywhere. Default None: every rated branch is held (no selection).
+    voltage_control : bool
+        Where the base case, or a transfer LP's optimum, breaks voltage limits only, move
+        the units' voltage setpoints least to hold them (preventive voltage control, an
+        LP over AC sensitivities: :mod:`gridsim.analysis.ttc.voltage`); reported in
+        :attr:`TtcResult.base_voltage_change_pu` and
+        :attr:`TtcResult.voltage_change_pu`. Default True.
     secure_base : bool
         Secure the base case first (default); False: start from it as it is.
     interfaces : iterable of Interface or dict, optional
@@ -163,6 +170,7 @@ def n1_ttc(
         base_redispatch_balance=base_redispatch_balance,
         base_redispatch_limit_percent=base_redispatch_limit_percent,
         cnec_threshold=cnec_threshold,
+        voltage_control=voltage_control,
         secure_base=secure_base,
         interfaces=interfaces,
         enforce_q_limits=enforce_q_limits,

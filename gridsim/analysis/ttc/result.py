@@ -56,6 +56,12 @@ class TtcResult:
         ``down_mw``, ``net_mw``), the transfer's own shift excluded.
     base_redispatch_mw, base_redispatch_zone, base_hvdc_change_mw
         What securing the base case moved (per unit, per zone, per link).
+    base_voltage_change_pu : pandas.Series
+        Per unit, the move of its voltage setpoint by the base case's preventive
+        voltage control (p.u.; only the units moved).
+    voltage_change_pu : pandas.Series
+        Per unit, the move of its voltage setpoint at the TTC from the secured base
+        case (the transfer's voltage control; p.u., only the units moved).
     base_violations_removed : pandas.DataFrame
         The AC violations at zero transfer before securing.
     residual : pandas.DataFrame
@@ -112,6 +118,12 @@ class TtcResult:
     network: Network = dataclasses.field(repr=False)
     options: dict = dataclasses.field(repr=False, default_factory=dict)
     published: TtcResult | None = None
+    base_voltage_change_pu: pd.Series = dataclasses.field(
+        default_factory=lambda: pd.Series(dtype=float, name="change_pu")
+    )
+    voltage_change_pu: pd.Series = dataclasses.field(
+        default_factory=lambda: pd.Series(dtype=float, name="change_pu")
+    )
 
     @property
     def defined(self) -> bool:

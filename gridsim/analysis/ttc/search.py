@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from gridsim.analysis.scopf import ScopfResult, _joining_links, _shift_keys, max_transfer
-from gridsim.analysis.ttc.base import SecuredBase, _kept
+from gridsim.analysis.ttc.base import SecuredBase, _kept, _voltage_only
 from gridsim.analysis.ttc.check import THERMAL_TOL, _grid_at, _table
 from gridsim.analysis.ttc.dispatch import _blend, _moves, _zones
 from gridsim.analysis.ttc.prices import _ac_prices
 from gridsim.analysis.ttc.result import TtcResult
+from gridsim.analysis.ttc.voltage import voltage_round
 from gridsim.model.network import Network, plain
 
 
@@ -65,6 +66,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         base_redispatch_mw=base_moves,
         base_redispatch_zone=base.base_redispatch_zone,
         base_hvdc_change_mw=base.base_hvdc_change_mw,
+        base_voltage_change_pu=base.base_voltage_change_pu,
         base_violations_removed=base.base_violations_removed,
         ordinary=base.ordinary,
         exceptional=base.exceptional,
@@ -148,6 +150,12 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
             if abs(lp.transfer_mw) < step_of(t_k) / 2 and chk_k.ok:
                 break  # the LP stands still at an AC-secure point
             chk_c = check(cand, grid=grid if screen else None)
+            if options["voltage_control"] and _voltage_only(chk_c, lp_kinds=True):
+                moved, _ = voltage_round(cand, chk_c, check)
+                if moved is not None:  # the units' voltage setpoints hold the voltages
+                    chk_m = check(moved, grid=grid if screen else None)
+                    if chk_m.ok or chk_m.lp_fixable:  # what is left, the next LP holds
+                        cand, chk_c = moved, chk_m
             if chk_c.ok:
                 now = (cand, t_c, chk_c)
                 best = now if t_c >= best[1] else best
@@ -237,6 +245,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         shift = shift.sub(ttc * snk, fill_value=0.0).reindex(base_units)
     moves = _moves(secured, net_b, base_units).sub(shift, fill_value=0.0)
     moves = moves[np.abs(moves) > 1e-6].rename("redispatch_mw")
+    v_change = (net_b.gen.vm_pu - secured.gen.vm_pu).rename("change_pu")
     next_table = nxt[1].violations if nxt is not None else _table([])
     limit = (
         f"; a step more ({nxt[0]:.6g} MW) breaks {next_table.kind.iloc[0]} "
@@ -267,6 +276,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         hvdc=hv,
         redispatch_mw=moves,
         redispatch_zone=_zones(network, moves),
+        voltage_change_pu=v_change[np.abs(v_change) > 1e-9],
         residual=_table([]),
         outside_cnec=chk_b.outside,
         rounds=rounds,
