@@ -45,6 +45,22 @@ that at ``u = 0`` the row is exactly the AC loading check ``max |S| <= L``. With
 :func:`max_transfer`'s ``thermal_tol``, a row over ``L'`` at ``u = 0`` by at most that
 fraction of its rating is held at ``|F_l(0)|`` instead (the AC check's tolerance).
 
+Holding the reactive part constant assumes that every MW through a branch adds the same
+MVA whatever control causes it, which is not so (issue 17: 1 MW more through each of three
+links into the same load adds 0.42, 0.43 and 0.47 MVA to the line feeding it). So a thermal row
+loaded to ``MVA_LOADING`` (90 %) of its limit or more in AC at ``u = 0`` is held on its
+MVA loading instead, ``S_AC + s u <= L``: ``S_AC = max(|S_from|, |S_to|)`` of the AC
+solution and ``s`` its AC sensitivity there
+(:func:`gridsim.analysis.ac_sensitivity.branch_mva_sensitivity`, ``dS/dP`` at each bus
+with the slack taking it, and ``dS/dQ`` for the sink loads' reactive draw at constant
+power factor) on the variables' bus injections. Intact rows use the operating point's
+solution; N-1 rows the AC post-contingency solution of their outage where one is given
+(``post_results``) and the outage is of a branch that cuts nothing off (the others keep
+the rows above). Such a row is one-sided (``S >= 0``), is never dropped by the screen,
+is held at ``S_AC`` within ``thermal_tol`` like the others; its ``flow_mw`` and
+``limit_mw`` (:attr:`ScopfResult.binding`) are MVA and its shadow price is per MVA of limit
+(so :meth:`ScopfResult.rating_prices` stays MW per MVA of rating).
+
 Post-contingency flows, each linear in ``u`` (``w``: participation factors, below):
 
 * losing a fraction ``a = c / k`` of branch ``k`` (``c`` of its ``k`` circuits):
@@ -126,6 +142,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gridsim.analysis._areas import _plan, _zones_of
+from gridsim.analysis.ac_sensitivity import branch_mva_sensitivity
 from gridsim.analysis.outages import (
     Outage,
     OutageResult,
@@ -158,6 +175,7 @@ FIRST_LOADING = 0.9  # N-1 rows loaded this much at u = 0 are in the first LP,
 FIRST_ROWS = 500  # at most this many (the most loaded): more make HiGHS slow on the dense
 # PTDF rows (814 buses: 14 s with every row at 90 %, 1.1 s with those at 99 %)
 ADD_ROWS = 500  # violated rows added to the LP per round, the most violated first
+MVA_LOADING = 0.9  # thermal rows loaded this much in AC at u = 0 are MVA rows
 INF = highspy.kHighsInf
 
 # row kinds (codes of ScopfResult tables)
@@ -268,7 +286,8 @@ class LinearisedGrid:
     post_results : iterable of OutageResult, optional
         AC post-contingency solutions of some outages
         (:func:`gridsim.analysis.outages.solve_outage`): their flows and reactive
-        offsets replace the DC prediction as the N-1 rows' constants.
+        offsets replace the DC prediction as the N-1 rows' constants, and those of
+        branch outages that cut nothing off give the MVA rows (module docstring).
     post_estimates : iterable of (Outage, ndarray, ndarray), optional
         For outages without an AC solution here: estimates of their post-contingency
         active flows and reactive offsets (compiled branch order; NaN where none), e.g.
@@ -301,6 +320,9 @@ class LinearisedGrid:
     n0_monitored, monitored : ndarray of bool, shapes (n_branch,), (n_outage, n_branch)
         The branches whose thermal limits are rows, intact and after each outage:
         rated, energised and, with ``cnecs``, CNECs.
+    ac_post : ndarray of bool, shape (n_outage, n_branch)
+        The branches whose post-contingency MVA loading has an AC solution here to be
+        linearised at (:meth:`mva_sensitivity`).
     """
 
     def __init__(
@@ -342,6 +364,9 @@ class LinearisedGrid:
             outages = ordinary_contingencies(network)
         self._outage_terms([_as_outage(network, o) for o in outages])
         self.n0_monitored = np.isfinite(self.rate)
+        self.ac_post = np.zeros(self.alive.shape, dtype=bool)
+        self._post_ac: dict[int, tuple[PowerFlowResult, np.ndarray]] = {}
+        self._mva: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         if cnecs is not None:
             kind = np.where(cn.br_kind == LINE, "line", "trafo")
             intact, post = cnecs.masks(self.outages, pd.MultiIndex.from_arrays([kind, cn.br_id]))
@@ -545,6 +570,35 @@ class LinearisedGrid:
             ok = found & np.isfinite(p)
             self.post_flows_mw[o, ok] = p[ok]
             self.post_offset_mw[o, ok] = np.maximum(s[ok] - np.abs(p[ok]), 0.0)
+            if (
+                pf.kind == "ac"
+                and r.outage.element in ("line", "trafo")
+                and not self.islanding[o]
+                and not r.de_energised_buses
+                and (pcn.bus_ids is cn.bus_ids or pcn.bus_ids.equals(cn.bus_ids))
+            ):  # MVA rows can be formed on this solution (mva_sensitivity)
+                self._post_ac[o] = (pf, pos)
+                self.ac_post[o] = ok & self.alive[o]
+
+    def mva_sensitivity(self, o: int, branches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """AC sensitivity of the MVA loading of ``branches`` (compiled positions) intact
+        (``o = -1``) or after outage ``o`` (one with an AC solution here: ``ac_post[o]``),
+        per MW and per Mvar injected at each bus (compiled bus order, the slack taking
+        it): :func:`gridsim.analysis.ac_sensitivity.branch_mva_sensitivity` at that
+        solution (cached). Returns ``(d_p, d_q)``, each ``(len(branches), n_bus)``."""
+        branches = np.asarray(branches, dtype=np.int64)
+        new = [b for b in np.unique(branches).tolist() if (o, b) not in self._mva]
+        if new:
+            res, pos = (self.result, None) if o < 0 else self._post_ac[o]
+            at = np.asarray(new) if pos is None else pos[new]
+            vdep = self.cn.voltage_dependence()
+            d_p, d_q = branch_mva_sensitivity(res, at, voltage_dependence=vdep)
+            for n, b in enumerate(new):
+                self._mva[(o, b)] = (d_p[n], d_q[n])
+        if branches.size == 0:
+            return np.zeros((0, self.cn.n_bus)), np.zeros((0, self.cn.n_bus))
+        rows = [self._mva[(o, b)] for b in branches.tolist()]
+        return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
 
     # -- labels --------------------------------------------------------------------------
     def branch_label(self, k: int) -> tuple[str, object]:
@@ -615,8 +669,9 @@ class ScopfResult:
     binding : pandas.DataFrame
         The binding limits: ``kind`` (``n-0``, ``n-1``, ``interface``, ``generation``,
         ``hvdc``, ``max_mw``), ``element``, ``id``, ``contingency`` (the outage's label,
-        None in the base case), ``flow_mw`` (linearised, at the solution),
-        ``limit_mw``, ``shadow_price`` (see the module docstring),
+        None in the base case), ``flow_mw`` (linearised, at the solution; MVA for a
+        row held on its MVA loading), ``limit_mw``, ``shadow_price`` (see the module
+        docstring),
         ``limit_per_rating``; largest price first.
     violations_before : pandas.DataFrame
         The rows violated at ``u = 0`` (``kind``, ``element``, ``id``, ``contingency``,
@@ -798,6 +853,14 @@ class _Lp:
         bus_inj = sp.csr_matrix((val, (bus, col)), shape=(cn.n_bus, nv))
         used = np.flatnonzero(np.diff(bus_inj.indptr))
         self.sens = grid.ptdf(used).T @ bus_inj[used].toarray()  # branches x variables
+        # the sink loads' reactive draw follows their active (constant power factor)
+        load_s = cn.load_s[sink_loads]
+        ratio = np.divide(
+            load_s.imag, load_s.real, out=np.zeros(load_s.size), where=load_s.real != 0
+        )
+        q_at = (cn.load_bus[sink_loads], np.zeros(sink_loads.size, dtype=np.int64))
+        self.bus_inj = bus_inj
+        self.bus_inj_q = sp.csr_matrix((-load_share[sink_loads] * ratio, q_at), (cn.n_bus, nv))
         # balance per island, the HVDC lossless (the slacks take the converter losses)
         lossless = val.copy()
         lossless[: rows.size][np.isin(cols, hcols) & (vals < 0)] = -1.0
@@ -890,15 +953,20 @@ class _Lp:
         abs_s = np.abs(S)
         reach_base = abs_s @ fin
         unb_base = (abs_s > COEF_TOL) @ big > 0
-        parts = []  # (kind, element, outage, limit, factor, const, lo, hi)
+        parts = []  # (kind, element, outage, limit, factor, const, lo, hi, mva)
+        ac = grid.result.kind == "ac"
         # N-0
         limit = self._held(grid.rate - grid.offset_mw, grid.flows_mw, grid.rate)
         rated = np.isfinite(limit) & grid.n0_monitored
-        keep = rated & ((np.abs(grid.flows_mw) + reach_base > limit) | unb_base)
+        mva = np.abs(grid.flows_mw) + grid.offset_mw  # max(|S_from|, |S_to|)
+        by_mva = rated & ac & (mva >= MVA_LOADING * np.nan_to_num(grid.rate, nan=np.inf))
+        keep = rated & ((np.abs(grid.flows_mw) + reach_base > limit) | unb_base | by_mva)
         self.dropped = int(rated.sum() - keep.sum())
         k0 = np.flatnonzero(keep)
-        lim0 = limit[k0]
-        parts.append((N0, k0, -1, lim0, 1.0, grid.flows_mw[k0], -lim0, lim0))
+        m0 = by_mva[k0]
+        lim0 = np.where(m0, self._held(grid.rate, mva, grid.rate)[k0], limit[k0])
+        const0 = np.where(m0, mva[k0], grid.flows_mw[k0])
+        parts.append((N0, k0, -1, lim0, 1.0, const0, np.where(m0, -np.inf, -lim0), lim0, m0))
         # N-1: terms a g, g = F_k(u) (kind 0) or an injector's output (kind 1)
         on_branch = grid.term_kind == 0
         self.g_rows = np.empty((grid.term_ref.size, self.nv))
@@ -917,13 +985,20 @@ class _Lp:
             rating1 = grid.emergency * grid.rate * grid.rating_scale
             limit1 = self._held(rating1 - grid.post_offset_mw, const, rating1)
             mon = grid.monitored & np.isfinite(limit1) & np.isfinite(const)
+            mva1 = np.abs(const) + grid.post_offset_mw
             with np.errstate(invalid="ignore"):
-                keep1 = mon & ((np.abs(const) + reach > limit1) | unb)
+                by_mva1 = mon & grid.ac_post & ac & (mva1 >= MVA_LOADING * rating1)
+                keep1 = mon & ((np.abs(const) + reach > limit1) | unb | by_mva1)
             self.dropped += int(mon.sum() - keep1.sum())
             o_idx, l_idx = np.nonzero(keep1)
+            m1 = by_mva1[o_idx, l_idx]
             lim1 = limit1[o_idx, l_idx]
+            r1 = rating1[o_idx, l_idx]
+            lim1[m1] = self._held(r1, mva1[o_idx, l_idx], r1)[m1]
+            const1 = np.where(m1, mva1[o_idx, l_idx], const[o_idx, l_idx])
             factor = grid.emergency * grid.rating_scale[o_idx, l_idx]
-            parts.append((N1, l_idx, o_idx, lim1, factor, const[o_idx, l_idx], -lim1, lim1))
+            lo1 = np.where(m1, -np.inf, -lim1)
+            parts.append((N1, l_idx, o_idx, lim1, factor, const1, lo1, lim1, m1))
         # interfaces (base case, one-sided) and the units the transfer moves: dense rows
         self.interfaces = interfaces
         extra = []
@@ -949,13 +1024,13 @@ class _Lp:
                 coef += direction * S[k[0]]
             extra.append(coef)
             lim = face.limit_mw
-            parts.append((INTERFACE, i, -1, lim, 0.0, np.array([const]), -np.inf, lim))
+            parts.append((INTERFACE, i, -1, lim, 0.0, np.array([const]), -np.inf, lim, False))
         moved = np.flatnonzero(self.jac[:, 0].toarray().ravel() != 0)
         if moved.size:
             k = self.gen_inj.searchsorted(moved)
             extra.append(self.jac[moved].toarray())
             lo, hi = self.gen_lo[k], self.gen_hi[k]
-            parts.append((GENERATION, moved, -1, np.nan, 0.0, grid.p_inj[moved], lo, hi))
+            parts.append((GENERATION, moved, -1, np.nan, 0.0, grid.p_inj[moved], lo, hi, False))
         self.extra_coef = np.vstack(extra) if extra else np.zeros((0, self.nv))
         self.extra_coef[np.abs(self.extra_coef) <= COEF_TOL] = 0.0
         sizes = [np.size(p[5]) for p in parts]
@@ -978,6 +1053,24 @@ class _Lp:
         self.hi = column(7, float)
         self.n_cand = self.const.size
         self.extra_start = int(np.sum(self.kind <= N1))
+        self._mva_rows(column(8, bool))
+
+    def _mva_rows(self, mva: np.ndarray) -> None:
+        """The coefficients of the thermal rows ``mva`` (a mask over the candidates) held
+        on the AC MVA loading: ``S_AC + s u <= L`` with ``s = dS/dP_bus`` (and ``dS/dQ_bus``
+        of the sink loads) on the variables' bus injections, at the intact or the
+        post-outage AC solution (:meth:`LinearisedGrid.mva_sensitivity`)."""
+        grid = self.grid
+        self.mva_rows = np.flatnonzero(mva)
+        self.mva_of = np.full(self.n_cand, -1, dtype=np.int64)
+        self.mva_of[self.mva_rows] = np.arange(self.mva_rows.size)
+        self.mva_coef = np.zeros((self.mva_rows.size, self.nv))
+        outage = self.outage[self.mva_rows]
+        for o in np.unique(outage).tolist():
+            at = np.flatnonzero(outage == o)
+            d_p, d_q = grid.mva_sensitivity(o, self.element[self.mva_rows[at]])
+            self.mva_coef[at] = (self.bus_inj.T @ d_p.T + self.bus_inj_q.T @ d_q.T).T
+        self.mva_coef[np.abs(self.mva_coef) <= COEF_TOL] = 0.0
 
     def _held(self, limit: np.ndarray, const: np.ndarray, rating: np.ndarray) -> np.ndarray:
         """Thermal limits ``limit`` (MW) of rows whose flow at ``u = 0`` is ``const``,
@@ -1002,6 +1095,8 @@ class _Lp:
             coef[has] += grid.term_a[t_idx[has], l_idx[has]][:, None] * self.g_rows[t_idx[has]]
         out[flow] = coef
         out[~flow] = self.extra_coef[rows[~flow] - self.extra_start]
+        at = self.mva_of[rows]
+        out[at >= 0] = self.mva_coef[at[at >= 0]]
         out[np.abs(out) <= COEF_TOL] = 0.0
         return out
 
@@ -1028,9 +1123,10 @@ class _Lp:
         return grid.post_flows_mw + delta
 
     def activity(self, x: np.ndarray) -> np.ndarray:
-        """Every candidate row's flow at ``u = x`` (MW)."""
+        """Every candidate row's flow at ``u = x`` (MW; MVA for the MVA rows)."""
         flow = np.arange(self.extra_start)
         val = self.flows(x, self.element[flow], self.outage[flow])
+        val[self.mva_rows] = self.mva_coef @ x[: self.nv]
         return self.const + np.concatenate([val, self.extra_coef @ x[: self.nv]])
 
     def violated(self, flows: np.ndarray) -> np.ndarray:

@@ -48,6 +48,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         options[k] for k in ("trm_mw", "committed_mw", "tol_mw", "rel_tol", "max_mw")
     )
     max_rounds = options["max_rounds"]
+    voltage_control = options["voltage_control"]
     faces = base._faces
     shared = _kept(base._shared)
     check = base._check.fork(shared)
@@ -150,7 +151,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
             if abs(lp.transfer_mw) < step_of(t_k) / 2 and chk_k.ok:
                 break  # the LP stands still at an AC-secure point
             chk_c = check(cand, grid=grid if screen else None)
-            if options["voltage_control"] and _voltage_only(chk_c, lp_kinds=True):
+            if voltage_control and _voltage_only(chk_c, lp_kinds=True):
                 moved, _ = voltage_round(cand, chk_c, check)
                 if moved is not None:  # the units' voltage setpoints hold the voltages
                     chk_m = check(moved, grid=grid if screen else None)
@@ -166,13 +167,15 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
                 failing = (cand, t_c)
                 break
         if failing is not None and failing[1] > best[1]:
-            best, _ = _bisect(check, best, failing, step_of, grid if screen else None)
+            best, _ = _bisect(
+                check, best, failing, step_of, grid if screen else None, voltage_control
+            )
         # the step beyond the TTC along the same direction must break a limit
         net_b, t_b, _ = best
         nxt = None
         if t_b > 0:
             direction = (secured, 0.0)
-        elif lp.transfer_mw > 0:  # no transfer: the direction of the last LP,
+        elif lp.transfer_mw >= step_of(0.0):  # no transfer: the direction of the last LP,
             direction = (lp.apply(secured), lp.transfer_mw)
         else:  # or of the shift keys alone (the links and the units held)
             along = dataclasses.replace(
@@ -189,6 +192,9 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
             if max_mw is not None and t_n > max_mw:
                 break
             nxt = (t_n, check(probe, fail_fast=True, grid=grid if screen else None))
+            if voltage_control and nxt[1].broken:  # held by the voltage setpoints?
+                probe, held = _held_voltages(check, probe, nxt[1], grid if screen else None)
+                nxt = (t_n, held)
             if nxt[1].broken or not nxt[1].complete:
                 break
             best = (probe, t_n, nxt[1])  # it holds every limit
@@ -287,9 +293,24 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     )
 
 
-def _bisect(check, ok, bad, step_of, grid):
+def _held_voltages(check, trial: Network, c, grid):
+    """``(trial, c)`` with the voltages ``c`` finds broken (and nothing else) held by the
+    units' voltage setpoints (:func:`voltage_round`) where that holds every limit, else
+    as given."""
+    if c.ok or not _voltage_only(c):
+        return trial, c
+    moved, _ = voltage_round(trial, c, check)
+    if moved is None:
+        return trial, c
+    c_moved = check(moved, fail_fast=True, grid=grid)
+    return (moved, c_moved) if c_moved.ok else (trial, c)
+
+
+def _bisect(check, ok, bad, step_of, grid, voltage_control: bool = False):
     """Bisection on ``t`` between AC-secure ``ok = (net, t, check)`` and failing ``bad =
-    (net, t)`` along the line joining them; returns ``(last secure, last failing t)``."""
+    (net, t)`` along the line joining them (with ``voltage_control``, a point that breaks
+    voltages only is held by the units' voltage setpoints where they can); returns
+    ``(last secure, last failing t)``."""
     (net_lo, t_lo, _), (net_hi, t_hi) = ok, bad
     span = t_hi - t_lo
     lo_s, hi_s = 0.0, 1.0
@@ -297,6 +318,8 @@ def _bisect(check, ok, bad, step_of, grid):
         mid = 0.5 * (lo_s + hi_s)
         trial = _blend(net_lo, net_hi, mid)
         c = check(trial, fail_fast=True, grid=grid)
+        if voltage_control:
+            trial, c = _held_voltages(check, trial, c, grid)
         if c.ok:
             lo_s, ok = mid, (trial, t_lo + mid * span, c)
         else:

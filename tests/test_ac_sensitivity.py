@@ -1,0 +1,148 @@
+"""AC sensitivity of branch MVA loading to bus injections (issue 17, finding 1) against
+central differences of AC re-solves: an extra static generator of +-``STEP_MW`` (or Mvar)
+at each bus in turn, the slack taking the change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import pandapower_case
+
+import gridsim
+from gridsim.analysis import scopf
+from gridsim.analysis.ac_sensitivity import branch_mva_sensitivity
+from gridsim.exceptions import GridsimError
+from gridsim.model.compile import LINE, PQ, PV
+
+# 0.01 MW keeps the differences' curvature error below 2e-5 MVA/MW (1 MW gives up to
+# 4e-3 on case14: |S| bends where a branch's flow is small) and the solves' own error
+# (1e-8 MVA mismatch) near 1e-6
+STEP_MW = 0.01
+TOL = 1e-4  # MVA per MW (per Mvar)
+
+
+def _mva(res) -> np.ndarray:
+    return np.maximum(np.abs(res._s_from), np.abs(res._s_to))
+
+
+def _differences(net, res, q_limits: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Central differences of every branch's MVA per MW and per Mvar at each bus."""
+    cn = res.cn
+    out = np.zeros((2, cn.n_branch, cn.n_bus))
+    for k, bus in enumerate(cn.bus_ids):
+        for part in range(2):
+            mva = []
+            for sign in (1.0, -1.0):
+                moved = net.copy()
+                p, q = (sign * STEP_MW, 0.0) if part == 0 else (0.0, sign * STEP_MW)
+                moved.sgen.loc[9999] = dict(
+                    name="probe", bus=bus, p_mw=p, q_mvar=q, min_p_mw=np.nan,
+                    max_p_mw=np.nan, in_service=True,
+                )  # fmt: skip
+                moved.invalidate()
+                again = gridsim.run_ac(moved, enforce_q_limits=q_limits)
+                assert again.converged
+                assert np.array_equal(again.bus_type, res.bus_type)  # no switching
+                mva.append(_mva(again))
+            out[part, :, k] = (mva[0] - mva[1]) / (2 * STEP_MW)
+    return out[0], out[1]
+
+
+def _limited(net):
+    """case14 with generator 1's reactive limit below its output: its bus 2 turns PQ."""
+    net.gen.loc[1, "max_q_mvar"] = 20.0
+    net.invalidate()
+    return net
+
+
+def _zip(net):
+    """case14 with every load half constant impedance, a fifth constant current."""
+    for part in ("p", "q"):
+        net.load[f"const_z_{part}_percent"] = 50.0
+        net.load[f"const_i_{part}_percent"] = 20.0
+    net.invalidate()
+    return net
+
+
+@pytest.mark.parametrize(
+    "name, change, q_limits",
+    [
+        ("case14", None, False),
+        ("case30", None, False),
+        ("case14", _limited, True),
+        ("case14", _zip, False),
+    ],
+)
+def test_mva_sensitivity_matches_ac_re_solves(name, change, q_limits):
+    net = gridsim.from_pandapower(pandapower_case(name))
+    if change is not None:
+        net = change(net)
+    res = gridsim.run_ac(net, enforce_q_limits=q_limits)
+    assert res.converged
+    if change is _limited:
+        assert res.bus_type[res.cn.bus_ids.get_loc(2)] == PQ  # switched at its limit
+    zip_loads = net.compile().voltage_dependence()
+    d_p, d_q = branch_mva_sensitivity(res, np.arange(res.cn.n_branch), voltage_dependence=zip_loads)
+    fd_p, fd_q = _differences(net, res, q_limits)
+    assert np.abs(d_p - fd_p).max() < TOL
+    assert np.abs(d_q - fd_q).max() < TOL
+    if change is _zip:  # the loads' voltage dependence matters (3e-2 MVA/MW here)
+        at_constant_power, _ = branch_mva_sensitivity(res, np.arange(res.cn.n_branch))
+        assert np.abs(at_constant_power - fd_p).max() > 100 * TOL
+    assert np.abs(d_p).max() > 0.5  # not trivially zero
+    # the slack's own injection moves nothing; nor does Q at a voltage-held bus
+    held = res.bus_type != PQ
+    assert not d_p[:, res.bus_type == 3].any() and not d_q[:, held].any()
+    assert (res.bus_type == PV).any()
+
+
+def test_mva_sensitivity_of_some_branches_and_its_errors():
+    net = gridsim.from_pandapower(pandapower_case("case14"))
+    res = gridsim.run_ac(net)
+    d_p, _ = branch_mva_sensitivity(res, np.arange(res.cn.n_branch))
+    some, _ = branch_mva_sensitivity(res, [5, 2])
+    np.testing.assert_allclose(some, d_p[[5, 2]], rtol=0, atol=1e-12)
+    with pytest.raises(GridsimError, match="converged AC"):
+        branch_mva_sensitivity(gridsim.run_dc(net), [0])
+
+
+def test_transfer_lp_holds_near_limit_rows_on_the_ac_mva_sensitivity(monkeypatch):
+    """The transfer LP's MVA row of line 1005 after line 1002 (``test_ttc_optimality``'s
+    case14 seed-0 pair with three links; every row an MVA row here) has, per MW of the
+    transfer and of each link's setpoint, the MVA change of AC re-solves of the dispatch
+    and the outage; the links' coefficients differ (their MW rows' would not)."""
+    from test_ttc_optimality import dispatch, joined, shift_keys
+
+    monkeypatch.setattr(scopf, "MVA_LOADING", 0.0)
+    net = joined("case14", 0, 3)
+    net.hvdc["p_mw"] = 5.0  # away from 0, where the links' losses change ends
+    net.invalidate()
+    src, snk = shift_keys(net)
+    links = list(net.hvdc.index)
+    outage = next(o for o in gridsim.ordinary_contingencies(net) if o.label == "line 1002")
+    res = gridsim.run_ac(net)
+    post = gridsim.solve_outage(net, outage, base=res)
+    grid = scopf.LinearisedGrid(net, res, outages=[outage], post_results=[post])
+    lp = scopf._Lp(
+        grid, source=src, sink=snk, sink_element="load", hvdc=links,
+        redispatch=pd.Series(dtype=float), interfaces=[], max_mw=None, transfer=True,
+    )  # fmt: skip
+    k = int(np.flatnonzero((res.cn.br_kind == LINE) & (res.cn.br_id == 1005))[0])
+    row = np.flatnonzero((lp.kind == scopf.N1) & (lp.element == k))
+    assert row.size == 1 and lp.mva_of[row[0]] >= 0
+    coef = lp.coefs(row)[0]
+
+    def mva(t: float, hvdc_mw: dict) -> float:
+        moved = dispatch(net, src, snk, hvdc_mw, t)
+        after = gridsim.solve_outage(moved, outage, base=gridsim.run_ac(moved)).power_flow
+        return float(np.maximum(np.abs(after._s_from[k]), np.abs(after._s_to[k])))
+
+    assert lp.const[row[0]] == pytest.approx(mva(0.0, {}), abs=1e-9)
+    fd = [(mva(STEP_MW, {}) - mva(-STEP_MW, {})) / (2 * STEP_MW)]
+    for lid in links:
+        up, down = (mva(0.0, {lid: 5.0 + sign * STEP_MW}) for sign in (1.0, -1.0))
+        fd.append((up - down) / (2 * STEP_MW))
+    np.testing.assert_allclose(coef, fd, rtol=0, atol=TOL)
+    assert np.ptp(coef[1:]) > 0.02  # MVA per MW through H0, H1, H2
+    assert np.ptp(lp.sens[k, 1:] + grid.term_a[0, k] * lp.g_rows[0, 1:]) < 1e-9  # MW: equal
