@@ -27,6 +27,7 @@ import highspy
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy.sparse.csgraph import shortest_path
 
 from gridsim.analysis.outages import Outage, solve_outage
 from gridsim.analysis.powerflow import run_ac
@@ -99,7 +100,7 @@ def _controls(net: Network, cn, violated: np.ndarray) -> np.ndarray:
     distance (branches) from the ``violated`` buses, at most ``MAX_CONTROLS``."""
     n = cn.bus_ids.size
     graph = sp.coo_matrix((np.ones(cn.br_f.size), (cn.br_f, cn.br_t)), shape=(n, n)).tocsr()
-    hops = sp.csgraph.shortest_path(graph, directed=False, unweighted=True, indices=violated)
+    hops = shortest_path(graph, directed=False, unweighted=True, indices=violated)
     dist = np.min(np.atleast_2d(hops), axis=0)
     gen = net.gen[net.gen.in_service.to_numpy(dtype=bool)]
     has_unit = np.zeros(n, dtype=bool)
