@@ -386,7 +386,18 @@ def _secure(
             if moved is None:
                 lp_note = f"; preventive voltage control: {why}"
                 break
-            net, chk = moved, check(moved)
+            chk_moved = check(moved)
+            if not (
+                chk_moved.ok or chk_moved.lp_fixable or _voltage_only(chk_moved, lp_kinds=True)
+            ):
+                worst = chk_moved.violations.iloc[0]
+                after = f" after {worst.contingency}" if worst.contingency else ""
+                lp_note = (
+                    "; preventive voltage control: its setpoints break what no round holds "
+                    f"({worst.kind} {worst.element} {worst.id}{after}), so they are not kept"
+                )
+                break
+            net, chk = moved, chk_moved
             continue
         grid = _grid_at(net, chk, check, grid_args)
         fix = secure_base_case(
