@@ -64,6 +64,12 @@ TRM_MW = 100.0
 #: Unit outages in the ordinary contingencies: the largest unit of each synchronous area
 #: (issue 17's minimum; with every unit each direction takes several times longer).
 UNITS = "largest_per_area"
+# The table of networks/README.md was computed before n1_ttc's preventive voltage control
+# (the units' voltage setpoints); held off so that the file stays what this script gives.
+# With it the 2026 base case is secured without setting outages aside, and directions whose
+# rows hold every branch (no CNECs here) bind on the limits the least redispatch leaves
+# exactly full (GE->TR: dE 0 MW on the Serbian 220 kV L1687): to be recomputed with CNECs.
+VOLTAGE_CONTROL = False
 #: Ratios outside this band need an explanation (issue 19, acceptance 4).
 BAND = (0.7, 1.3)
 #: Facts about a published figure that explain a ratio outside BAND, beside what binds in
@@ -261,6 +267,7 @@ def calibrate_direction(
             contingencies=kept,
             secure_base=False,
             published_limits="ignore",
+            voltage_control=VOLTAGE_CONTROL,
         )
     except gridsim.GridsimError as exc:  # e.g. a zone without headroom: said in the row
         return row | {"status": f"not computed: {exc}"}
@@ -345,6 +352,7 @@ def run(
     base = gridsim.n1_ttc(
         net, party(net, first[0], "gen"), party(net, first[1], "load"), max_mw=0.0,
         published_limits="ignore", set_aside_insecure=set_aside, units=UNITS,
+        voltage_control=VOLTAGE_CONTROL,
     )  # fmt: skip
     kept = [o for o in base.ordinary if o not in base.set_aside]
     log(
