@@ -26,7 +26,15 @@ from gridsim.analysis.outages import (
     ordinary_contingencies,
 )
 from gridsim.analysis.scopf import Interface, LinearisedGrid, secure_base_case
-from gridsim.analysis.ttc.check import _Check, _Checker, _grid_at, _key, _table, _tolerance
+from gridsim.analysis.ttc.check import (
+    LP_KINDS,
+    _Check,
+    _Checker,
+    _grid_at,
+    _key,
+    _table,
+    _tolerance,
+)
 from gridsim.analysis.ttc.dispatch import _blend, _moves, _zone_generation, _zone_shares, _zones
 from gridsim.analysis.ttc.result import TtcError
 from gridsim.analysis.ttc.voltage import voltage_round
@@ -474,7 +482,7 @@ def _voltage_only(chk: _Check, lp_kinds: bool = False) -> bool:
     ``lp_kinds``: some are, and the others are of the kinds the LPs model)."""
     v = chk.violations
     bad = v[v.excess > _tolerance(v)]
-    kinds = {"voltage", "thermal", "interface", "generation", "hvdc"} if lp_kinds else {"voltage"}
+    kinds = ("voltage", *LP_KINDS) if lp_kinds else ("voltage",)
     return bool((bad.kind == "voltage").any()) and bool(bad.kind.isin(kinds).all())
 
 

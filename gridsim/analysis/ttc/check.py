@@ -37,6 +37,7 @@ VOLTAGE_TOL_PU = 1e-3  # a voltage limit holds within this
 SETPOINT_TOL_MW = 1e-3  # unit and converter limits, interfaces
 BASE_MAX_ITER = 30
 VIOLATION_COLUMNS = ["kind", "element", "id", "contingency", "value", "limit", "excess"]
+LP_KINDS = ("thermal", "interface", "generation", "hvdc")  # the limits the LPs model
 
 
 @dataclasses.dataclass
@@ -65,7 +66,7 @@ class _Check:
     @property
     def lp_fixable(self) -> bool:
         """Every violation is of a kind the LP models."""
-        return bool(self.violations.kind.isin(["thermal", "interface", "generation", "hvdc"]).all())
+        return bool(self.violations.kind.isin(LP_KINDS).all())
 
 
 def _tolerance(v: pd.DataFrame) -> np.ndarray:

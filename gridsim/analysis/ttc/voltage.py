@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import shortest_path
 from gridsim.analysis.outages import Outage, solve_outage
 from gridsim.analysis.powerflow import run_ac
 from gridsim.analysis.scopf import _QuietHighs
-from gridsim.analysis.ttc.check import _Check, _Checker, _tolerance
+from gridsim.analysis.ttc.check import BASE_MAX_ITER, _Check, _Checker, _tolerance
 from gridsim.model.compile import NONE, PV, REF
 from gridsim.model.network import Network
 
@@ -115,7 +115,7 @@ def _states(net: Network, res, outages: list[Outage], check: _Checker):
     """Per state (intact, then each outage): bus voltages (compiled bus order of
     ``net``; NaN where de-energised), their limits and which are out of them."""
     if res is None:
-        res = run_ac(net, enforce_q_limits=check.q_limits, max_iter=30)
+        res = run_ac(net, enforce_q_limits=check.q_limits, max_iter=BASE_MAX_ITER)
         if not res.converged:
             return None
     cn = res.cn
