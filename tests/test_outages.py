@@ -324,6 +324,44 @@ def test_reuse_gives_the_same_post_contingency_states_on_another_dispatch():
             assert kept.lost_load_mw == fresh.lost_load_mw
 
 
+def test_results_keep_no_solvers_of_their_own():
+    """A post-contingency result keeps its compiled network but not the Newton solvers
+    (numeric factors) its solve built, which a checker holding a thousand results would
+    hold too; the base network and the networks ``reuse`` keeps for the next dispatch
+    keep theirs, and a result's flows and MVA sensitivities still come from it."""
+    from gridsim.analysis.ac_sensitivity import branch_mva_sensitivity
+
+    net = gridsim.load_network(CORRIDOR, scenario="2032")
+    base = gridsim.run_ac(net, enforce_q_limits=True)
+    reuse: dict = {}
+    posts = [
+        solve_outage(net, o, base=base, enforce_q_limits=True, reuse=reuse)
+        for o in ordinary_contingencies(net)
+    ]
+
+    def solvers(cn) -> int:
+        return sum(isinstance(k, tuple) and k[0].startswith("newton") for k in cn._cache)
+
+    kept = [v[0] for k, v in reuse.items() if k[0] == "post"]
+    assert kept and all(solvers(cn) for cn in kept)
+    assert solvers(base.cn)
+    own = [p for p in posts if not any(p.power_flow.cn._cache is cn._cache for cn in kept)]
+    assert len(own) > len(posts) // 2
+    assert all(solvers(p.power_flow.cn) == 0 for p in own)
+    line = next(p for p in own if p.outage.element == "line" and p.converged)
+    pf = line.power_flow
+    fresh = solve_outage(net, line.outage, base=base, enforce_q_limits=True).power_flow
+    np.testing.assert_allclose(pf.branch_p_from_mw, fresh.branch_p_from_mw, atol=1e-9)
+    loaded = np.argsort(-np.abs(pf.branch_p_from_mw))[:3]
+    vdep = fresh.cn.voltage_dependence()
+    for a, b in zip(
+        branch_mva_sensitivity(pf, loaded, voltage_dependence=vdep),
+        branch_mva_sensitivity(fresh, loaded, voltage_dependence=vdep),
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
 def test_unit_trip_on_the_compiled_network_equals_compiling_the_network_without_it():
     """A unit outage is applied on the compiled arrays (its injector dropped, its bus
     PQ where it was the only voltage controller) instead of compiling a copy: every

@@ -356,6 +356,16 @@ def _shared_solvers(cn: CompiledNetwork) -> dict:
     }
 
 
+def _release_caches(*networks: CompiledNetwork) -> None:
+    """Empty the caches of compiled networks no later solve uses (an outage's view or
+    copy, kept in its result; not those ``reuse`` keeps): the Newton solvers built for
+    its own bus types hold numeric factors (about 2 MB each at 800 buses, the ones worth
+    keeping handed back to the base network first), the rest is rebuilt on demand, and
+    a checker keeps a thousand such results."""
+    for net in networks:
+        net._cache.clear()
+
+
 def _hand_back(cn: CompiledNetwork, other: CompiledNetwork) -> None:
     """Give ``cn`` the Newton solvers ``other`` (same pattern) built, while ``cn``'s
     cache holds fewer than ``MAX_HANDED_BACK`` entries (each view copies them: one per
@@ -613,6 +623,11 @@ def solve_outage(
         )
     if same_pattern:
         _hand_back(cn, post)
+    kept = (
+        None if reuse is None else reuse.get(("post", outage.element, outage.id, outage.circuits))
+    )
+    if kept is None or kept[0]._cache is not post._cache:  # solved once, kept by its result
+        _release_caches(post, res.cn)
 
     if not res.converged:
         status = "diverged"
