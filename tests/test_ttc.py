@@ -292,6 +292,46 @@ def test_screened_checks_give_the_ttc_of_full_checks(seed, monkeypatch):
     assert screened.ttc_mw == pytest.approx(full.ttc_mw, abs=slack(full.ttc_mw))
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_an_outage_the_screen_missed_is_forced_not_every_outage_solved(seed, monkeypatch):
+    """A screen that passes over the outage binding at the TTC (as a poor prediction
+    would) until it is forced: the full check at the TTC found finds it broken, the
+    screened search runs again with it solved at every check (``_Checker.force``) and
+    gives the TTC of full checks, with no search of complete checks (one full check per
+    screened search, at its end, besides the base case's)."""
+    net = case(seed)
+    monkeypatch.setattr(ttc_check, "SCREEN_LOADING", 0.0)
+    full = n1_ttc(net, "A", "B", **OPTIONS)
+    monkeypatch.undo()
+    binding = full.binding["contingency"]
+    forced, complete = [], []
+    check, suspects, force = (
+        getattr(ttc_check._Checker, name) for name in ("__call__", "_suspects", "force")
+    )
+
+    def checked(self, net, *, fail_fast=False, grid=None):
+        complete.append(grid is None)
+        return check(self, net, fail_fast=fail_fast, grid=grid)
+
+    def missing(self, res, grid):
+        near, guess = suspects(self, res, grid)
+        key = next(ttc_check._key(o) for o in self.outages if o.label == binding)
+        return (near - {key} if key in guess else near), guess
+
+    def forcing(self, chk):
+        forced.append(force(self, chk))
+        return forced[-1]
+
+    monkeypatch.setattr(ttc_check._Checker, "__call__", checked)
+    monkeypatch.setattr(ttc_check._Checker, "_suspects", missing)
+    monkeypatch.setattr(ttc_check._Checker, "force", forcing)
+    found = n1_ttc(net, "A", "B", **OPTIONS)
+    assert found.status == full.status == "optimal"
+    assert found.ttc_mw == pytest.approx(full.ttc_mw, abs=slack(full.ttc_mw))
+    assert forced and forced[0] > 0  # the first search missed the binding outage
+    assert sum(complete) <= len(forced) + 3
+
+
 @pytest.mark.parametrize("scenario, sink", [("2026", "RS"), ("2032", "EU"), ("2032", "RS")])
 def test_corridor_outages_the_screen_passes_over_hold_every_limit(scenario, sink, monkeypatch):
     """Every outage the screen passes over in an AC check on the way to the TTC holds

@@ -57,9 +57,10 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    30 % of its change comes within ``SCREEN_VOLTAGE_PU`` (0.002 p.u.) of a limit; those
    never solved, that diverged, islanded or cut load off are always solved. The others'
    predicted flows are the next LP's N-1 constants. The TTC found is then checked
-   against every outage; where one passed over breaks a limit there, the search runs
-   again with complete checks. The compiled post-contingency networks of HVDC and
-   islanding outages are kept between checks
+   against every outage; where ones passed over break a limit there, the screened
+   search runs again with them solved at every check (up to ``SCREEN_RETRIES``, 2,
+   times), and then, where that still misses one, with complete checks. The compiled
+   post-contingency networks of HVDC and islanding outages are kept between checks
    (:func:`~gridsim.analysis.outages.solve_outage`'s ``reuse``), and the AC results of
    the first and the last dispatch checked serve the published-limits TTC and the
    outages set aside.

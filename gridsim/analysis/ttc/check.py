@@ -33,6 +33,7 @@ THERMAL_TOL = 0.005  # a thermal limit holds within this fraction of it
 SCREEN_LOADING = 0.98  # an outage predicted to load a branch this much of its limit,
 SCREEN_VOLTAGE_PU = 0.002  # or to bring a voltage this close to a limit, is solved,
 SCREEN_ERROR = 0.3  # the predictions' error taken as this fraction of their change
+SCREEN_RETRIES = 2  # screened searches again, the outages it missed forced (_Checker.force)
 VOLTAGE_TOL_PU = 1e-3  # a voltage limit holds within this
 SETPOINT_TOL_MW = 1e-3  # unit and converter limits, interfaces
 BASE_MAX_ITER = 30
@@ -117,6 +118,9 @@ class _Checker:
         self.interfaces = interfaces
         self.units = pd.Index(units)
         self.priority: dict = {}
+        # outages a full check found broken after the screen passed over them: solved in
+        # every screened check from then on (see force)
+        self.forced: set = set()
         # kept for every check of this network's dispatches (and the other TTC solves of
         # it): compiled post-contingency networks (solve_outage's reuse), and the AC
         # solutions of the first and the last dispatch checked (by their injections)
@@ -142,6 +146,7 @@ class _Checker:
         skipped, estimates = 0, []
         if grid is not None:
             near, guess = self._suspects(res, grid)
+            near |= self.forced
             kept = [o for o in order if _key(o) in near or _key(o) in solved]
             estimates = [(o, *guess[_key(o)]) for o in order if o not in kept]
             skipped, order = len(estimates), kept
@@ -170,8 +175,17 @@ class _Checker:
         see :func:`_kept`), so that its checks leave this one as it is."""
         new = copy.copy(self)
         new.priority = dict(self.priority)
+        new.forced = set(self.forced)
         new.reuse, new.solved, new.last = shared["reuse"], shared["solved"], shared["last"]
         return new
+
+    def force(self, check: _Check) -> int:
+        """Solve the outages whose post-contingency state breaks a limit in ``check`` (a
+        full check) in every screened check from now on; returns how many were new."""
+        broken = {_key(p.outage) for p in check.posts if self.priority.get(p.outage, 0.0) > 1.0}
+        new = broken - self.forced
+        self.forced |= new
+        return len(new)
 
     def _remember(self, post: OutageResult, base: PowerFlowResult) -> None:
         """Keep what the screen needs of a solved outage: its post-contingency voltages,

@@ -18,7 +18,7 @@ import pandas as pd
 
 from gridsim.analysis.scopf import ScopfResult, _joining_links, _shift_keys, max_transfer
 from gridsim.analysis.ttc.base import SecuredBase, _kept, _voltage_only
-from gridsim.analysis.ttc.check import THERMAL_TOL, _grid_at, _table
+from gridsim.analysis.ttc.check import SCREEN_RETRIES, THERMAL_TOL, _grid_at, _table
 from gridsim.analysis.ttc.dispatch import _blend, _moves, _zones
 from gridsim.analysis.ttc.prices import _ac_prices
 from gridsim.analysis.ttc.result import TtcResult
@@ -121,7 +121,10 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         """The LP rounds, the bisection and the step beyond; with ``screen``, the AC
         checks on the way solve only the outages the screen (:meth:`_Checker._suspects`)
         finds near a limit, and the TTC found is then checked against every outage.
-        Returns ``(best, lp, rounds, nxt)``, or None where that last check fails."""
+        Returns ``(best, lp, rounds, nxt)``; where that last check fails, None (the
+        outages it found broken now solved at every screened check,
+        :meth:`~gridsim.analysis.ttc.check._Checker.force`), or False where they were
+        already."""
         best = (secured, 0.0, chk)
         now = (secured, 0.0, chk)
         lp: ScopfResult | None = None
@@ -203,12 +206,18 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         if best[2].skipped:
             full = check(best[0])
             if not full.ok:
-                return None
+                return None if check.force(full) else False
             best = (best[0], best[1], full)
         return best, lp, rounds, nxt
 
-    found = search(screen=True)
-    if found is None:  # an outage the screen passed over breaks a limit: check them all
+    # where outages the screen passed over break a limit at the TTC found, the screened
+    # search runs again with them solved at every check, and, as a last resort (or where
+    # nothing new was found), unscreened
+    for _ in range(SCREEN_RETRIES + 1):
+        found = search(screen=True)
+        if found:
+            break
+    if not found:
         found = search(screen=False)
     best, lp, rounds, nxt = found
     net_b, t_b, chk_b = best
