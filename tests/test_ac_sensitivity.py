@@ -10,8 +10,9 @@ import pytest
 from conftest import pandapower_case
 
 import gridsim
-from gridsim.analysis import scopf
 from gridsim.analysis.ac_sensitivity import branch_mva_sensitivity
+from gridsim.analysis.scopf import LinearisedGrid
+from gridsim.analysis.scopf import lp as scopf_lp
 from gridsim.exceptions import GridsimError
 from gridsim.model.compile import LINE, PQ, PV
 
@@ -114,7 +115,7 @@ def test_transfer_lp_holds_near_limit_rows_on_the_ac_mva_sensitivity(monkeypatch
     and the outage; the links' coefficients differ (their MW rows' would not)."""
     from test_ttc_optimality import dispatch, joined, shift_keys
 
-    monkeypatch.setattr(scopf, "MVA_LOADING", 0.0)
+    monkeypatch.setattr(scopf_lp, "MVA_LOADING", 0.0)
     net = joined("case14", 0, 3)
     net.hvdc["p_mw"] = 5.0  # away from 0, where the links' losses change ends
     net.invalidate()
@@ -123,13 +124,13 @@ def test_transfer_lp_holds_near_limit_rows_on_the_ac_mva_sensitivity(monkeypatch
     outage = next(o for o in gridsim.ordinary_contingencies(net) if o.label == "line 1002")
     res = gridsim.run_ac(net)
     post = gridsim.solve_outage(net, outage, base=res)
-    grid = scopf.LinearisedGrid(net, res, outages=[outage], post_results=[post])
-    lp = scopf._Lp(
+    grid = LinearisedGrid(net, res, outages=[outage], post_results=[post])
+    lp = scopf_lp._Lp(
         grid, source=src, sink=snk, sink_element="load", hvdc=links,
         redispatch=pd.Series(dtype=float), interfaces=[], max_mw=None, transfer=True,
     )  # fmt: skip
     k = int(np.flatnonzero((res.cn.br_kind == LINE) & (res.cn.br_id == 1005))[0])
-    row = np.flatnonzero((lp.kind == scopf.N1) & (lp.element == k))
+    row = np.flatnonzero((lp.kind == scopf_lp.N1) & (lp.element == k))
     assert row.size == 1 and lp.mva_of[row[0]] >= 0
     coef = lp.coefs(row)[0]
 

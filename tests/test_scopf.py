@@ -23,13 +23,9 @@ from scipy.optimize import linprog
 
 import gridsim
 from gridsim.analysis.outages import Outage, apply_outage, ordinary_contingencies
-from gridsim.analysis.scopf import (
-    LinearisedGrid,
-    _Lp,
-    _unit_ids,
-    max_transfer,
-    secure_base_case,
-)
+from gridsim.analysis.scopf import LinearisedGrid, max_transfer, secure_base_case
+from gridsim.analysis.scopf.lp import _Lp
+from gridsim.analysis.scopf.problems import _unit_ids
 
 TOL_MW = 1e-6
 ROOT = Path(__file__).parents[1]

@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from gridsim.analysis.outages import Outage, _cut_off, ordinary_contingencies
-from gridsim.analysis.scopf import _checked
+from gridsim.analysis.scopf.grid import _checked
 from gridsim.analysis.sensitivity import _branch_index, _factor
 from gridsim.exceptions import GridsimError
 from gridsim.model.compile import GEN, NONE

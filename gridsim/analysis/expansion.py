@@ -65,7 +65,7 @@ import highspy
 import numpy as np
 import pandas as pd
 
-from gridsim.analysis.scopf import _QuietHighs
+from gridsim.analysis.scopf.lp import _QuietHighs
 from gridsim.analysis.ttc import BASE_OPTIONS, SecuredBase, TtcResult, n1_ttc, secured_base
 from gridsim.exceptions import ConvergenceError, GridsimError
 from gridsim.io.candidates import (

@@ -16,7 +16,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from gridsim.analysis.scopf import ScopfResult, _joining_links, _shift_keys, max_transfer
+from gridsim.analysis.scopf import ScopfResult, max_transfer
+from gridsim.analysis.scopf.problems import _joining_links, _shift_keys
 from gridsim.analysis.ttc.base import SecuredBase, _kept, _voltage_only
 from gridsim.analysis.ttc.check import SCREEN_RETRIES, THERMAL_TOL, _grid_at, _table
 from gridsim.analysis.ttc.dispatch import _blend, _moves, _zones

@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import shortest_path
 
 from gridsim.analysis.outages import Outage, solve_outage
 from gridsim.analysis.powerflow import run_ac
-from gridsim.analysis.scopf import _QuietHighs
+from gridsim.analysis.scopf.lp import _QuietHighs
 from gridsim.analysis.ttc.check import BASE_MAX_ITER, _Check, _Checker, _tolerance
 from gridsim.model.compile import NONE, PV, REF
 from gridsim.model.network import Network
