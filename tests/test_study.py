@@ -297,6 +297,40 @@ def test_html_renders_in_headless_chromium_with_pictures(study, tmp_path):
     assert colour > 10 * max(colour_bare, 2e-4), f"{colour:.5f} of the page in colour"
 
 
+def test_the_limit_curves_follow_a_split_of_the_hvdc_links():
+    """The N-1 export curve's transfer direction: N-1's link setpoints where they split
+    a transfer, else N-0's shares (an N-1 TTC of 0 with a link at 0 or reversed gave
+    ``apply_transfer`` an all-zero split, which stopped the substation study), else
+    the default allocation."""
+    n1 = {"hvdc_links": "DC_A:350 DC_B:150"}
+    n0 = {"hvdc_links": "DC_A:0.6 DC_B:0.4"}
+    assert job._split([n1, n0]) == {"DC_A": 350.0, "DC_B": 150.0}
+    for bad in ("DC_A:0 DC_B:0", "DC_A:-200 DC_B:500", "", np.nan):
+        assert job._split([{"hvdc_links": bad}, n0]) == {"DC_A": 0.6, "DC_B": 0.4}
+        assert job._split([{"hvdc_links": bad}]) is None
+
+
+def test_an_error_in_a_study_call_names_its_case():
+    """A gridsim error raised while evaluating one of the study's calls says which."""
+    from gridsim.analysis._areas import TransferError
+    from gridsim.exceptions import GridsimError
+
+    class Bar:
+        def set_postfix_str(self, *args, **kwargs):
+            pass
+
+        def update(self, *args):
+            pass
+
+    def fails():
+        raise TransferError("hvdc_shares must be non-negative with a positive sum")
+
+    with pytest.raises(GridsimError, match=r"^limits 2026 RS: hvdc_shares must be"):
+        job._run(
+            [(len, ([1],), "n-0 2026 RS", 1.0), (fails, (), "limits 2026 RS", 2.0)], None, Bar()
+        )
+
+
 def test_bad_network_is_one_line_exit_2(tmp_path, capsys):
     status, _, err = run_cli(
         ["study", "--network", tmp_path / "missing.yaml", "--out", tmp_path / "out"], capsys

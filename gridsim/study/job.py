@@ -206,7 +206,8 @@ def _task_label(task: Task) -> str:
 
 def _run(calls: list[tuple], pool, bar) -> list:
     """Evaluate ``calls`` (``(function, args, label, weight)``), the heaviest first, on
-    ``pool`` (or here when None), advancing ``bar`` by each one's weight."""
+    ``pool`` (or here when None), advancing ``bar`` by each one's weight; an error names
+    the call's label."""
     results: list = [None] * len(calls)
     order = sorted(range(len(calls)), key=lambda i: -calls[i][3])
 
@@ -216,13 +217,19 @@ def _run(calls: list[tuple], pool, bar) -> list:
         bar.set_postfix_str(f"{count}/{len(calls)} done: {calls[i][2]}", refresh=False)
         bar.update(calls[i][3])
 
+    def named(i: int, get):
+        try:
+            return get()
+        except GridsimError as exc:  # say which case it was
+            raise GridsimError(f"{calls[i][2]}: {exc}") from exc
+
     if pool is None:
         for i in order:
-            done(i, calls[i][0](*calls[i][1]))
+            done(i, named(i, lambda i=i: calls[i][0](*calls[i][1])))
     else:
         futures = {pool.submit(calls[i][0], *calls[i][1]): i for i in order}
         for fut in as_completed(futures):
-            done(futures[fut], fut.result())
+            done(futures[fut], named(futures[fut], fut.result))
     return results
 
 
@@ -327,8 +334,8 @@ def _limits(path: str, n0: dict, n1: dict, excluded: list, map_path: str) -> dic
     found, first the outage with the worst loading at no added export).
 
     ``n0`` and ``n1`` are the headline rows (the transfer direction: the HVDC split of
-    ``hvdc_links``, N-1's where found); ``excluded`` the outages the N-1 search set
-    aside (left out here too).
+    ``hvdc_links``, N-1's where found and a split, else N-0's, see :func:`_split`);
+    ``excluded`` the outages the N-1 search set aside (left out here too).
     """
     from gridsim.analysis.contingency import ac_contingency
     from gridsim.analysis.powerflow import run_ac
@@ -338,8 +345,7 @@ def _limits(path: str, n0: dict, n1: dict, excluded: list, map_path: str) -> dic
     found = [(r, s) for r, s in ((n1, "N-1"), (n0, "N-0")) if r.get("status") == "ok"]
     net = runner.case_network(path, n0["scenario"])
     sink = n0["sink"]
-    pairs = [p.split(":") for p in _text(found[0][0].get("hvdc_links")).split()]
-    shares = {k: float(v) for k, v in pairs} or None
+    shares = _split([r for r, _ in found])
     sched = float(n0["scheduled_export_mw"])
     top = max(1.3 * max(float(r["ttc_mw"]) for r, _ in found), 200.0)
     skip = {tuple(x) for x in excluded}
@@ -456,6 +462,19 @@ def _limits(path: str, n0: dict, n1: dict, excluded: list, map_path: str) -> dic
                 },
             )
     return out
+
+
+def _split(rows: list[dict]) -> dict | None:
+    """The HVDC split of a transfer: the first of the headline ``rows`` whose
+    ``hvdc_links`` (``"id:MW id:MW"``: N-0's shares, N-1's setpoints at the TTC) is one;
+    None where none is (empty, a link negative, or nothing positive: an N-1 TTC of 0
+    with the links at 0 or reversed), the default allocation."""
+    for row in rows:
+        pairs = (p.split(":") for p in _text(row.get("hvdc_links")).split())
+        shares = {k: float(v) for k, v in pairs}
+        if shares and min(shares.values()) >= 0 and sum(shares.values()) > 0:
+            return shares
+    return None
 
 
 def _text(value) -> str:
