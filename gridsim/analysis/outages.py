@@ -623,9 +623,7 @@ def solve_outage(
         )
     if same_pattern:
         _hand_back(cn, post)
-    kept = (
-        None if reuse is None else reuse.get(("post", outage.element, outage.id, outage.circuits))
-    )
+    kept = None if reuse is None else reuse.get(_post_key(outage))
     if kept is None or kept[0]._cache is not post._cache:  # solved once, kept by its result
         _release_caches(post, res.cn)
 
@@ -677,6 +675,11 @@ def _cuts(cn: CompiledNetwork, k: int, reuse: dict | None) -> bool:
     return reuse[key]
 
 
+def _post_key(outage: Outage) -> tuple:
+    """The key of ``outage``'s compiled post-contingency network in ``reuse``."""
+    return ("post", outage.element, outage.id, outage.circuits)
+
+
 def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: dict | None):
     """``(compiled post-contingency network, dead, tripped)`` of :func:`_outaged_copy`;
     with ``reuse``, compiled once per outage and then given ``cn``'s injections (units,
@@ -688,7 +691,7 @@ def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: 
         )
         if post is not None:
             return post, np.zeros(cn.n_bus, dtype=bool), []
-    key = ("post", outage.element, outage.id, outage.circuits)
+    key = _post_key(outage)
     kept = None if reuse is None else reuse.get(key)
     if kept is None:
         out, dead, tripped = _outaged_copy(network, cn, outage)

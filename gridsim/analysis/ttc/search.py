@@ -216,7 +216,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     # nothing new was found), unscreened
     for _ in range(SCREEN_RETRIES + 1):
         found = search(screen=True)
-        if found:
+        if found is not None:  # found, or nothing new to force (False)
             break
     if not found:
         found = search(screen=False)
