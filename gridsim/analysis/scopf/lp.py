@@ -41,6 +41,36 @@ class _QuietHighs(highspy.Highs):
         super().enableCallbacks()
 
 
+def _highs_model(
+    coef: sp.csr_matrix,
+    cost: np.ndarray,
+    col_lo: np.ndarray,
+    col_hi: np.ndarray,
+    row_lo: np.ndarray,
+    row_hi: np.ndarray,
+    maximise: bool = False,
+) -> _QuietHighs:
+    """A quiet single-threaded HiGHS holding the LP ``row_lo <= coef x <= row_hi``,
+    ``col_lo <= x <= col_hi``, objective ``cost x`` (bounds: ``highspy.kHighsInf`` for
+    none)."""
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = coef.shape[1], coef.shape[0]
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_ = np.asarray(col_lo, dtype=float)
+    lp.col_upper_ = np.asarray(col_hi, dtype=float)
+    lp.row_lower_ = np.asarray(row_lo, dtype=float)
+    lp.row_upper_ = np.asarray(row_hi, dtype=float)
+    lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
+    lp.a_matrix_.start_ = coef.indptr.astype(np.int32)
+    lp.a_matrix_.index_ = coef.indices.astype(np.int32)
+    lp.a_matrix_.value_ = coef.data.astype(float)
+    h = _QuietHighs()
+    h.setOptionValue("threads", 1)
+    h.passModel(lp)
+    return h
+
+
 class _Lp:
     """One LP over ``u = [t, h_1..h_m, r+_1..r+_n, r-_1..r-_n]`` on a LinearisedGrid."""
 
@@ -452,26 +482,18 @@ class _Lp:
         coef = sp.vstack([coef, hard], format="csr")
         coef.eliminate_zeros()
         const = self.const[rows]
-        lp = highspy.HighsLp()
-        lp.num_col_ = width
-        lp.num_row_ = nr + nb
-        lp.col_cost_ = np.asarray(col_cost, dtype=float)
-        lp.col_lower_ = np.asarray(col_lo, dtype=float)
-        lp.col_upper_ = np.asarray(col_hi, dtype=float)
         with np.errstate(invalid="ignore"):
             lo = np.where(np.isfinite(self.lo[rows]), self.lo[rows] - const, -INF)
             hi = np.where(np.isfinite(self.hi[rows]), self.hi[rows] - const, INF)
-        lp.row_lower_ = np.concatenate([lo, self.hard_lo])
-        lp.row_upper_ = np.concatenate([hi, self.hard_hi])
-        lp.sense_ = highspy.ObjSense.kMaximize if maximise else highspy.ObjSense.kMinimize
-        lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-        lp.a_matrix_.start_ = coef.indptr.astype(np.int32)
-        lp.a_matrix_.index_ = coef.indices.astype(np.int32)
-        lp.a_matrix_.value_ = coef.data.astype(float)
-        h = _QuietHighs()
-        h.setOptionValue("threads", 1)
-        h.passModel(lp)
-        return h
+        return _highs_model(
+            coef,
+            col_cost,
+            col_lo,
+            col_hi,
+            np.concatenate([lo, self.hard_lo]),
+            np.concatenate([hi, self.hard_hi]),
+            maximise,
+        )
 
     def label(self, rows: np.ndarray) -> pd.DataFrame:
         """``kind``, ``element``, ``id``, ``contingency`` of candidate ``rows``."""

@@ -31,7 +31,7 @@ from scipy.sparse.csgraph import shortest_path
 
 from gridsim.analysis.outages import Outage, solve_outage
 from gridsim.analysis.powerflow import run_ac
-from gridsim.analysis.scopf.lp import _QuietHighs
+from gridsim.analysis.scopf.lp import _highs_model
 from gridsim.analysis.ttc.check import BASE_MAX_ITER, _Check, _Checker, _tolerance
 from gridsim.model.compile import NONE, PV, REF
 from gridsim.model.network import Network
@@ -169,23 +169,17 @@ def _bounds(net: Network, cn, controls: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def _solve(coef, vm, lo, hi, bounds) -> np.ndarray | None:
     """The LP of the module docstring: ``d = d_up - d_down``, minimal sum of both."""
-    n_row, n = coef.shape
+    n = coef.shape[1]
     a = sp.csr_matrix(np.hstack([coef, -coef]))
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = 2 * n, n_row
-    lp.col_cost_ = np.ones(2 * n)
-    lp.col_lower_ = np.zeros(2 * n)
-    lp.col_upper_ = np.concatenate([bounds[1], -bounds[0]])
     inf = highspy.kHighsInf
-    lp.row_lower_ = np.where(np.isfinite(lo), lo - vm, -inf)
-    lp.row_upper_ = np.where(np.isfinite(hi), hi - vm, inf)
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
-    lp.a_matrix_.start_ = a.indptr.astype(np.int32)
-    lp.a_matrix_.index_ = a.indices.astype(np.int32)
-    lp.a_matrix_.value_ = a.data.astype(float)
-    h = _QuietHighs()
-    h.setOptionValue("threads", 1)
-    h.passModel(lp)
+    h = _highs_model(
+        a,
+        np.ones(2 * n),
+        np.zeros(2 * n),
+        np.concatenate([bounds[1], -bounds[0]]),
+        np.where(np.isfinite(lo), lo - vm, -inf),
+        np.where(np.isfinite(hi), hi - vm, inf),
+    )
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
