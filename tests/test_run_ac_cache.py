@@ -86,3 +86,15 @@ def test_dc_start_follows_a_copy_sharing_the_cache(field):
     base = gridsim.run_ac(dataclasses.replace(cn, _cache={}), init="dc", max_iter=1).v
     np.testing.assert_allclose(gridsim.run_ac(cn, init="dc", max_iter=1).v, base, rtol=0, atol=0)
     assert np.abs(got - base).max() > 1e-4
+
+
+def test_a_table_cannot_be_replaced_by_assignment():
+    """``net.shunt = frame`` would leave the table the solvers read as it was (the new
+    frame shadowing it as an attribute): refused, naming the ways that work; other
+    attributes are set as before."""
+    net = gridsim.read_matpower(CASE118)
+    with pytest.raises(AttributeError, match="Network.shunt cannot be replaced"):
+        net.shunt = net.shunt.iloc[:0]
+    assert len(net.shunt) == len(net.columns("shunt"))
+    net.name = "renamed"
+    assert net.name == "renamed"

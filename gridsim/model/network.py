@@ -133,6 +133,15 @@ class Network:
             validate_network(self)
 
     # -- table access -------------------------------------------------------------------
+    def __setattr__(self, name: str, value) -> None:
+        if name in ELEMENTS:  # else an attribute that shadows the table solvers read
+            raise AttributeError(
+                f"Network.{name} cannot be replaced: edit it in place "
+                f"(net.{name}.loc[...] = ...) and call invalidate(), or build a new Network "
+                "from a dict of tables"
+            )
+        super().__setattr__(name, value)
+
     def __getattr__(self, item: str) -> pd.DataFrame:
         if item in ELEMENTS and "_tables" in self.__dict__:
             return self._frame(item)
