@@ -435,13 +435,15 @@ def _insecure(seed: int) -> tuple[gridsim.Network, tuple]:
 
 
 @pytest.mark.parametrize("seed", [21, 22])
-def test_secure_base_case_is_the_least_redispatch(seed):
-    """The redispatch that secures an insecure case is the least one: the same MW as an
-    LP (scipy's linprog) over the linear model built from DC re-solves, and it holds
-    every limit of that model."""
+@pytest.mark.parametrize("link_cost", [0.0, 0.02, 1.0])
+def test_secure_base_case_is_the_least_redispatch(seed, link_cost):
+    """The redispatch that secures an insecure case is the least-cost one: the same
+    objective as an LP (scipy's linprog) over the linear model built from DC re-solves,
+    with the link's setpoint change priced at ``link_cost`` per MW, and it holds every
+    limit of that model."""
     net, cut = _insecure(seed)
     grid = LinearisedGrid(net, gridsim.run_dc(net))
-    result = secure_base_case(grid)
+    result = secure_base_case(grid, hvdc_cost=link_cost)
     assert result.status == "optimal", result.message
     assert not result.violations_before.empty
     assert (cut[0], cut[1], "n-0") in set(
@@ -452,7 +454,7 @@ def test_secure_base_case_is_the_least_redispatch(seed):
             strict=True,
         )
     )
-    # reference: variables [h, r_1..r_n] (units' output changes), min sum |r|
+    # reference: variables [h+, h-, r+_1..r+_n, r-_1..r-_n], min c (h+ + h-) + sum |r|
     units = net.gen.index[~net.gen.slack]
     lp = _lp(grid, links=["HA"], redispatch=sorted(set(net.bus.zone)))
     assert list(lp.redispatch.index) == list(units)
@@ -465,26 +467,31 @@ def test_secure_base_case_is_the_least_redispatch(seed):
     limits = np.array([_limits(net, o, labels) for o in outages])
     rows = np.isfinite(limits) & np.isfinite(base)
     coef = slope[rows]  # (rows, 1 + n): per MW of h and of each unit
-    a_ub = np.vstack([np.hstack([coef, -coef[:, 1:]]), -np.hstack([coef, -coef[:, 1:]])])
+    full = np.hstack([coef[:, :1], -coef[:, :1], coef[:, 1:], -coef[:, 1:]])
+    a_ub = np.vstack([full, -full])
     b_ub = np.concatenate([limits[rows] - base[rows], limits[rows] + base[rows]])
     p0, pmax = net.gen.p_mw[units].to_numpy(), net.gen.max_p_mw[units].to_numpy()
     up, down = np.maximum(pmax, p0) - p0, p0 - np.minimum(0.0, p0)
     rating, hp = net.hvdc.max_p_mw["HA"], net.hvdc.p_mw["HA"]
-    bounds = [(-rating - hp, rating - hp)] + [(0, u) for u in up] + [(0, d) for d in down]
-    cost = np.concatenate([[0.0], np.ones(2 * n)])
-    a_eq = np.concatenate([[0.0], np.ones(n), -np.ones(n)])[None, :]  # balance, no slack
+    bounds = [(0, max(rating - hp, 0.0)), (0, max(rating + hp, 0.0))]
+    bounds += [(0, u) for u in up] + [(0, d) for d in down]
+    cost = np.concatenate([[link_cost, link_cost], np.ones(2 * n)])
+    a_eq = np.concatenate([[0.0, 0.0], np.ones(n), -np.ones(n)])[None, :]  # balance
     ref = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=[0.0], bounds=bounds, method="highs")
     assert ref.status == 0
+    h = result.hvdc.change_mw["HA"]
     assert result.objective == pytest.approx(ref.fun, abs=TOL_MW)
-    assert result.redispatch_total_mw == pytest.approx(ref.fun, abs=TOL_MW)
+    assert result.redispatch_total_mw + link_cost * abs(h) == pytest.approx(ref.fun, abs=TOL_MW)
     # the LP's redispatch holds every limit of the reference model
-    x = np.concatenate([result.hvdc.change_mw.to_numpy(), result.redispatch_mw[units].to_numpy()])
+    x = np.concatenate([[h], result.redispatch_mw[units].to_numpy()])
     excess = np.abs(base[rows] + coef @ x) - limits[rows]
     assert excess.max() <= TOL_MW
     assert result.redispatch_mw.sum() == pytest.approx(0.0, abs=TOL_MW)
     zone = result.redispatch_zone
     assert zone.net_mw.sum() == pytest.approx(0.0, abs=TOL_MW)
-    assert (zone.up_mw + zone.down_mw).sum() == pytest.approx(ref.fun, abs=TOL_MW)
+    assert (zone.up_mw + zone.down_mw).sum() == pytest.approx(
+        result.redispatch_total_mw, abs=TOL_MW
+    )
 
 
 def test_a_case_no_redispatch_can_secure_says_so():
@@ -676,15 +683,21 @@ def test_zone_balance_keeps_net_positions_with_a_link_between_zones(tmp_path):
     by 10 MW at no redispatch, with the area balanced; with the zones balanced its move
     must be matched in both zones, and the least redispatch is 60 MW again (hand
     calculation: the relief is r_G1 / 3 whatever the link does), with each zone's net
-    position (the tie line and the link) kept."""
+    position (the tie line and the link) kept. Priced at 1 per MW (the default), the
+    link's 30 MW cost as much as the cheapest redispatch for the same relief (G1 down
+    and G3 up 15 MW each, 2/3 MW of relief per MW moved): a cost of 30 either way."""
     tables = dict(zone_triangle(tmp_path / "net.yaml").tables)
     tables["hvdc"] = pd.DataFrame([_link("HAB", 3, 5, 0.0, 100.0)]).set_index("id")
     net = gridsim.Network(tables)
     dc = gridsim.run_dc(net)
     grid = LinearisedGrid(net, dc, outages=[])
-    area = secure_base_case(grid)
+    area = secure_base_case(grid, hvdc_cost=0.0)
     assert area.secured and area.redispatch_total_mw == pytest.approx(0.0, abs=1e-6)
     assert area.hvdc.change_mw["HAB"] >= 30.0 - 1e-6  # free: any move of 30 MW or more
+    priced = secure_base_case(grid)
+    assert priced.secured and priced.objective == pytest.approx(30.0, abs=1e-6)
+    moved = priced.redispatch_total_mw + abs(priced.hvdc.change_mw["HAB"])
+    assert moved == pytest.approx(30.0, abs=1e-6)
     zone = secure_base_case(grid, redispatch_balance="zone")
     assert zone.secured and zone.redispatch_total_mw == pytest.approx(60.0, abs=1e-6)
     after = zone.apply(net)

@@ -638,8 +638,7 @@ BASE_OPTIONS = dict(units=None, enforce_q_limits=False)
 
 def parent_and_variant() -> tuple[gridsim.Network, gridsim.Network]:
     """``case(0)`` with line 3 rated 20 % lower (its base case needs about 52 MW of
-    redispatch and two HVDC moves), without link H2 (the parent) and with it at 0 MW
-    (the variant)."""
+    redispatch), without link H2 (the parent) and with it at 0 MW (the variant)."""
     variant = case(0)
     variant.line.loc[3, "rate_mva"] *= 0.8
     variant.invalidate()
@@ -653,8 +652,11 @@ def test_a_variant_warm_started_from_its_parents_base():
     holds in AC: the variant's secured base case with one AC check and no LP round, its
     redispatch reported against its own file dispatch; from it the TTC with the added
     link is at least the parent's (less the search tolerance). Other options are
-    refused."""
+    refused. The variant's file schedules H0 and H1 7 MW away from the parent's: the
+    parent's are mapped onto it."""
     parent, variant = parent_and_variant()
+    variant.hvdc.loc[["H0", "H1"], "p_mw"] += 7.0
+    variant.invalidate()
     first = ttc.secured_base(parent, **BASE_OPTIONS)
     assert first.secured and first.base_rounds >= 1 and first.base_redispatch_mw.abs().sum() > 40
     warm = ttc.secured_base(variant, start=first, **BASE_OPTIONS)
@@ -662,7 +664,8 @@ def test_a_variant_warm_started_from_its_parents_base():
     pd.testing.assert_series_equal(warm.base_redispatch_mw, first.base_redispatch_mw)
     assert warm.network.hvdc.p_mw["H2"] == 0.0
     for lid in ("H0", "H1"):
-        assert warm.network.hvdc.p_mw[lid] == first.network.hvdc.p_mw[lid] != 0.0
+        assert warm.network.hvdc.p_mw[lid] == first.network.hvdc.p_mw[lid]
+        assert warm.network.hvdc.p_mw[lid] != variant.hvdc.p_mw[lid]
     before = n1_ttc(parent, "A", "B", base=first, **OPTIONS)
     after = n1_ttc(variant, "A", "B", base=warm, **OPTIONS)
     assert before.ttc_mw > 0 and after.ttc_mw >= before.ttc_mw - slack(before.ttc_mw)

@@ -3,7 +3,8 @@
 Two problems share one linearisation, :class:`LinearisedGrid`:
 
 * :func:`secure_base_case`: the least preventive redispatch (MW moved, optionally
-  cost-weighted) with the HVDC setpoints free that holds every N-0 and N-1 limit;
+  cost-weighted, the HVDC setpoints' moves priced as a unit's) that holds every N-0 and
+  N-1 limit;
   where none does, the base case "cannot be secured" and the residual violations are
   listed;
 * :func:`max_transfer`: the largest transfer ``t`` (source generators up and sink loads

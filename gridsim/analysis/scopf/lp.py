@@ -91,6 +91,7 @@ class _Lp:
         redispatch_limit: Mapping | None = None,
         redispatched: pd.Series | None = None,
         thermal_tol: float = 0.0,
+        link_cost: np.ndarray | None = None,
     ):
         start = time.perf_counter()
         self.thermal_tol = thermal_tol
@@ -204,6 +205,8 @@ class _Lp:
             balance = np.vstack([balance, by_zone])
         balance = balance[np.abs(balance).max(axis=1) > COEF_TOL]
         self._hard_rows(balance, bus_zone[cn.inj_bus[rinj]], redispatch_limit, redispatched)
+        if link_cost is not None:
+            self._link_moves(np.asarray(link_cost, dtype=float))
         # the largest |value| each variable can take (for the screen)
         reach = np.maximum(np.abs(self.lower), np.abs(self.upper))
         reach[0] = max(
@@ -236,6 +239,8 @@ class _Lp:
         val = np.concatenate([one, -one, one, one, one, -one, one])
         dense = sp.coo_matrix(balance)
         self.n_aux = na
+        self.aux_cost = np.zeros(na)
+        self.zone_bounded = na > 0
         self.hard = sp.csr_matrix(
             (
                 np.concatenate([dense.data, val]),
@@ -247,6 +252,25 @@ class _Lp:
         self.hard_hi = np.concatenate(
             [np.zeros(nb), np.full(2 * na, INF), [float(limit[z]) for z in labels]]
         )
+
+    def _link_moves(self, cost: np.ndarray) -> None:
+        """Price the links' setpoint changes: one more column ``b_j >= |h_j|`` per free
+        link (after the other auxiliary columns), held by the hard rows ``b_j - h_j >=
+        0`` and ``b_j + h_j >= 0``, with objective ``cost_j b_j``."""
+        m, na = self.m, self.n_aux
+        if cost.shape != (m,) or not np.isfinite(cost).all() or (cost < 0).any():
+            raise ScopfError(f"link costs must be {m} finite values >= 0, got {cost!r}")
+        nh, width = self.hard.shape
+        at = np.arange(m)
+        row = np.concatenate([nh + at, nh + at, nh + m + at, nh + m + at])
+        col = np.concatenate([width + at, 1 + at, width + at, 1 + at])
+        val = np.concatenate([np.ones(m), -np.ones(m), np.ones(m), np.ones(m)])
+        more = sp.csr_matrix((val, (row - nh, col)), shape=(2 * m, width + m))
+        self.hard = sp.vstack([sp.hstack([self.hard, sp.csr_matrix((nh, m))]), more], format="csr")
+        self.hard_lo = np.concatenate([self.hard_lo, np.zeros(2 * m)])
+        self.hard_hi = np.concatenate([self.hard_hi, np.full(2 * m, INF)])
+        self.n_aux = na + m
+        self.aux_cost = np.concatenate([self.aux_cost, cost])
 
     def _t_reach(self, transfer, max_mw, source, sink, sink_element, gen_pos) -> float:
         """The largest ``t`` the generation limits (and ``max_mw``) allow."""
@@ -468,7 +492,7 @@ class _Lp:
         coef = sp.hstack([sp.csr_matrix(self.coefs(rows)), sp.csr_matrix((nr, na))])
         col_lo = np.concatenate([self.lower, np.zeros(na)])
         col_hi = np.concatenate([self.upper, np.full(na, INF)])
-        col_cost = np.concatenate([cost, np.zeros(na)])
+        col_cost = np.concatenate([cost, self.aux_cost])
         col_lo[0] = max(col_lo[0], t_lower)
         if elastic:
             eye = sp.identity(nr, format="csr")

@@ -14,7 +14,7 @@ from gridsim.analysis.scopf.grid import Interface, LinearisedGrid, ScopfError
 from gridsim.analysis.scopf.lp import _Lp
 from gridsim.analysis.scopf.result import ScopfResult, _outcome
 from gridsim.model.compile import GEN, NONE
-from gridsim.model.network import Network
+from gridsim.model.network import Network, plain
 
 
 def _unit_ids(network: Network, areas) -> pd.Series:
@@ -105,14 +105,14 @@ def _run(lp: _Lp, problem: str, cost: np.ndarray, maximise: bool, then_cost=None
         if problem == "max_transfer":
             message = f"largest transfer {x[0]:.6g} MW"
         else:
-            message = f"secure with a redispatch cost of {objective:.6g}"
+            message = f"secure with a remedial action cost of {objective:.6g}"
         solve_s = time.perf_counter() - start
         return _outcome(lp, problem, x, objective, status, message, duals, None, solve_s, sense)
     if status == "Infeasible":
         e_status, _, _, _, x = lp.solve(np.zeros(lp.nv), False, elastic=True)
         x = x[: lp.nv] if x is not None else np.zeros(lp.nv)
         residual = lp.violations(lp.activity(x))
-        bound = " within the zones' redispatch bounds" if lp.n_aux else ""
+        bound = " within the zones' redispatch bounds" if lp.zone_bounded else ""
         message = (
             f"base case cannot be secured: {len(residual)} limit(s) stay violated with every "
             f"control used{bound} ({residual.excess_mw.sum():.6g} MW over in all)"
@@ -149,14 +149,24 @@ def secure_base_case(
     redispatch_balance: str = "island",
     redispatch_limit_mw: Mapping | None = None,
     redispatched_mw: pd.Series | None = None,
+    hvdc_cost: float | Mapping = 1.0,
 ) -> ScopfResult:
     """The least preventive redispatch that makes the operating point N-1 secure.
 
-    Minimises ``sum cost_g |r_g|`` over the redispatchable units with the HVDC setpoints
-    free within their ratings (no cost), subject to every N-0 and N-1 row of ``grid``,
-    the interfaces, unit limits and each island's balance (module docstring). Where no
-    dispatch holds every row, the result says the base case cannot be secured and lists
-    the rows a least-violation dispatch (min total MW over) leaves violated.
+    Minimises ``sum cost_g |r_g| + sum c_j |h_j|`` over the redispatchable units and the
+    free HVDC links' setpoint changes (within their ratings), subject to every N-0 and
+    N-1 row of ``grid``, the interfaces, unit limits and each island's balance (module
+    docstring). Where no dispatch holds every row, the result says the base case cannot
+    be secured and lists the rows a least-violation dispatch (min total MW over) leaves
+    violated.
+
+    A link's schedule is part of the operating point as the units' outputs are (a
+    market result in the base case), so moving it is a remedial action with a cost, by
+    default 1 per MW as a unit's move: without one the LP would take any vertex of the
+    links' free moves, circulating power through several links (out on one, back on
+    another) at no cost wherever that relieves an AC row by a little, and such loops
+    change reactive flows and voltages that the LP does not see (issue 19: a 2032
+    base case whose Nakhchivan voltages fell to 0.77 p.u. after free link moves).
 
     Parameters
     ----------
@@ -182,6 +192,9 @@ def secure_base_case(
     redispatched_mw : pandas.Series, optional
         Per unit, the redispatch made before this operating point (a successive-LP
         step), counted in ``redispatch_limit_mw``.
+    hvdc_cost : float or mapping link id -> float
+        Cost per MW of a free link's setpoint change (>= 0; a mapping's missing links
+        cost 1 per MW). 0 makes the moves free.
 
     Returns
     -------
@@ -194,6 +207,10 @@ def secure_base_case(
         redispatch = sorted(set(net.bus["zone"].astype(str)))
     costs = _unit_ids(net, redispatch)
     links = list(grid.cn.hvdc_id) if hvdc is None else list(hvdc)
+    if isinstance(hvdc_cost, Mapping):
+        link_cost = [float(hvdc_cost.get(plain(j), 1.0)) for j in links]
+    else:
+        link_cost = [float(hvdc_cost)] * len(links)
     lp = _Lp(
         grid,
         source=None,
@@ -207,6 +224,7 @@ def secure_base_case(
         redispatch_balance=_balance(redispatch_balance),
         redispatch_limit=redispatch_limit_mw,
         redispatched=redispatched_mw,
+        link_cost=np.array(link_cost),
     )
     cost = np.concatenate([np.zeros(1 + lp.m), costs.to_numpy(), costs.to_numpy()])
     return _run(lp, "secure_base_case", cost, maximise=False)
