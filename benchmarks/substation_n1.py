@@ -1,11 +1,13 @@
 """Wall time, CPU time and peak RSS of one N-1 TTC on the 816-bus substation model: the
 secured base case (``gridsim.secured_base``) and ``n1_ttc`` AZ -> EU from it, 2026 winter
-peak, the study's options. One fresh process (JIT compile included); run it beside an
-older checkout (``PYTHONPATH=<old checkout> python benchmarks/substation_n1.py``) to
-compare. Figures in benchmarks/README.md."""
+peak (``--scenario`` another), the study's options; ``--base-only`` stops after the
+secured base case and prints what securing moved. One fresh process (JIT compile
+included); run it beside an older checkout (``PYTHONPATH=<old checkout> python
+benchmarks/substation_n1.py``) to compare. Figures in benchmarks/README.md."""
 
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 from pathlib import Path
@@ -26,6 +28,10 @@ def _rss_gb() -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="2026_winter_peak")
+    parser.add_argument("--base-only", action="store_true")
+    args = parser.parse_args()
     peak = [0.0]
 
     def sample() -> None:
@@ -34,7 +40,7 @@ def main() -> None:
             time.sleep(0.1)
 
     threading.Thread(target=sample, daemon=True).start()
-    net = read_network(MODEL, scenario="2026_winter_peak")
+    net = read_network(MODEL, scenario=args.scenario)
     wall, cpu = time.perf_counter(), time.process_time()
     base = secured_base(net, **cases.N1_OPTIONS)
     print(
@@ -42,6 +48,22 @@ def main() -> None:
         f"cpu {time.process_time() - cpu:.1f} s peak {peak[0]:.2f} GB",
         flush=True,
     )
+    if args.base_only:
+        zones = base.base_redispatch_zone
+        print(
+            f"redispatch {base.base_redispatch_mw.abs().sum():.1f} MW in {base.base_rounds} "
+            f"LP rounds, {base.ac_checks} AC checks"
+        )
+        print(zones.round(1).to_string() if len(zones) else "no redispatch")
+        for title, moved in (
+            ("HVDC schedule changes (MW)", base.base_hvdc_change_mw),
+            ("voltage setpoint changes (p.u.)", base.base_voltage_change_pu),
+            ("shunt bank steps switched", base.base_shunt_step_change),
+        ):
+            print(f"{title}: {moved.round(4).to_dict() if len(moved) else 'none'}")
+        if not base.secured:
+            print(base.residual.head(10).to_string())
+        return
     wall, cpu = time.perf_counter(), time.process_time()
     r = n1_ttc(net, "AZ", "EU", base=base, **cases.N1_OPTIONS)
     print(

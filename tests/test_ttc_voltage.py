@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import gridsim
@@ -159,6 +160,25 @@ def test_reused_post_outage_networks_follow_moved_setpoints():
     np.testing.assert_allclose(np.abs(kept.v), np.abs(fresh.v), atol=1e-9)
 
 
+def test_reused_post_outage_networks_follow_switched_banks():
+    """The same after a switched bank's steps changed (the bus shunts of the kept
+    post-contingency network are those of the dispatch solved), and the steps do move
+    the voltages (by more than 1e-4 p.u. at the bank's bus)."""
+    net = banked()
+    link = Outage("hvdc", "hvdc", net.hvdc.index[0])
+    reuse: dict = {}
+    before = solve_outage(net, link, reuse=reuse).power_flow
+    switched = net.copy()
+    switched.shunt.loc["BANK", "step"] = 5.0
+    switched.invalidate()
+    kept = solve_outage(switched, link, reuse=reuse).power_flow
+    fresh = solve_outage(switched, link).power_flow
+    assert kept.converged and fresh.converged
+    np.testing.assert_allclose(np.abs(kept.v), np.abs(fresh.v), atol=1e-9)
+    bus = net.shunt.bus["BANK"]
+    assert kept.bus.vm_pu[bus] - before.bus.vm_pu[bus] > 1e-4
+
+
 def test_cli_reports_and_turns_off_the_voltage_control(tmp_path, capsys):
     from conftest import run_cli
     from test_scopf import zone_triangle
@@ -218,3 +238,60 @@ def test_voltage_control_never_lowers_the_ttc_and_its_answer_holds_in_ac():
     moved = free.network.gen.vm_pu - net.gen.vm_pu
     moved = moved[moved.abs() > 1e-9]
     assert sorted(moved.index) == sorted(free.voltage_change_pu.index)
+
+
+BANK_MVAR = 2.0  # one step of the switched capacitor bank of the bank tests
+BANK_STEPS = 10
+
+
+def banked() -> gridsim.Network:
+    """``tight()`` with a switched capacitor bank at the tight bus: ``BANK_STEPS`` steps
+    of ``BANK_MVAR``, none in service."""
+    net, bus = tight()
+    tables = dict(net.tables)
+    row = {"name": "bank", "bus": bus, "p_mw": 0.0, "q_mvar": -BANK_MVAR, "vn_kv": np.nan}
+    row |= {"step": 0.0, "max_step": float(BANK_STEPS), "in_service": True}
+    bank = pd.DataFrame([row], index=pd.Index(["BANK"], name="id"))
+    tables["shunt"] = pd.concat([net.shunt, bank])
+    return gridsim.Network(tables)
+
+
+def test_a_switched_bank_secures_the_voltage_with_the_fewest_steps(monkeypatch):
+    """With no unit's setpoint free to move (``MAX_CONTROLS = 0``), the bank's steps
+    hold the voltage: the secured dispatch switches ``k`` steps in, holds every limit in
+    an independent AC N-1 check, moves nothing else, and ``k`` is at most one more than
+    the fewest steps that bring the bus ``MARGIN_PU`` inside its limit after every
+    outage (brute force over 0..BANK_STEPS, each by AC N-1), and at least the fewest
+    that hold it within the check's tolerance."""
+    from gridsim.analysis.ttc import voltage
+
+    monkeypatch.setattr(voltage, "MAX_CONTROLS", 0)
+    net = banked()
+    _, bus = tight()
+    base = secured_base(net, units=None, enforce_q_limits=False)
+    assert base.secured, base.residual
+    assert len(base.base_voltage_change_pu) == 0
+    assert base.base_redispatch_mw.abs().sum() < 1e-6
+    assert list(base.base_shunt_step_change.index) == ["BANK"]
+    k = base.base_shunt_step_change["BANK"]
+    assert k == round(k) and base.network.shunt.step["BANK"] == k
+    margin, over = worst_margin(base.network)
+    assert margin >= -VOLTAGE_TOL_PU and over <= THERMAL_TOL
+    fewest_aimed = fewest_held = None
+    for steps in range(BANK_STEPS + 1):
+        trial = net.copy()
+        trial.shunt.loc["BANK", "step"] = float(steps)
+        trial.invalidate()
+        at_bus = worst_margin(trial, at=bus)[0]
+        if fewest_held is None and worst_margin(trial)[0] >= -VOLTAGE_TOL_PU:
+            fewest_held = steps
+        if at_bus >= MARGIN_PU - 1e-6:
+            fewest_aimed = steps
+            break
+    assert fewest_held is not None and fewest_aimed is not None
+    assert fewest_held <= k <= fewest_aimed + 1
+    # without the bank (fixed: max_step NaN) and no setpoint free, nothing secures it
+    fixed = net.copy()
+    fixed.shunt.loc["BANK", "max_step"] = np.nan
+    fixed.invalidate()
+    assert not secured_base(fixed, units=None, enforce_q_limits=False).secured

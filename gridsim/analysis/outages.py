@@ -684,7 +684,8 @@ def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: 
     """``(compiled post-contingency network, dead, tripped)`` of :func:`_outaged_copy`;
     with ``reuse``, compiled once per outage and then given ``cn``'s injections (units,
     loads, links) and the change of its voltage setpoints since (all a dispatch
-    changes) for the next dispatches."""
+    changes) for the next dispatches; compiled again where the bus shunts changed (a
+    switched bank's steps)."""
     if outage.element == "gen":
         post = _unit_out(
             cn, int(np.flatnonzero((cn.inj_kind == GEN) & (cn.inj_id == outage.id))[0])
@@ -693,6 +694,8 @@ def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: 
             return post, np.zeros(cn.n_bus, dtype=bool), []
     key = _post_key(outage)
     kept = None if reuse is None else reuse.get(key)
+    if kept is not None and not np.array_equal(kept[3][5], cn.ysh):
+        kept = None  # its admittances hold other shunt steps
     if kept is None:
         out, dead, tripped = _outaged_copy(network, cn, outage)
         post = out.compile()
@@ -703,10 +706,11 @@ def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: 
                 pd.Index(cn.hvdc_id).get_indexer(post.hvdc_id),
                 cn.bus_ids.get_indexer(post.bus_ids),
                 cn.vm_set.copy(),
+                cn.ysh.copy(),
             )
             reuse[key] = (post, dead, tripped, maps)
         return post, dead, tripped
-    post, dead, tripped, (inj, load, link, bus, vm_then) = kept
+    post, dead, tripped, (inj, load, link, bus, vm_then, _) = kept
     vm_set = post.vm_set
     if not np.array_equal(cn.vm_set, vm_then):  # the setpoints moved (same controllers)
         moved = np.where(bus >= 0, (cn.vm_set - vm_then)[np.maximum(bus, 0)], 0.0)

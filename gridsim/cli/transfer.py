@@ -434,6 +434,10 @@ def _run_optimal(args, network, outages, shares) -> int:
                 str(k): float(v) for k, v in result.base_voltage_change_pu.items()
             },
             "voltage_change_pu": {str(k): float(v) for k, v in result.voltage_change_pu.items()},
+            "base_shunt_step_change": {
+                str(k): float(v) for k, v in result.base_shunt_step_change.items()
+            },
+            "shunt_step_change": {str(k): float(v) for k, v in result.shunt_step_change.items()},
             "residual": _records(result.residual),
             "cnec_threshold_percent": args.cnec_threshold,
             "cnecs": list(result.cnecs.counts) if result.cnecs is not None else None,
@@ -478,7 +482,9 @@ def _run_optimal(args, network, outages, shares) -> int:
         ("base-case redispatch per zone (MW)", result.base_redispatch_zone, 2),
         ("base-case voltage setpoint changes (p.u.)", result.base_voltage_change_pu.to_frame(), 4),
         ("transfer redispatch per zone (MW)", result.redispatch_zone, 2),
+        ("base-case shunt steps switched", result.base_shunt_step_change.to_frame(), 0),
         ("transfer voltage setpoint changes (p.u.)", result.voltage_change_pu.to_frame(), 4),
+        ("transfer shunt steps switched", result.shunt_step_change.to_frame(), 0),
         ("violations left", result.residual, 2),
         ("thermal violations outside the CNECs (not held)", result.outside_cnec, 2),
     ):

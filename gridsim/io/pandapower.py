@@ -1016,6 +1016,10 @@ class _Builder:
         part["name"] = _col(shunt, "name", "")
         part["vn_kv"] = np.where(np.isnan(vn), self.vn_at(shunt.bus.to_numpy()), vn)
         part["step"] = _col(shunt, "step", 1.0)
+        # a bank of several steps is switched (a voltage control); pandapower gives every
+        # shunt max_step 1, so one of a single step is taken as fixed
+        max_step = _col(shunt, "max_step", np.nan).astype(float)
+        part["max_step"] = np.where(max_step > 1, max_step, np.nan)
         self.add("shunt", part)
 
     def _facts_gens(self, element: str, table, at, vm, on) -> None:
@@ -1295,6 +1299,7 @@ def _shunt(ids, bus, p_mw, q_mvar, on) -> dict:
         "q_mvar": np.asarray(q_mvar, dtype=float),
         "vn_kv": np.full(n, np.nan),
         "step": np.ones(n),
+        "max_step": np.full(n, np.nan),
         "in_service": np.asarray(on, dtype=bool),
     }
 
@@ -1584,6 +1589,7 @@ def to_pandapower(network: Network):
     shunt = network.shunt
     for k, row in zip(_pp_index(shunt.index), shunt.itertuples(), strict=True):
         vn_kv = row.vn_kv if np.isfinite(row.vn_kv) else bus.vn_kv[row.bus]
+        top = row.max_step if np.isfinite(row.max_step) else max(np.ceil(row.step), 1.0)
         pp.create_shunt(
             net,
             bus_map[row.bus],
@@ -1591,6 +1597,7 @@ def to_pandapower(network: Network):
             p_mw=row.p_mw,
             vn_kv=vn_kv,
             step=row.step,
+            max_step=int(top),
             in_service=row.in_service,
             index=k,
             name=str(row.Index),

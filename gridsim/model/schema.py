@@ -275,6 +275,15 @@ SCHEMA: dict[str, tuple[Column, ...]] = {
         Column("q_mvar", FLOAT, 0.0, "Mvar", "reactive power drawn at vn_kv (< 0: capacitor)"),
         Column("vn_kv", FLOAT, _NAN, "kV", "rated voltage, > 0 (NaN: the bus's vn_kv)", POSITIVE),
         Column("step", FLOAT, 1.0, "", "number of steps in service, >= 0", NON_NEGATIVE),
+        Column(
+            "max_step",
+            FLOAT,
+            _NAN,
+            "",
+            "steps a switched bank has (its steps in service are then a preventive "
+            "voltage control of n1_ttc, from 0 to max_step), >= 0; NaN: fixed at step",
+            NON_NEGATIVE,
+        ),
         Column("in_service", BOOL, True),
     ),
     "hvdc": (

@@ -523,10 +523,12 @@ def _markdown(
         "shared by its area's generators) by the least preventive redispatch (balanced per "
         "synchronous area; `base_redispatch_max_share_percent` is the largest share of a "
         "country's generation it moves) and, where voltages are left, by the least move of "
-        "the units' voltage setpoints (`base_voltage_setpoints_moved`); then the "
+        "the units' voltage setpoints and the steps of switched shunt banks "
+        "(`base_voltage_setpoints_moved`, `base_shunt_banks_switched`); then the "
         "transfer is maximised with the joining HVDC links as free variables, by linear "
         "programs re-linearised until the AC N-1 check holds (a point that breaks voltages "
-        "only is held by the voltage setpoints again: `voltage_setpoints_moved`). "
+        "only is held by the same controls again: `voltage_setpoints_moved`, "
+        "`shunt_banks_switched`). "
         "The physical TTC and the TTC within the published limits (the file's NTC "
         "interfaces) are reported side by side. Thermal limits are held, as ENTSO-E's "
         "capacity calculation holds them, on the critical network elements and "
@@ -600,10 +602,14 @@ def _markdown(
             lines += [f"![Export curves {year}](figures/{name})", ""]
     lines += [
         "Export curves: AC power flows at evenly spaced transfers, intact (N-0, solid) and "
-        "the worst after any single line, transformer or HVDC link outage (dashed: the "
-        "highest branch loading and the lowest voltage after any one outage, nothing set "
-        "aside; whole lines, while the N-1 TTC also takes single circuits and generating "
-        "units); the vertical lines mark the scheduled export and the N-0 / N-1 limits. "
+        "the worst after one of the N-1 TTC's ordinary contingencies (dashed: the highest "
+        "loading of a CNEC, the limits the N-1 TTC holds, and the lowest voltage after any "
+        "one circuit, transformer, HVDC link or unit outage, nothing set aside). Where the "
+        "N-1 TTC is found, the dashed curve runs from its secured base case to its own "
+        "dispatch at the TTC and on along the same direction (HVDC setpoints, redispatch, "
+        "voltage controls per MW; both dispatches in `data/n1_dispatch`), so it stays "
+        "within 100 % up to the N-1 limit; elsewhere it starts from the scenario's "
+        "dispatch. The vertical lines mark the scheduled export and the N-0 / N-1 limits. "
         "Where the dashed loading is already above 100 % with no export, the base case is "
         "not N-1 secure: the panel says so and the N-1 limit is not drawn.",
         "",

@@ -295,6 +295,33 @@ def _secured(net: Network, parent: Network | None = None) -> SecuredBase:
     return _BASE[key]
 
 
+DISPATCH_FIELDS = (("gen", "p_mw"), ("gen", "vm_pu"), ("hvdc", "p_mw"), ("shunt", "step"))
+"""The setpoints :func:`dispatch_table` records: what securing and the transfer move."""
+
+
+def dispatch_table(**states: Network) -> pd.DataFrame:
+    """The setpoints of each named dispatch (``state=network``), long: ``state``,
+    ``element``, ``id``, ``field``, ``value`` (:data:`DISPATCH_FIELDS`, in-service
+    elements)."""
+    parts = []
+    for state, net in states.items():
+        for element, field in DISPATCH_FIELDS:
+            table = net[element]
+            on = table[table.in_service.to_numpy(dtype=bool)]
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "state": state,
+                        "element": element,
+                        "id": on.index.astype(str),
+                        "field": field,
+                        "value": on[field].to_numpy(dtype=float),
+                    }
+                )
+            )
+    return pd.concat(parts, ignore_index=True)
+
+
 def _max_share(zones: pd.DataFrame) -> float:
     """The largest share of a zone's generation the base-case redispatch moved, percent."""
     if "share_percent" not in zones or not len(zones):
@@ -315,12 +342,13 @@ def _run_n1(
     first case of a network counts its time in ``seconds``."""
     t0 = time.perf_counter()
     try:
+        base = _secured(net, parent)
         r = n1_ttc(
             net,
             cases.SOURCE,
             task.sink,
             hvdc=None if shares is None else list(shares),
-            base=_secured(net, parent),
+            base=base,
             **cases.N1_OPTIONS,
         )
     except TtcError as exc:
@@ -344,6 +372,8 @@ def _run_n1(
         base_redispatch_max_share_percent=_max_share(r.base_redispatch_zone),
         base_voltage_setpoints_moved=len(r.base_voltage_change_pu),
         voltage_setpoints_moved=len(r.voltage_change_pu),
+        base_shunt_banks_switched=len(r.base_shunt_step_change),
+        shunt_banks_switched=len(r.shunt_step_change),
         outside_cnec_violations=len(r.outside_cnec),
         residual_violations=len(r.residual),
         worst_residual=(
@@ -362,7 +392,11 @@ def _run_n1(
         nose_margin_percent=np.nan,
         pv_near=False,
     )
-    return {"row": row}
+    out = {"row": row}
+    if r.defined:  # the operating points of the study's figures (job._limits)
+        key = {k: row[k] for k in ("year", "sink", "case", "route", "site")}
+        out["dispatch"] = dispatch_table(secured_base=base.network, ttc=r.network).assign(**key)
+    return out
 
 
 def voltage_stability(r: TransferResult) -> tuple[dict, pd.DataFrame]:

@@ -239,10 +239,12 @@ def add_corridor(model: dict, data: dict, types: dict, log: list[str]) -> None:
                         "bus": bus,
                         "q_mvar": -q,
                         "step": 0,
+                        "max_step": FILTER_STEPS,
                         "source": f"derived: {FILTER_STEPS} steps of {LCC_Q_SHARE:.0%} of the "
                         "rating",
                         "note": f"AC filter / capacitor bank of {h['id']} ({FILTER_STEPS} x {q} "
-                        "Mvar; steps in service set per scenario)",
+                        "Mvar; steps in service set per scenario, switched by the preventive "
+                        "voltage control)",
                     }
                     | st
                 )

@@ -385,9 +385,11 @@ def radial_capacitors(model: dict, degree_max: int = CAP_DEGREE) -> list[dict]:
                     "id": f"C_{d['bus']}",
                     "bus": d["bus"],
                     "q_mvar": -round(d["q_mvar"], 1),
+                    "max_step": 1,
                     "source": "derived: the load's reactive power at the 2026 winter peak",
                     "note": f"capacitor bank of a substation fed by {degree[d['bus']]} branch(es) "
-                    "(rule: radial substations compensate their load's reactive power)",
+                    "(rule: radial substations compensate their load's reactive power; one "
+                    "switched step)",
                 }
             )
     return out

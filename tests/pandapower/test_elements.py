@@ -178,7 +178,14 @@ def test_storage_motor_and_shunt_steps():
         scaling=0.9,
     )  # fmt: skip
     pp.create_shunt(net, far, q_mvar=-0.2, p_mw=0.01, step=3, max_step=4, vn_kv=21)
+    pp.create_shunt(net, mv, q_mvar=-0.1, step=1, max_step=1)  # pandapower's default
     check(net)
+    # a bank of several steps is a switched one (n1_ttc's voltage control may move it);
+    # one of a single step is taken as fixed; both written back as they were
+    ours = gridsim.from_pandapower(net)
+    assert list(ours.shunt.max_step.fillna(-1.0)) == [4.0, -1.0]
+    back = gridsim.to_pandapower(ours)
+    assert list(back.shunt.max_step) == [4, 1] and list(back.shunt.step) == [3, 1]
 
 
 def test_voltage_dependent_loads():

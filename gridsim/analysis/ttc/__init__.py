@@ -3,11 +3,12 @@
 The method a planner signs (issue 17, items 3 and 4), in two phases:
 
 1. **Base case first.** At zero transfer the AC power flow and the AC post-contingency
-   state of every studied outage are solved (:func:`gridsim.analysis.outages.solve_outage`,
-   with the participation response; an islanding outage is solved and its lost load
-   counts as a violation above ``max_lost_mw``). Where a limit is broken, the least
-   preventive redispatch (:func:`gridsim.analysis.scopf.secure_base_case`, HVDC setpoints
-   free) is found on a :class:`~gridsim.analysis.scopf.LinearisedGrid` built at the AC
+   state of every studied outage are solved
+   (:func:`gridsim.analysis.outages.solve_outage`, with the participation response; an
+   islanding outage is solved and its lost load counts as a violation above
+   ``max_lost_mw``). Where a limit is broken, the least preventive redispatch
+   (:func:`gridsim.analysis.scopf.secure_base_case`, HVDC setpoint moves priced as a
+   unit's) is found on a :class:`~gridsim.analysis.scopf.LinearisedGrid` built at the AC
    point with the AC post-contingency results as the N-1 constants, applied, and the AC
    N-1 check repeated, until the base case holds every limit or ``max_rounds`` rounds are
    spent. If it cannot be secured, the TTC is not defined (NaN): the status says
@@ -19,9 +20,11 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    ``base_redispatch_limit_percent`` is given (the moves of every round counted).
    The AC checks between the rounds are screened as the transfer's (below): the first
    and the last are complete, and a round whose screened check holds is checked against
-   every outage before it counts as secure. Where what is left are voltages only, a
-   round moves the units' voltage setpoints least instead
-   (:func:`gridsim.analysis.ttc.voltage.voltage_round`, ``voltage_control``).
+   every outage before it counts as secure. Where what is left are voltages only (or
+   voltages and outages that do not solve), a round moves the units' voltage setpoints
+   and switched shunt banks' steps least instead
+   (:func:`gridsim.analysis.ttc.voltage.voltage_round`, ``voltage_control``), kept where
+   its AC check leaves only what the rounds handle and fewer outages unsolved.
    Where a round's dispatch does not converge
    in AC (the DC LP can move more over a weak tie than AC carries), its move from the
    last converged dispatch is halved, up to ``DAMPING_STEPS`` times, and the rounds go

@@ -85,6 +85,9 @@ class SecuredBase:
     base_voltage_change_pu : pandas.Series
         Per unit whose voltage setpoint securing moved (``voltage_control``), the
         change, p.u.
+    base_shunt_step_change : pandas.Series
+        Per switched shunt bank (``shunt.max_step``) securing switched
+        (``voltage_control``), the change of its steps in service.
     base_violations_removed : pandas.DataFrame
         The AC violations at zero transfer before securing (empty where not secured).
     residual : pandas.DataFrame
@@ -127,6 +130,9 @@ class SecuredBase:
     ac_checks: int = 0
     base_voltage_change_pu: pd.Series = dataclasses.field(
         default_factory=lambda: pd.Series(dtype=float, name="change_pu")
+    )
+    base_shunt_step_change: pd.Series = dataclasses.field(
+        default_factory=lambda: pd.Series(dtype=float, name="change_steps")
     )
     cnecs: CnecSelection | None = dataclasses.field(default=None, repr=False)
     outside_cnec: pd.DataFrame = dataclasses.field(default_factory=lambda: _table([]))
@@ -389,14 +395,17 @@ def _secure(
     balance = "island" if options["base_redispatch_balance"] == "area" else "zone"
     while not chk.ok and options["secure_base"] and base_rounds < max_rounds:
         base_rounds += 1
-        if options["voltage_control"] and _voltage_only(chk):
+        if options["voltage_control"] and _voltage_only(chk, diverged=True):
             moved, why = voltage_round(net, chk, check)
             if moved is None:
                 lp_note = f"; preventive voltage control: {why}"
                 break
             chk_moved = check(moved)
             if not (
-                chk_moved.ok or chk_moved.lp_fixable or _voltage_only(chk_moved, lp_kinds=True)
+                chk_moved.ok
+                or chk_moved.lp_fixable
+                or _voltage_only(chk_moved, lp_kinds=True)
+                or _fewer_diverged(chk_moved, chk)
             ):
                 worst = chk_moved.violations.iloc[0]
                 after = f" after {worst.contingency}" if worst.contingency else ""
@@ -457,6 +466,7 @@ def _secure(
         base_redispatch_zone=_zone_shares(_zones(network, base_moves), generation),
         base_hvdc_change_mw=hv_change[np.abs(hv_change) > 1e-6],
         base_voltage_change_pu=v_change[np.abs(v_change) > 1e-9],
+        base_shunt_step_change=_step_change(network, net),
         base_violations_removed=first.violations if chk.ok else first.violations.iloc[:0],
         residual=_table([]) if chk.ok else chk.violations,
         ordinary=ordinary,
@@ -477,13 +487,33 @@ def _secure(
     )
 
 
-def _voltage_only(chk: _Check, lp_kinds: bool = False) -> bool:
+def _voltage_only(chk: _Check, lp_kinds: bool = False, diverged: bool = False) -> bool:
     """Every limit ``chk`` finds broken (beyond its tolerance) is a bus voltage (with
-    ``lp_kinds``: some are, and the others are of the kinds the LPs model)."""
+    ``lp_kinds``: some are, and the others are of the kinds the LPs model; with
+    ``diverged``: or outages that did not solve, which voltage support may let solve)."""
     v = chk.violations
     bad = v[v.excess > _tolerance(v)]
     kinds = ("voltage", *LP_KINDS) if lp_kinds else ("voltage",)
+    if diverged:
+        kinds = (*kinds, "diverged")
     return bool((bad.kind == "voltage").any()) and bool(bad.kind.isin(kinds).all())
+
+
+def _fewer_diverged(after: _Check, before: _Check) -> bool:
+    """``after`` leaves fewer outages unsolved than ``before`` and breaks nothing the
+    rounds cannot handle (voltages, the LPs' kinds, outages that do not solve)."""
+    v = after.violations
+    bad = v[v.excess > _tolerance(v)]
+    handled = bad.kind.isin(("voltage", "diverged", *LP_KINDS)).all()
+    n_after = int((v.kind == "diverged").sum())
+    return bool(handled) and n_after < int((before.violations.kind == "diverged").sum())
+
+
+def _step_change(before: Network, after: Network) -> pd.Series:
+    """Per shunt bank whose steps in service differ from ``before`` to ``after``, the
+    change (steps)."""
+    change = (after.shunt.step - before.shunt.step).rename("change_steps")
+    return change[np.abs(change) > 1e-9]
 
 
 def _mapped(network: Network, parent: Network) -> Network:
@@ -491,7 +521,7 @@ def _mapped(network: Network, parent: Network) -> Network:
     setpoints, by id (the elements ``parent`` lacks or has out of service keep their
     own: a link a variant switches in keeps the setpoint the variant gives it)."""
     net = network.copy()
-    for element, fields in (("gen", ["p_mw", "vm_pu"]), ("hvdc", ["p_mw"])):
+    for element, fields in (("gen", ["p_mw", "vm_pu"]), ("hvdc", ["p_mw"]), ("shunt", ["step"])):
         if len(net[element]) and len(parent[element]):
             on = parent[element].index[parent[element].in_service.to_numpy(dtype=bool)]
             ids = net[element].index.intersection(on)

@@ -274,7 +274,8 @@ class _Checker:
         """The AC solution of ``net`` and its outage results so far (by outage key),
         solved before where the dispatch is the first or the last one checked."""
         cn = net.compile()
-        key = b"".join(a.tobytes() for a in (cn.inj_p, cn.inj_q, cn.load_s, cn.hvdc_p, cn.vm_set))
+        parts = (cn.inj_p, cn.inj_q, cn.load_s, cn.hvdc_p, cn.vm_set, cn.ysh)
+        key = b"".join(a.tobytes() for a in parts)
         kept = self.solved.get(key)
         if kept is not None:
             return kept

@@ -100,10 +100,12 @@ def n1_ttc(
         everywhere. Default None: every rated branch is held (no selection).
     voltage_control : bool
         Where the base case, or a transfer LP's optimum, breaks voltage limits only, move
-        the units' voltage setpoints least to hold them (preventive voltage control, an
-        LP over AC sensitivities: :mod:`gridsim.analysis.ttc.voltage`); reported in
-        :attr:`TtcResult.base_voltage_change_pu` and
-        :attr:`TtcResult.voltage_change_pu`. Default True.
+        the units' voltage setpoints and the switched shunt banks' steps least to hold
+        them (preventive voltage control, a mixed-integer program over AC sensitivities:
+        :mod:`gridsim.analysis.ttc.voltage`); reported in
+        :attr:`TtcResult.base_voltage_change_pu`, :attr:`TtcResult.voltage_change_pu`,
+        :attr:`TtcResult.base_shunt_step_change` and
+        :attr:`TtcResult.shunt_step_change`. Default True.
     secure_base : bool
         Secure the base case first (default); False: start from it as it is.
     interfaces : iterable of Interface or dict, optional

@@ -62,6 +62,10 @@ class TtcResult:
     voltage_change_pu : pandas.Series
         Per unit, the move of its voltage setpoint at the TTC from the secured base
         case (the transfer's voltage control; p.u., only the units moved).
+    base_shunt_step_change, shunt_step_change : pandas.Series
+        Per switched shunt bank, the change of its steps in service by the base case's
+        preventive voltage control, and at the TTC from the secured base case (only the
+        banks switched).
     base_violations_removed : pandas.DataFrame
         The AC violations at zero transfer before securing.
     residual : pandas.DataFrame
@@ -123,6 +127,12 @@ class TtcResult:
     )
     voltage_change_pu: pd.Series = dataclasses.field(
         default_factory=lambda: pd.Series(dtype=float, name="change_pu")
+    )
+    base_shunt_step_change: pd.Series = dataclasses.field(
+        default_factory=lambda: pd.Series(dtype=float, name="change_steps")
+    )
+    shunt_step_change: pd.Series = dataclasses.field(
+        default_factory=lambda: pd.Series(dtype=float, name="change_steps")
     )
 
     @property

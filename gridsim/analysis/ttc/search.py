@@ -18,7 +18,7 @@ import pandas as pd
 
 from gridsim.analysis.scopf import ScopfResult, max_transfer
 from gridsim.analysis.scopf.problems import _joining_links, _shift_keys
-from gridsim.analysis.ttc.base import SecuredBase, _kept, _voltage_only
+from gridsim.analysis.ttc.base import SecuredBase, _kept, _step_change, _voltage_only
 from gridsim.analysis.ttc.check import SCREEN_RETRIES, THERMAL_TOL, _grid_at, _table
 from gridsim.analysis.ttc.dispatch import _blend, _moves, _zones
 from gridsim.analysis.ttc.prices import _ac_prices
@@ -69,6 +69,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         base_redispatch_zone=base.base_redispatch_zone,
         base_hvdc_change_mw=base.base_hvdc_change_mw,
         base_voltage_change_pu=base.base_voltage_change_pu,
+        base_shunt_step_change=base.base_shunt_step_change,
         base_violations_removed=base.base_violations_removed,
         ordinary=base.ordinary,
         exceptional=base.exceptional,
@@ -293,6 +294,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         redispatch_mw=moves,
         redispatch_zone=_zones(network, moves),
         voltage_change_pu=v_change[np.abs(v_change) > 1e-9],
+        shunt_step_change=_step_change(secured, net_b),
         residual=_table([]),
         outside_cnec=chk_b.outside,
         rounds=rounds,

@@ -2,17 +2,24 @@
 
 Where the AC check of a base case, or of a transfer LP's optimum, finds only voltages
 out of their limits (the LPs move active power only), the voltage setpoints of the
-generators are the operator's preventive control. :func:`voltage_round` moves them least: a linear
-program (HiGHS)
+generators and the steps of switched shunt banks (``shunt.max_step``: capacitor banks,
+converter filters, reactors) are the operator's preventive controls.
+:func:`voltage_round` moves them least: a mixed-integer linear program (HiGHS)
 
-    min  sum_c |d_c|
-    s.t. lo_b <= V_sb + sum_c S_sbc d_c <= hi_b     every bus b, in the intact state and
-                                                   after each outage with a violation
+    min  sum_c |d_c| + BANK_STEP_COST sum_k |s_k|
+    s.t. lo_b <= V_sb + sum_c S_sbc d_c + sum_k T_sbk s_k <= hi_b
+                                    every bus b, in the intact state and after each
+                                    outage with a violation
          vmin_c <= vset_c + d_c <= vmax_c, |d_c| <= MAX_MOVE_PU
+         0 <= step_k + s_k <= max_step_k, s_k integer
 
 over the setpoint moves ``d_c`` of the voltage-controlling buses within ``MAX_HOPS``
-branches of a violated bus (every unit on a bus moves together). The sensitivities
-``S_sbc`` are AC finite differences: each control moved by ``STEP_PU`` and the intact
+branches of a violated bus (every unit on a bus moves together; the ``MAX_CONTROLS``
+nearest) and the step changes ``s_k`` of the switched banks as near (the ``MAX_BANKS``
+nearest). A step costs as much as moving a setpoint by ``BANK_STEP_COST`` p.u. (the
+least switching; a unit at its reactive limit cannot hold its setpoint, a bank always
+gives its Mvar at the voltage). The sensitivities ``S_sbc`` and ``T_sbk`` are AC finite
+differences: each setpoint moved by ``STEP_PU``, each bank by one step, and the intact
 state and the violated outages solved again (reactive limits as in the check, so a unit
 at its limit shows no effect). Violated voltages are aimed ``MARGIN_PU`` inside their
 limit; the others may not leave theirs (nor go further where already outside within the
@@ -41,7 +48,9 @@ MARGIN_PU = 0.002  # a violated voltage is aimed this far inside its limit
 MAX_HOPS = 6  # controls: voltage-controlling buses this close to a violated bus
 MAX_CONTROLS = 24  # the nearest ones, at most
 MAX_MOVE_PU = 0.05  # largest move of one setpoint per round
-MIN_SENSITIVITY = 1e-4  # p.u. per p.u.: smaller entries are taken as zero
+MIN_SENSITIVITY = 1e-4  # p.u. per p.u. (or per step): smaller entries are taken as zero
+MAX_BANKS = 8  # switched shunt banks: the nearest ones with a step to switch, at most
+BANK_STEP_COST = 0.01  # one bank step costs as much as this setpoint move (p.u.)
 
 
 def voltage_round(net: Network, chk: _Check, check: _Checker) -> tuple[Network | None, str]:
@@ -51,16 +60,19 @@ def voltage_round(net: Network, chk: _Check, check: _Checker) -> tuple[Network |
     Returns
     -------
     (Network or None, str)
-        The dispatch with its units' ``vm_pu`` moved, and ``""``; or None and why no
-        move was found (no control near, or no setpoints hold every voltage).
+        The dispatch with its units' ``vm_pu`` and its banks' ``step`` moved, and
+        ``""``; or None and why no move was found (no control near, or none holds every
+        voltage).
     """
     v = chk.violations
     bad = v[(v.kind == "voltage") & (v.excess > _tolerance(v))]
     cn = net.compile()
     pos = cn.bus_ids.get_indexer(bad.id.tolist())
-    controls = _controls(net, cn, np.unique(pos[pos >= 0]))
-    if not controls.size:
-        return None, f"no voltage-controlling unit within {MAX_HOPS} branches"
+    dist = _hops(cn, np.unique(pos[pos >= 0]))
+    controls = [("unit", c) for c in _controls(net, cn, dist)]
+    controls += [("shunt", k) for k in _banks(net, dist, cn.bus_ids)]
+    if not controls:
+        return None, f"no voltage-controlling unit or switched bank within {MAX_HOPS} branches"
     by_label = {o.label: o for o in check.outages}
     outages = [by_label[c] for c in dict.fromkeys(bad.contingency.dropna())]
     states = _states(net, chk.result, outages, check)  # [(vm, lo, hi, fix)] per state
@@ -68,12 +80,12 @@ def voltage_round(net: Network, chk: _Check, check: _Checker) -> tuple[Network |
         return None, "the outages of the violated voltages did not solve"
     sens = []
     for c in controls:
-        moved = _moved(net, cn, {c: STEP_PU})
-        after = _states(moved, None, outages, check)
+        step = _probe(net, c)
+        after = _states(_moved(net, cn, {c: step}), None, outages, check)
         if after is None:
             sens.append([np.zeros_like(s[0]) for s in states])
             continue
-        sens.append([_diff(a[0], s[0]) / STEP_PU for a, s in zip(after, states, strict=True)])
+        sens.append([_diff(a[0], s[0]) / step for a, s in zip(after, states, strict=True)])
     vm = np.concatenate([s[0] for s in states])
     lo = np.concatenate([s[1] for s in states])
     hi = np.concatenate([s[2] for s in states])
@@ -85,23 +97,30 @@ def voltage_round(net: Network, chk: _Check, check: _Checker) -> tuple[Network |
         want_hi = np.where(fix & (vm > hi), hi - MARGIN_PU, np.fmax(hi, vm))
     keep = np.isfinite(vm) & (np.abs(coef).sum(axis=1) > 0)
     if (fix & ~keep & np.isfinite(vm)).any():
-        return None, "a violated voltage is not moved by any unit's setpoint near it"
-    d = _solve(coef[keep], vm[keep], want_lo[keep], want_hi[keep], _bounds(net, cn, controls))
+        return None, "a violated voltage is not moved by any control near it"
+    banks = np.array([kind == "shunt" for kind, _ in controls])
+    bounds = _bounds(net, cn, controls)
+    d = _solve(coef[keep], vm[keep], want_lo[keep], want_hi[keep], bounds, banks)
     if d is None:
-        return None, "no setpoints of the units near them hold every voltage"
+        return None, "no setpoints or bank steps near them hold every voltage"
     move = {c: x for c, x in zip(controls, d, strict=True) if abs(x) > 1e-6}
     if not move:
-        return None, "the voltage setpoints need not move (linearised)"
+        return None, "the controls need not move (linearised)"
     return _moved(net, cn, move), ""
 
 
-def _controls(net: Network, cn, violated: np.ndarray) -> np.ndarray:
-    """Compiled positions of the voltage-controlling buses with an in-service unit, by
-    distance (branches) from the ``violated`` buses, at most ``MAX_CONTROLS``."""
+def _hops(cn, violated: np.ndarray) -> np.ndarray:
+    """Per compiled bus, its distance (branches) from the nearest ``violated`` bus."""
     n = cn.bus_ids.size
     graph = sp.coo_matrix((np.ones(cn.br_f.size), (cn.br_f, cn.br_t)), shape=(n, n)).tocsr()
     hops = shortest_path(graph, directed=False, unweighted=True, indices=violated)
-    dist = np.min(np.atleast_2d(hops), axis=0)
+    return np.min(np.atleast_2d(hops), axis=0)
+
+
+def _controls(net: Network, cn, dist: np.ndarray) -> np.ndarray:
+    """Compiled positions of the voltage-controlling buses with an in-service unit, by
+    distance ``dist`` (branches, :func:`_hops`), at most ``MAX_CONTROLS``."""
+    n = cn.bus_ids.size
     gen = net.gen[net.gen.in_service.to_numpy(dtype=bool)]
     has_unit = np.zeros(n, dtype=bool)
     at = cn.bus_ids.get_indexer(gen.bus.tolist())
@@ -109,6 +128,33 @@ def _controls(net: Network, cn, violated: np.ndarray) -> np.ndarray:
     ok = has_unit & np.isin(cn.bus_type, (PV, REF)) & (dist <= MAX_HOPS)
     found = np.flatnonzero(ok)
     return found[np.argsort(dist[found], kind="stable")][:MAX_CONTROLS]
+
+
+def _banks(net: Network, dist: np.ndarray, bus_ids: pd.Index) -> list:
+    """Ids of the in-service switched banks (finite ``max_step``, a step to switch in or
+    out) on energised buses within ``MAX_HOPS`` of a violated one, nearest first, at most
+    ``MAX_BANKS``."""
+    sh = net.shunt
+    if not len(sh):
+        return []
+    top = sh.max_step.to_numpy(dtype=float)
+    step = sh.step.to_numpy(dtype=float)
+    at = bus_ids.get_indexer(sh.bus.tolist())
+    hop = np.where(at >= 0, dist[np.maximum(at, 0)], np.inf)
+    ok = sh.in_service.to_numpy(dtype=bool) & np.isfinite(top) & (top > 0) & (hop <= MAX_HOPS)
+    ok &= (step < top) | (step >= 1)
+    found = np.flatnonzero(ok)
+    order = found[np.argsort(hop[found], kind="stable")][:MAX_BANKS]
+    return [sh.index[i] for i in order]
+
+
+def _probe(net: Network, control) -> float:
+    """The finite-difference step of a control: ``STEP_PU`` for a setpoint; one step
+    of a bank, in if it has one left, else out."""
+    kind, key = control
+    if kind == "unit":
+        return STEP_PU
+    return 1.0 if net.shunt.step[key] + 1 <= net.shunt.max_step[key] else -1.0
 
 
 def _states(net: Network, res, outages: list[Outage], check: _Checker):
@@ -144,42 +190,57 @@ def _diff(after: np.ndarray, before: np.ndarray) -> np.ndarray:
 
 
 def _moved(net: Network, cn, move: dict) -> Network:
-    """``net`` with the units at compiled buses ``move`` (position: change, p.u.) moved."""
+    """``net`` with its controls moved: ``("unit", compiled bus)``: the units there by a
+    change of setpoint (p.u.); ``("shunt", id)``: the bank by a number of steps."""
     out = net.copy()
     gen = out.gen
     on = gen.in_service.to_numpy(dtype=bool)
-    for c, d in move.items():
-        at = on & (gen.bus.to_numpy() == cn.bus_ids[c])
-        gen.loc[at, "vm_pu"] = gen.vm_pu[at].to_numpy(dtype=float) + d
+    for (kind, key), d in move.items():
+        if kind == "unit":
+            at = on & (gen.bus.to_numpy() == cn.bus_ids[key])
+            gen.loc[at, "vm_pu"] = gen.vm_pu[at].to_numpy(dtype=float) + d
+        else:
+            out.shunt.loc[key, "step"] = float(out.shunt.step[key] + round(d))
     out.invalidate()
     return out
 
 
-def _bounds(net: Network, cn, controls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each control's move bounds: its setpoint within its bus's voltage limits and
-    ``MAX_MOVE_PU``."""
-    vset = cn.vm_set[controls]
-    ids = cn.bus_ids[controls]
-    lo = net.bus.min_vm_pu.reindex(ids).to_numpy(dtype=float)
-    hi = net.bus.max_vm_pu.reindex(ids).to_numpy(dtype=float)
-    down = np.maximum(np.nan_to_num(lo, nan=-np.inf) - vset, -MAX_MOVE_PU)
-    up = np.minimum(np.nan_to_num(hi, nan=np.inf) - vset, MAX_MOVE_PU)
+def _bounds(net: Network, cn, controls: list) -> tuple[np.ndarray, np.ndarray]:
+    """Each control's move bounds: a setpoint within its bus's voltage limits and
+    ``MAX_MOVE_PU``; a bank's steps within 0 and ``max_step``."""
+    down, up = np.zeros(len(controls)), np.zeros(len(controls))
+    for i, (kind, key) in enumerate(controls):
+        if kind == "unit":
+            vset, bus = cn.vm_set[key], cn.bus_ids[key]
+            lo, hi = net.bus.min_vm_pu.get(bus, np.nan), net.bus.max_vm_pu.get(bus, np.nan)
+            down[i] = max(np.nan_to_num(lo - vset, nan=-np.inf), -MAX_MOVE_PU)
+            up[i] = min(np.nan_to_num(hi - vset, nan=np.inf), MAX_MOVE_PU)
+        else:
+            step = float(net.shunt.step[key])
+            down[i], up[i] = -np.floor(step), np.floor(float(net.shunt.max_step[key]) - step)
     return np.minimum(down, 0.0), np.maximum(up, 0.0)
 
 
-def _solve(coef, vm, lo, hi, bounds) -> np.ndarray | None:
-    """The LP of the module docstring: ``d = d_up - d_down``, minimal sum of both."""
+def _solve(coef, vm, lo, hi, bounds, banks: np.ndarray) -> np.ndarray | None:
+    """The program of the module docstring: ``d = d_up - d_down``, least weighted sum
+    of both; the banks' (``banks``: boolean per control) integer."""
     n = coef.shape[1]
     a = sp.csr_matrix(np.hstack([coef, -coef]))
     inf = highspy.kHighsInf
+    weight = np.where(banks, BANK_STEP_COST, 1.0)
     h = _highs_model(
         a,
-        np.ones(2 * n),
+        np.concatenate([weight, weight]),
         np.zeros(2 * n),
         np.concatenate([bounds[1], -bounds[0]]),
         np.where(np.isfinite(lo), lo - vm, -inf),
         np.where(np.isfinite(hi), hi - vm, inf),
     )
+    integer = np.flatnonzero(np.concatenate([banks, banks])).astype(np.int32)
+    if integer.size:
+        h.changeColsIntegrality(
+            integer.size, integer, np.full(integer.size, highspy.HighsVarType.kInteger)
+        )
     h.run()
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return None
