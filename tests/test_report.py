@@ -178,36 +178,33 @@ def test_every_figure_decodes_and_carries_what_it_shows(study):
 
 
 def test_n1_export_curve_starts_at_a_direct_n1_analysis(study):
-    from gridsim.analysis.contingency import ac_contingency
+    """With no added export the N-1 curve gives the worst loading of a CNEC (a pair the
+    N-1 TTC holds, :func:`gridsim.select_cnecs` at the study's threshold) after any of
+    the N-1 TTC's ordinary contingencies, solved here one by one (``solve_outage``), from
+    the scenario's dispatch where the N-1 TTC is not defined."""
+    from gridsim.analysis.cnec import select_cnecs
+    from gridsim.analysis.outages import ordinary_contingencies
 
     head = pd.read_parquet(study / "data" / "headline.parquet")
     curve = pd.read_parquet(study / "data" / "export_curve_n1.parquet")
-    excl = pd.read_parquet(study / "data" / "excluded_contingencies.parquet")
     row = head[(head.sink == "RS") & head.n_1].iloc[0]
     c = curve[curve.sink == "RS"].sort_values("transfer_mw")
     assert len(c) == job.LIMIT_CURVE_POINTS and c.transfer_mw.iloc[0] == 0.0
     assert c.total_export_mw.iloc[-1] > head[head.sink == "RS"].total_export_mw.max()
-    # with no transfer: the worst loading after any outage the N-1 search held
+    assert row.status == report.NOT_DEFINED and not c.from_secured_base.any()
     net = gridsim.load_network(job.default_network(), scenario=row.scenario)
-    aside = set()
-    if len(excl):
-        mine = excl[(excl.sink == "RS") & excl.n_1 & (excl.case == "base") & (excl.site == "")]
-        aside = set(zip(mine.outage_element, mine.outage_id, strict=True))
-    branches = [
-        (e, i)
-        for e in ("line", "trafo")
-        for i in net[e].index[net[e].in_service.to_numpy(dtype=bool)]
-        if (e, i) not in aside
-    ]
-    worst = ac_contingency(net, branches, enforce_q_limits=True).outages
-    worst = worst[worst.status == "converged"].max_loading_percent.max()
-    for link in net.hvdc.index[net.hvdc.in_service.to_numpy(dtype=bool)]:
-        if ("hvdc", link) not in aside:
-            out = net.copy()
-            out.set("hvdc", link, "in_service", False)
-            res = gridsim.run_ac(out, enforce_q_limits=True)
-            if res.converged:
-                worst = max(worst, float(res.branch.loading_percent.max()))
+    outages = ordinary_contingencies(net, units="all")
+    pairs = select_cnecs(net, outages, cases.N1_OPTIONS["cnec_threshold"]).table()
+    held = set(zip(pairs.element, pairs.id.astype(str), pairs.contingency, strict=True))
+    base = gridsim.run_ac(net, enforce_q_limits=True)
+    worst = -np.inf
+    for o in outages:
+        post = gridsim.solve_outage(net, o, base=base, enforce_q_limits=True)
+        if not post.converged:
+            continue
+        for (e, i), loading in post.power_flow.branch.loading_percent.items():
+            if (e, str(i), o.label) in held and np.isfinite(loading):
+                worst = max(worst, float(loading))
     assert c.n1_worst_loading_percent.iloc[0] == pytest.approx(worst, abs=1e-6)  # percent
 
 

@@ -446,3 +446,46 @@ def test_substation_site_row_equals_a_direct_power_flow():
     halves = res.line.loading_percent[["L4236_trupale_from", "L4236_trupale_to"]]
     assert row["connection_loading_percent"] == pytest.approx(halves.max(), abs=1e-9)
     assert halves.min() < halves.max() - 1.0  # the halves differ: the max is the one taken
+
+
+def test_the_n1_curve_runs_along_the_ttc_dispatch_and_holds_up_to_it():
+    """The N-1 export curve's operating points where the N-1 TTC is found: from the
+    secured base case to the TTC's own dispatch (both read back from
+    ``runner.dispatch_table``, as the study writes ``data/n1_dispatch``), every point
+    holding what the TTC holds in AC: CNEC loadings within the check's 0.5 % of the
+    rating after every ordinary contingency, voltages within 0.001 p.u. of their limits
+    (two islands of case14 joined by HVDC links, from ``test_ttc``)."""
+    from gridsim.analysis.cnec import select_cnecs
+    from gridsim.analysis.ttc import secured_base
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_ttc import case
+
+    net = case(0)
+    # the options of test_ttc's case (no unit trips, no reactive limits: case14's line
+    # 1-2 does not solve after its outage with them); one zone per island has no
+    # zone-to-zone PTDF, so every pair is a CNEC (threshold 0)
+    opts = dict(cnec_threshold=0.0, units=None)
+    opts |= dict(enforce_q_limits=False)
+    base = secured_base(net, **opts)
+    r = n1_ttc(net, "A", "B", base=base, **opts)
+    assert base.secured and r.defined and r.ttc_mw > 10.0
+    table = runner.dispatch_table(secured_base=base.network, ttc=r.network)
+    start = job._with_dispatch(net, table[table.state == "secured_base"])
+    end = job._with_dispatch(net, table[table.state == "ttc"])
+    for got, want in ((start, base.network), (end, r.network)):
+        np.testing.assert_allclose(got.gen.p_mw, want.gen.p_mw, atol=1e-9)
+        np.testing.assert_allclose(got.gen.vm_pu, want.gen.vm_pu, atol=1e-12)
+        np.testing.assert_allclose(got.hvdc.p_mw, want.hvdc.p_mw, atol=1e-9)
+    outages = job._n1_outages(net, units=None)
+    cnecs = select_cnecs(net, outages, opts["cnec_threshold"])
+    reuse: dict = {}
+    lo = net.bus.min_vm_pu.min()
+    for s in (0.0, 0.5, 1.0):
+        rows = job._n1_worst(job._along(start, end, s), outages, cnecs, reuse, False)
+        assert len(rows) == len(outages)  # every outage solved
+        assert np.isfinite([w[0] for w in rows]).all()  # every outage: its CNECs
+        assert max(w[0] for w in rows) <= 100.5  # percent
+        assert min(w[2] for w in rows) >= lo - 1e-3  # p.u.
+    moved = job._along(start, end, 0.5)  # halfway: the mean of the two dispatches
+    np.testing.assert_allclose(moved.hvdc.p_mw, (start.hvdc.p_mw + end.hvdc.p_mw) / 2, atol=1e-9)

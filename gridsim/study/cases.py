@@ -247,7 +247,9 @@ CASPIAN_EU = StudyCases(
     quick_reinforcements=("sofia_nis_2",),
     n1_note="the substation-level model (issue 19, `networks/corridor_substation.yaml`: "
     "busbars and the Turkish and Balkan equivalents opened up, generators within their "
-    "ratings, reactive compensation) once its base cases are N-1 secure",
+    "ratings, reactive compensation), whose winter-peak base cases are secured by "
+    "preventive redispatch and voltage control (networks/README.md): `gridsim study "
+    "--network networks/corridor_substation.yaml`",
 )
 """The 96-bus sketch ``networks/caspian_eu.yaml``."""
 

@@ -53,7 +53,8 @@ def export_curves(
         post-outage loading at the scheduled export (``RS=143``).
     n1_curve : DataFrame, optional
         The N-1 export curve rows of that year (``sink``, ``total_export_mw``,
-        ``n1_worst_loading_percent``, ``n1_min_vm_pu``).
+        ``n1_worst_loading_percent``, ``n1_min_vm_pu``, optionally
+        ``from_secured_base``: the points run along the N-1 TTC's own dispatch).
     """
     plt = _plt()
     sinks = list(dict.fromkeys(curve.sink))
@@ -86,13 +87,15 @@ def export_curves(
         ax2.set_ylabel("min bus voltage (p.u.)", color="tab:blue")
         if n1_curve is not None and len(n1_curve):
             c1 = n1_curve[n1_curve.sink == sink].sort_values("total_export_mw")
+            secured = "from_secured_base" in c1 and bool(c1.from_secured_base.all())
+            along = ", along the N-1 TTC's dispatch" if secured and len(c1) else ""
             ax.plot(
                 c1.total_export_mw,
                 c1.n1_worst_loading_percent,
                 "^--",
                 color="darkred",
                 ms=4,
-                label="worst branch loading after an outage (N-1)",
+                label=f"worst CNEC loading after an outage (N-1{along})",
             )
             ax2.plot(
                 c1.total_export_mw,
@@ -100,7 +103,7 @@ def export_curves(
                 "v--",
                 color="navy",
                 ms=4,
-                label="min bus voltage after an outage (N-1)",
+                label=f"min bus voltage after an outage (N-1{along})",
             )
         h = headline[headline.sink == sink]
         title = f"{year}: AZ → {sink}"

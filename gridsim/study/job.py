@@ -77,7 +77,7 @@ class StudyResult:
         Every table of ``data/`` by name (``headline``, ``routes``, ``reinforcements``,
         ``nis_sites``, ``voltage_stability``, ``export_curve``, ``export_curve_n1``, ``pv_curves``,
         ``trials``, ``excluded_contingencies``, ``hvdc_at_limit``,
-        ``borders_at_limit``).
+        ``borders_at_limit``, ``n1_dispatch``).
     meta : dict
         Command, versions, date, network file and its SHA-256, run time.
     seconds : float
@@ -267,20 +267,92 @@ def _element(label) -> tuple | None:
     return (parts[0], parts[1]) if len(parts) >= 2 else None
 
 
-def _outage_result(net, outage: tuple, init=None):
-    """The AC solution after ``outage`` (a branch, or an HVDC link taken out); None for
-    a branch whose outage islands part of the grid (the N-1 search skips those too)."""
-    from gridsim.analysis.contingency import ac_outage
+def _n1_outages(net, units: str | None = "all") -> list:
+    """The study's N-1 contingencies of ``net``: :func:`gridsim.n1_ttc`'s ordinary ones
+    (its default ``units``)."""
+    from gridsim.analysis.outages import ordinary_contingencies
+
+    return ordinary_contingencies(net, units=units)
+
+
+def _post(net, outage, base, reuse: dict, q_limits: bool = True):
+    """The AC state after ``outage`` (an :class:`~gridsim.analysis.outages.Outage`) from
+    the solved ``base``, or None where it does not converge."""
+    from gridsim.analysis.outages import solve_outage
+
+    post = solve_outage(net, outage, base=base, enforce_q_limits=q_limits, reuse=reuse)
+    return post.power_flow if post.converged else None
+
+
+def _n1_worst(net, outages: list, cnecs, reuse: dict, q_limits: bool = True) -> list[tuple]:
+    """Per converged outage of ``net``'s dispatch: ``(largest loading of a CNEC after it,
+    "element id" of that branch, lowest voltage, the outage's label)``; empty where the
+    intact grid does not converge. The thermal limits are those the N-1 TTC holds (the
+    CNECs of ``cnecs``); the voltages are every bus's; reactive limits as the study's
+    N-1 TTC (``q_limits``)."""
     from gridsim.analysis.powerflow import run_ac
 
-    if outage[0] == "hvdc":
-        out = net.copy()
-        out.set("hvdc", outage[1], "in_service", False)
-        return run_ac(out, enforce_q_limits=True)
-    try:
-        return ac_outage(net, outage, init=init, enforce_q_limits=True)
-    except GridsimError:
-        return None
+    base = run_ac(net, enforce_q_limits=q_limits, max_iter=50)
+    if not base.converged:
+        return []
+    cn = net.compile()
+    names = pd.MultiIndex.from_arrays(
+        [np.where(cn.br_kind == 0, "line", "trafo"), cn.br_id.astype(object)]
+    )
+    _, held = cnecs.masks(outages, names)
+    rows = []
+    for outage, mask in zip(outages, held, strict=True):
+        res = _post(net, outage, base, reuse, q_limits)
+        if res is None:
+            continue
+        loading = res.branch.loading_percent
+        watched = pd.Series(mask, index=names).reindex(loading.index, fill_value=True)
+        loading = loading[watched.to_numpy(dtype=bool) & np.isfinite(loading.to_numpy())]
+        low = float(np.nanmin(np.where(res.bus.vm_pu > 0, res.bus.vm_pu, np.nan)))
+        if not len(loading):  # no CNEC after it: its voltages only
+            rows.append((np.nan, "", low, outage.label))
+            continue
+        where = loading.idxmax()
+        rows.append((float(loading.max()), f"{where[0]} {where[1]}", low, outage.label))
+    return rows
+
+
+def _worst(rows: list[tuple]) -> tuple:
+    """The row of :func:`_n1_worst` with the largest loading (NaN rows last)."""
+    return max(rows, key=lambda r: r[0] if np.isfinite(r[0]) else -np.inf, default=None)
+
+
+def _with_dispatch(net, dispatch: pd.DataFrame):
+    """A copy of ``net`` with the setpoints of ``dispatch`` (rows ``element``, ``id``,
+    ``field``, ``value``: units' ``p_mw`` and ``vm_pu``, links' ``p_mw``, banks'
+    ``step``)."""
+    out = net.copy()
+    for (element, field), part in dispatch.groupby(["element", "field"], sort=False):
+        table = out[element]
+        ids = table.index[table.index.astype(str).isin(part.id.astype(str))]
+        values = part.set_index(part.id.astype(str)).value
+        table.loc[ids, field] = values.reindex(ids.astype(str)).to_numpy(dtype=float)
+    out.invalidate()
+    return out
+
+
+def _along(start, end, s: float):
+    """The dispatch ``start + s (end - start)`` (``s`` > 1 goes on past ``end``), the
+    units within their limits and the links within their ratings."""
+    from gridsim.analysis.ttc.dispatch import _blend
+
+    net = _blend(start, end, s)
+    if s >= 1.0 and len(net.shunt):  # the banks the TTC's voltage control switched
+        net.shunt["step"] = end.shunt.step.to_numpy(dtype=float)
+    gen = net.gen
+    lo = gen.min_p_mw.fillna(-np.inf).to_numpy(dtype=float)
+    hi = gen.max_p_mw.fillna(np.inf).to_numpy(dtype=float)
+    gen["p_mw"] = np.clip(gen.p_mw.to_numpy(dtype=float), np.minimum(lo, hi), hi)
+    if len(net.hvdc):
+        cap = net.hvdc.max_p_mw.fillna(np.inf).to_numpy(dtype=float)
+        net.hvdc["p_mw"] = np.clip(net.hvdc.p_mw.to_numpy(dtype=float), -cap, cap)
+    net.invalidate()
+    return net
 
 
 def _state(res) -> dict:
@@ -326,21 +398,36 @@ def _geometry(net) -> dict:
     }
 
 
-def _limits(path: str, n0: dict, n1: dict, excluded: list, map_path: str) -> dict:
+def _limits(
+    path: str,
+    n0: dict,
+    n1: dict,
+    excluded: list,
+    map_path: str,
+    dispatch: pd.DataFrame | None = None,
+) -> dict:
     """At one year and sink, what explains the limits: the worst post-outage loading and
     lowest voltage at evenly spaced transfers (the N-1 export curve), the map at the N-1
     limit after the limiting outage (at the N-0 limit where the N-1 TTC was not found;
     ``map_path``), and the states of the interactive map (where the N-1 TTC was not
     found, first the outage with the worst loading at no added export).
 
-    ``n0`` and ``n1`` are the headline rows (the transfer direction: the HVDC split of
-    ``hvdc_links``, N-1's where found and a split, else N-0's, see :func:`_split`);
-    ``excluded`` the outages the N-1 search set aside (left out here too).
+    The curve checks what the N-1 TTC holds: its ordinary contingencies, the thermal
+    limits of the CNECs (``cases.N1_OPTIONS``), every bus voltage. Where the N-1 TTC was
+    found and ``dispatch`` gives its secured base case and its dispatch at the TTC
+    (``state`` ``"secured_base"`` and ``"ttc"``, :func:`runner.dispatch_table`), the
+    curve runs from the one to the other and on past the TTC along the same direction
+    (HVDC setpoints, redispatch and voltage controls per MW): the operating points the
+    TTC was found on, so that its loadings stay within the limits up to the TTC.
+    Otherwise it runs from the scenario's dispatch with the transfer's shift keys and
+    HVDC split (``n0`` and ``n1`` are the headline rows: the split of ``hvdc_links``,
+    N-1's where found and a split, else N-0's, see :func:`_split`); ``excluded`` the
+    outages the N-1 search set aside (left out here too).
     """
-    from gridsim.analysis.contingency import ac_contingency
+    from gridsim.analysis.cnec import select_cnecs
     from gridsim.analysis.powerflow import run_ac
     from gridsim.analysis.transfer import apply_transfer
-    from gridsim.plot import element_name, plot_map
+    from gridsim.plot import plot_map
 
     found = [(r, s) for r, s in ((n1, "N-1"), (n0, "N-0")) if r.get("status") == "ok"]
     net = runner.case_network(path, n0["scenario"])
@@ -349,41 +436,27 @@ def _limits(path: str, n0: dict, n1: dict, excluded: list, map_path: str) -> dic
     sched = float(n0["scheduled_export_mw"])
     top = max(1.3 * max(float(r["ttc_mw"]) for r, _ in found), 200.0)
     skip = {tuple(x) for x in excluded}
-    branches = [
-        (e, i)
-        for e in ("line", "trafo")
-        for i in net[e].index[net[e].in_service.to_numpy(dtype=bool)]
-        if (e, i) not in skip
-    ]
-    links = [
-        ("hvdc", i)
-        for i in net.hvdc.index[net.hvdc.in_service.to_numpy(dtype=bool)]
-        if ("hvdc", i) not in skip
-    ]
+    outages = [o for o in _n1_outages(net) if (o.element, o.id) not in skip]
+    by_label = {o.label: o for o in outages}
+    cnecs = select_cnecs(net, outages, cases.N1_OPTIONS["cnec_threshold"])
+    reuse: dict = {}
+    start = end = None
+    if n1.get("status") == "ok" and dispatch is not None and len(dispatch):
+        start = _with_dispatch(net, dispatch[dispatch.state == "secured_base"])
+        end = _with_dispatch(net, dispatch[dispatch.state == "ttc"])
+    ttc1 = float(n1["ttc_mw"]) if start is not None else np.nan
+
+    def operating_point(t: float):
+        if start is not None and ttc1 > 0:
+            return _along(start, end, t / ttc1)
+        return apply_transfer(
+            net if start is None else start, cases.SOURCE, sink, t, hvdc_shares=shares
+        )
+
     points = []
     for t in np.linspace(0.0, top, LIMIT_CURVE_POINTS):
-        moved = apply_transfer(net, cases.SOURCE, sink, float(t), hvdc_shares=shares)
-        base = run_ac(moved, enforce_q_limits=True, max_iter=50)
-        rows = []  # (max loading, its branch, min voltage, outage) per solved outage
-        if base.converged:
-            table = ac_contingency(moved, branches, enforce_q_limits=True).outages
-            rows = [
-                (
-                    r.max_loading_percent,
-                    f"{r.max_loading_element} {r.max_loading_id}",
-                    r.min_vm_pu,
-                    " ".join(map(str, k)),
-                )
-                for k, r in table[table.status == "converged"].iterrows()
-            ]
-            for outage in links:
-                r = _outage_result(moved, outage)
-                if r.converged:
-                    lp = r.branch.loading_percent
-                    low = float(np.nanmin(r.bus.vm_pu))
-                    rows.append((float(lp.max()), " ".join(lp.idxmax()), low, " ".join(outage)))
-        rows = [r for r in rows if np.isfinite(r[0])]
-        w = max(rows, default=(np.nan, "", np.nan, ""))
+        rows = _n1_worst(operating_point(float(t)), outages, cnecs, reuse)
+        w = _worst(rows) or (np.nan, "", np.nan, "")
         points.append(
             {
                 "year": n0["year"],
@@ -391,8 +464,9 @@ def _limits(path: str, n0: dict, n1: dict, excluded: list, map_path: str) -> dic
                 "transfer_mw": float(t),
                 "total_export_mw": sched + float(t),
                 "n1_worst_loading_percent": float(w[0]),
-                "n1_worst": f"{w[1]} after outage of {w[3]}" if rows else "",
+                "n1_worst": f"{w[1]} after outage of {w[3]}" if w[1] else "",
                 "n1_min_vm_pu": float(min((r[2] for r in rows), default=np.nan)),
+                "from_secured_base": start is not None,
             }
         )
     out = {
@@ -403,49 +477,53 @@ def _limits(path: str, n0: dict, n1: dict, excluded: list, map_path: str) -> dic
         "states": [],
     }
     worst = points[0]["n1_worst"].split(" after outage of ")
-    if n1.get("status") != "ok" and len(worst) == 2:  # N-1 not defined: show why
-        res = _outage_result(net, _element(worst[1]))
-        if res is not None and res.converged:
-            name = element_name(net, *_element(worst[1]))
+    if n1.get("status") != "ok" and len(worst) == 2 and worst[1] in by_label:
+        outage = by_label[worst[1]]  # N-1 not defined: show why
+        res = _post(net, outage, run_ac(net, enforce_q_limits=True), reuse)
+        if res is not None:
             loading = points[0]["n1_worst_loading_percent"]
             out["states"].append(
                 {
-                    "label": f"no added export ({sched:,.0f} MW), after the outage of {name}: "
-                    f"worst post-outage loading {loading:,.0f} % (N-1 not defined)",
+                    "label": f"no added export ({sched:,.0f} MW), after the outage of "
+                    f"{_outage_name(net, outage)}: worst post-outage loading {loading:,.0f} % "
+                    "(N-1 not defined)",
                     "limiting": worst[0],
-                    "outage": worst[1],
+                    "outage": f"{outage.element} {outage.id}",
                     **_state(res),
                 }
             )
     for row, security in found:
-        at = apply_transfer(net, cases.SOURCE, sink, float(row["ttc_mw"]), hvdc_shares=shares)
+        ttc = float(row["ttc_mw"])
+        if security == "N-1" and end is not None:
+            at = end  # the TTC's own dispatch
+        else:
+            at = apply_transfer(net, cases.SOURCE, sink, ttc, hvdc_shares=shares)
         res = run_ac(at, enforce_q_limits=True)
         if not res.converged:
             continue
-        where = f"at the {security} limit ({sched + float(row['ttc_mw']):,.0f} MW)"
+        where = f"at the {security} limit ({sched + ttc:,.0f} MW)"
         limiting = _element(row.get("limiting_element"))
-        outage = _element(row.get("limiting_contingency"))
+        outage = by_label.get(_text(row.get("limiting_contingency")))
         mark = {"limiting": " ".join(limiting or ())}
         out["states"].append({"label": f"{where}, intact grid", **mark, **_state(res)})
+        drawn = None
         if outage is not None:
-            after = _outage_result(at, outage, init=res)
-            if after is not None and after.converged:
-                name = element_name(net, *outage)
+            after = _post(at, outage, res, reuse)
+            if after is not None:
                 out["states"].append(
                     {
-                        "label": f"{where}, after the outage of {name}",
-                        "outage": " ".join(outage),
+                        "label": f"{where}, after the outage of {_outage_name(net, outage)}",
+                        "outage": f"{outage.element} {outage.id}",
                         **mark,
                         **_state(after),
                     }
                 )
                 res = after
-            else:
-                outage = None
+                drawn = (outage.element, outage.id)
         if (row, security) == found[0]:  # the PNG: the N-1 limit where found
             title = (
                 f"{row['year']}: {cases.SOURCE} → {sink} at the {security} limit "
-                f"({sched:,.0f} scheduled + {float(row['ttc_mw']):,.0f} MW)"
+                f"({sched:,.0f} scheduled + {ttc:,.0f} MW)"
             )
             if security == "N-0":
                 title += f"; N-1: {n1.get('status')}"
@@ -455,13 +533,23 @@ def _limits(path: str, n0: dict, n1: dict, excluded: list, map_path: str) -> dic
                 map_path,
                 title=title,
                 highlight=limiting,
-                outage=outage,
+                outage=drawn,
                 metadata={
                     "gridsim:security": security,
                     "gridsim:limiting_element": " ".join(limiting or ()),
                 },
             )
     return out
+
+
+def _outage_name(net, outage) -> str:
+    """An outage in words: its element's name, and which circuit where it is one of
+    several."""
+    from gridsim.plot import element_name
+
+    name = element_name(net, outage.element, outage.id)
+    circuit = outage.label[len(f"{outage.element} {outage.id}") :].strip()
+    return f"{name} {circuit}".strip()
 
 
 def _split(rows: list[dict]) -> dict | None:
@@ -517,6 +605,7 @@ def _limit_calls(tables: dict, path: str, fig_dir: Path) -> list[tuple]:
     """One :func:`_limits` call per year and sink whose N-0 or N-1 TTC was found."""
     head = tables["headline"]
     excl = tables["excluded_contingencies"]
+    dispatch = tables.get("n1_dispatch", pd.DataFrame())
     calls = []
     for (year, sink), rows in head.groupby(["year", "sink"], sort=False):
         n0 = rows[~rows.n_1.astype(bool)]
@@ -534,11 +623,13 @@ def _limit_calls(tables: dict, path: str, fig_dir: Path) -> list[tuple]:
                 & (excl.site == "")
             ]
             excluded = list(zip(mine.outage_element, mine.outage_id, strict=True))
+        points = None
+        if len(dispatch):
+            points = dispatch[(dispatch.year == year) & (dispatch.sink == sink)]
         args = (path, n0.iloc[0].to_dict(), n1.iloc[0].to_dict(), excluded)
         label = f"{year}, {cases.SOURCE} → {sink}, N-1 export curve and maps"
-        calls.append(
-            (_limits, (*args, str(fig_dir / f"map_{year}_{sink}.png")), label, WEIGHTS["limits"])
-        )
+        map_path = str(fig_dir / f"map_{year}_{sink}.png")
+        calls.append((_limits, (*args, map_path, points), label, WEIGHTS["limits"]))
     return calls
 
 
@@ -658,8 +749,23 @@ def _assemble(
         "excluded_contingencies": _frame([r.get("excluded") for r in results]),
         "hvdc_at_limit": _frame([r.get("links") for r in results]),
         "borders_at_limit": _frame([r.get("borders") for r in results]),
+        "n1_dispatch": _headline_dispatch(results),
     }
     return tables
+
+
+def _headline_dispatch(results: list[dict]) -> pd.DataFrame:
+    """The secured base case and the dispatch at the N-1 TTC of each headline case
+    (``year``, ``sink``, ``state``, ``element``, ``id``, ``field``, ``value``):
+    :func:`runner.dispatch_table` of the N-1 TTCs found."""
+    table = _frame([r.get("dispatch") for r in results])
+    if not len(table):
+        return table
+    for col in ("site", "case", "route"):
+        table[col] = table[col].fillna("")
+    mine = (table.case == BASE_CASE) & (table.route == "all") & (table.site == "")
+    columns = ["year", "sink", "state", "element", "id", "field", "value"]
+    return table.loc[mine, columns].reset_index(drop=True)
 
 
 def _expansion(path: str, study: cases.StudyCases, candidates: Path) -> pd.DataFrame:
