@@ -39,6 +39,7 @@ from corridor_substation import (  # noqa: E402
     nis,
     projects,
     scenarios,
+    stability,
     topology,
 )
 
@@ -154,6 +155,7 @@ def build() -> tuple[dict, list[str]]:
     scenarios.add_rest_units(model, countries, weights, top.log)
     limits = yaml.safe_load(NTC.read_text(encoding="utf-8"))
     model["interface"] = interfaces.interface_records(model, limits)
+    model["interface"].append(stability.interface(model))
     return model, top.log
 
 
@@ -295,14 +297,27 @@ def balance(model: dict, plans: dict, rounds: int = 7) -> None:
             if 1 <= r < rounds - 1:  # relieve N-0 overloads (the last round: net positions)
                 relieve(net, res, plan)
         print(f"balance round {r + 1}: largest net-position residual {worst:.1f} MW")
+    limits = {}
     for name, plan in plans.items():
         res = _solve(nets[name], plan, name)
         got = net_positions(nets[name], res)
         for cc, want in sorted(plan["targets"].items()):
             if abs(want - got.get(cc, 0.0)) > dispatch.NP_TOLERANCE_MW:
                 print(f"{name}: {cc} net position {got.get(cc, 0.0):.0f} MW, target {want:.0f}")
+        limits[name] = stability.limit_mw(nets[name])  # at the scenario's final dispatch
+        if limits[name] is not None:
+            print(f"{name}: {stability.ZANGEZUR['id']} limit {limits[name]:.1f} MW")
     for name, plan in plans.items():
         model["scenarios"][name]["set"] = plan["base_set"] + _gen_sets(model, plan)
+        if limits[name] is not None:
+            model["scenarios"][name]["set"].append(
+                {
+                    "element": "interface",
+                    "id": stability.ZANGEZUR["id"],
+                    "field": "limit_mw",
+                    "value": limits[name],
+                }
+            )
 
 
 HEADER = (

@@ -162,7 +162,9 @@ def test_corridor_interfaces_load(tmp_path):
     for m in tr_ce["members"]:  # every TR-BG and TR-GR tie, counted out of Türkiye
         exporter = ends[m["id"]][0 if m["direction"] == 1 else 1]
         assert exporter == "TR" and set(ends[m["id"]]) in ({"TR", "BG"}, {"TR", "GR"})
-    model["interface"] = recs
+    derived = [r for r in model["interface"] if r["id"] not in ids]  # stability.py's
+    assert [r["id"] for r in derived] == ["IF_ZANGEZUR_N1"]
+    model["interface"] = recs + derived
     path = tmp_path / "m.yaml"
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     path.write_text(yaml.dump(model, Dumper=dumper, allow_unicode=True), encoding="utf-8")

@@ -434,3 +434,50 @@ def test_winter_peak_is_secured_with_the_study_options(scenario):
         loading = pf.branch.loading_percent
         over = [k for k in loading.index[loading > 100.5] if (k[0], str(k[1]), label) in held]
         assert not over, (label, over)
+
+
+def test_zangezur_stability_limit_is_rederived_and_brackets_the_collapse():
+    """The derived voltage-stability limit of the Zangezur corridor (IF_ZANGEZUR_N1,
+    networks/corridor_substation/stability.py) in the 2032 summer peak: the file's value
+    is what the rule gives on the scenario; with the Nakhchivan converter set so that
+    L_AZ_14 carries the limit, the loss of one of its circuits has an AC solution, and
+    with it carrying the limit grown by the 5 % margin and 3 bisection tolerances (the
+    collapse point lies within one tolerance of limit / 0.95) it has none."""
+    from corridor_substation import stability
+
+    from gridsim.analysis.outages import ordinary_contingencies, solve_outage
+
+    net, res = _solved("2032_summer_peak")
+    limit = next(f["limit_mw"] for f in net.interfaces if f["id"] == stability.ZANGEZUR["id"])
+    assert limit == stability.limit_mw(net)
+    assert 0 < limit < net.line.rate_mva[stability.LINE] / 2  # below one circuit's rating
+    outage = next(
+        o
+        for o in ordinary_contingencies(net, units=None)
+        if o.element == "line" and o.id == stability.LINE
+    )
+
+    def at_flow(mw: float):
+        """The scenario with the converter moved so that the line carries ``mw`` (two
+        secant steps on its setpoint), and whether the outage then solves."""
+        trial = net.copy()
+        p = [float(net.hvdc.p_mw[stability.LINK])]
+        flows = [float(res.branch.p_from_mw[("line", stability.LINE)])]
+        p.append(p[0] + (mw - flows[0]))
+        for _ in range(2):
+            trial.hvdc.loc[stability.LINK, "p_mw"] = p[-1]
+            trial.invalidate()
+            base = gridsim.run_ac(trial, enforce_q_limits=True)
+            assert base.converged
+            flows.append(float(base.branch.p_from_mw[("line", stability.LINE)]))
+            slope = (flows[-1] - flows[-2]) / (p[-1] - p[-2])
+            p.append(p[-1] + (mw - flows[-1]) / slope)
+        trial.hvdc.loc[stability.LINK, "p_mw"] = p[-1]
+        trial.invalidate()
+        base = gridsim.run_ac(trial, enforce_q_limits=True)
+        got = float(base.branch.p_from_mw[("line", stability.LINE)])
+        assert got == pytest.approx(mw, abs=1.0)  # MW
+        return solve_outage(trial, outage, base=base, enforce_q_limits=True).converged
+
+    assert at_flow(limit)
+    assert not at_flow(limit / (1 - stability.MARGIN) + 3 * stability.TOL_MW)

@@ -13,19 +13,22 @@ converter filters, reactors) are the operator's preventive controls.
          vmin_c <= vset_c + d_c <= vmax_c, |d_c| <= MAX_MOVE_PU
          0 <= step_k + s_k <= max_step_k, s_k integer
 
-over the setpoint moves ``d_c`` of the voltage-controlling buses within ``MAX_HOPS``
-branches of a violated bus (every unit on a bus moves together; the ``MAX_CONTROLS``
-nearest) and the step changes ``s_k`` of the switched banks as near (the ``MAX_BANKS``
-nearest). A step costs as much as moving a setpoint by ``BANK_STEP_COST`` p.u. (the
-least switching; a unit at its reactive limit cannot hold its setpoint, a bank always
-gives its Mvar at the voltage). The sensitivities ``S_sbc`` and ``T_sbk`` are AC finite
-differences: each setpoint moved by ``STEP_PU``, each bank by one step, and the intact
-state and the violated outages solved again (reactive limits as in the check, so a unit
-at its limit shows no effect). Violated voltages are aimed ``MARGIN_PU`` inside their
-limit; the others may not leave theirs (nor go further where already outside within the
-check's tolerance). The setpoints stay within the bus's own voltage limits. The caller
-checks the moved dispatch in AC against every outage and calls again while voltages
-are left: the sensitivities are re-taken at each round's point.
+(the outages: the ``MAX_OUTAGES`` whose violations are the largest; a bus out of its
+limits after hundreds of outages, as a converter's terminal can be, would otherwise cost
+hundreds of solves per control) over the setpoint moves ``d_c`` of the
+voltage-controlling buses within ``MAX_HOPS`` branches of a violated bus (every unit on
+a bus moves together; the ``MAX_CONTROLS`` nearest) and the step changes ``s_k`` of the
+switched banks as near (the ``MAX_BANKS`` nearest). A step costs as much as moving a
+setpoint by ``BANK_STEP_COST`` p.u. (the least switching; a unit at its reactive limit
+cannot hold its setpoint, a bank always gives its Mvar at the voltage). The
+sensitivities ``S_sbc`` and ``T_sbk`` are AC finite differences: each setpoint moved by
+``STEP_PU``, each bank by one step, and the intact state and the violated outages solved
+again (reactive limits as in the check, so a unit at its limit shows no effect).
+Violated voltages are aimed ``MARGIN_PU`` inside their limit; the others may not leave
+theirs (nor go further where already outside within the check's tolerance). The
+setpoints stay within the bus's own voltage limits. The caller checks the moved dispatch
+in AC against every outage and calls again while voltages are left: the sensitivities
+are re-taken at each round's point.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ MAX_MOVE_PU = 0.05  # largest move of one setpoint per round
 MIN_SENSITIVITY = 1e-4  # p.u. per p.u. (or per step): smaller entries are taken as zero
 MAX_BANKS = 8  # switched shunt banks: the nearest ones with a step to switch, at most
 BANK_STEP_COST = 0.01  # one bank step costs as much as this setpoint move (p.u.)
+MAX_OUTAGES = 12  # post-contingency states linearised: those of the worst violations
 
 
 def voltage_round(net: Network, chk: _Check, check: _Checker) -> tuple[Network | None, str]:
@@ -74,7 +78,8 @@ def voltage_round(net: Network, chk: _Check, check: _Checker) -> tuple[Network |
     if not controls:
         return None, f"no voltage-controlling unit or switched bank within {MAX_HOPS} branches"
     by_label = {o.label: o for o in check.outages}
-    outages = [by_label[c] for c in dict.fromkeys(bad.contingency.dropna())]
+    worst = bad.sort_values("excess", ascending=False, kind="stable").contingency.dropna()
+    outages = [by_label[c] for c in list(dict.fromkeys(worst))[:MAX_OUTAGES]]
     states = _states(net, chk.result, outages, check)  # [(vm, lo, hi, fix)] per state
     if states is None:
         return None, "the outages of the violated voltages did not solve"
