@@ -481,3 +481,38 @@ def test_zangezur_stability_limit_is_rederived_and_brackets_the_collapse():
 
     assert at_flow(limit)
     assert not at_flow(limit / (1 - stability.MARGIN) + 3 * stability.TOL_MW)
+
+
+@pytest.mark.slow
+def test_2026_eu_ttc_is_bound_by_a_limit_a_fresh_solve_reproduces():
+    """The 2026 winter peak's N-1 TTC AZ -> EU (study options) stops where a step more
+    along its direction breaks a limit, and that limit is real: solved afresh (no kept
+    post-contingency network, no cache), the step's dispatch breaks it after the same
+    outage. (A response round's secant step once threw the units far off after the
+    islanding outage of the Turkish 400 kV line L4412, 5e12 MVA of mismatch, and bound
+    the TTC at 264 MW by a divergence no fresh solve showed.)"""
+    from gridsim.analysis.ttc import n1_ttc, secured_base
+    from gridsim.analysis.ttc.dispatch import _blend
+    from gridsim.study import cases
+
+    net = _solved("2026_winter_peak")[0]
+    base = secured_base(net, **cases.N1_OPTIONS)
+    r = n1_ttc(net, "AZ", "EU", base=base, **cases.N1_OPTIONS)
+    assert r.defined and r.ttc_mw > 0 and len(r.next_step)
+    step = r.next_step.iloc[0]
+    probe = _blend(base.network, r.network, r.next_step_mw / r.ttc_mw)
+    res = gridsim.run_ac(probe, enforce_q_limits=True)
+    assert res.converged
+    by_label = {o.label: o for o in gridsim.ordinary_contingencies(probe, units="all")}
+    after = gridsim.solve_outage(probe, by_label[step.contingency], base=res, enforce_q_limits=True)
+    if step.kind == "diverged":
+        assert not after.converged
+    elif step.kind == "voltage":
+        vm = after.power_flow.bus.vm_pu[step.id]
+        lo, hi = probe.bus.min_vm_pu[step.id], probe.bus.max_vm_pu[step.id]
+        assert vm < lo or vm > hi  # out of the bus's limits
+        assert abs(vm - step.value) <= 1e-3  # p.u., what the search found
+    else:
+        assert step.kind == "thermal"
+        key = (step.element, step.id)
+        assert after.power_flow.branch.loading_percent[key] > 100.0

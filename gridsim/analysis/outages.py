@@ -830,6 +830,9 @@ def _share(total: float, w, down, up, w_slack: float) -> np.ndarray:
     return moves
 
 
+SECANT_GROWTH = 4.0  # a response round's secant step: at most this times the plain one
+
+
 def _respond(network, post, p_before, res, solve, tol_mw, max_rounds):
     """Share each island's imbalance by participation (module docstring).
 
@@ -871,14 +874,25 @@ def _respond(network, post, p_before, res, solve, tol_mw, max_rounds):
         if before is not None:
             d_guess, d_gap = guess - before[0], gap - before[1]
             slope = (d_guess != 0) & (d_gap != 0)
-            step[slope] = -gap[slope] * d_guess[slope] / d_gap[slope]
+            secant = np.zeros_like(gap)
+            secant[slope] = -gap[slope] * d_guess[slope] / d_gap[slope]
+            # a secant on a nearly flat gap can throw the units far off (a response
+            # round of a Turkish outage diverged at 5e12 MVA): at most SECANT_GROWTH
+            # times the plain step
+            sane = slope & (np.abs(secant) <= SECANT_GROWTH * np.abs(gap) + tol_mw)
+            step[sane] = secant[sane]
         before = (guess, gap)
-        guess = guess + step
-        for i in range(n_islands):
-            u, s = unit_island == i, slack_island == i
-            moves[u] = _share(guess[i], w[u], down[u], up[u], w_slack[s].sum())
-        p = post.inj_p.copy()
-        p[units] += moves
-        res = solve(dataclasses.replace(post, inj_p=p, _cache=post._cache), res.v)
+        last = res
+        for attempt in (step, gap):  # the plain step where the secant one fails
+            trial = guess + attempt
+            for i in range(n_islands):
+                u, s = unit_island == i, slack_island == i
+                moves[u] = _share(trial[i], w[u], down[u], up[u], w_slack[s].sum())
+            p = post.inj_p.copy()
+            p[units] += moves
+            res = solve(dataclasses.replace(post, inj_p=p, _cache=post._cache), last.v)
+            if res.converged or np.array_equal(attempt, gap):
+                break
+        guess = trial
         if not res.converged:
             return res, rounds + 1, deviation, False
