@@ -53,6 +53,12 @@ TIMEOUT_S = 120  # any subprocess
 posix_only = pytest.mark.skipif(sys.platform != "linux", reason="signals and /proc of Linux")
 
 
+def _sigint_default() -> None:
+    """Ctrl-C as a terminal delivers it: a test run started in the background (a shell
+    without job control) ignores SIGINT, and its children would inherit that."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: list, **kwargs) -> subprocess.Popen:
     """``gridsim ARGS`` in a subprocess of its own process group (as a shell job)."""
     return subprocess.Popen(
@@ -61,6 +67,7 @@ def start(args: list, **kwargs) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_sigint_default if os.name == "posix" else None,
         **kwargs,
     )
 
