@@ -77,22 +77,30 @@ def limit_mw(net) -> float | None:
         post = solve_outage(trial, outage, base=res, enforce_q_limits=True)
         return float(res.branch.p_from_mw[("line", LINE)]) if post.converged else None
 
-    # bracket the collapse point from the scenario's setpoint in steps of SCAN_MW
+    # bracket the collapse point from the scenario's setpoint in steps of SCAN_MW; each
+    # point solved once (``good``: the flow at ``lo``, the last point that solves)
     lo = hi = float(net.hvdc.p_mw[LINK])
-    if flow(lo) is None:
-        while flow(lo) is None:
+    good = flow(lo)
+    if good is None:
+        while good is None:
             hi, lo = lo, lo - SCAN_MW
             if lo < -rating:
                 return None  # not even at full import: no stable point to limit to
+            good = flow(lo)
     else:
-        while flow(hi) is not None:
-            lo, hi = hi, hi + SCAN_MW
+        while True:
+            hi = lo + SCAN_MW
             if hi > rating:
                 return None  # solves over the whole range: no limit
+            ahead = flow(hi)
+            if ahead is None:
+                break
+            lo, good = hi, ahead
     while hi - lo > TOL_MW:
         mid = 0.5 * (lo + hi)
-        if flow(mid) is None:
+        at = flow(mid)
+        if at is None:
             hi = mid
         else:
-            lo = mid
-    return round((1.0 - MARGIN) * flow(lo), 1)
+            lo, good = mid, at
+    return round((1.0 - MARGIN) * good, 1)
