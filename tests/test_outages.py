@@ -24,6 +24,7 @@ from gridsim.exceptions import GridsimError
 
 DATA = Path(__file__).parent / "data" / "outages"
 CORRIDOR = Path(__file__).parents[1] / "networks" / "caspian_eu.yaml"
+SUBSTATION = Path(__file__).parents[1] / "networks" / "corridor_substation.yaml"
 RESPONSE_TOL_MW = 0.1  # solve_outage's default: a slack within this of its share
 
 
@@ -364,30 +365,41 @@ def test_results_keep_no_solvers_of_their_own():
 
 def test_unit_trip_on_the_compiled_network_equals_compiling_the_network_without_it():
     """A unit outage is applied on the compiled arrays (its injector dropped, its bus
-    PQ where it was the only voltage controller) instead of compiling a copy: every
-    array equals the compiled copy's, on each corridor unit that path takes (all but
-    those that set their bus's setpoint among several controllers)."""
+    PQ where it was the only voltage controller, the next controller's setpoint where
+    it set its bus's among several) instead of compiling a copy: every array equals
+    the compiled copy's, on every unit of the corridor model and of the substation
+    model's units that set their bus's setpoint among several controllers."""
     import dataclasses
 
     from gridsim.analysis.outages import _outaged_copy, _unit_out
     from gridsim.model.compile import GEN
 
-    net = gridsim.load_network(CORRIDOR, scenario="2032")
-    cn = net.compile()
-    taken = 0
-    for outage in ordinary_contingencies(net):
-        if outage.element != "gen":
-            continue
-        i = int(np.flatnonzero((cn.inj_kind == GEN) & (cn.inj_id == outage.id))[0])
-        fast = _unit_out(cn, i)
-        if fast is None:
-            continue
-        taken += 1
-        compiled = _outaged_copy(net, cn, outage)[0].compile()
-        for field in dataclasses.fields(cn):
-            ours, theirs = getattr(fast, field.name), getattr(compiled, field.name)
-            if isinstance(ours, np.ndarray):
-                assert ours.dtype == theirs.dtype, (outage.label, field.name)
-                np.testing.assert_array_equal(ours, theirs, err_msg=field.name)
-        assert fast.bus_ids.equals(compiled.bus_ids)
-    assert taken >= 30
+    def setter(cn, i):  # it sets its bus's setpoint, and another unit controls it too
+        others = (cn.inj_bus == cn.inj_bus[i]) & cn.inj_pv & (np.arange(cn.inj_kind.size) != i)
+        return bool(cn.inj_pv[i] and others.any() and (np.flatnonzero(others) < i).all())
+
+    checked = {"all": 0, "setter": 0}
+    for path, scenario, only_setters in (
+        (CORRIDOR, "2032", False),
+        (SUBSTATION, "2030_summer_peak", True),
+    ):
+        net = gridsim.load_network(path, scenario=scenario)
+        cn = net.compile()
+        for outage in ordinary_contingencies(net):
+            if outage.element != "gen":
+                continue
+            i = int(np.flatnonzero((cn.inj_kind == GEN) & (cn.inj_id == outage.id))[0])
+            if only_setters and not setter(cn, i):
+                continue
+            fast = _unit_out(net, cn, i)
+            assert fast is not None, outage.label
+            checked["all"] += 1
+            checked["setter"] += setter(cn, i)
+            compiled = _outaged_copy(net, cn, outage)[0].compile()
+            for field in dataclasses.fields(cn):
+                ours, theirs = getattr(fast, field.name), getattr(compiled, field.name)
+                if isinstance(ours, np.ndarray):
+                    assert ours.dtype == theirs.dtype, (outage.label, field.name)
+                    np.testing.assert_array_equal(ours, theirs, err_msg=field.name)
+            assert fast.bus_ids.equals(compiled.bus_ids)
+    assert checked["all"] >= 100 and checked["setter"] >= 20, checked

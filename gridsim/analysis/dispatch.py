@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from gridsim.model.compile import REF, CompiledNetwork
-from gridsim.numerics.mismatch import bus_currents_into
+from gridsim.numerics.mismatch import reactive_shares
 from gridsim.numerics.sums import bus_sum
 
 
@@ -18,28 +18,21 @@ def injector_q_share(cn: CompiledNetwork, v, bus_type, q_fixed):
     voltage-controlling injectors in proportion to their reactive ranges (MATPOWER's
     ``pfsoln`` rule), or equally where a range is infinite.
     """
-    ibus = np.empty(cn.n_bus, dtype=np.complex128)  # the Newton kernels' own Ybus V loop
-    bus_currents_into(cn.indptr, cn.indices, cn.ydata, np.ascontiguousarray(v), ibus)
-    s_calc = v * np.conj(ibus) * cn.sn_mva
-    q = np.where(cn.inj_pv, np.nan, cn.inj_q)
-    q = np.where(np.isnan(q_fixed), q, q_fixed)
-    free = np.isnan(q)
-    n = cn.n_bus
-    need = s_calc.imag + bus_sum(cn.load_bus, cn.load_s.imag, n)
-    need -= bus_sum(cn.inj_bus[~free], q[~free], n)
-    fb = cn.inj_bus[free]
-    qmin, qmax = cn.inj_qmin[free], cn.inj_qmax[free]
-    sum_min = np.bincount(fb, qmin, n)
-    sum_max = np.bincount(fb, qmax, n)
-    count = np.bincount(fb, minlength=n)
-    with np.errstate(invalid="ignore"):
-        finite = np.isfinite(sum_min) & np.isfinite(sum_max) & (sum_max > sum_min)
-    share = need[fb] / np.maximum(count[fb], 1)
-    fin = finite[fb]
-    frac = (need[fb][fin] - sum_min[fb][fin]) / (sum_max[fb][fin] - sum_min[fb][fin])
-    share[fin] = qmin[fin] + frac * (qmax[fin] - qmin[fin])
-    q[free] = share
-    return q, s_calc
+    return reactive_shares(
+        cn.indptr,
+        cn.indices,
+        cn.ydata,
+        np.ascontiguousarray(v, dtype=np.complex128),
+        float(cn.sn_mva),
+        cn.inj_bus,
+        cn.inj_pv,
+        cn.inj_q,
+        np.asarray(q_fixed, dtype=float),
+        cn.inj_qmin,
+        cn.inj_qmax,
+        cn.load_bus,
+        np.ascontiguousarray(cn.load_s.imag),
+    )
 
 
 def slack_share(cn: CompiledNetwork, p_calc_mw: np.ndarray, state=None) -> np.ndarray:

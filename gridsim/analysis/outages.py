@@ -59,7 +59,8 @@ their setpoints. The factor is the ``gen`` column ``participation`` where the ne
 has it and it is not NaN, else the unit's rating ``max_p_mw``, else its ``|p_mw|``. The
 slack takes part by its ``participation`` or rating where it has one (a slack without a
 rating, such as an ``ext_grid``, takes no share). Done without a distributed-slack
-Jacobian: solve, measure how far each island's slack moved from its pre-contingency
+Jacobian: solve (after a unit or an HVDC trip, with the output lost already shared among
+the island's units), measure how far each island's slack moved from its pre-contingency
 output, share the island's total imbalance (what the slack took plus what the units
 already moved) among the units by their factors within their ``min_p_mw``/``max_p_mw``
 (a unit at a limit stops there and the rest is shared again; a unit already beyond a
@@ -87,6 +88,8 @@ from gridsim.exceptions import GridsimError
 from gridsim.model.compile import (
     EXT_GRID,
     GEN,
+    HVDC_FROM,
+    HVDC_TO,
     LINE,
     NONE,
     PQ,
@@ -611,16 +614,20 @@ def solve_outage(
         v0[c.bus_type == NONE] = 0.0
         return run_ac(c, init=v0, max_iter=max_iter, **options)
 
-    res = solve(post, base.v)
     rounds, deviation = 0, np.nan
     settled = True
     lost_load, lost_gen, notes = _lost(cn, post, base, dead, tripped)
     imbalance = outage.element in ("gen", "hvdc") or lost_load or lost_gen or tripped
-    if res.converged and response and imbalance:
+    known = _lost_output(cn, post, base, outage) if response and not dead.any() else None
+    res = None if known is not None else solve(post, base.v)
+    if response and imbalance and (res is None or res.converged):
         p_before = _on_injectors(cn, post, base.injector_p_mw)
         res, rounds, deviation, settled = _respond(
-            network, post, p_before, res, solve, response_tol_mw, max_rounds
+            network, post, p_before, res, solve, response_tol_mw, max_rounds, known, base.v
         )
+    live = post.bus_type[post.inj_bus] != NONE
+    units = np.flatnonzero((post.inj_kind == GEN) & live)
+    before = _on_injectors(cn, post, base.injector_p_mw)[units]  # before the caches go
     if same_pattern:
         _hand_back(cn, post)
     kept = None if reuse is None else reuse.get(_post_key(outage))
@@ -643,9 +650,6 @@ def solve_outage(
         )
     else:
         status, message = "converged", ""
-    live = post.bus_type[post.inj_bus] != NONE
-    units = np.flatnonzero((post.inj_kind == GEN) & live)
-    before = _on_injectors(cn, post, base.injector_p_mw)[units]
     after = res.injector_p_mw[units] if res.converged else np.nan
     return OutageResult(
         outage=outage,
@@ -663,6 +667,25 @@ def solve_outage(
         slack_deviation_mw=deviation,
         notes=notes,
     )
+
+
+def _lost_output(cn, post, base, outage) -> np.ndarray | None:
+    """Per AC island of ``post``, the output (MW) a unit or an HVDC trip takes away
+    from it (a link's two ends each from its own island): what the island's units must
+    make up; None for other outages."""
+    if outage.element == "gen":
+        lost = (cn.inj_kind == GEN) & (cn.inj_id == outage.id)
+    elif outage.element == "hvdc":
+        lost = np.isin(cn.inj_kind, (HVDC_FROM, HVDC_TO)) & (cn.inj_id == outage.id)
+    else:
+        return None
+    known = np.zeros(len(post.islands))
+    for k in np.flatnonzero(lost):
+        island = post.island[cn.inj_bus[k]]
+        if post.bus_type[cn.inj_bus[k]] == NONE or island < 0:
+            return None
+        known[island] += base.injector_p_mw[k]
+    return known
 
 
 def _cuts(cn: CompiledNetwork, k: int, reuse: dict | None) -> bool:
@@ -688,7 +711,7 @@ def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: 
     switched bank's steps)."""
     if outage.element == "gen":
         post = _unit_out(
-            cn, int(np.flatnonzero((cn.inj_kind == GEN) & (cn.inj_id == outage.id))[0])
+            network, cn, int(np.flatnonzero((cn.inj_kind == GEN) & (cn.inj_id == outage.id))[0])
         )
         if post is not None:
             return post, np.zeros(cn.n_bus, dtype=bool), []
@@ -731,27 +754,49 @@ def _post_network(network: Network, cn: CompiledNetwork, outage: Outage, reuse: 
 INJECTOR_FIELDS = ("kind", "id", "bus", "p", "q", "pv", "slack", "qmin", "qmax", "weight")
 
 
-def _unit_out(cn: CompiledNetwork, i: int) -> CompiledNetwork | None:
-    """``cn`` without injector ``i`` (a non-slack unit): what compiling the network with
-    the unit out of service gives, without the copy and the compile. Its bus turns PQ
-    (setpoint 1 p.u.) where the unit was its only voltage controller and keeps its type
-    and setpoint where another controller of higher precedence (compile's rule: an
-    ext_grid, else the last in table order) sets them; None where the unit set the
-    setpoint of a bus with other controllers (the next one's would need the tables)."""
+def _unit_out(network: Network, cn: CompiledNetwork, i: int) -> CompiledNetwork | None:
+    """``cn`` (compiled from ``network``) without injector ``i`` (a non-slack unit): what
+    compiling the network with the unit out of service gives, without the copy and the
+    compile. Its bus turns PQ (setpoint 1 p.u.) where the unit was its only voltage
+    controller; where others control it too, it keeps its type, and its setpoint is
+    the one of the controller of highest precedence left (compile's rule: an ext_grid,
+    else the last in table order; its own setpoint read from its table). None where
+    that controller's setpoint cannot be read (not a unit or a converter end)."""
     bus = cn.inj_bus[i]
     keep = np.arange(cn.inj_kind.size) != i
     others = np.flatnonzero(keep & cn.inj_pv & (cn.inj_bus == bus))
-    if cn.inj_pv[i] and others.size:
-        if ((cn.inj_kind[others] != EXT_GRID) & (others < i)).all():
-            return None  # it came last: it set the setpoint
-    fields = {f"inj_{name}": getattr(cn, f"inj_{name}")[keep] for name in INJECTOR_FIELDS}
     bus_type, vm_set = cn.bus_type, cn.vm_set
+    if cn.inj_pv[i] and others.size:
+        if ((cn.inj_kind[others] != EXT_GRID) & (others < i)).all():  # it set the setpoint
+            vm_next = _own_setpoint(network, cn, int(others.max()))
+            if vm_next is None:
+                return None
+            vm_set = vm_set.copy()
+            vm_set[bus] = vm_next
+    fields = {f"inj_{name}": getattr(cn, f"inj_{name}")[keep] for name in INJECTOR_FIELDS}
     if cn.inj_pv[i] and not others.size:
         bus_type, vm_set = bus_type.copy(), vm_set.copy()
         bus_type[bus], vm_set[bus] = PQ, 1.0
     cache = _shared_solvers(cn)
     cache["base_injectors"] = np.flatnonzero(keep)
     return dataclasses.replace(cn, bus_type=bus_type, vm_set=vm_set, _cache=cache, **fields)
+
+
+_SETPOINT_COLUMNS = {
+    GEN: ("gen", "vm_pu"),
+    HVDC_FROM: ("hvdc", "vm_from_pu"),
+    HVDC_TO: ("hvdc", "vm_to_pu"),
+}
+
+
+def _own_setpoint(network: Network, cn: CompiledNetwork, k: int) -> float | None:
+    """The voltage setpoint injector ``k`` of ``cn`` holds in its table (a unit or a
+    converter end; None for another kind)."""
+    where = _SETPOINT_COLUMNS.get(int(cn.inj_kind[k]))
+    if where is None:
+        return None
+    table = network.columns(where[0])
+    return float(getattr(table, where[1])[table.index.get_loc(cn.inj_id[k])])
 
 
 def _on_injectors(cn: CompiledNetwork, post: CompiledNetwork, values: np.ndarray) -> np.ndarray:
@@ -833,8 +878,14 @@ def _share(total: float, w, down, up, w_slack: float) -> np.ndarray:
 SECANT_GROWTH = 4.0  # a response round's secant step: at most this times the plain one
 
 
-def _respond(network, post, p_before, res, solve, tol_mw, max_rounds):
+def _respond(network, post, p_before, res, solve, tol_mw, max_rounds, known=None, v0=None):
     """Share each island's imbalance by participation (module docstring).
+
+    ``known`` (per island of ``post``, MW): an imbalance known before any solve (the
+    output of a unit or a link end lost), shared among the units before the first
+    solve, from ``v0`` (``res`` is then None), so that the rounds are left the change
+    of the losses only; where that solve does not converge, the slack takes it all
+    first, as it does without ``known``.
 
     Returns ``(result, rounds, slack deviation from its share, settled)``.
     """
@@ -856,6 +907,20 @@ def _respond(network, post, p_before, res, solve, tol_mw, max_rounds):
     guess = np.zeros(n_islands)  # per island: the imbalance the moves were shared from
     before = None  # the previous round's guess and gap, for the secant step
     moves = np.zeros(units.size)
+    if known is not None:
+        shared = np.zeros(units.size)
+        for i in range(n_islands):
+            u, s = unit_island == i, slack_island == i
+            shared[u] = _share(known[i], w[u], down[u], up[u], w_slack[s].sum())
+        p = post.inj_p.copy()
+        p[units] += shared
+        res = solve(dataclasses.replace(post, inj_p=p, _cache=post._cache), v0)
+        if res.converged:
+            guess, moves = np.asarray(known, dtype=float).copy(), shared
+        else:
+            res = solve(post, v0)
+            if not res.converged:
+                return res, 0, np.nan, False
     for rounds in range(max_rounds + 1):
         p_now = res.injector_p_mw
         imbalance = np.zeros(n_islands)

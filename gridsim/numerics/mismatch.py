@@ -18,6 +18,59 @@ def bus_currents_into(indptr, indices, ydata, v, ibus):  # pragma: no cover (jit
 
 
 @njit
+def reactive_shares(
+    indptr, indices, ydata, v, sn_mva, inj_bus, inj_pv, inj_q, q_fixed, qmin, qmax, load_bus, load_q
+):  # pragma: no cover (jitted)
+    """The reactive output of every injector at solved voltages ``v`` and the power each
+    bus takes from the grid ``V conj(Ybus V)`` (both in MVA units of ``sn_mva``).
+
+    An injector keeps ``q_fixed`` where it is not NaN, else its ``inj_q`` unless it
+    controls the voltage (``inj_pv``); what its bus needs beyond loads and fixed outputs
+    is shared among the bus's free controllers in proportion to their reactive ranges,
+    or equally where a bus's summed range is not finite and positive (MATPOWER's
+    ``pfsoln`` rule). Sums run in element order, as ``np.bincount`` adds them.
+
+    Returns ``(q, s_calc)``.
+    """
+    n = indptr.size - 1
+    ibus = np.empty(n, dtype=np.complex128)
+    bus_currents_into(indptr, indices, ydata, v, ibus)
+    s_calc = np.empty(n, dtype=np.complex128)
+    for b in range(n):
+        s_calc[b] = v[b] * np.conj(ibus[b]) * sn_mva
+    loads = np.zeros(n)
+    for k in range(load_bus.size):
+        loads[load_bus[k]] += load_q[k]
+    n_inj = inj_bus.size
+    q = np.empty(n_inj)
+    fixed = np.zeros(n)
+    sum_min, sum_max, count = np.zeros(n), np.zeros(n), np.zeros(n, dtype=np.int64)
+    for k in range(n_inj):
+        qk = np.nan if inj_pv[k] else inj_q[k]
+        if not np.isnan(q_fixed[k]):
+            qk = q_fixed[k]
+        q[k] = qk
+        b = inj_bus[k]
+        if np.isnan(qk):
+            sum_min[b] += qmin[k]
+            sum_max[b] += qmax[k]
+            count[b] += 1
+        else:
+            fixed[b] += qk
+    for k in range(n_inj):
+        if not np.isnan(q[k]):
+            continue
+        b = inj_bus[k]
+        need = s_calc[b].imag + loads[b] - fixed[b]
+        lo, hi = sum_min[b], sum_max[b]
+        if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
+            q[k] = qmin[k] + (need - lo) / (hi - lo) * (qmax[k] - qmin[k])
+        else:
+            q[k] = need / max(count[b], 1)
+    return q, s_calc
+
+
+@njit
 def mismatch(indptr, indices, ydata, v, sbus, pvpq, pq):  # pragma: no cover (jitted)
     """Mismatch ``F = [dP(pvpq), dQ(pq)]`` with ``dS = V conj(Ybus V) - Sbus``, p.u.
 

@@ -13,6 +13,7 @@ Python around scipy.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -252,14 +253,23 @@ class NewtonSolver:
         blocks and :func:`~gridsim.solvers.sparse_lu.block_numeric_lu`); ``pattern`` and
         ``lu`` (the scalar Jacobian pattern and its solver, which the Python loop
         uses) are built on first use.
+    blocks : dict, optional
+        Kept by the caller for the solvers of one Ybus pattern and ``bus_order``: the
+        block pattern and its symbolic LU depend on the system buses ``pvpq`` only, not
+        on which of them are PQ (a PV bus's block has a unit Vm column), so solvers
+        for other bus types (reactive limits turning PV buses PQ, a unit trip) take
+        them from there instead of analysing the pattern again.
     """
 
-    def __init__(self, indptr, indices, pvpq, pq, bus_order=None, linear_solver=NumbaLU):
+    def __init__(
+        self, indptr, indices, pvpq, pq, bus_order=None, linear_solver=NumbaLU, blocks=None
+    ):
         self.indptr, self.indices = indptr, indices
         self.pvpq = np.asarray(pvpq, dtype=np.int64)
         self.pq = np.asarray(pq, dtype=np.int64)
         self.bus_order = bus_order
         self.linear_solver = linear_solver
+        self._blocks = blocks
         self._pattern = None
         self._lu = None
         self._block = None  # (BlockJacobianPattern, BlockLU), or False once rejected
@@ -294,11 +304,22 @@ class NewtonSolver:
             if self.linear_solver is not NumbaLU or self.pvpq.size == 0:
                 self._block = False
             else:
-                order = self.bus_order
-                if order is None:
-                    order = fill_reducing_order(self.indptr, self.indices, self.indptr.size - 1)
-                bp = block_jacobian_pattern(self.indptr, self.indices, self.pvpq, self.pq, order)
-                self._block = (bp, BlockLU(bp.indptr, bp.indices))
+                key = np.sort(self.pvpq).tobytes()
+                shared = None if self._blocks is None else self._blocks.get(key)
+                if shared is None:
+                    order = self.bus_order
+                    if order is None:
+                        order = fill_reducing_order(self.indptr, self.indices, self.indptr.size - 1)
+                    bp = block_jacobian_pattern(
+                        self.indptr, self.indices, self.pvpq, self.pq, order
+                    )
+                    shared = (bp, BlockLU(bp.indptr, bp.indices))
+                    if self._blocks is not None:
+                        self._blocks[key] = shared
+                bp, blu = shared
+                pqf = np.zeros(self.indptr.size - 1)
+                pqf[self.pq] = 1.0
+                self._block = (dataclasses.replace(bp, pqf=pqf), blu)
         return self._block or None
 
     @property
@@ -487,6 +508,8 @@ def newton_solver(cn, bus_type: np.ndarray | None = None, linear_solver: str = "
             pq,
             bus_order=cn.bus_order(),
             linear_solver={"numba": NumbaLU, "scipy": ScipyLU}[linear_solver],
+            # per Ybus pattern and ordering, as the solvers (shared with views alike)
+            blocks=cn._cache.setdefault(("newton", "blocks"), {}),
         )
         cn._cache[key] = solver
     return solver
