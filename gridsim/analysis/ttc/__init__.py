@@ -58,7 +58,10 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    solved where the predicted loading plus ``SCREEN_ERROR`` (30 %) of the predicted
    change reaches ``SCREEN_LOADING`` (98 %) of its limit, or the predicted voltage less
    30 % of its change comes within ``SCREEN_VOLTAGE_PU`` (0.002 p.u.) of a limit; those
-   never solved, that diverged, islanded or cut load off are always solved. The others'
+   never solved, that diverged, islanded or cut load off are always solved, and so are
+   those that broke a limit (by any excess) at an earlier check of the same search or
+   of the base case it started from (the prediction of a post-contingency voltage from
+   the base-case voltages' change falls short near a collapse). The others'
    predicted flows are the next LP's N-1 constants. The TTC found is then checked
    against every outage; where ones passed over break a limit there, the screened
    search runs again with them solved at every check (up to ``SCREEN_RETRIES``, 2,

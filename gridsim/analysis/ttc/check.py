@@ -121,6 +121,10 @@ class _Checker:
         # outages a full check found broken after the screen passed over them: solved in
         # every screened check from then on (see force)
         self.forced: set = set()
+        # outages that broke a limit (by any excess) at a check of this checker or the
+        # one it was forked from: solved at every screened check from then on (the
+        # screen's linear prediction passes over some of them near their limit)
+        self.broke: set = set()
         # kept for every check of this network's dispatches (and the other TTC solves of
         # it): compiled post-contingency networks (solve_outage's reuse), and the AC
         # solutions of the first and the last dispatch checked (by their injections)
@@ -146,7 +150,7 @@ class _Checker:
         skipped, estimates = 0, []
         if grid is not None:
             near, guess = self._suspects(res, grid)
-            near |= self.forced
+            near |= self.forced | self.broke
             kept = [o for o in order if _key(o) in near or _key(o) in solved]
             estimates = [(o, *guess[_key(o)]) for o in order if o not in kept]
             skipped, order = len(estimates), kept
@@ -162,6 +166,8 @@ class _Checker:
             found = self._n1(net, post, outside)
             worst = max((r[6] / max(_tol_row(r), 1e-9) for r in found), default=0.0)
             self.priority[o] = worst
+            if worst > 0.0:
+                self.broke.add(_key(o))
             rows += found
             if fail_fast and _any_over(found):
                 complete = len(posts) == len(order)
@@ -176,6 +182,7 @@ class _Checker:
         new = copy.copy(self)
         new.priority = dict(self.priority)
         new.forced = set(self.forced)
+        new.broke = set(self.broke)
         new.reuse, new.solved, new.last = shared["reuse"], shared["solved"], shared["last"]
         return new
 
@@ -225,7 +232,8 @@ class _Checker:
         change reaches ``SCREEN_LOADING`` of a limit, or where the predicted voltage,
         less ``SCREEN_ERROR`` of its change, comes within ``SCREEN_VOLTAGE_PU`` of a
         limit. Outages never solved, or that diverged or cut load off last time, and
-        the islanding ones are always solved.
+        the islanding ones are always solved (and, by the caller, those forced and
+        those that broke a limit before: ``forced``, ``broke``).
         """
         cn, gcn = res.cn, grid.cn
         keys = [_key(o) for o in grid.outages]
