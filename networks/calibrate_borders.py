@@ -15,18 +15,20 @@ terms next to the published value:
   HVDC link joining them, measured at A's end, in the scenario's base case secured by
   :func:`gridsim.n1_ttc` (its least preventive redispatch);
 - dE, the largest additional exchange A -> B that holds N-1 (ordinary contingencies
-  with the largest unit per synchronous area, ``UNITS``; AC-verified):
-  ``gridsim.n1_ttc(net, A, B, published_limits="ignore")`` with none of the network's
-  interfaces held, physics only;
+  with the largest unit per synchronous area, ``UNITS``; AC-verified) with the study's
+  options (``N1_OPTIONS``: thermal limits on the CNECs, voltages everywhere, the
+  preventive voltage control): ``gridsim.n1_ttc(net, A, B, base=secured,
+  published_limits="ignore")`` with none of the network's interfaces held, physics only;
 - TTC = BCE + dE; NTC = TTC - TRM with ``TRM_MW``; ratio = model NTC / published value
   (the sum of a direction's path figures where it has several).
 
-The base case is secured once per scenario (it does not depend on the border) and each
-border's transfer starts from it. Where it cannot be secured, every row says so and has
-no TTC; ``--set-aside-insecure`` sets the outages it leaves violated aside (every row
-says how many). Writes ``networks/data/calibration.csv`` (``-o``; row by row as they
-come) and prints the markdown table of networks/README.md ("Calibration against
-published NTCs"); progress on stderr. Deterministic: the same model gives the same file.
+The base case is secured once per scenario (``gridsim.secured_base``: it does not depend
+on the border) and each border's transfer starts from it. Where it cannot be secured,
+every row says so and has no TTC; ``--set-aside-insecure`` sets the outages it leaves
+violated aside (every row says how many). Writes ``networks/data/calibration.csv``
+(``-o``; row by row as they come) and prints the markdown table of networks/README.md
+("Calibration against published NTCs"); progress on stderr. Deterministic: the same
+model gives the same file.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ sys.path.append(str(HERE.parent))  # this checkout's gridsim, unless one is on P
 from corridor_substation.interfaces import border_members, period_year  # noqa: E402
 
 import gridsim  # noqa: E402
+from gridsim.study import cases  # noqa: E402
 
 MODEL = HERE / "corridor_substation.yaml"
 LIMITS = HERE / "data" / "borders_ntc.yaml"
@@ -64,12 +67,10 @@ TRM_MW = 100.0
 #: Unit outages in the ordinary contingencies: the largest unit of each synchronous area
 #: (issue 17's minimum; with every unit each direction takes several times longer).
 UNITS = "largest_per_area"
-# The table of networks/README.md was computed before n1_ttc's preventive voltage control
-# (the units' voltage setpoints); held off so that the file stays what this script gives.
-# With it the 2026 base case is secured without setting outages aside, and directions whose
-# rows hold every branch (no CNECs here) bind on the limits the least redispatch leaves
-# exactly full (GE->TR: dE 0 MW on the Serbian 220 kV L1687): to be recomputed with CNECs.
-VOLTAGE_CONTROL = False
+#: The study's N-1 options (gridsim.study.cases.N1_OPTIONS): thermal limits held on the CNECs
+#: (zone-to-zone PTDF >= 5 %), voltages, diverging and islanding outages everywhere; the
+#: preventive voltage control (units' setpoints, switched banks) on, as n1_ttc's default.
+N1_OPTIONS = {**cases.N1_OPTIONS, "units": UNITS, "published_limits": "ignore"}
 #: Ratios outside this band need an explanation (issue 19, acceptance 4).
 BAND = (0.7, 1.3)
 #: Facts about a published figure that explain a ratio outside BAND, beside what binds in
@@ -234,11 +235,12 @@ def facts(net, item: dict | None, a: str, b: str) -> str:
 
 
 def calibrate_direction(
-    secured, kept: list, base, a: str, b: str, entries: list[dict], modelled: str
+    net, secured, base, a: str, b: str, entries: list[dict], modelled: str, set_aside: bool
 ) -> dict:
-    """One row of the table for direction a -> b from the secured base case ``secured``
-    (``kept``: the outages studied; ``base``: the securing result); ``modelled``: why
-    the model cannot be compared ("" where it can)."""
+    """One row of the table for direction a -> b of ``net`` from its secured base case
+    ``secured`` (:func:`gridsim.secured_base`; ``base``: the zero-transfer
+    :func:`gridsim.n1_ttc` from it, for the status); ``modelled``: why the model cannot
+    be compared ("" where it can)."""
     row = {
         "published_mw": sum(e["ntc_mw"] for e in entries) if entries else math.nan,
         "published": " + ".join(
@@ -257,17 +259,17 @@ def calibrate_direction(
         return row | {"status": modelled}
     if not base.defined:
         return row | {"binding": base.message}
-    res = gridsim.run_ac(secured, enforce_q_limits=True)
-    row["bce_mw"] = border_flow(secured, res, a, b)
+    at = secured.network
+    res = gridsim.run_ac(at, enforce_q_limits=True)
+    row["bce_mw"] = border_flow(at, res, a, b)
     try:
         r = gridsim.n1_ttc(
-            secured,
-            party(secured, a, "gen"),
-            party(secured, b, "load"),
-            contingencies=kept,
-            secure_base=False,
-            published_limits="ignore",
-            voltage_control=VOLTAGE_CONTROL,
+            net,
+            party(net, a, "gen"),
+            party(net, b, "load"),
+            base=secured,
+            set_aside_insecure=set_aside,
+            **N1_OPTIONS,
         )
     except gridsim.GridsimError as exc:  # e.g. a zone without headroom: said in the row
         return row | {"status": f"not computed: {exc}"}
@@ -279,10 +281,10 @@ def calibrate_direction(
     if row["published_mw"] > 0:
         row["ratio"] = row["ntc_mw"] / row["published_mw"]
     step = r.next_step.iloc[0].to_dict() if len(r.next_step) else None
-    parts = [f"LP: {describe(secured, r.binding)}" if r.binding else ""]
-    parts.append(f"AC at {r.next_step_mw:.0f} MW: {describe(secured, step)}" if step else "")
+    parts = [f"LP: {describe(at, r.binding)}" if r.binding else ""]
+    parts.append(f"AC at {r.next_step_mw:.0f} MW: {describe(at, step)}" if step else "")
     row["binding"] = "; ".join(p for p in parts if p)
-    row["limit"] = facts(secured, step or r.binding, a, b)
+    row["limit"] = facts(at, step or r.binding, a, b)
     return row
 
 
@@ -349,21 +351,20 @@ def run(
         todo.append((a, b, entries, why_not_modelled(model, zones, a, b, entries)))
     t0 = time.perf_counter()
     first = next(t for t in todo if not t[3])
+    secured = gridsim.secured_base(net, set_aside_insecure=set_aside, **N1_OPTIONS)
     base = gridsim.n1_ttc(
         net, party(net, first[0], "gen"), party(net, first[1], "load"), max_mw=0.0,
-        published_limits="ignore", set_aside_insecure=set_aside, units=UNITS,
-        voltage_control=VOLTAGE_CONTROL,
+        base=secured, set_aside_insecure=set_aside, **N1_OPTIONS,
     )  # fmt: skip
-    kept = [o for o in base.ordinary if o not in base.set_aside]
     log(
         f"base case: {base.status}, {len(base.set_aside)} outages set aside, "
-        f"{base.base_rounds} redispatch LP(s), {time.perf_counter() - t0:.0f} s"
+        f"{secured.base_rounds} redispatch LP(s), {time.perf_counter() - t0:.0f} s"
     )
     rows = []
     for a, b, entries, modelled in todo:
         t0 = time.perf_counter()
         row = {"scenario": scenario, "border": f"{a}->{b}"}
-        row |= calibrate_direction(base.network, kept, base, a, b, entries, modelled)
+        row |= calibrate_direction(net, secured, base, a, b, entries, modelled, set_aside)
         row["explanation"] = explain(row)
         rows.append(row)
         if out is not None:

@@ -23,7 +23,7 @@ from scipy.optimize import linprog
 
 import gridsim
 from gridsim.analysis.outages import Outage, apply_outage, ordinary_contingencies
-from gridsim.analysis.scopf import LinearisedGrid, max_transfer, secure_base_case
+from gridsim.analysis.scopf import LinearisedGrid, ScopfError, max_transfer, secure_base_case
 from gridsim.analysis.scopf.lp import _Lp
 from gridsim.analysis.scopf.problems import _unit_ids
 
@@ -435,25 +435,15 @@ def _insecure(seed: int) -> tuple[gridsim.Network, tuple]:
 
 
 @pytest.mark.parametrize("seed", [21, 22])
-@pytest.mark.parametrize("link_cost", [0.0, 0.02, 1.0])
-def test_secure_base_case_is_the_least_redispatch(seed, link_cost):
+@pytest.mark.parametrize(("link_cost", "margin"), [(0.0, 0.0), (0.02, 0.0), (1.0, 0.0), (1.0, 2.0)])
+def test_secure_base_case_is_the_least_redispatch(seed, link_cost, margin):
     """The redispatch that secures an insecure case is the least-cost one: the same
     objective as an LP (scipy's linprog) over the linear model built from DC re-solves,
-    with the link's setpoint change priced at ``link_cost`` per MW, and it holds every
-    limit of that model."""
+    with the link's setpoint change priced at ``link_cost`` per MW and every thermal
+    limit at ``100 - margin`` % of itself, and it holds every limit of that model."""
     net, cut = _insecure(seed)
     grid = LinearisedGrid(net, gridsim.run_dc(net))
-    result = secure_base_case(grid, hvdc_cost=link_cost)
-    assert result.status == "optimal", result.message
-    assert not result.violations_before.empty
-    assert (cut[0], cut[1], "n-0") in set(
-        zip(
-            result.violations_before.element,
-            result.violations_before.id,
-            result.violations_before.kind,
-            strict=True,
-        )
-    )
+    result = secure_base_case(grid, hvdc_cost=link_cost, margin_percent=margin)
     # reference: variables [h+, h-, r+_1..r+_n, r-_1..r-_n], min c (h+ + h-) + sum |r|
     units = net.gen.index[~net.gen.slack]
     lp = _lp(grid, links=["HA"], redispatch=sorted(set(net.bus.zone)))
@@ -464,7 +454,7 @@ def test_secure_base_case_is_the_least_redispatch(seed, link_cost):
     steps[1:, 2 : 2 + n] = np.eye(n)  # each unit up (r+)
     outages = [None, *grid.outages]
     labels, base, slope = _linear_model(net, lp, outages, steps)
-    limits = np.array([_limits(net, o, labels) for o in outages])
+    limits = (1.0 - margin / 100.0) * np.array([_limits(net, o, labels) for o in outages])
     rows = np.isfinite(limits) & np.isfinite(base)
     coef = slope[rows]  # (rows, 1 + n): per MW of h and of each unit
     full = np.hstack([coef[:, :1], -coef[:, :1], coef[:, 1:], -coef[:, 1:]])
@@ -478,7 +468,20 @@ def test_secure_base_case_is_the_least_redispatch(seed, link_cost):
     cost = np.concatenate([[link_cost, link_cost], np.ones(2 * n)])
     a_eq = np.concatenate([[0.0, 0.0], np.ones(n), -np.ones(n)])[None, :]  # balance
     ref = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=[0.0], bounds=bounds, method="highs")
+    if margin and ref.status == 2:  # a row no control moves is within the margin
+        assert result.status == "cannot be secured", result.message
+        return
     assert ref.status == 0
+    assert result.status == "optimal", result.message
+    assert not result.violations_before.empty
+    assert (cut[0], cut[1], "n-0") in set(
+        zip(
+            result.violations_before.element,
+            result.violations_before.id,
+            result.violations_before.kind,
+            strict=True,
+        )
+    )
     h = result.hvdc.change_mw["HA"]
     assert result.objective == pytest.approx(ref.fun, abs=TOL_MW)
     assert result.redispatch_total_mw + link_cost * abs(h) == pytest.approx(ref.fun, abs=TOL_MW)
@@ -676,6 +679,22 @@ def test_zone_balance_moves_mw_inside_the_zone(tmp_path):
     assert zone.redispatch_zone.net_mw.to_numpy() == pytest.approx([0.0, 0.0], abs=1e-9)
     tie = gridsim.run_dc(zone.apply(net)).branch.p_from_mw[("line", 24)]
     assert tie == pytest.approx(dc.branch.p_from_mw[("line", 24)], abs=TOL_MW)
+
+
+def test_margin_holds_thermal_rows_below_their_limits(tmp_path):
+    """Hand calculation: with a 10 % margin line 1-2 is held at 66 MW (90 % of 73.33 MVA),
+    16.67 + 0.67 = 17.33 MW below its flow: 26 MW each way across the border (2/3 MW of
+    relief per MW). Margins outside [0, 100) are refused."""
+    net = zone_triangle(tmp_path / "net.yaml")
+    grid = LinearisedGrid(net, gridsim.run_dc(net), outages=[])
+    held = secure_base_case(grid, margin_percent=10.0)
+    assert held.secured
+    assert held.redispatch_mw.to_dict() == pytest.approx({"G1": -26, "G2": 0, "G3": 26}, abs=1e-6)
+    flow = gridsim.run_dc(held.apply(net)).branch.p_from_mw[("line", 12)]
+    assert flow == pytest.approx(0.9 * 220.0 / 3.0, abs=TOL_MW)
+    for bad in (-1.0, 100.0):
+        with pytest.raises(ScopfError, match="margin_percent"):
+            secure_base_case(grid, margin_percent=bad)
 
 
 def test_zone_balance_keeps_net_positions_with_a_link_between_zones(tmp_path):

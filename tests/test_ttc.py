@@ -438,6 +438,7 @@ def test_base_redispatch_zone_balanced_and_bounded_in_ac(tmp_path):
     assert area.secured
     table = area.base_redispatch_zone
     assert table.down_mw["A"] == pytest.approx(15.0, rel=0.02)
+    table_area_down = table.down_mw["A"]
     assert table.up_mw["B"] == pytest.approx(15.0, rel=0.02)
     zone = ttc.secured_base(net, base_redispatch_balance="zone", **ZONE_OPTIONS)
     assert zone.secured
@@ -466,6 +467,15 @@ def test_base_redispatch_zone_balanced_and_bounded_in_ac(tmp_path):
         ttc.secured_base(net, base_redispatch_balance="island")
     with pytest.raises(ttc.TtcError, match="base_redispatch_limit_percent must be"):
         ttc.secured_base(net, base_redispatch_limit_percent=-1.0)
+    # a flow reliability margin: more redispatch (about 26 MW each way for 10 % in DC),
+    # part of the base options, refused outside [0, 100)
+    margin = ttc.secured_base(net, base_margin_percent=10.0, **ZONE_OPTIONS)
+    assert margin.secured
+    assert margin.base_redispatch_zone.down_mw["A"] > 1.5 * table_area_down
+    with pytest.raises(ttc.TtcError, match="other options .*base_margin_percent"):
+        n1_ttc(net, "A", "B", base=area, base_margin_percent=10.0, **ZONE_OPTIONS)
+    with pytest.raises(ttc.TtcError, match="base_margin_percent must be"):
+        ttc.secured_base(net, base_margin_percent=100.0)
 
 
 def test_cli_base_redispatch_options(tmp_path, capsys):

@@ -130,6 +130,14 @@ def add_parser(sub) -> None:
         "most PERCENT of its generation (default unbounded)",
     )
     tr.add_argument(
+        "--base-margin",
+        type=nonneg_float,
+        default=0.0,
+        metavar="PERCENT",
+        help="with --method optimal: the base-case redispatch holds every thermal limit at "
+        "100 - PERCENT %% of it (a flow reliability margin; default 0)",
+    )
+    tr.add_argument(
         "--cnec-threshold",
         type=nonneg_float,
         metavar="PERCENT",
@@ -403,6 +411,7 @@ def _run_optimal(args, network, outages, shares) -> int:
             published_limits=args.published_limits,
             base_redispatch_balance=args.base_redispatch_balance,
             base_redispatch_limit_percent=args.base_redispatch_limit,
+            base_margin_percent=args.base_margin,
             cnec_threshold=None if args.cnec_threshold is None else args.cnec_threshold / 100,
             voltage_control=not args.no_voltage_control,
         )
@@ -428,6 +437,7 @@ def _run_optimal(args, network, outages, shares) -> int:
             "redispatch_zone": _records(result.redispatch_zone, "zone"),
             "base_redispatch_balance": args.base_redispatch_balance,
             "base_redispatch_limit_percent": args.base_redispatch_limit,
+            "base_margin_percent": args.base_margin,
             "base_redispatch_zone": _records(result.base_redispatch_zone, "zone"),
             "voltage_control": not args.no_voltage_control,
             "base_voltage_change_pu": {

@@ -92,9 +92,11 @@ class _Lp:
         redispatched: pd.Series | None = None,
         thermal_tol: float = 0.0,
         link_cost: np.ndarray | None = None,
+        margin: float = 0.0,
     ):
         start = time.perf_counter()
         self.thermal_tol = thermal_tol
+        self.scale = 1.0 - margin  # thermal rows held at this fraction of their ratings
         cn, net = grid.cn, grid.network
         self.grid = grid
         gen_ids = cn.inj_id[cn.inj_kind == GEN]
@@ -304,7 +306,8 @@ class _Lp:
         parts = []  # (kind, element, outage, limit, factor, const, lo, hi, mva)
         ac = grid.result.kind == "ac"
         # N-0
-        limit = self._held(grid.rate - grid.offset_mw, grid.flows_mw, grid.rate)
+        rate = self.scale * grid.rate
+        limit = self._held(rate - grid.offset_mw, grid.flows_mw, grid.rate)
         rated = np.isfinite(limit) & grid.n0_monitored
         mva = np.abs(grid.flows_mw) + grid.offset_mw  # max(|S_from|, |S_to|)
         by_mva = rated & ac & (mva >= MVA_LOADING * np.nan_to_num(grid.rate, nan=np.inf))
@@ -312,9 +315,10 @@ class _Lp:
         self.dropped = int(rated.sum() - keep.sum())
         k0 = np.flatnonzero(keep)
         m0 = by_mva[k0]
-        lim0 = np.where(m0, self._held(grid.rate, mva, grid.rate)[k0], limit[k0])
+        lim0 = np.where(m0, self._held(rate, mva, grid.rate)[k0], limit[k0])
         const0 = np.where(m0, mva[k0], grid.flows_mw[k0])
-        parts.append((N0, k0, -1, lim0, 1.0, const0, np.where(m0, -np.inf, -lim0), lim0, m0))
+        lo0 = np.where(m0, -np.inf, -lim0)
+        parts.append((N0, k0, -1, lim0, self.scale, const0, lo0, lim0, m0))
         # N-1: terms a g, g = F_k(u) (kind 0) or an injector's output (kind 1)
         on_branch = grid.term_kind == 0
         self.g_rows = np.empty((grid.term_ref.size, self.nv))
@@ -331,7 +335,7 @@ class _Lp:
             np.logical_or.at(unb, grid.term_out, (abs_a > 0) & g_unb[:, None])
             const = grid.post_flows_mw
             rating1 = grid.emergency * grid.rate * grid.rating_scale
-            limit1 = self._held(rating1 - grid.post_offset_mw, const, rating1)
+            limit1 = self._held(self.scale * rating1 - grid.post_offset_mw, const, rating1)
             mon = grid.monitored & np.isfinite(limit1) & np.isfinite(const)
             mva1 = np.abs(const) + grid.post_offset_mw
             with np.errstate(invalid="ignore"):
@@ -342,9 +346,9 @@ class _Lp:
             m1 = by_mva1[o_idx, l_idx]
             lim1 = limit1[o_idx, l_idx]
             r1 = rating1[o_idx, l_idx]
-            lim1[m1] = self._held(r1, mva1[o_idx, l_idx], r1)[m1]
+            lim1[m1] = self._held(self.scale * r1, mva1[o_idx, l_idx], r1)[m1]
             const1 = np.where(m1, mva1[o_idx, l_idx], const[o_idx, l_idx])
-            factor = grid.emergency * grid.rating_scale[o_idx, l_idx]
+            factor = self.scale * grid.emergency * grid.rating_scale[o_idx, l_idx]
             lo1 = np.where(m1, -np.inf, -lim1)
             parts.append((N1, l_idx, o_idx, lim1, factor, const1, lo1, lim1, m1))
         # interfaces (base case, one-sided) and the units the transfer moves: dense rows

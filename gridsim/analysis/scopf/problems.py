@@ -150,6 +150,7 @@ def secure_base_case(
     redispatch_limit_mw: Mapping | None = None,
     redispatched_mw: pd.Series | None = None,
     hvdc_cost: float | Mapping = 1.0,
+    margin_percent: float = 0.0,
 ) -> ScopfResult:
     """The least preventive redispatch that makes the operating point N-1 secure.
 
@@ -195,6 +196,11 @@ def secure_base_case(
     hvdc_cost : float or mapping link id -> float
         Cost per MW of a free link's setpoint change (>= 0; a mapping's missing links
         cost 1 per MW). 0 makes the moves free.
+    margin_percent : float
+        Every thermal row (N-0 and N-1) is held at ``100 - margin_percent`` % of its
+        limit (a flow reliability margin, as ENTSO-E's capacity calculation keeps on a
+        CNEC: ``Fmax - FRM``), so that the redispatch does not stop exactly at a limit.
+        Default 0.
 
     Returns
     -------
@@ -202,6 +208,8 @@ def secure_base_case(
         ``status`` ``"optimal"`` (secured; ``violations_before`` lists what the
         redispatch removed) or ``"cannot be secured"`` (with ``residual``).
     """
+    if not 0.0 <= margin_percent < 100.0:
+        raise ScopfError(f"margin_percent must be in [0, 100), got {margin_percent!r}")
     net = grid.network
     if isinstance(redispatch, str) and redispatch == "all":
         redispatch = sorted(set(net.bus["zone"].astype(str)))
@@ -225,6 +233,7 @@ def secure_base_case(
         redispatch_limit=redispatch_limit_mw,
         redispatched=redispatched_mw,
         link_cost=np.array(link_cost),
+        margin=margin_percent / 100.0,
     )
     cost = np.concatenate([np.zeros(1 + lp.m), costs.to_numpy(), costs.to_numpy()])
     return _run(lp, "secure_base_case", cost, maximise=False)

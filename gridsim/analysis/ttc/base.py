@@ -54,6 +54,7 @@ BASE_OPTIONS = (
     "base_redispatch",
     "base_redispatch_balance",
     "base_redispatch_limit_percent",
+    "base_margin_percent",
     "cnec_threshold",
     "voltage_control",
     "secure_base",
@@ -172,6 +173,7 @@ def secured_base(
     base_redispatch: Iterable[str] | str | Mapping | None = "all",
     base_redispatch_balance: str = "area",
     base_redispatch_limit_percent: float | None = None,
+    base_margin_percent: float = 0.0,
     cnec_threshold: float | None = None,
     voltage_control: bool = True,
     secure_base: bool = True,
@@ -204,7 +206,9 @@ def secured_base(
         Not modified.
     contingencies, units, exceptional, emergency_rating_percent, base_redispatch
         As :func:`n1_ttc`'s.
-    base_redispatch_balance, base_redispatch_limit_percent, cnec_threshold
+    base_redispatch_balance, base_redispatch_limit_percent, base_margin_percent
+        As :func:`n1_ttc`'s.
+    cnec_threshold
         As :func:`n1_ttc`'s.
     voltage_control
         As :func:`n1_ttc`'s.
@@ -236,6 +240,7 @@ def secured_base(
         base_redispatch=base_redispatch,
         base_redispatch_balance=base_redispatch_balance,
         base_redispatch_limit_percent=base_redispatch_limit_percent,
+        base_margin_percent=base_margin_percent,
         cnec_threshold=cnec_threshold,
         voltage_control=voltage_control,
         secure_base=secure_base,
@@ -273,6 +278,9 @@ def _base_options(**options) -> dict:
         raise TtcError(
             f"base_redispatch_limit_percent must be a non-negative number or None, got {bound!r}"
         )
+    margin = options["base_margin_percent"]
+    if not (np.isfinite(margin) and 0.0 <= margin < 100.0):
+        raise TtcError(f"base_margin_percent must be in [0, 100), got {margin!r}")
     threshold = options["cnec_threshold"]
     if threshold is not None and not (np.isfinite(threshold) and threshold >= 0):
         raise TtcError(f"cnec_threshold must be a non-negative number or None, got {threshold!r}")
@@ -424,6 +432,7 @@ def _secure(
             redispatch_balance=balance,
             redispatch_limit_mw=limit_mw,
             redispatched_mw=_moves(network, net, pd.Index(units_checked)),
+            margin_percent=options["base_margin_percent"],
         )
         if fix.status != "optimal":
             lp_note = f"; the redispatch LP: {fix.message}"

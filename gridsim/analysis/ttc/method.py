@@ -39,6 +39,7 @@ def n1_ttc(
     base_redispatch: Iterable[str] | str | Mapping | None = "all",
     base_redispatch_balance: str = "area",
     base_redispatch_limit_percent: float | None = None,
+    base_margin_percent: float = 0.0,
     cnec_threshold: float | None = None,
     voltage_control: bool = True,
     secure_base: bool = True,
@@ -90,6 +91,12 @@ def n1_ttc(
         most this percent of the zone's generation in the base case (the units' AC
         output before securing), held in every LP round (issue 19: e.g. 5). A base case
         that cannot be secured within it says so, with the residual. Default: unbounded.
+    base_margin_percent : float
+        Flow reliability margin of the base-case redispatch: its LPs hold every thermal
+        row at ``100 - base_margin_percent`` % of its limit (ENTSO-E's ``Fmax - FRM`` on
+        a CNEC), so that the least redispatch does not leave the branches it relieves
+        exactly at their limits, where any transfer that loads them finds a TTC of 0.
+        The AC checks hold the limits themselves. Default 0.
     cnec_threshold : float, optional
         Hold thermal limits only on the CNECs: the (branch, contingency) pairs whose
         largest zone-to-zone PTDF is at least this (0.05: ENTSO-E's 5 %;
@@ -171,6 +178,7 @@ def n1_ttc(
         base_redispatch=base_redispatch,
         base_redispatch_balance=base_redispatch_balance,
         base_redispatch_limit_percent=base_redispatch_limit_percent,
+        base_margin_percent=base_margin_percent,
         cnec_threshold=cnec_threshold,
         voltage_control=voltage_control,
         secure_base=secure_base,
