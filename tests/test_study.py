@@ -473,10 +473,16 @@ def test_the_n1_curve_runs_along_the_ttc_dispatch_and_holds_up_to_it():
     table = runner.dispatch_table(secured_base=base.network, ttc=r.network)
     start = job._with_dispatch(net, table[table.state == "secured_base"])
     end = job._with_dispatch(net, table[table.state == "ttc"])
+    assert (r.network.load.p_mw != net.load.p_mw).any()  # the sink's loads went up
     for got, want in ((start, base.network), (end, r.network)):
         np.testing.assert_allclose(got.gen.p_mw, want.gen.p_mw, atol=1e-9)
         np.testing.assert_allclose(got.gen.vm_pu, want.gen.vm_pu, atol=1e-12)
         np.testing.assert_allclose(got.hvdc.p_mw, want.hvdc.p_mw, atol=1e-9)
+        np.testing.assert_allclose(got.load.p_mw, want.load.p_mw, atol=1e-9)
+        np.testing.assert_allclose(got.load.q_mvar, want.load.q_mvar, atol=1e-9)
+        # the same operating point: the same AC state
+        a, b = gridsim.run_ac(got), gridsim.run_ac(want)
+        np.testing.assert_allclose(a.v, b.v, atol=1e-9)
     outages = job._n1_outages(net, units=None)
     cnecs = select_cnecs(net, outages, opts["cnec_threshold"])
     reuse: dict = {}

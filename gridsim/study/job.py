@@ -325,7 +325,7 @@ def _worst(rows: list[tuple]) -> tuple:
 def _with_dispatch(net, dispatch: pd.DataFrame):
     """A copy of ``net`` with the setpoints of ``dispatch`` (rows ``element``, ``id``,
     ``field``, ``value``: units' ``p_mw`` and ``vm_pu``, links' ``p_mw``, banks'
-    ``step``)."""
+    ``step``, loads' ``p_mw`` and ``q_mvar``; :data:`runner.DISPATCH_FIELDS`)."""
     out = net.copy()
     for (element, field), part in dispatch.groupby(["element", "field"], sort=False):
         table = out[element]

@@ -295,8 +295,16 @@ def _secured(net: Network, parent: Network | None = None) -> SecuredBase:
     return _BASE[key]
 
 
-DISPATCH_FIELDS = (("gen", "p_mw"), ("gen", "vm_pu"), ("hvdc", "p_mw"), ("shunt", "step"))
-"""The setpoints :func:`dispatch_table` records: what securing and the transfer move."""
+DISPATCH_FIELDS = (
+    ("gen", "p_mw"),
+    ("gen", "vm_pu"),
+    ("hvdc", "p_mw"),
+    ("shunt", "step"),
+    ("load", "p_mw"),
+    ("load", "q_mvar"),
+)
+"""The setpoints :func:`dispatch_table` records: what securing and the transfer move (the
+sink's loads go up with the transfer)."""
 
 
 def dispatch_table(**states: Network) -> pd.DataFrame:
