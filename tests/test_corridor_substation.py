@@ -395,9 +395,9 @@ def test_winter_peak_is_secured_with_the_study_options(scenario):
     control (units' setpoints, switched banks' steps), and the secured dispatch holds in
     an independent AC check of every ordinary contingency: no divergence, no load cut
     off beyond 1,000 MW, voltages within 0.001 p.u. everywhere, CNEC loadings within
-    0.5 % (the AC check's tolerances). The HVDC schedules stay as the scenario has them
-    (their moves are priced; none pays here), setpoints move by at most 0.05 p.u. and
-    banks stay within their steps."""
+    0.5 % (the AC check's tolerances). The HVDC schedules move little (their moves are
+    priced as a unit's: at most 50 MW, within the links' ratings), setpoints move by at
+    most 0.05 p.u. and banks stay within their steps."""
     from gridsim.analysis.ttc import secured_base
     from gridsim.study import cases
 
@@ -405,7 +405,9 @@ def test_winter_peak_is_secured_with_the_study_options(scenario):
     base = secured_base(net, **cases.N1_OPTIONS)
     assert base.secured, base.residual.head()
     assert base.base_voltage_change_pu.abs().max() <= 0.05
-    assert base.base_hvdc_change_mw.empty
+    assert (base.base_hvdc_change_mw.abs() <= 50.0).all()
+    links = base.network.hvdc
+    assert (links.p_mw.abs() <= links.max_p_mw + 1e-6).all()
     steps = base.network.shunt.step
     top = base.network.shunt.max_step.fillna(net.shunt.step)
     assert (steps >= 0).all() and (steps <= top).all()
