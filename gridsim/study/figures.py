@@ -168,7 +168,7 @@ def export_curves(
             fontsize=6.5,
             loc="upper center",
             bbox_to_anchor=(0.5, -0.16),
-            ncol=2,
+            ncol=1,  # two columns of these labels overran the panel and its neighbour
         )
     fig.tight_layout()
     metadata = {
@@ -176,7 +176,7 @@ def export_curves(
         "gridsim:limiting_elements": " ".join(elements),
         "gridsim:n1_not_defined": " ".join(undefined),
     }
-    fig.savefig(path, format="png", metadata=metadata)
+    fig.savefig(path, format="png", metadata=metadata, bbox_inches="tight")
     plt.close(fig)
 
 
