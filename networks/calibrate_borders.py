@@ -235,12 +235,12 @@ def facts(net, item: dict | None, a: str, b: str) -> str:
 
 
 def calibrate_direction(
-    net, secured, base, a: str, b: str, entries: list[dict], modelled: str, set_aside: bool
+    net, secured, res, base, a: str, b: str, entries: list[dict], modelled: str, set_aside: bool
 ) -> dict:
     """One row of the table for direction a -> b of ``net`` from its secured base case
-    ``secured`` (:func:`gridsim.secured_base`; ``base``: the zero-transfer
-    :func:`gridsim.n1_ttc` from it, for the status); ``modelled``: why the model cannot
-    be compared ("" where it can)."""
+    ``secured`` (:func:`gridsim.secured_base`; ``res``: its AC solution; ``base``: the
+    zero-transfer :func:`gridsim.n1_ttc` from it, for the status); ``modelled``: why the
+    model cannot be compared ("" where it can)."""
     row = {
         "published_mw": sum(e["ntc_mw"] for e in entries) if entries else math.nan,
         "published": " + ".join(
@@ -260,7 +260,6 @@ def calibrate_direction(
     if not base.defined:
         return row | {"binding": base.message}
     at = secured.network
-    res = gridsim.run_ac(at, enforce_q_limits=True)
     row["bce_mw"] = border_flow(at, res, a, b)
     try:
         r = gridsim.n1_ttc(
@@ -356,6 +355,7 @@ def run(
         net, party(net, first[0], "gen"), party(net, first[1], "load"), max_mw=0.0,
         base=secured, set_aside_insecure=set_aside, **N1_OPTIONS,
     )  # fmt: skip
+    res = gridsim.run_ac(secured.network, enforce_q_limits=True)  # the BCE of every row
     log(
         f"base case: {base.status}, {len(base.set_aside)} outages set aside, "
         f"{secured.base_rounds} redispatch LP(s), {time.perf_counter() - t0:.0f} s"
@@ -364,7 +364,7 @@ def run(
     for a, b, entries, modelled in todo:
         t0 = time.perf_counter()
         row = {"scenario": scenario, "border": f"{a}->{b}"}
-        row |= calibrate_direction(net, secured, base, a, b, entries, modelled, set_aside)
+        row |= calibrate_direction(net, secured, res, base, a, b, entries, modelled, set_aside)
         row["explanation"] = explain(row)
         rows.append(row)
         if out is not None:
