@@ -261,6 +261,35 @@ def relieve(net, res, plan: dict) -> None:
         p[g] = min(max(p[g] + float(mw), 0.0), plan["max_p"][g])
 
 
+def _hold_voltages(net, plan: dict, name: str, res, steps: int = 3):
+    """Switch off an LCC converter's filter steps (shunts ``F_*``, set nearest to its
+    reactive draw) one at a time where its bus is above its voltage limit in the intact
+    grid, as the converter's reactive control would (at most ``steps`` per bank); the
+    scenario's ``set`` records the steps kept. Returns the last solve."""
+    for _ in range(steps):
+        vm = res.bus.vm_pu
+        high = set(vm.index[vm > net.bus.max_vm_pu.loc[vm.index]])
+        banks = [
+            s
+            for s in net.shunt.index
+            if str(s).startswith("F_") and net.shunt.bus[s] in high and net.shunt.step[s] > 0
+        ]
+        if not banks:
+            break
+        for s in banks:
+            step = float(net.shunt.step[s]) - 1.0
+            net.set("shunt", s, "step", step)
+            rec = next(
+                r
+                for r in plan["base_set"]
+                if r["element"] == "shunt" and r["id"] == s and r["field"] == "step"
+            )
+            rec["value"] = step
+            print(f"{name}: filter {s} at {step:g} steps ({net.shunt.bus[s]} above its limit)")
+        res = _solve(net, plan, name)
+    return res
+
+
 def balance(model: dict, plans: dict, rounds: int = 7) -> None:
     """Move each country's net-position residual onto its dispatched units (in proportion
     to their headroom, or to their output when lowering), solving every scenario with Q
@@ -299,7 +328,7 @@ def balance(model: dict, plans: dict, rounds: int = 7) -> None:
         print(f"balance round {r + 1}: largest net-position residual {worst:.1f} MW")
     limits = {}
     for name, plan in plans.items():
-        res = _solve(nets[name], plan, name)
+        res = _hold_voltages(nets[name], plan, name, _solve(nets[name], plan, name))
         got = net_positions(nets[name], res)
         for cc, want in sorted(plan["targets"].items()):
             if abs(want - got.get(cc, 0.0)) > dispatch.NP_TOLERANCE_MW:
