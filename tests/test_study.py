@@ -436,7 +436,10 @@ def test_substation_sites_are_scenarios_each_with_its_own_ttc():
 
 
 def test_substation_site_row_equals_a_direct_power_flow():
-    """A Niš site's losses and connection loading (the more loaded half of the in-out)."""
+    """A Niš site's losses and connection loading (the more loaded half of the in-out)
+    at the scenario's dispatch; its N-1 figures at the secured base case (the site's
+    N-1 TTC's): the redispatch it moved, and the plant's worst N-1 loading re-solved
+    from that dispatch for the outage the row names (AC, fresh)."""
     task = runner.Task("site", "2030_nis_trupale", "2030", site="trupale")
     row = runner.evaluate(task, str(SUBSTATION))["row"]
     net = gridsim.load_network(SUBSTATION, scenario="2030_nis_trupale")
@@ -446,6 +449,23 @@ def test_substation_site_row_equals_a_direct_power_flow():
     halves = res.line.loading_percent[["L4236_trupale_from", "L4236_trupale_to"]]
     assert row["connection_loading_percent"] == pytest.approx(halves.max(), abs=1e-9)
     assert halves.min() < halves.max() - 1.0  # the halves differ: the max is the one taken
+    assert row["n1_dispatch"] == "secured"
+    base = runner._secured(runner.case_network(SUBSTATION, "2030_nis_trupale"))  # cached
+    assert base.secured
+    moved = float(base.base_redispatch_mw.abs().sum())
+    assert row["secured_redispatch_mw"] == pytest.approx(moved, abs=1e-9) and moved > 0
+    secured = base.network
+    assert secured.gen.p_mw["G_RS_NIS_CCGT"] <= 500.0 + 1e-6
+    outage = next(
+        o
+        for o in gridsim.ordinary_contingencies(secured, units="largest_per_area")
+        if o.label == row["n1_worst_plant_outage"]
+    )
+    post = gridsim.solve_outage(secured, outage, enforce_q_limits=True)
+    branch = tuple(row["n1_worst_plant_branch"].split())
+    got = float(post.power_flow.branch.loading_percent[branch])
+    assert got == pytest.approx(row["n1_worst_loading_plant_percent"], abs=1e-6)  # percent
+    assert row["n1_margin_plant_percent"] == pytest.approx(100.0 - got, abs=1e-6)
 
 
 def test_the_n1_curve_runs_along_the_ttc_dispatch_and_holds_up_to_it():

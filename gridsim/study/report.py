@@ -310,6 +310,7 @@ _BETTER = {
     "losses_mw": -1,
     "max_loading_rs_percent": -1,
     "n1_worst_loading_plant_percent": -1,
+    "secured_redispatch_mw": -1,
     "ttc_n1_rs_mw": 1,
 }
 """Which way is better for each Niš metric (-1: lower)."""
@@ -743,12 +744,17 @@ def _markdown(
     lines += ["## 4. Niš plant site comparison", ""]
     if len(sites):
         lines += [
-            "The 500 MW Niš CCGT at each candidate site (its scenario's dispatch), with the "
-            "scenario's scheduled export and no transfer added: total losses (AC and HVDC), "
-            "the most loaded Serbian line, and an AC N-1 over the ordinary contingencies "
-            "(one circuit of each line, each transformer unit and HVDC link, the largest "
-            "unit per synchronous area; reactive limits held). The plant's N-1 figure is the "
-            "worst post-outage loading of the branches that carry at least "
+            "The 500 MW Niš CCGT at each candidate site, with the scenario's scheduled "
+            "export and no transfer added. Intact grid, at the scenario's dispatch (the "
+            "sites differ by the plant's place only): total losses (AC and HVDC), the "
+            "plant's connection and the most loaded Serbian line. N-1, at the dispatch that "
+            "is operated: the base case made N-1 secure by the least preventive redispatch "
+            "(the same secured base case as the site's N-1 TTC; its MW is the site's cost "
+            "of security), or the scenario's dispatch where it cannot be secured (column "
+            "'N-1 at'); an AC N-1 over the ordinary contingencies (one circuit of each "
+            "line, each transformer unit and HVDC link, the largest unit per synchronous "
+            "area; reactive limits held). The plant's N-1 figure is the worst post-outage "
+            "loading of the branches that carry at least "
             f"{cases.PLANT_DF:.0%} of its output in the intact grid (margin = 100 % − that "
             "loading): what the site changes. The worst N-1 loading anywhere is given beside "
             "it; it does not depend on the site where it sits far from Niš. The last column "
@@ -777,6 +783,8 @@ def _markdown(
                     "connection_loading_percent": "connection line (%)",
                     "max_loading_rs_percent": "max RS line N-0 (%)",
                     "max_loading_rs_name": "which",
+                    "n1_dispatch": "N-1 at",
+                    "secured_redispatch_mw": "redispatch to secure (MW)",
                     "n1_worst_loading_plant_percent": "plant's branches N-1 (%)",
                     "n1_margin_plant_percent": "plant N-1 margin (%)",
                     "n1_worst_plant_branch": "which",
@@ -789,6 +797,7 @@ def _markdown(
                     "losses_mw": 2,
                     "connection_loading_percent": 1,
                     "max_loading_rs_percent": 1,
+                    "secured_redispatch_mw": 0,
                     "n1_worst_loading_plant_percent": 1,
                     "n1_margin_plant_percent": 1,
                     "n1_worst_loading_rs_percent": 1,

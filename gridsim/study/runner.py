@@ -491,14 +491,20 @@ def _run_curve(path: str, task: Task) -> dict:
 def _run_site(path: str, task: Task) -> dict:
     """Losses, loadings and N-1 margins of one Niš plant site (no transfer added).
 
-    The N-1 is over the ordinary contingencies (:func:`gridsim.ordinary_contingencies`:
-    one circuit of each line, each transformer unit and HVDC link, the largest unit of
-    each synchronous area), each solved in AC with reactive limits and the
-    post-contingency response. The plant's own margin is taken over the branches that
-    carry at least :data:`gridsim.study.cases.PLANT_DF` of its output in the intact grid
-    (its distribution factor to the Serbian load, :func:`gridsim.zone_ptdf` with the
-    plant's bus as the source zone): what the site changes, not what is insecure
-    anywhere in the grid whatever the site.
+    N-0 (losses, loadings) at the site scenario's dispatch, so that the sites differ by
+    the plant's place only. N-1 at the dispatch a planner would operate: the scenario's
+    base case secured by :func:`_secured` (the least preventive redispatch that makes it
+    N-1 secure, the same secured base case as the site's N-1 TTC); the MW it moves is the
+    site's cost of security. Where the base case cannot be secured the N-1 figures are
+    at the scenario's dispatch (``n1_dispatch`` says which). The N-1 is over the ordinary
+    contingencies (:func:`gridsim.ordinary_contingencies`: one circuit of each line, each
+    transformer unit and HVDC link, the largest unit of each synchronous area), each
+    solved in AC with reactive limits and the post-contingency response. The plant's own
+    margin is taken over the branches that carry at least
+    :data:`gridsim.study.cases.PLANT_DF` of its output in the intact grid (its
+    distribution factor to the Serbian load, :func:`gridsim.zone_ptdf` with the plant's
+    bus as the source zone): what the site changes, not what is insecure anywhere in the
+    grid whatever the site.
     """
     site = next(s for s in cases.for_network(path).nis_sites if s.key == task.site)
     net = case_network(path, task.scenario)
@@ -516,6 +522,47 @@ def _run_site(path: str, task: Task) -> dict:
     zones[site.bus] = "_plant"
     df = zone_ptdf(net, "_plant", "RS", zones=zones)
     near = df.index[df.abs().to_numpy() >= cases.PLANT_DF]
+    try:
+        base = _secured(net)
+    except TtcError:
+        base = None
+    secured = base is not None and base.secured
+    at, at_res = net, res
+    if secured:
+        at = base.network
+        at_res = run_ac(at, enforce_q_limits=True)
+        if not at_res.converged:
+            raise GridsimError(
+                f"study: the secured base case of {task.scenario!r} does not converge "
+                f"({at_res.message})"
+            )
+    n1 = _site_n1(at, at_res, near, rs_lines)
+    row = {
+        "year": task.year,
+        "scenario": task.scenario,
+        "site": site.key,
+        "site_label": site.label,
+        "connection_bus": site.bus,
+        "losses_mw": res.losses_mw + float(res.hvdc.pl_mw.sum()),
+        "max_loading_percent": float(np.nanmax(br)),
+        "max_loading_branch": " ".join(map(str, br.idxmax())),
+        "max_loading_rs_percent": float(rs_loading.max()),
+        "max_loading_rs_line": str(rs_loading.idxmax()),
+        "connection_loading_percent": float(res.line.loading_percent[list(site.lines)].max()),
+        "plant_branches": len(near),
+        "n1_dispatch": "secured" if secured else "scenario (base case cannot be secured)",
+        "secured_redispatch_mw": (
+            float(base.base_redispatch_mw.abs().sum()) if secured else np.nan
+        ),
+        **n1,
+    }
+    return {"row": row}
+
+
+def _site_n1(net: Network, res, near: pd.Index, rs_lines: pd.Index) -> dict:
+    """The site table's N-1 columns: the worst post-outage loading of the plant's
+    branches ``near``, of the Serbian lines and anywhere, over the ordinary
+    contingencies of ``net`` solved from ``res``."""
     rs_rows = pd.MultiIndex.from_tuples([("line", i) for i in rs_lines])
     worst = {"all": (-np.inf, "", ""), "rs": (-np.inf, "", ""), "plant": (-np.inf, "", "")}
     over = diverged = 0
@@ -535,19 +582,7 @@ def _run_site(path: str, task: Task) -> dict:
                 b = part.idxmax()
                 worst[key] = (float(part.max()), f"{b[0]} {b[1]}", outage.label)
     value = {k: v[0] if np.isfinite(v[0]) else np.nan for k, v in worst.items()}
-    row = {
-        "year": task.year,
-        "scenario": task.scenario,
-        "site": site.key,
-        "site_label": site.label,
-        "connection_bus": site.bus,
-        "losses_mw": res.losses_mw + float(res.hvdc.pl_mw.sum()),
-        "max_loading_percent": float(np.nanmax(br)),
-        "max_loading_branch": " ".join(map(str, br.idxmax())),
-        "max_loading_rs_percent": float(rs_loading.max()),
-        "max_loading_rs_line": str(rs_loading.idxmax()),
-        "connection_loading_percent": float(res.line.loading_percent[list(site.lines)].max()),
-        "plant_branches": len(near),
+    return {
         "n1_worst_loading_plant_percent": value["plant"],
         "n1_worst_plant_branch": worst["plant"][1],
         "n1_worst_plant_outage": worst["plant"][2],
@@ -560,7 +595,6 @@ def _run_site(path: str, task: Task) -> dict:
         "n1_diverged_outages": diverged,
         "n1_min_vm_pu": min_vm if np.isfinite(min_vm) else np.nan,
     }
-    return {"row": row}
 
 
 _PATH: str | None = None
