@@ -406,6 +406,29 @@ def test_each_model_s_cases_name_its_own_scenarios_and_elements(model):
         assert gridsim.run_ac(project.apply(net), enforce_q_limits=True).converged, project.id
 
 
+def test_base_export_change_counts_the_joining_links_moves_from_the_source_side():
+    """What the secured base case exports beyond the schedule: the joining links' moves,
+    signed from the source's side (a link's from end in the Caucasus area, by the bus
+    table's ``area``, counts +1), other links left out."""
+    from types import SimpleNamespace
+
+    net = runner.case_network(NETWORK, "2032")
+    joining = runner.joining_links(net, "RS")
+    assert {"DC_AKH_B2B", "DC_BLACKSEA_1"} <= set(joining)
+    moves = pd.Series({"DC_AKH_B2B": 50.0, "DC_BLACKSEA_1": -20.0, "DC_RO_HU": 300.0})
+    source_area = net.bus.area[net.gen.bus[net.gen.bus.map(net.bus.zone).eq("AZ")]].iloc[0]
+    want = sum(
+        mw * (1.0 if net.bus.area[net.hvdc.from_bus[j]] == source_area else -1.0)
+        for j, mw in moves.items()
+        if j in joining
+    )
+    base = SimpleNamespace(base_hvdc_change_mw=moves)
+    assert runner.base_export_change(net, "RS", base) == pytest.approx(want, abs=1e-12)
+    assert abs(want) == pytest.approx(30.0) or abs(want) == pytest.approx(70.0)
+    base = SimpleNamespace(base_hvdc_change_mw=pd.Series(dtype=float))
+    assert runner.base_export_change(net, "RS", base) == 0.0
+
+
 def test_substation_reinforcement_is_one_more_circuit_on_the_map_line():
     """Sofia West–Niš 2 second circuit on the substation model: L14699 with two circuits
     and twice the rating; the cached scenario network is left as it was."""

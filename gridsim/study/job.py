@@ -445,6 +445,8 @@ def _limits(
         start = _with_dispatch(net, dispatch[dispatch.state == "secured_base"])
         end = _with_dispatch(net, dispatch[dispatch.state == "ttc"])
     ttc1 = float(n1["ttc_mw"]) if start is not None else np.nan
+    if start is not None:  # the secured base case's exchange beyond the schedule
+        sched += float(n1.get("base_export_change_mw", 0.0))
 
     def operating_point(t: float):
         if start is not None and ttc1 > 0:
