@@ -125,9 +125,7 @@ def test_published_total_above_the_physical_one_is_explained():
     beyond it and the TTC; the figure within the published limits starts from its own
     secured base case, and where it comes out above the physical one (2026 AZ -> EU on
     the substation model: 240 against 217 MW) the first screen says why."""
-    row = pd.Series(
-        {"status": "ok", "total_export_mw": 217.4, "total_export_published_mw": 240.0}
-    )
+    row = pd.Series({"status": "ok", "total_export_mw": 217.4, "total_export_published_mw": 240.0})
     text = report._published(row)
     assert text.startswith("; **240 MW** within the published limits (more than the physical")
     row["total_export_published_mw"] = 200.0
