@@ -514,7 +514,8 @@ def _markdown(
         f"*Run {meta['started_utc']}, {meta['cases']} cases"
         + (" (**quick**: reduced case set)" if meta["quick"] else "")
         + f"; network `{Path(meta['network_file']).name}`. Export = scheduled + transfer "
-        "capability (TTC), MW, from Azerbaijan's generators to the sink's loads.*",
+        "capability (TTC), MW, from Azerbaijan's generators to the sink's loads; N-1: also "
+        "what the secured base case sends beyond the schedule (Method).*",
         "",
         "## Method",
         "",
