@@ -356,6 +356,33 @@ def test_an_interrupted_study_leaves_the_old_report(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]
 
 
+def test_a_worker_killed_by_the_os_is_a_one_line_error_and_writes_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    """A worker process that ends abruptly (as the kernel's out-of-memory killer ends
+    one: the full study on the substation model with 2 workers on a 24 GB machine) is
+    one line naming the cause and what to do, exit 2, and the old report is kept."""
+    out = tmp_path / "study"
+    out.mkdir()
+    (out / "report.md").write_text("old")
+    (out / ".gridsim-output").write_text('{"written": ["report.md"]}')
+
+    def killed(tasks, path, only, pool, bar):
+        assert pool is not None  # real worker processes
+        return pool.submit(os._exit, 9).result()
+
+    monkeypatch.setattr(job, "_evaluate_all", killed)
+    status, _, err = run_cli(
+        ["study", "--quick", "--no-progress", "--network", NETWORK, "--out", out, "--workers", "2"],
+        capsys,
+    )
+    assert status == 2
+    line = one_line_error(err)
+    assert "worker process ended abruptly" in line and "--workers 1" in line
+    assert (out / "report.md").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study"]
+
+
 def test_the_bundled_network_is_found_from_elsewhere(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert job.default_network().resolve() == NETWORK.resolve()

@@ -15,6 +15,7 @@ import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -890,13 +891,20 @@ def run_study(
             _warm_up(str(path), study.years[0])
         n_limits = len(study.quick_years if quick else study.years) * len(cases.SINKS)
         scenarios = dict.fromkeys(t.scenario for t in tasks)
-        with (
-            _progress_bar(tasks, n_limits, progress) as bar,
-            _pool(workers, path, only, scenarios) as pool,
-        ):
-            results = _evaluate_all(tasks, str(path), only, pool, bar)
-            tables = _assemble(tasks, results, study)
-            limits = _run(_limit_calls(tables, str(path), fig_dir), pool, bar)
+        try:
+            with (
+                _progress_bar(tasks, n_limits, progress) as bar,
+                _pool(workers, path, only, scenarios) as pool,
+            ):
+                results = _evaluate_all(tasks, str(path), only, pool, bar)
+                tables = _assemble(tasks, results, study)
+                limits = _run(_limit_calls(tables, str(path), fig_dir), pool, bar)
+        except BrokenProcessPool:
+            raise GridsimError(
+                f"study of {path.name}: a worker process ended abruptly, as one out of "
+                "memory does (about 7.5 GB each on the substation model): rerun with "
+                f"--workers 1; nothing was written to {out_dir}"
+            ) from None
         n1_curve = _frame([r["curve"] for r in limits])
         tables["export_curve_n1"] = n1_curve
         candidates = path.with_name(path.stem + cases.CANDIDATES_SUFFIX)
