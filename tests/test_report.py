@@ -120,18 +120,21 @@ def test_expansion_out_of_reach_everywhere_is_said_once():
     assert "8,000 MW to EU: out of reach (base case cannot be secured)" in answer
 
 
-def test_published_total_above_the_physical_one_is_explained():
-    """Each total export at the N-1 TTC is the schedule, its secured base case's export
-    beyond it and the TTC; the figure within the published limits starts from its own
-    secured base case, and where it comes out above the physical one (2026 AZ -> EU on
-    the substation model: 240 against 217 MW) the first screen says why."""
-    row = pd.Series({"status": "ok", "total_export_mw": 217.4, "total_export_published_mw": 240.0})
-    text = report._published(row)
-    assert text.startswith("; **240 MW** within the published limits (more than the physical")
-    row["total_export_published_mw"] = 200.0
+def test_published_total_and_the_physical_base_case_are_said():
+    """The figure within the published limits follows the physical one; where the
+    physical figure starts from the base case secured with the published limits the
+    first screen says so, and a published figure above the physical one by more than the
+    search tolerance (which the physical search from both base cases rules out) is
+    flagged, not passed over."""
+    row = pd.Series({"status": "ok", "total_export_mw": 240.0, "total_export_published_mw": 200.0})
     assert report._published(row) == "; **200 MW** within the published limits"
-    row["total_export_published_mw"] = 217.4 + report.SIGNIFICANT_MW  # within the tolerance
-    assert "more than" not in report._published(row)
+    row["started_from"] = "published"
+    assert "starts from the base case secured with the published limits" in report._published(row)
+    row["started_from"] = "physical"
+    row["total_export_published_mw"] = 240.0 + report.SIGNIFICANT_MW  # within the tolerance
+    assert "above the physical" not in report._published(row)
+    row["total_export_published_mw"] = 240.0 + 2 * report.SIGNIFICANT_MW
+    assert "above the physical figure by more than the search tolerance" in report._published(row)
     row["total_export_published_mw"] = np.nan
     assert report._published(row) == ""
 

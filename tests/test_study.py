@@ -433,27 +433,25 @@ def test_each_model_s_cases_name_its_own_scenarios_and_elements(model):
         assert gridsim.run_ac(project.apply(net), enforce_q_limits=True).converged, project.id
 
 
-def test_base_export_change_counts_the_joining_links_moves_from_the_source_side():
-    """What the secured base case exports beyond the schedule: the joining links' moves,
-    signed from the source's side (a link's from end in the Caucasus area, by the bus
-    table's ``area``, counts +1), other links left out."""
-    from types import SimpleNamespace
-
+def test_joining_links_are_the_links_between_the_source_and_sink_islands():
+    """The links a transfer to RS moves: every in-service link with one end in the
+    Caucasus island and the other in continental Europe's (the signed base-case exchange
+    over them is :attr:`gridsim.TtcResult.base_exchange_change_mw`, tested in test_ttc)."""
     net = runner.case_network(NETWORK, "2032")
-    joining = runner.joining_links(net, "RS")
-    assert {"DC_AKH_B2B", "DC_BLACKSEA_1"} <= set(joining)
-    moves = pd.Series({"DC_AKH_B2B": 50.0, "DC_BLACKSEA_1": -20.0, "DC_RO_HU": 300.0})
-    source_area = net.bus.area[net.gen.bus[net.gen.bus.map(net.bus.zone).eq("AZ")]].iloc[0]
-    want = sum(
-        mw * (1.0 if net.bus.area[net.hvdc.from_bus[j]] == source_area else -1.0)
-        for j, mw in moves.items()
-        if j in joining
-    )
-    base = SimpleNamespace(base_hvdc_change_mw=moves)
-    assert runner.base_export_change(net, "RS", base) == pytest.approx(want, abs=1e-12)
-    assert abs(want) == pytest.approx(30.0) or abs(want) == pytest.approx(70.0)
-    base = SimpleNamespace(base_hvdc_change_mw=pd.Series(dtype=float))
-    assert runner.base_export_change(net, "RS", base) == 0.0
+    cn = net.compile()
+    island = dict(zip(cn.bus_ids, cn.island, strict=True))
+    src = island[net.gen.bus[net.gen.bus.map(net.bus.zone).eq("AZ")].iloc[0]]
+    snk = island[net.load.bus[net.load.bus.map(net.bus.zone).eq("RS")].iloc[0]]
+    on = net.hvdc[net.hvdc.in_service]
+    ends = {(island[f], island[t]) for f, t in zip(on.from_bus, on.to_bus, strict=True)}
+    want = [
+        i
+        for i, f, t in zip(on.index, on.from_bus, on.to_bus, strict=True)
+        if {island[f], island[t]} == {src, snk}
+    ]
+    assert (src, snk) in ends or (snk, src) in ends
+    assert sorted(runner.joining_links(net, "RS")) == sorted(map(str, want))
+    assert {"DC_AKH_B2B", "DC_BLACKSEA_1"} <= set(runner.joining_links(net, "RS"))
 
 
 def test_substation_reinforcement_is_one_more_circuit_on_the_map_line():

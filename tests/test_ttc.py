@@ -217,6 +217,78 @@ def test_published_limits_side_by_side_with_the_physical_ttc():
     assert thermal.published is None and thermal.ttc_mw <= 30.0 + 1e-6
 
 
+def test_physical_ttc_is_searched_from_both_secured_base_cases():
+    """Issue 17, acceptance 1 with published limits: a published limit (10 MW over the
+    three links) below the schedule (H0 at 30 MW) makes the base case secured with it
+    send 20 MW less (``base_exchange_change_mw``: the links' moves, each from island A,
+    the source's, so +1). That base case holds the physical limits too, so the physical
+    answer's total (base-case change and TTC) is at least the larger of the physical
+    searches from each base case (the second by a fresh ``n1_ttc`` of its dispatch,
+    which needs no redispatch) and at least the total within the published limits, less
+    the search tolerance."""
+    net = case(1)
+    net.hvdc.loc["H0", "p_mw"] = 30.0
+    net.invalidate()
+    links = [("hvdc", h, 1) for h in ("H0", "H1", "H2")]
+    net.interfaces = [{"id": "AB", "members": links, "limit_mw": 10.0, "kind": "ntc"}]
+    r = n1_ttc(net, "A", "B", **OPTIONS)
+    pub = r.published
+    assert pub is not None and pub.started_from == "published"
+    assert set(net.bus.zone[net.hvdc.from_bus]) == {"A"}  # every link leaves the source's
+    moved = pub.base_hvdc_change_mw
+    assert pub.base_exchange_change_mw == pytest.approx(moved.sum(), abs=1e-9)
+    assert pub.base_exchange_change_mw == pytest.approx(-20.0, abs=1e-6)  # 30 -> 10 MW
+    assert pub.total_change_mw == pytest.approx(pub.base_exchange_change_mw + pub.ttc_mw)
+    plain = n1_ttc(net, "A", "B", published_limits="ignore", **OPTIONS)
+    assert plain.base_exchange_change_mw == 0.0 and len(plain.base_redispatch_mw) == 0
+    base = ttc.secured_base(net, units=None, enforce_q_limits=False)
+    assert base.published is not None and base.published.secured
+    from_pub = n1_ttc(base.published.network, "A", "B", published_limits="ignore", **OPTIONS)
+    assert len(from_pub.base_redispatch_mw) == 0  # it holds the physical limits already
+    best = max(plain.total_change_mw, pub.base_exchange_change_mw + from_pub.ttc_mw)
+    assert r.total_change_mw >= best - slack(abs(best))
+    assert r.total_change_mw >= pub.total_change_mw - slack(abs(pub.total_change_mw))
+    if r.started_from == "physical":  # within the tolerance: the one that moves less
+        assert r.ttc_mw == pytest.approx(plain.ttc_mw, abs=1e-6)
+
+
+def test_physical_ttc_keeps_the_start_that_exports_more(monkeypatch):
+    """The choice between the two starts, on stand-in searches: the physical search from
+    the base case secured with the published limits replaces the one from the base case
+    secured without them only where its total is larger by more than the search
+    tolerance (max(tol_mw, rel_tol x total)), and says so in its message."""
+    from gridsim.analysis.ttc import method
+
+    net = case(1)
+    links = [("hvdc", h, 1) for h in ("H0", "H1", "H2")]
+    net.interfaces = [{"id": "AB", "members": links, "limit_mw": 10.0, "kind": "ntc"}]
+    base = ttc.secured_base(net, units=None, enforce_q_limits=False)
+    first = n1_ttc(net, "A", "B", published_limits="ignore", **OPTIONS)
+    totals = {}
+
+    def fake(network, b, source, sink, options, start):
+        out = dataclasses.replace(first, message="m", published=None)
+        kind = (
+            "published"
+            if options["published_limits"] == "hold"
+            else "alt"
+            if b.network is base.published.network
+            else "physical"
+        )
+        out.base_exchange_change_mw, out.ttc_mw = totals[kind]
+        return out
+
+    monkeypatch.setattr(method, "_transfer", fake)
+    monkeypatch.setattr(method, "_moved", lambda a, b: True)
+    for alt, kept in (((-20.0, 135.0), "published"), ((-20.0, 125.0), "physical")):
+        totals.update(physical=(0.0, 100.0), published=(-20.0, 30.0), alt=alt)
+        r = n1_ttc(net, "A", "B", base=base, **OPTIONS)
+        assert r.started_from == kept, alt
+        assert r.total_change_mw == pytest.approx(sum(alt) if kept == "published" else 100.0)
+        assert ("exports 15 MW more" in r.message) == (kept == "published")
+        assert r.published.started_from == "published"
+
+
 def test_ttc_beats_every_hvdc_split_of_the_heuristic_search():
     """Brute force: transfer_capability with fixed shares (5 % steps) over two links,
     the same branch outages (single circuits, non-islanding: transfer trips whole

@@ -156,17 +156,23 @@ def _total(row) -> str:
 def _published(row) -> str:
     """``; **600 MW** within the published limits`` for a row with a finite
     ``total_export_published_mw`` (the total export at the TTC within them), else
-    empty."""
+    empty; says where the physical figure starts from the base case secured with the
+    published limits (``started_from``), and flags a published figure above the physical
+    one by more than the search tolerance (the physical search also starts from that
+    base case, so this should not happen)."""
     pub = float(np.nan_to_num(row.get("total_export_published_mw", np.nan), nan=np.nan))
     if not np.isfinite(pub):
         return ""
     text = f"; **{pub:,.0f} MW** within the published limits"
+    if row.get("started_from", "physical") == "published":
+        text += (
+            " (the physical figure starts from the base case secured with the published "
+            "limits: it exports more from there than from the one secured without them)"
+        )
     if pub > float(row.total_export_mw) + SIGNIFICANT_MW:
         text += (
-            " (more than the physical figure: the two start from different secured base "
-            "cases, each the least redispatch for its limits, and the one that holds the "
-            "published limits too leaves more room here; the physical figure is found "
-            "from the other, so the grid carries at least the larger)"
+            f" (above the physical figure by more than the search tolerance of "
+            f"{SIGNIFICANT_MW:g} MW)"
         )
     return text
 
@@ -549,7 +555,11 @@ def _markdown(
         "the total export at the N-1 TTC is the schedule, that change and the TTC, as "
         "ENTSO-E's TTC = BCE + ΔE. "
         "The physical TTC and the TTC within the published limits (the file's NTC "
-        "interfaces) are reported side by side. Thermal limits are held, as ENTSO-E's "
+        "interfaces) are reported side by side; the base case secured with the published "
+        "limits holds the physical ones too, so the physical TTC is searched from both "
+        "secured base cases and the larger total export kept (`started_from`), and "
+        "relaxing a published limit never lowers the physical figure. "
+        "Thermal limits are held, as ENTSO-E's "
         "capacity calculation holds them, on the critical network elements and "
         "contingencies: the (branch, outage) pairs "
         f"whose largest zone-to-zone PTDF is at least {cases.N1_OPTIONS['cnec_threshold']:.0%} "

@@ -166,12 +166,6 @@ def route_shares(net: Network, sink: str, route: str) -> dict | None:
 def joining_links(net: Network, sink: str) -> list[str]:
     """In-service HVDC links joining the source's AC island to the sink's (the links a
     transfer moves; empty when both lie in one island)."""
-    return list(_joining(net, sink))
-
-
-def _joining(net: Network, sink: str) -> dict[str, float]:
-    """:func:`joining_links` with each link's direction: +1 where its from end is in the
-    source's island, -1 where it is in the sink's."""
     cn = net.compile()
     zones = net.bus["zone"].astype(str)
     groups = getattr(net, "groups", None) or {}
@@ -188,23 +182,11 @@ def _joining(net: Network, sink: str) -> dict[str, float]:
 
     src, snk = islands("gen", cases.SOURCE), islands("load", sink)
     if len(src) != 1 or len(snk) != 1 or src == snk:
-        return {}
+        return []
     a, b = src.pop(), snk.pop()
     isl_f, isl_t = cn.island[cn.hvdc_from], cn.island[cn.hvdc_to]
     join = ((isl_f == a) & (isl_t == b)) | ((isl_f == b) & (isl_t == a))
-    ids = np.asarray(cn.hvdc_id)[join]
-    return {str(i): 1.0 if f == a else -1.0 for i, f in zip(ids, isl_f[join], strict=True)}
-
-
-def base_export_change(net: Network, sink: str, base: SecuredBase) -> float:
-    """MW the secured base case ``base`` of ``net`` sends from the source's AC island to
-    the sink's over the joining HVDC links beyond the scenario's schedule: the securing
-    redispatch's moves of those links (units up on one side, down on the other). The
-    base-case exchange then exceeds the schedule by this much, and the export at the
-    N-1 TTC is the schedule, this change and the TTC (TTC = BCE + dE)."""
-    moved = base.base_hvdc_change_mw
-    sign = _joining(net, sink)
-    return float(sum(sign[j] * float(mw) for j, mw in moved.items() if j in sign))
+    return [str(i) for i in np.asarray(cn.hvdc_id)[join]]
 
 
 def _label(element) -> str:
@@ -382,9 +364,10 @@ def _run_n1(
         return {"row": row}
     worst = r.residual.iloc[0] if len(r.residual) else None
     step = r.next_step.iloc[0] if len(r.next_step) else None
-    change = base_export_change(net, task.sink, base) if r.defined else np.nan
-    pub_base = base.published or base
-    pub_change = base_export_change(net, task.sink, pub_base) if pub_base.secured else np.nan
+    # TTC = BCE + dE: the secured base case's joining-link moves beyond the schedule
+    change = r.base_exchange_change_mw
+    pub = r.published or r
+    pub_change = pub.base_exchange_change_mw
     row.update(
         status="ok" if r.defined else "not defined: base case cannot be secured",
         method="optimal",
@@ -392,6 +375,7 @@ def _run_n1(
         ttc_published_mw=r.ttc_published_mw,
         total_export_published_mw=row["scheduled_export_mw"] + pub_change + r.ttc_published_mw,
         base_export_change_mw=change,
+        started_from=r.started_from,
         total_export_mw=row["scheduled_export_mw"] + change + r.ttc_mw,
         limit_type=step.kind if step is not None else "",
         limiting_element=f"{step.element} {step.id}" if step is not None else "",
@@ -426,7 +410,8 @@ def _run_n1(
     out = {"row": row}
     if r.defined:  # the operating points of the study's figures (job._limits)
         key = {k: row[k] for k in ("year", "sink", "case", "route", "site")}
-        out["dispatch"] = dispatch_table(secured_base=base.network, ttc=r.network).assign(**key)
+        start = base.published if r.started_from == "published" else base
+        out["dispatch"] = dispatch_table(secured_base=start.network, ttc=r.network).assign(**key)
     return out
 
 

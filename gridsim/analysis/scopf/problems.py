@@ -66,18 +66,27 @@ def _shift_keys(network: Network, source, sink, sink_element: str):
 
 def _joining_links(grid: LinearisedGrid, source: pd.Series, sink: pd.Series, sink_element):
     """In-service links with one end in the source's AC island and one in the sink's."""
+    return list(_joining_signs(grid, source, sink, sink_element))
+
+
+def _joining_signs(
+    grid: LinearisedGrid, source: pd.Series, sink: pd.Series, sink_element
+) -> dict[str, float]:
+    """:func:`_joining_links`, each with its direction: +1 where its from end lies in the
+    source's island (its ``p_mw`` counts towards the sink), -1 where in the sink's."""
     cn, net = grid.cn, grid.network
     src_bus = net.gen.bus.reindex(source.index)
     snk_bus = net[sink_element].bus.reindex(sink.index)
     isl_src = set(cn.island[cn.bus_ids.get_indexer(src_bus)].tolist())
     isl_snk = set(cn.island[cn.bus_ids.get_indexer(snk_bus)].tolist())
     if isl_src == isl_snk:
-        return []
+        return {}
     f, t = cn.island[cn.hvdc_from], cn.island[cn.hvdc_to]
-    join = (np.isin(f, list(isl_src)) & np.isin(t, list(isl_snk))) | (
+    from_src = np.isin(f, list(isl_src))
+    join = (from_src & np.isin(t, list(isl_snk))) | (
         np.isin(f, list(isl_snk)) & np.isin(t, list(isl_src))
     )
-    return list(cn.hvdc_id[join])
+    return {i: 1.0 if s else -1.0 for i, s in zip(cn.hvdc_id[join], from_src[join], strict=True)}
 
 
 def _balance(value: str) -> str:

@@ -92,6 +92,16 @@ at a TTC of 0 it names the row that stops the transfer, with its price. The step
 a TTC of 0 goes along the last LP's direction, or along the shift keys alone (links and
 units held) where that LP does not move.
 
+With published limits (``ntc`` interfaces) the base case is secured twice, without and
+with them, and the TTC within them searched from the second. Each securing is the least
+redispatch for its own limits, so the two are not nested, and the physical TTC can reach
+a larger exchange from the second base case (which holds the physical limits too): it is
+searched from both and the larger total kept (:attr:`TtcResult.started_from`), so that
+relaxing a published limit never lowers the physical answer. The totals compared are
+the exchange beyond the network's own setpoints, ``base_exchange_change_mw + ttc_mw``
+(ENTSO-E's TTC = BCE + ΔE: the base case's moves of the joining links, signed from the
+source's side, and the transfer).
+
 ``ttc_mw`` is the transfer added to the secured base case; ``atc_mw = ttc_mw - trm_mw -
 committed_mw``. The shadow prices (MW of TTC per MW of each binding row's limit;
 :attr:`TtcResult.rating_prices` per MVA of an element's rating) are those of the LP

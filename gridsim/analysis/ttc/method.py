@@ -8,6 +8,8 @@ them beside it."""
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
 from collections.abc import Iterable, Mapping
 
@@ -20,6 +22,7 @@ from gridsim.analysis.ttc.base import (
     _base_options,
     _check_base,
     _secured_base,
+    network_fingerprint,
 )
 from gridsim.analysis.ttc.result import TtcError, TtcResult
 from gridsim.analysis.ttc.search import _transfer
@@ -123,8 +126,11 @@ def n1_ttc(
     published_limits : {"both", "ignore", "hold"}
         ``"both"`` (default): the TTC is the physical one, and where the network has
         published limits the TTC within them is solved too (:attr:`TtcResult.published`,
-        side by side); ``"ignore"``: the physical TTC only; ``"hold"``: the TTC holds
-        them.
+        side by side), from the base case secured with them held; that base case holds
+        the physical limits too, so the physical TTC is also searched from it and kept
+        where its total (:attr:`TtcResult.total_change_mw`) is larger by more than the
+        search tolerance (:attr:`TtcResult.started_from`); ``"ignore"``: the physical
+        TTC only; ``"hold"``: the TTC holds them.
     hvdc : iterable of link ids, optional
         The joining links the transfer may move (a route); default every in-service link
         joining the source's AC island to the sink's. The others keep their setpoints.
@@ -205,20 +211,48 @@ def n1_ttc(
     else:
         _check_base(base, network, base_options)
     result = _transfer(network, base, source, sink, options, start)
-    if base.published is not None:
-        result.published = (
-            result
-            if base.published is base
-            else _transfer(
-                network,
-                base.published,
-                source,
-                sink,
-                {**options, "published_limits": "hold"},
-                time.perf_counter(),
+    pub = base.published
+    if pub is None:
+        return result
+    if pub is base:
+        result.published = result
+        return result
+    published = _transfer(
+        network, pub, source, sink, {**options, "published_limits": "hold"}, time.perf_counter()
+    )
+    published.started_from = "published"
+    if result.defined and pub.secured and _moved(pub, base):
+        # the base case secured with the published limits holds the physical ones too:
+        # the physical TTC from there may export more (the two securings are each the
+        # least redispatch for their own limits, not nested)
+        # (kept where it exports more by more than the search tolerance: within it the
+        # two are the same answer, and the base case secured without them is the one
+        # that moves less)
+        alt = _transfer(network, _physical(pub, base), source, sink, options, start)
+        gain = alt.total_change_mw - result.total_change_mw
+        if alt.defined and gain > max(tol_mw, rel_tol * abs(result.total_change_mw)):
+            alt.started_from = "published"
+            alt.message += (
+                f" (from the base case secured with the published limits held, which "
+                f"exports {gain:.3g} MW more than the "
+                "physical TTC from the base case secured without them)"
             )
-        )
+            result = alt
+    result.published = published
     return result
+
+
+def _moved(a: SecuredBase, b: SecuredBase) -> bool:
+    """Whether the two secured base cases' dispatches differ."""
+    return network_fingerprint(a.network) != network_fingerprint(b.network)
+
+
+def _physical(pub: SecuredBase, base: SecuredBase) -> SecuredBase:
+    """The base case ``pub`` (secured with the published limits too) as a start for the
+    physical TTC: its dispatch and AC checks' state, ``base``'s interfaces held."""
+    check = copy.copy(pub._check)
+    check.interfaces = base._faces
+    return dataclasses.replace(pub, _faces=base._faces, _check=check, published=None)
 
 
 def verify_shadow_price(
@@ -251,12 +285,12 @@ def verify_shadow_price(
         raise TtcError(f"cannot raise the rating of a {row.kind} row ({row.element})")
     raised.invalidate()
     options = dict(result.options)
-    if options["published_limits"] == "both":
+    if options["published_limits"] == "both" and result.started_from == "physical":
         options["published_limits"] = "ignore"  # result.ttc_mw is the physical TTC
     again = n1_ttc(raised, source, sink, **options)
     delta = rating * percent / 100
     predicted = price * delta
-    observed = again.ttc_mw - result.ttc_mw
+    observed = again.total_change_mw - result.total_change_mw  # the bases may differ
     return {
         "element": row.element,
         "id": row.id,

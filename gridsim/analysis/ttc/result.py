@@ -89,6 +89,19 @@ class TtcResult:
         With ``published_limits="both"`` and a network with published limits
         (``network.interfaces`` of kind ``ntc``): the same TTC with them held
         (:attr:`ttc_published_mw`), beside this physical one.
+    base_exchange_change_mw : float
+        MW the secured base case sends from the source's AC island to the sink's over
+        the joining HVDC links beyond the network's own setpoints (the securing's moves
+        of those links, each signed from the source's side; 0 where source and sink
+        share an island, NaN where the base case cannot be secured). The exchange at the
+        TTC exceeds the network's by this and ``ttc_mw`` (TTC = BCE + dE):
+        :attr:`total_change_mw`.
+    started_from : str
+        The secured base case the TTC starts from: ``"physical"`` (secured with the
+        physical limits), or ``"published"`` (the one secured with the published limits
+        held too, which also holds the physical ones: with ``published_limits="both"``
+        the physical TTC is searched from both and the larger :attr:`total_change_mw`
+        kept, so that relaxing the published limits never lowers the export).
     """
 
     ttc_mw: float
@@ -134,6 +147,8 @@ class TtcResult:
     shunt_step_change: pd.Series = dataclasses.field(
         default_factory=lambda: pd.Series(dtype=float, name="change_steps")
     )
+    base_exchange_change_mw: float = np.nan
+    started_from: str = "physical"
 
     @property
     def defined(self) -> bool:
@@ -144,3 +159,10 @@ class TtcResult:
         """The TTC within the published limits (the network's ``ntc`` interfaces) beside
         the physical :attr:`ttc_mw`; NaN where none were studied."""
         return self.published.ttc_mw if self.published is not None else np.nan
+
+    @property
+    def total_change_mw(self) -> float:
+        """The exchange from the source's island to the sink's at the TTC beyond the
+        network's own setpoints: :attr:`base_exchange_change_mw` + :attr:`ttc_mw` (NaN
+        where the TTC is not defined)."""
+        return self.base_exchange_change_mw + self.ttc_mw

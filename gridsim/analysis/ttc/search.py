@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from gridsim.analysis.scopf import ScopfResult, max_transfer
-from gridsim.analysis.scopf.problems import _joining_links, _shift_keys
+from gridsim.analysis.scopf.problems import _joining_signs, _shift_keys
 from gridsim.analysis.ttc.base import SecuredBase, _kept, _step_change, _voltage_only
 from gridsim.analysis.ttc.check import SCREEN_RETRIES, THERMAL_TOL, _grid_at, _table
 from gridsim.analysis.ttc.dispatch import _blend, _moves, _zones
@@ -112,7 +112,10 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     secured = base.network
     src, snk = _shift_keys(secured, source, sink, sink_element)
     first_grid = _grid_at(secured, chk, check, grid_args)
-    links = _joining_links(first_grid, src, snk, sink_element)
+    signs = _joining_signs(first_grid, src, snk, sink_element)
+    moved = base.base_hvdc_change_mw
+    exchange = float(sum(signs[j] * float(mw) for j, mw in moved.items() if j in signs))
+    links = list(signs)
     if hvdc is not None:
         links = [j for j in links if j in set(hvdc)]
 
@@ -301,6 +304,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         ac_checks=check.count,
         elapsed_s=time.perf_counter() - start,
         network=net_b if net_b is not secured else secured.copy(),  # the base is kept
+        base_exchange_change_mw=exchange,
         **common,
     )
 
