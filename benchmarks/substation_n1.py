@@ -1,6 +1,9 @@
 """Wall time, CPU time and peak RSS of one N-1 TTC on the 816-bus substation model: the
-secured base case (``gridsim.secured_base``) and ``n1_ttc`` AZ -> EU from it, 2026 winter
-peak (``--scenario`` another), the study's options; ``--base-only`` stops after the
+secured base case (``gridsim.secured_base``) and ``n1_ttc`` AZ -> EU from it (``--sink RS``
+to Serbia), 2026 winter peak (``--scenario`` another), the study's options; it prints the
+start the physical TTC kept, the base case's exchange beyond the schedule, the TTC and
+their total, physical and within the published limits (networks/README.md's table of
+N-1 TTCs); ``--base-only`` stops after the
 secured base case and prints what securing moved. One fresh process (JIT compile
 included); run it beside an older checkout (``PYTHONPATH=<old checkout> python
 benchmarks/substation_n1.py``) to compare. Figures in benchmarks/README.md."""
@@ -30,6 +33,7 @@ def _rss_gb() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="2026_winter_peak")
+    parser.add_argument("--sink", default="EU", choices=("EU", "RS"))
     parser.add_argument("--base-only", action="store_true")
     args = parser.parse_args()
     peak = [0.0]
@@ -65,13 +69,20 @@ def main() -> None:
             print(base.residual.head(10).to_string())
         return
     wall, cpu = time.perf_counter(), time.process_time()
-    r = n1_ttc(net, "AZ", "EU", base=base, **cases.N1_OPTIONS)
+    r = n1_ttc(net, "AZ", args.sink, base=base, **cases.N1_OPTIONS)
     print(
-        f"n1_ttc AZ->EU: ttc {r.ttc_mw:.2f} MW published {r.ttc_published_mw:.2f} MW "
+        f"n1_ttc AZ->{args.sink}: ttc {r.ttc_mw:.2f} MW published {r.ttc_published_mw:.2f} MW "
         f"checks {r.ac_checks} wall {time.perf_counter() - wall:.1f} s "
         f"cpu {time.process_time() - cpu:.1f} s peak {peak[0]:.2f} GB",
         flush=True,
     )
+    for name, x in (("physical", r), ("within published limits", r.published)):
+        if x is not None:
+            print(
+                f"{name}: from the {x.started_from} start, base beyond schedule "
+                f"{x.base_exchange_change_mw:.1f} MW + TTC {x.ttc_mw:.1f} MW = "
+                f"{x.total_change_mw:.1f} MW; {x.message}"
+            )
 
 
 if __name__ == "__main__":
