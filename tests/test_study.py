@@ -134,23 +134,33 @@ def test_headline_equals_direct_calls(study):
 def test_reinforcement_cases_are_secured_from_their_scenario(monkeypatch):
     """An N-1 reinforcement case starts from its scenario's secured base case (secured
     once and kept beside the case's); a case that forwards a scheduled export moves the
-    dispatch itself and is secured from its own."""
-    made = []
+    dispatch itself and is secured from its own. A worker keeps one whole secured base
+    case (the last network's) and its parent's as a start only (``as_start``)."""
+    made, returned = [], []
+
+    class Base:  # a stand-in secured base case with its light copy
+        def __init__(self):
+            self.light = object()
+
+        def as_start(self):
+            return self.light
 
     def fake(network, *, start=None, **options):
         assert options == cases.N1_OPTIONS
         made.append((network, start))
-        return object()
+        returned.append(Base())
+        return returned[-1]
 
     monkeypatch.setattr(runner, "secured_base", fake)
     monkeypatch.setattr(runner, "_BASE", {})
+    monkeypatch.setattr(runner, "_START", {})
     parent = runner.case_network(NETWORK, "2030")
     one = runner.case_network(NETWORK, "2030", "sofia_nis_2")
     two = runner.case_network(NETWORK, "2030", "tr_bg_3")
     first = runner._secured(one, parent)
-    parent_base = runner._BASE[runner.network_fingerprint(parent)]
     assert made[0][0] is parent and made[0][1] is None
-    assert made[1][0] is one and made[1][1] is parent_base
+    assert made[1][0] is one and made[1][1] is returned[0].light  # the parent's, as a start
+    assert list(runner._BASE.values()) == [first]  # one whole base case kept
     assert runner._secured(one, parent) is first  # kept
     runner._secured(two, parent)
     assert len(made) == 3 and made[2][1] is made[1][1]  # the scenario's, not secured again

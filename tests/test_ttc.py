@@ -757,6 +757,23 @@ def test_a_variant_warm_started_from_its_parents_base():
         ttc.secured_base(variant, start=first.network, **BASE_OPTIONS)
 
 
+def test_a_start_without_the_checks_state_secures_the_variant_alike():
+    """``as_start()`` keeps what a variant's securing reads and lets the AC checks'
+    state go: the variant secured from it equals the one secured from the whole base
+    case (dispatch, redispatch, rounds, checks), and a TTC refuses it as its base."""
+    parent, variant = parent_and_variant()
+    first = ttc.secured_base(parent, **BASE_OPTIONS)
+    light = first.as_start()
+    assert light._shared == {} and light._check is None and first._check is not None
+    whole = ttc.secured_base(variant, start=first, **BASE_OPTIONS)
+    warm = ttc.secured_base(variant, start=light, **BASE_OPTIONS)
+    assert ttc.network_fingerprint(warm.network) == ttc.network_fingerprint(whole.network)
+    pd.testing.assert_series_equal(warm.base_redispatch_mw, whole.base_redispatch_mw)
+    assert (warm.base_rounds, warm.ac_checks) == (whole.base_rounds, whole.ac_checks)
+    with pytest.raises(ttc.TtcError, match="as_start"):
+        n1_ttc(parent, "A", "B", base=light, **OPTIONS)
+
+
 def test_a_variant_whose_mapped_dispatch_is_insecure_goes_on_with_lp_rounds():
     """With line 3 rated 5 % lower again in the variant, the parent's dispatch breaks it:
     the LP rounds go on from that dispatch and secure it with more redispatch."""

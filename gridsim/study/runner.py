@@ -272,25 +272,32 @@ def _run_ttc(path: str, task: Task, only) -> dict:
     return out
 
 
-_BASE: dict[str, SecuredBase] = {}  # this process's last secured base cases, by network
+_BASE: dict[str, SecuredBase] = {}  # this process's last secured base case, by network
+_START: dict[str, SecuredBase] = {}  # the last parent's, as a start only (as_start)
 
 
 def _secured(net: Network, parent: Network | None = None) -> SecuredBase:
     """The base case of ``net`` secured for :func:`_run_n1`, kept for the next N-1 cases
     of the same network (the sink and the route do not change it; only the last
-    network's and its parent's are kept).
+    network's is kept whole, and its parent's as a start).
 
     A reinforcement case is secured from its scenario's secured base case ``parent``
     (``secured_base(..., start=...)``): the scenario's secured dispatch where it holds
     every limit with the reinforcement built, LP rounds from it where not. So a case is
     compared with its scenario at the same operating point, and a project that only adds
-    capacity or control cannot come out worse for a different securing dispatch."""
+    capacity or control cannot come out worse for a different securing dispatch. The
+    parent is kept as a start only (:meth:`SecuredBase.as_start`: its dispatch, not
+    its AC checks' state, about 2 GB on the substation model), so a worker holds one
+    whole secured base case at a time."""
     key = network_fingerprint(net)
     if key not in _BASE:
-        start = None if parent is None else _secured(parent)
-        kept = {k: b for k, b in _BASE.items() if b is start}
-        _BASE.clear()
-        _BASE.update(kept)
+        start = None
+        if parent is not None:
+            pkey = network_fingerprint(parent)
+            start = _START.get(pkey) or _secured(parent).as_start()
+            _START.clear()
+            _START[pkey] = start
+        _BASE.clear()  # before securing: one whole base case in memory
         _BASE[key] = secured_base(net, start=start, **cases.N1_OPTIONS)
     return _BASE[key]
 

@@ -146,6 +146,19 @@ class SecuredBase:
     _shared: dict = dataclasses.field(default_factory=dict, repr=False)
     _notes: tuple = ("", "")
 
+    def as_start(self) -> SecuredBase:
+        """This base case with only what ``secured_base(..., start=...)`` reads (the
+        secured dispatch, the options and the published base case's), without the AC
+        checks' state it keeps for a TTC (the compiled post-contingency networks and
+        outage results: about 2 GB on the 816-bus corridor model). It can start the
+        securing of a variant, not a TTC (``n1_ttc(..., base=...)`` refuses it)."""
+        light = dataclasses.replace(self, _chk=None, _check=None, _shared={}, published=None)
+        if self.published is self:
+            light.published = light
+        elif self.published is not None:
+            light.published = self.published.as_start()
+        return light
+
 
 def network_fingerprint(network: Network) -> str:
     """A digest of everything ``network`` holds (tables, interfaces, groups, settings):
@@ -300,6 +313,11 @@ def _base_options(**options) -> dict:
 def _check_base(base: SecuredBase, network: Network, options: dict) -> None:
     """Raise TtcError where ``base`` was not made from ``network`` with ``options``."""
     _check_options(base, options, "base")
+    if base._check is None:
+        raise TtcError(
+            "the secured base case was made by as_start(): it can start the securing of a "
+            "variant (secured_base(..., start=...)), not a TTC"
+        )
     if base.fingerprint != network_fingerprint(network):
         raise TtcError("the secured base case was made from another network (or dispatch)")
 
