@@ -87,6 +87,7 @@ class PowerFlowResult:
         res = cls(cn, "ac", v, converged, iterations, max_mismatch_mva, message)
         res.bus_type = state.bus_type
         res.q_limited_buses = list(cn.bus_ids[q_limited]) if q_limited.size else []
+        res._limits = (state.q_fixed, state.p_fixed)  # what run_ac(q_start=res) carries on
         res._ac_state = state  # the flows are worked out on first use (_ac_flows)
         return res
 

@@ -539,6 +539,7 @@ def solve_outage(
     response_tol_mw: float = 0.1,
     max_rounds: int = 5,
     reuse: dict | None = None,
+    warm_limits: bool = True,
 ) -> OutageResult:
     """Solve the AC power flow after ``outage``, with the post-contingency response.
 
@@ -574,6 +575,16 @@ def solve_outage(
         outage that needs one (a unit or HVDC trip, a cut) is kept there and given the
         next dispatch's injections instead of being copied and compiled again, and
         whether a branch outage cuts buses off is kept too. Same results.
+    warm_limits : bool
+        With ``enforce_q_limits``: every post-contingency solve starts with the voltage
+        controllers ``base`` holds at a reactive limit held (:func:`gridsim.run_ac`'s
+        ``q_start``), as their limiters stay on through the disturbance, and releases
+        those whose voltage moves to the side where they regain control (default; on
+        the 816-bus corridor model it takes a third of the Newton solves, and the
+        voltages differ from ``False``'s by less than 5e-5 p.u. at 9 outages in 10, up
+        to 0.004 p.u. where a different set of controllers ends at a limit). False:
+        from the network's own bus types, every limit found again after the outage
+        (as :func:`gridsim.run_ac` on the post-contingency network).
 
     Returns
     -------
@@ -609,10 +620,12 @@ def solve_outage(
     if same_pattern:
         post._cache.update(_shared_solvers(cn))
 
+    start = base if warm_limits else None
+
     def solve(c: CompiledNetwork, v: np.ndarray) -> PowerFlowResult:
         v0 = setpoint_start(c, v)
         v0[c.bus_type == NONE] = 0.0
-        return run_ac(c, init=v0, max_iter=max_iter, **options)
+        return run_ac(c, init=v0, max_iter=max_iter, q_start=start, **options)
 
     rounds, deviation = 0, np.nan
     settled = True

@@ -50,6 +50,7 @@ def run_ac(
     init: str | np.ndarray | PowerFlowResult = "auto",
     linear_solver: str = "numba",
     q_limit_rule: str | None = None,
+    q_start: PowerFlowResult | None = None,
 ) -> PowerFlowResult:
     """Solve the AC power flow by Newton-Raphson.
 
@@ -100,6 +101,17 @@ def run_ac(
         Sparse LU for the Newton steps: gridsim's Numba LU on the fixed Jacobian pattern
         (default; falls back to SuperLU by itself if a pivot is too small) or scipy's
         SuperLU.
+    q_start : PowerFlowResult, optional
+        With ``enforce_q_limits``: an earlier AC solution of this network or of a
+        variant with the same injectors (a post-contingency network of the base case
+        solved there, injectors matched by kind and id). Its voltage controllers held at
+        a reactive limit start held, as a unit's limiter stays on after a disturbance,
+        instead of being found again round by round; a held bus whose voltage then moves
+        to the side of its setpoint where its controllers regain control (above it at
+        the upper limit, below it at the lower) is released once and solved again, so
+        the solution is one where every held controller is at its limit on the right
+        side and every other within its limits. Not carried where that solution had a
+        slack at a limit (``q_limit_rule="matpower"``).
 
     Returns
     -------
@@ -125,18 +137,32 @@ def run_ac(
         raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
     tol = tol_mva / cn.sn_mva
     state = _LimitState(cn)
+    held = free = _NO_BUS
+    if q_mode and q_start is not None:
+        held, free = _warm_limits(cn, state, q_start)
     res, total_it, note = _solve_from_starts(cn, state, init, tol, max_iter, linear_solver)
     v = res.v
     limited: list[int] = []
     message = ""
     while (res.converged or res.stalled) and q_mode:  # a stall is as close as it gets
         newly, message = _apply_q_limits(cn, v, state, q_mode == 2, rule == "matpower")
+        if newly.size == 0 and free.size:
+            released = _release(cn, v, state, free)
+            if released.size:
+                held, free = np.setdiff1d(held, released), np.setdiff1d(free, released)
+                v = v.copy()  # the released buses at their setpoints again
+                v[released] = cn.vm_set[released] * np.exp(1j * np.angle(v[released]))
+                res = _newton(cn, state, v, tol, max_iter, linear_solver)
+                total_it += res.iterations
+                v = res.v
+                continue
         if newly.size == 0:
             break
         limited.extend(newly.tolist())
         res = _newton(cn, state, v, tol, max_iter, linear_solver)
         total_it += res.iterations
         v = res.v
+    limited = held.tolist() + limited
     converged = res.converged and not message
     if res.stalled and not message:  # a solution as far as double precision resolves it
         sbus = _sbus(cn, state)
@@ -196,6 +222,95 @@ class _LimitState:
                 v = v.copy()
                 v[members] *= np.exp(1j * (va - np.angle(v[r])))
         return v
+
+
+_NO_BUS = np.zeros(0, dtype=np.int64)
+VM_RELEASE_TOL = 1e-9  # p.u.: a held bus this far on its controllers' side is released
+
+
+def _warm_limits(cn: CompiledNetwork, state: _LimitState, start: PowerFlowResult):
+    """Hold the voltage controllers that ``start`` (run_ac's ``q_start``) ended held at
+    the same reactive outputs, and make their buses PQ. A bus is held only where it
+    controls its voltage in ``cn`` and every controller at it was held in ``start`` (as
+    :func:`_apply_q_limits` leaves them).
+
+    Returns
+    -------
+    held : ndarray of int
+        The buses held.
+    free : ndarray of int
+        Those :func:`_release` may release: not those whose voltage in ``start`` already
+        lay on their release side (held at a limit in a round that fixed several at once
+        and then pushed past their setpoint by the others: freeing them only finds them
+        over their limit again, so they stay held, as they did in ``start``)."""
+    none = (_NO_BUS, _NO_BUS)
+    limits = getattr(start, "_limits", None)
+    if limits is None or start.kind != "ac":
+        return none
+    q_then, p_then = limits
+    if not np.isnan(p_then).all():  # a slack at a limit: not carried over
+        return none
+    if np.isnan(q_then).all():
+        return none
+    scn = start.cn
+    if scn.inj_kind.size == cn.inj_kind.size and (
+        (scn.inj_id is cn.inj_id and scn.inj_kind is cn.inj_kind)
+        or (np.array_equal(scn.inj_kind, cn.inj_kind) and np.array_equal(scn.inj_id, cn.inj_id))
+    ):
+        q = q_then
+    else:
+        index = {(k, i): n for n, (k, i) in enumerate(zip(scn.inj_kind, scn.inj_id, strict=True))}
+        pos = np.array([index.get((k, i), -1) for k, i in zip(cn.inj_kind, cn.inj_id, strict=True)])
+        q = np.where(pos >= 0, q_then[np.maximum(pos, 0)], np.nan)
+    ctrl = cn.inj_pv & (cn.bus_type[cn.inj_bus] == PV)
+    fixed = ctrl & ~np.isnan(q)
+    if not fixed.any():
+        return none
+    partly = np.unique(cn.inj_bus[ctrl & np.isnan(q)])
+    buses = np.setdiff1d(np.unique(cn.inj_bus[fixed]), partly)
+    if buses.size == 0:
+        return none
+    fixed &= np.isin(cn.inj_bus, buses)
+    state.change()
+    state.q_fixed[fixed] = q[fixed]
+    state.bus_type[buses] = PQ
+    at = buses if scn.bus_ids is cn.bus_ids else scn.bus_ids.get_indexer(cn.bus_ids[buses])
+    v_then = np.where(at >= 0, start.v[np.maximum(at, 0)], np.nan)
+    pinned = _release_side(cn, v_then, state, buses)
+    return buses, buses[~pinned]
+
+
+def _release_side(cn: CompiledNetwork, v: np.ndarray, state: _LimitState, buses: np.ndarray):
+    """Per bus of ``buses`` (held, voltages ``v`` in that order): whether its voltage lies
+    on the side of its setpoint where its held controllers regain control (above it with
+    one at its upper reactive limit, below it at its lower; controllers without a
+    reactive range never count)."""
+    inj = np.flatnonzero(cn.inj_pv & np.isin(cn.inj_bus, buses))
+    inj = inj[cn.inj_qmax[inj] > cn.inj_qmin[inj]]
+    q = state.q_fixed[inj]
+    at_max = np.zeros(cn.n_bus, dtype=bool)
+    at_min = np.zeros(cn.n_bus, dtype=bool)
+    at_max[cn.inj_bus[inj[q >= cn.inj_qmax[inj]]]] = True
+    at_min[cn.inj_bus[inj[q <= cn.inj_qmin[inj]]]] = True
+    vm, vset = np.abs(v), cn.vm_set[buses]
+    with np.errstate(invalid="ignore"):
+        up = at_max[buses] & (vm > vset + VM_RELEASE_TOL)
+        down = at_min[buses] & (vm < vset - VM_RELEASE_TOL)
+    return up | down
+
+
+def _release(cn: CompiledNetwork, v: np.ndarray, state: _LimitState, free: np.ndarray):
+    """The buses of ``free`` (held from ``q_start``, still PQ) whose voltage at ``v`` is
+    on their release side (:func:`_release_side`). They turn PV again, their
+    controllers free; returned."""
+    free = free[state.bus_type[free] == PQ]
+    if free.size == 0:
+        return _NO_BUS
+    back = free[_release_side(cn, v[free], state, free)]
+    if back.size:
+        state.q_fixed[cn.inj_pv & np.isin(cn.inj_bus, back)] = np.nan
+        state.bus_type[back] = PV
+    return back
 
 
 def _unset(cn: CompiledNetwork) -> np.ndarray:
