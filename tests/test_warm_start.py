@@ -11,6 +11,7 @@ test), flows 1e-6 MW/Mvar.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,27 @@ def test_q_start_holds_the_limits_and_releases_those_that_regain_control():
         assert (not upper or vm <= vset + 1e-9) and (not lower or vm >= vset - 1e-9), bus
     plain = gridsim.run_ac(net, q_start=loaded)
     np.testing.assert_allclose(plain.v, gridsim.run_ac(net).v, rtol=0, atol=TOL_V)
+
+
+def test_injector_map_between_a_network_and_its_variants():
+    """``q_start``'s matching of injectors by kind and id: the same injectors (None), one
+    unit taken out (its position skipped), and any other set (positions, -1 where
+    absent), each checked against a plain look-up."""
+    from gridsim.analysis.powerflow import _injector_map
+
+    cn = _case118().compile()
+    assert _injector_map(cn, cn) is None
+    keys = list(zip(cn.inj_kind.tolist(), cn.inj_id.tolist(), strict=True))
+    for drop in (0, 7, cn.inj_kind.size - 1):
+        keep = np.delete(np.arange(cn.inj_kind.size), drop)
+        other = dataclasses.replace(cn, inj_kind=cn.inj_kind[keep], inj_id=cn.inj_id[keep])
+        np.testing.assert_array_equal(_injector_map(cn, other), keep)
+    order = np.random.default_rng(0).permutation(cn.inj_kind.size)[:-3]
+    other = dataclasses.replace(cn, inj_kind=cn.inj_kind[order], inj_id=cn.inj_id[order])
+    np.testing.assert_array_equal(_injector_map(cn, other), order)
+    other = dataclasses.replace(other, inj_id=np.array(["nobody", *other.inj_id[1:]], dtype=object))
+    got = _injector_map(cn, other)
+    assert got[0] == -1 and [keys[i] for i in got[1:]] == [keys[i] for i in order[1:]]
 
 
 @pytest.mark.parametrize("per_point", [False, True])

@@ -253,15 +253,8 @@ def _warm_limits(cn: CompiledNetwork, state: _LimitState, start: PowerFlowResult
     if np.isnan(q_then).all():
         return none
     scn = start.cn
-    if scn.inj_kind.size == cn.inj_kind.size and (
-        (scn.inj_id is cn.inj_id and scn.inj_kind is cn.inj_kind)
-        or (np.array_equal(scn.inj_kind, cn.inj_kind) and np.array_equal(scn.inj_id, cn.inj_id))
-    ):
-        q = q_then
-    else:
-        index = {(k, i): n for n, (k, i) in enumerate(zip(scn.inj_kind, scn.inj_id, strict=True))}
-        pos = np.array([index.get((k, i), -1) for k, i in zip(cn.inj_kind, cn.inj_id, strict=True)])
-        q = np.where(pos >= 0, q_then[np.maximum(pos, 0)], np.nan)
+    pos = _injector_map(scn, cn)
+    q = q_then if pos is None else np.where(pos >= 0, q_then[np.maximum(pos, 0)], np.nan)
     ctrl = cn.inj_pv & (cn.bus_type[cn.inj_bus] == PV)
     fixed = ctrl & ~np.isnan(q)
     if not fixed.any():
@@ -270,7 +263,7 @@ def _warm_limits(cn: CompiledNetwork, state: _LimitState, start: PowerFlowResult
     buses = np.setdiff1d(np.unique(cn.inj_bus[fixed]), partly)
     if buses.size == 0:
         return none
-    fixed &= np.isin(cn.inj_bus, buses)
+    fixed &= _at(cn, buses)
     state.change()
     state.q_fixed[fixed] = q[fixed]
     state.bus_type[buses] = PQ
@@ -280,12 +273,43 @@ def _warm_limits(cn: CompiledNetwork, state: _LimitState, start: PowerFlowResult
     return buses, buses[~pinned]
 
 
+def _injector_map(old: CompiledNetwork, new: CompiledNetwork) -> np.ndarray | None:
+    """Position in ``old`` of each injector of ``new`` (by kind and id; -1: not there),
+    or None where both hold the same injectors in the same order. Fast where ``new``
+    lacks one of ``old``'s (a unit's outage)."""
+    a_kind, a_id, b_kind, b_id = old.inj_kind, old.inj_id, new.inj_kind, new.inj_id
+    if a_id is b_id and a_kind is b_kind:
+        return None
+    n, m = a_id.size, b_id.size
+    if n == m and np.array_equal(a_kind, b_kind) and np.array_equal(a_id, b_id):
+        return None
+    if n == m + 1:  # one taken out: the first position where they part
+        differ = np.flatnonzero((a_kind[:m] != b_kind) | (a_id[:m] != b_id))
+        k = int(differ[0]) if differ.size else m
+        if np.array_equal(a_kind[k + 1 :], b_kind[k:]) and np.array_equal(a_id[k + 1 :], b_id[k:]):
+            return np.concatenate([np.arange(k), np.arange(k + 1, n)])
+    index = old.memo("inj-index", (a_kind, a_id), lambda: _index(a_kind, a_id))
+    keys = zip(b_kind.tolist(), b_id.tolist(), strict=True)
+    return np.array([index.get(key, -1) for key in keys], dtype=np.int64)
+
+
+def _index(kind: np.ndarray, ids: np.ndarray) -> dict:
+    return {key: n for n, key in enumerate(zip(kind.tolist(), ids.tolist(), strict=True))}
+
+
+def _at(cn: CompiledNetwork, buses: np.ndarray) -> np.ndarray:
+    """Per injector: whether its bus is one of ``buses``."""
+    mask = np.zeros(cn.n_bus, dtype=bool)
+    mask[buses] = True
+    return mask[cn.inj_bus]
+
+
 def _release_side(cn: CompiledNetwork, v: np.ndarray, state: _LimitState, buses: np.ndarray):
     """Per bus of ``buses`` (held, voltages ``v`` in that order): whether its voltage lies
     on the side of its setpoint where its held controllers regain control (above it with
     one at its upper reactive limit, below it at its lower; controllers without a
     reactive range never count)."""
-    inj = np.flatnonzero(cn.inj_pv & np.isin(cn.inj_bus, buses))
+    inj = np.flatnonzero(cn.inj_pv & _at(cn, buses))
     inj = inj[cn.inj_qmax[inj] > cn.inj_qmin[inj]]
     q = state.q_fixed[inj]
     at_max = np.zeros(cn.n_bus, dtype=bool)
@@ -308,7 +332,7 @@ def _release(cn: CompiledNetwork, v: np.ndarray, state: _LimitState, free: np.nd
         return _NO_BUS
     back = free[_release_side(cn, v[free], state, free)]
     if back.size:
-        state.q_fixed[cn.inj_pv & np.isin(cn.inj_bus, back)] = np.nan
+        state.q_fixed[cn.inj_pv & _at(cn, back)] = np.nan
         state.bus_type[back] = PV
     return back
 
@@ -526,7 +550,7 @@ def _apply_q_limits(
     state.q_fixed[over] = cn.inj_qmax[over]
     state.q_fixed[under] = cn.inj_qmin[under]
     # every other voltage controller at those buses is held at its share as well
-    others = np.flatnonzero(np.isin(cn.inj_bus, buses) & cn.inj_pv & np.isnan(state.q_fixed))
+    others = np.flatnonzero(_at(cn, buses) & cn.inj_pv & np.isnan(state.q_fixed))
     state.q_fixed[others] = q[others]
     state.bus_type[buses] = PQ
     for b in lost_ref:  # MATPOWER's bustypes: the island's first PV bus becomes the slack
