@@ -108,10 +108,13 @@ def run_ac(
         a reactive limit start held, as a unit's limiter stays on after a disturbance,
         instead of being found again round by round; a held bus whose voltage then moves
         to the side of its setpoint where its controllers regain control (above it at
-        the upper limit, below it at the lower) is released once and solved again, so
-        the solution is one where every held controller is at its limit on the right
-        side and every other within its limits. Not carried where that solution had a
-        slack at a limit (``q_limit_rule="matpower"``).
+        the upper limit, below it at the lower) is released once and solved again (one
+        already on that side in ``q_start``, where fixing several controllers at once
+        left it, once it moves :data:`PINNED_MARGIN_PU` further). Where the solve with
+        controllers held does not converge (it starts nearer a voltage collapse than
+        one with every controller free), it is solved again without ``q_start``, and
+        ``iterations`` counts both. Not carried where that solution had a slack at a
+        limit (``q_limit_rule="matpower"``).
 
     Returns
     -------
@@ -136,33 +139,14 @@ def run_ac(
     if not (tol_mva > 0):
         raise GridsimError(f"tol_mva must be positive, got {tol_mva!r}")
     tol = tol_mva / cn.sn_mva
-    state = _LimitState(cn)
-    held = free = _NO_BUS
-    if q_mode and q_start is not None:
-        held, free = _warm_limits(cn, state, q_start)
-    res, total_it, note = _solve_from_starts(cn, state, init, tol, max_iter, linear_solver)
+    args = (cn, init, tol, max_iter, linear_solver, q_mode, rule)
+    state, res, limited, message, total_it, note, warm = _solve_limited(*args, q_start)
+    if warm and not (res.converged and not message):
+        # held from the start, the solve can fail where finding the limits round by
+        # round (from every controller free) holds: solved again that way
+        state, res, limited, message, cold_it, note, _ = _solve_limited(*args, None)
+        total_it += cold_it
     v = res.v
-    limited: list[int] = []
-    message = ""
-    while (res.converged or res.stalled) and q_mode:  # a stall is as close as it gets
-        newly, message = _apply_q_limits(cn, v, state, q_mode == 2, rule == "matpower")
-        if newly.size == 0 and free.size:
-            released = _release(cn, v, state, free)
-            if released.size:
-                held, free = np.setdiff1d(held, released), np.setdiff1d(free, released)
-                v = v.copy()  # the released buses at their setpoints again
-                v[released] = cn.vm_set[released] * np.exp(1j * np.angle(v[released]))
-                res = _newton(cn, state, v, tol, max_iter, linear_solver)
-                total_it += res.iterations
-                v = res.v
-                continue
-        if newly.size == 0:
-            break
-        limited.extend(newly.tolist())
-        res = _newton(cn, state, v, tol, max_iter, linear_solver)
-        total_it += res.iterations
-        v = res.v
-    limited = held.tolist() + limited
     converged = res.converged and not message
     if res.stalled and not message:  # a solution as far as double precision resolves it
         sbus = _sbus(cn, state)
@@ -183,6 +167,44 @@ def run_ac(
         message=message,
         q_limited=np.asarray(limited, dtype=np.int64),
     )
+
+
+def _solve_limited(cn, init, tol, max_iter, linear_solver, q_mode, rule, q_start):
+    """The Newton solve from ``init`` and, with ``q_mode``, the reactive-limit rounds
+    (from ``q_start``'s held controllers, :func:`_warm_limits`, where given).
+
+    Returns ``(state, result, limited buses, message, iterations, note, warm)``;
+    ``warm``: controllers were held from ``q_start``."""
+    state = _LimitState(cn)
+    held, threshold = _NO_BUS, np.zeros(0)
+    if q_mode and q_start is not None:
+        held, threshold = _warm_limits(cn, state, q_start)
+    warm = held.size > 0
+    res, total_it, note = _solve_from_starts(cn, state, init, tol, max_iter, linear_solver)
+    v = res.v
+    limited: list[int] = []
+    message = ""
+    while (res.converged or res.stalled) and q_mode:  # a stall is as close as it gets
+        newly, message = _apply_q_limits(cn, v, state, q_mode == 2, rule == "matpower")
+        if newly.size == 0 and held.size:
+            back = _release(cn, v, state, held, threshold)
+            if back.any():
+                released = held[back]
+                held, threshold = held[~back], threshold[~back]
+                v = v.copy()  # the released buses at their setpoints again
+                v[released] = cn.vm_set[released] * np.exp(1j * np.angle(v[released]))
+                res = _newton(cn, state, v, tol, max_iter, linear_solver)
+                total_it += res.iterations
+                v = res.v
+                continue
+        if newly.size == 0:
+            break
+        limited.extend(newly.tolist())
+        res = _newton(cn, state, v, tol, max_iter, linear_solver)
+        total_it += res.iterations
+        v = res.v
+    held = held[state.bus_type[held] == PQ] if held.size else held
+    return state, res, held.tolist() + limited, message, total_it, note, warm
 
 
 class _LimitState:
@@ -226,6 +248,7 @@ class _LimitState:
 
 _NO_BUS = np.zeros(0, dtype=np.int64)
 VM_RELEASE_TOL = 1e-9  # p.u.: a held bus this far on its controllers' side is released
+PINNED_MARGIN_PU = 1e-3  # p.u.: one already that side in q_start, this much further
 
 
 def _warm_limits(cn: CompiledNetwork, state: _LimitState, start: PowerFlowResult):
@@ -238,12 +261,13 @@ def _warm_limits(cn: CompiledNetwork, state: _LimitState, start: PowerFlowResult
     -------
     held : ndarray of int
         The buses held.
-    free : ndarray of int
-        Those :func:`_release` may release: not those whose voltage in ``start`` already
-        lay on their release side (held at a limit in a round that fixed several at once
-        and then pushed past their setpoint by the others: freeing them only finds them
-        over their limit again, so they stay held, as they did in ``start``)."""
-    none = (_NO_BUS, _NO_BUS)
+    threshold : ndarray of float
+        Per held bus, how far (p.u.) its voltage must lie on its release side
+        (:func:`_release_side`) for :func:`_release` to free it: ``VM_RELEASE_TOL``, or,
+        where its voltage in ``start`` already lay that side (held in a round that fixed
+        several at once and then pushed past its setpoint by the others: freed at once,
+        it only finds its limit again), ``PINNED_MARGIN_PU`` beyond where it lay."""
+    none = (_NO_BUS, np.zeros(0))
     limits = getattr(start, "_limits", None)
     if limits is None or start.kind != "ac":
         return none
@@ -269,8 +293,9 @@ def _warm_limits(cn: CompiledNetwork, state: _LimitState, start: PowerFlowResult
     state.bus_type[buses] = PQ
     at = buses if scn.bus_ids is cn.bus_ids else scn.bus_ids.get_indexer(cn.bus_ids[buses])
     v_then = np.where(at >= 0, start.v[np.maximum(at, 0)], np.nan)
-    pinned = _release_side(cn, v_then, state, buses)
-    return buses, buses[~pinned]
+    side = _release_side(cn, v_then, state, buses)
+    pinned = side > VM_RELEASE_TOL
+    return buses, np.where(pinned, side + PINNED_MARGIN_PU, VM_RELEASE_TOL)
 
 
 def _injector_map(old: CompiledNetwork, new: CompiledNetwork) -> np.ndarray | None:
@@ -305,10 +330,10 @@ def _at(cn: CompiledNetwork, buses: np.ndarray) -> np.ndarray:
 
 
 def _release_side(cn: CompiledNetwork, v: np.ndarray, state: _LimitState, buses: np.ndarray):
-    """Per bus of ``buses`` (held, voltages ``v`` in that order): whether its voltage lies
-    on the side of its setpoint where its held controllers regain control (above it with
-    one at its upper reactive limit, below it at its lower; controllers without a
-    reactive range never count)."""
+    """Per bus of ``buses`` (held, voltages ``v`` in that order): how far (p.u.) its
+    voltage lies on the side of its setpoint where its held controllers regain control:
+    above it with one at its upper reactive limit, below it at its lower (negative on
+    the other side; -inf where no held controller has a reactive range)."""
     inj = np.flatnonzero(cn.inj_pv & _at(cn, buses))
     inj = inj[cn.inj_qmax[inj] > cn.inj_qmin[inj]]
     q = state.q_fixed[inj]
@@ -316,24 +341,24 @@ def _release_side(cn: CompiledNetwork, v: np.ndarray, state: _LimitState, buses:
     at_min = np.zeros(cn.n_bus, dtype=bool)
     at_max[cn.inj_bus[inj[q >= cn.inj_qmax[inj]]]] = True
     at_min[cn.inj_bus[inj[q <= cn.inj_qmin[inj]]]] = True
-    vm, vset = np.abs(v), cn.vm_set[buses]
-    with np.errstate(invalid="ignore"):
-        up = at_max[buses] & (vm > vset + VM_RELEASE_TOL)
-        down = at_min[buses] & (vm < vset - VM_RELEASE_TOL)
-    return up | down
+    dev = np.abs(v) - cn.vm_set[buses]
+    side = np.full(buses.size, -np.inf)
+    side = np.where(at_min[buses], -dev, side)
+    return np.where(at_max[buses], np.fmax(dev, side), side)
 
 
-def _release(cn: CompiledNetwork, v: np.ndarray, state: _LimitState, free: np.ndarray):
-    """The buses of ``free`` (held from ``q_start``, still PQ) whose voltage at ``v`` is
-    on their release side (:func:`_release_side`). They turn PV again, their
-    controllers free; returned."""
-    free = free[state.bus_type[free] == PQ]
-    if free.size == 0:
-        return _NO_BUS
-    back = free[_release_side(cn, v[free], state, free)]
-    if back.size:
-        state.q_fixed[cn.inj_pv & _at(cn, back)] = np.nan
-        state.bus_type[back] = PV
+def _release(cn, v: np.ndarray, state: _LimitState, held: np.ndarray, threshold: np.ndarray):
+    """Which of the ``held`` buses (from ``q_start``) to free: still PQ, with the
+    voltage at ``v`` past ``threshold`` on its release side (:func:`_release_side`).
+    They turn PV again, their controllers free; returns the mask over ``held``."""
+    back = state.bus_type[held] == PQ
+    if back.any():
+        with np.errstate(invalid="ignore"):
+            back &= _release_side(cn, v[held], state, held) > threshold
+    if back.any():
+        freed = held[back]
+        state.q_fixed[cn.inj_pv & _at(cn, freed)] = np.nan
+        state.bus_type[freed] = PV
     return back
 
 
