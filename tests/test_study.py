@@ -524,6 +524,19 @@ def test_substation_site_row_equals_a_direct_power_flow():
     got = float(post.power_flow.branch.loading_percent[branch])
     assert got == pytest.approx(row["n1_worst_loading_plant_percent"], abs=1e-6)  # percent
     assert row["n1_margin_plant_percent"] == pytest.approx(100.0 - got, abs=1e-6)
+    # the connection's own N-1: one half of the in-out after the outage the row names
+    outage = next(
+        o
+        for o in gridsim.ordinary_contingencies(secured, units="largest_per_area")
+        if o.label == row["n1_worst_connection_outage"]
+    )
+    post = gridsim.solve_outage(secured, outage, enforce_q_limits=True)
+    branch = tuple(row["n1_worst_connection_branch"].split())
+    assert branch[1] in ("L4236_trupale_from", "L4236_trupale_to")
+    got = float(post.power_flow.branch.loading_percent[branch])
+    assert got == pytest.approx(row["n1_worst_loading_connection_percent"], abs=1e-6)
+    halves = post.power_flow.line.loading_percent[["L4236_trupale_from", "L4236_trupale_to"]]
+    assert got == pytest.approx(halves.max(), abs=1e-9)
 
 
 def test_the_n1_curve_runs_along_the_ttc_dispatch_and_holds_up_to_it():

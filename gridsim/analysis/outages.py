@@ -70,6 +70,15 @@ The imbalance depends on the moves through the losses; the rounds find where the
 by secant steps. Where the response applies, the loss change is shared as well; an
 outage that cuts no load or generation off only changes losses, and the slack takes
 that change, as in :func:`gridsim.analysis.contingency.ac_contingency`.
+
+Reactive limits
+---------------
+With ``enforce_q_limits`` a post-contingency solve starts from the base case's limit
+state (:func:`solve_outage`'s ``warm_limits``, :func:`gridsim.run_ac`'s ``q_start``): a
+unit or converter end the base case holds at a reactive limit stays held, as its limiter
+stays on through the disturbance, unless its bus voltage moves to the side of its
+setpoint where it regains control; then it is released and solved again. Where that solve does not converge it is solved again with every controller free
+and the limits found round by round, as :func:`gridsim.run_ac` does on its own.
 """
 
 from __future__ import annotations

@@ -264,6 +264,12 @@ NIS_METRICS = (
     ("losses_mw", "total losses (MW)", 1.0, "MW of losses"),
     ("max_loading_rs_percent", "max Serbian line loading, N-0 (%)", 1.0, "point of loading"),
     (
+        "n1_worst_loading_connection_percent",
+        "worst N-1 loading of the plant's connection (%)",
+        1.0,
+        "point of loading",
+    ),
+    (
         "n1_worst_loading_plant_percent",
         "worst N-1 loading of the plant's branches (%)",
         1.0,

@@ -324,6 +324,7 @@ def _answer_expansion(exp: pd.DataFrame | None) -> str:
 _BETTER = {
     "losses_mw": -1,
     "max_loading_rs_percent": -1,
+    "n1_worst_loading_connection_percent": -1,
     "n1_worst_loading_plant_percent": -1,
     "secured_redispatch_mw": -1,
     "ttc_n1_rs_mw": 1,
@@ -816,6 +817,7 @@ def _markdown(
                     "max_loading_rs_name": "which",
                     "n1_dispatch": "N-1 at",
                     "secured_redispatch_mw": "redispatch to secure (MW)",
+                    "n1_worst_loading_connection_percent": "connection N-1 (%)",
                     "n1_worst_loading_plant_percent": "plant's branches N-1 (%)",
                     "n1_margin_plant_percent": "plant N-1 margin (%)",
                     "n1_worst_plant_branch": "which",
@@ -829,6 +831,7 @@ def _markdown(
                     "connection_loading_percent": 1,
                     "max_loading_rs_percent": 1,
                     "secured_redispatch_mw": 0,
+                    "n1_worst_loading_connection_percent": 1,
                     "n1_worst_loading_plant_percent": 1,
                     "n1_margin_plant_percent": 1,
                     "n1_worst_loading_rs_percent": 1,

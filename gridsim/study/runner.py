@@ -519,7 +519,9 @@ def _run_site(path: str, task: Task) -> dict:
     :data:`gridsim.study.cases.PLANT_DF` of its output in the intact grid (its
     distribution factor to the Serbian load, :func:`gridsim.zone_ptdf` with the plant's
     bus as the source zone): what the site changes, not what is insecure anywhere in the
-    grid whatever the site.
+    grid whatever the site. The connection's own N-1 loading (the site's lines: after the
+    loss of one half of an in-out the other carries the plant and the through flow) is
+    taken apart: it is what the connection option itself decides.
     """
     site = next(s for s in cases.for_network(path).nis_sites if s.key == task.site)
     net = case_network(path, task.scenario)
@@ -551,7 +553,7 @@ def _run_site(path: str, task: Task) -> dict:
                 f"study: the secured base case of {task.scenario!r} does not converge "
                 f"({at_res.message})"
             )
-    n1 = _site_n1(at, at_res, near, rs_lines)
+    n1 = _site_n1(at, at_res, near, rs_lines, pd.Index(site.lines))
     row = {
         "year": task.year,
         "scenario": task.scenario,
@@ -574,12 +576,14 @@ def _run_site(path: str, task: Task) -> dict:
     return {"row": row}
 
 
-def _site_n1(net: Network, res, near: pd.Index, rs_lines: pd.Index) -> dict:
+def _site_n1(net: Network, res, near: pd.Index, rs_lines: pd.Index, connection: pd.Index) -> dict:
     """The site table's N-1 columns: the worst post-outage loading of the plant's
-    branches ``near``, of the Serbian lines and anywhere, over the ordinary
-    contingencies of ``net`` solved from ``res``."""
+    connection lines ``connection`` (the site's own: a spur's circuits, the halves of
+    an in-out), of its branches ``near``, of the Serbian lines and anywhere, over the
+    ordinary contingencies of ``net`` solved from ``res``."""
     rs_rows = pd.MultiIndex.from_tuples([("line", i) for i in rs_lines])
-    worst = {"all": (-np.inf, "", ""), "rs": (-np.inf, "", ""), "plant": (-np.inf, "", "")}
+    own = pd.MultiIndex.from_tuples([("line", i) for i in connection])
+    worst = {k: (-np.inf, "", "") for k in ("all", "rs", "plant", "connection")}
     over = diverged = 0
     min_vm = np.inf
     reuse: dict = {}
@@ -591,13 +595,17 @@ def _site_n1(net: Network, res, near: pd.Index, rs_lines: pd.Index) -> dict:
         load = r.power_flow.branch.loading_percent
         over += bool((load > 100.0).any())
         min_vm = min(min_vm, float(r.power_flow.bus.vm_pu.min()))
-        for key, rows in (("all", load.index), ("rs", rs_rows), ("plant", near)):
+        parts = (("all", load.index), ("rs", rs_rows), ("plant", near), ("connection", own))
+        for key, rows in parts:
             part = load.reindex(rows).dropna()
             if len(part) and part.max() > worst[key][0]:
                 b = part.idxmax()
                 worst[key] = (float(part.max()), f"{b[0]} {b[1]}", outage.label)
     value = {k: v[0] if np.isfinite(v[0]) else np.nan for k, v in worst.items()}
     return {
+        "n1_worst_loading_connection_percent": value["connection"],
+        "n1_worst_connection_branch": worst["connection"][1],
+        "n1_worst_connection_outage": worst["connection"][2],
         "n1_worst_loading_plant_percent": value["plant"],
         "n1_worst_plant_branch": worst["plant"][1],
         "n1_worst_plant_outage": worst["plant"][2],
