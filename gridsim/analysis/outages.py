@@ -77,8 +77,9 @@ With ``enforce_q_limits`` a post-contingency solve starts from the base case's l
 state (:func:`solve_outage`'s ``warm_limits``, :func:`gridsim.run_ac`'s ``q_start``): a
 unit or converter end the base case holds at a reactive limit stays held, as its limiter
 stays on through the disturbance, unless its bus voltage moves to the side of its
-setpoint where it regains control; then it is released and solved again. Where that solve does not converge it is solved again with every controller free
-and the limits found round by round, as :func:`gridsim.run_ac` does on its own.
+setpoint where it regains control; then it is released and solved again. Where that
+solve does not converge it is solved again with every controller free and the limits
+found round by round, as :func:`gridsim.run_ac` does on its own.
 """
 
 from __future__ import annotations
@@ -861,13 +862,13 @@ def _lost(cn, post, base, dead, tripped):
 def _weights(network: Network, element: str, ids: np.ndarray, fallback: np.ndarray):
     """Participation factors of ``ids`` in table ``element``: ``participation``, else
     ``max_p_mw``, else ``fallback``; with the units' P limits (±inf where not given)."""
-    table = network.columns(element)
-    rows = table.index.get_indexer(ids)
+    index, columns = network.compile().memo(
+        f"participation-{element}", (network,), lambda: _participation_columns(network, element)
+    )
+    rows = index.get_indexer(ids)
 
     def column(name):
-        if name in table.cols:
-            return np.asarray(table.cols[name], dtype=float)[rows]
-        return np.full(rows.size, np.nan)
+        return columns[name][rows]
 
     given, rating = column("participation"), column("max_p_mw")
     w = np.where(np.isnan(given), np.where(np.isnan(rating), fallback, rating), given)
@@ -876,6 +877,21 @@ def _weights(network: Network, element: str, ids: np.ndarray, fallback: np.ndarr
         raise GridsimError(f"{element} {plain(bad)!r}: negative participation factor")
     lo, hi = column("min_p_mw"), rating
     return w, np.where(np.isnan(lo), -np.inf, lo), np.where(np.isnan(hi), np.inf, hi)
+
+
+def _participation_columns(network: Network, element: str):
+    """The table's index and its ``participation``, ``max_p_mw`` and ``min_p_mw`` as float
+    arrays (NaN where a column is absent): what :func:`_weights` reads, once per
+    network (kept with its compiled arrays, which an edit drops)."""
+    table = network.columns(element)
+    n = len(table.index)
+    columns = {
+        name: (
+            np.asarray(table.cols[name], dtype=float) if name in table.cols else np.full(n, np.nan)
+        )
+        for name in ("participation", "max_p_mw", "min_p_mw")
+    }
+    return pd.Index(table.index), columns
 
 
 def _share(total: float, w, down, up, w_slack: float) -> np.ndarray:

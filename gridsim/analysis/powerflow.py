@@ -267,35 +267,61 @@ def _warm_limits(cn: CompiledNetwork, state: _LimitState, start: PowerFlowResult
         where its voltage in ``start`` already lay that side (held in a round that fixed
         several at once and then pushed past its setpoint by the others: freed at once,
         it only finds its limit again), ``PINNED_MARGIN_PU`` beyond where it lay."""
-    none = (_NO_BUS, np.zeros(0))
+    plan = _warm_plan(cn, start)
+    if plan is None:
+        return _NO_BUS, np.zeros(0)
+    fixed, q, buses, threshold = plan
+    state.change()
+    state.q_fixed[fixed] = q
+    state.bus_type[buses] = PQ
+    return buses, threshold
+
+
+def _warm_plan(cn: CompiledNetwork, start: PowerFlowResult):
+    """What :func:`_warm_limits` sets on ``cn`` from ``start``: the injectors held, their
+    reactive outputs, the buses held and their release thresholds (None: nothing to
+    hold). Kept on ``start`` per set of ``cn``'s arrays (every branch outage of a base
+    case shares them)."""
     limits = getattr(start, "_limits", None)
     if limits is None or start.kind != "ac":
-        return none
-    q_then, p_then = limits
+        return None
+    deps = (cn.inj_kind, cn.inj_id, cn.inj_bus, cn.inj_pv, cn.bus_type, cn.bus_ids, cn.vm_set)
+    deps += (cn.inj_qmin, cn.inj_qmax)
+    key = tuple(map(id, deps))
+    plans = start.__dict__.setdefault("_warm_plans", {})
+    if key in plans:
+        return plans[key][1]
+    plan = _plan(cn, start, *limits)
+    plans[key] = (deps, plan)  # the arrays held: their ids stay theirs
+    return plan
+
+
+def _plan(cn: CompiledNetwork, start: PowerFlowResult, q_then, p_then):
     if not np.isnan(p_then).all():  # a slack at a limit: not carried over
-        return none
+        return None
     if np.isnan(q_then).all():
-        return none
+        return None
     scn = start.cn
     pos = _injector_map(scn, cn)
     q = q_then if pos is None else np.where(pos >= 0, q_then[np.maximum(pos, 0)], np.nan)
     ctrl = cn.inj_pv & (cn.bus_type[cn.inj_bus] == PV)
     fixed = ctrl & ~np.isnan(q)
     if not fixed.any():
-        return none
+        return None
     partly = np.unique(cn.inj_bus[ctrl & np.isnan(q)])
     buses = np.setdiff1d(np.unique(cn.inj_bus[fixed]), partly)
     if buses.size == 0:
-        return none
-    fixed &= _at(cn, buses)
-    state.change()
-    state.q_fixed[fixed] = q[fixed]
-    state.bus_type[buses] = PQ
+        return None
+    fixed = np.flatnonzero(fixed & _at(cn, buses))
+    q_fixed = np.full(cn.inj_kind.size, np.nan)
+    q_fixed[fixed] = q[fixed]
     at = buses if scn.bus_ids is cn.bus_ids else scn.bus_ids.get_indexer(cn.bus_ids[buses])
     v_then = np.where(at >= 0, start.v[np.maximum(at, 0)], np.nan)
-    side = _release_side(cn, v_then, state, buses)
-    pinned = side > VM_RELEASE_TOL
-    return buses, np.where(pinned, side + PINNED_MARGIN_PU, VM_RELEASE_TOL)
+    side = _release_side(cn, v_then, q_fixed, buses)
+    threshold = np.where(side > VM_RELEASE_TOL, side + PINNED_MARGIN_PU, VM_RELEASE_TOL)
+    for a in (fixed, q_fixed, buses, threshold):
+        a.flags.writeable = False
+    return fixed, q_fixed[fixed], buses, threshold
 
 
 def _injector_map(old: CompiledNetwork, new: CompiledNetwork) -> np.ndarray | None:
@@ -329,14 +355,14 @@ def _at(cn: CompiledNetwork, buses: np.ndarray) -> np.ndarray:
     return mask[cn.inj_bus]
 
 
-def _release_side(cn: CompiledNetwork, v: np.ndarray, state: _LimitState, buses: np.ndarray):
-    """Per bus of ``buses`` (held, voltages ``v`` in that order): how far (p.u.) its
-    voltage lies on the side of its setpoint where its held controllers regain control:
-    above it with one at its upper reactive limit, below it at its lower (negative on
-    the other side; -inf where no held controller has a reactive range)."""
+def _release_side(cn: CompiledNetwork, v: np.ndarray, q_fixed: np.ndarray, buses: np.ndarray):
+    """Per bus of ``buses`` (held at ``q_fixed``, voltages ``v`` in that order): how far
+    (p.u.) its voltage lies on the side of its setpoint where its held controllers regain
+    control: above it with one at its upper reactive limit, below it at its lower
+    (negative on the other side; -inf where no held controller has a reactive range)."""
     inj = np.flatnonzero(cn.inj_pv & _at(cn, buses))
     inj = inj[cn.inj_qmax[inj] > cn.inj_qmin[inj]]
-    q = state.q_fixed[inj]
+    q = q_fixed[inj]
     at_max = np.zeros(cn.n_bus, dtype=bool)
     at_min = np.zeros(cn.n_bus, dtype=bool)
     at_max[cn.inj_bus[inj[q >= cn.inj_qmax[inj]]]] = True
@@ -354,7 +380,7 @@ def _release(cn, v: np.ndarray, state: _LimitState, held: np.ndarray, threshold:
     back = state.bus_type[held] == PQ
     if back.any():
         with np.errstate(invalid="ignore"):
-            back &= _release_side(cn, v[held], state, held) > threshold
+            back &= _release_side(cn, v[held], state.q_fixed, held) > threshold
     if back.any():
         freed = held[back]
         state.q_fixed[cn.inj_pv & _at(cn, freed)] = np.nan
