@@ -632,10 +632,13 @@ def solve_outage(
 
     start = base if warm_limits else None
 
-    def solve(c: CompiledNetwork, v: np.ndarray) -> PowerFlowResult:
+    def solve(c: CompiledNetwork, v: np.ndarray, last: PowerFlowResult | None = None):
+        """Solve ``c`` from voltages ``v`` (a response round: from the ``last`` round's
+        solution, its reactive limits too)."""
         v0 = setpoint_start(c, v)
         v0[c.bus_type == NONE] = 0.0
-        return run_ac(c, init=v0, max_iter=max_iter, q_start=start, **options)
+        q = start if last is None or start is None else last
+        return run_ac(c, init=v0, max_iter=max_iter, q_start=q, **options)
 
     rounds, deviation = 0, np.nan
     settled = True
@@ -993,7 +996,7 @@ def _respond(network, post, p_before, res, solve, tol_mw, max_rounds, known=None
                 moves[u] = _share(trial[i], w[u], down[u], up[u], w_slack[s].sum())
             p = post.inj_p.copy()
             p[units] += moves
-            res = solve(dataclasses.replace(post, inj_p=p, _cache=post._cache), last.v)
+            res = solve(dataclasses.replace(post, inj_p=p, _cache=post._cache), last.v, last)
             if res.converged or np.array_equal(attempt, gap):
                 break
         guess = trial
