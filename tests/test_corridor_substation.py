@@ -510,7 +510,13 @@ def test_2026_eu_ttc_is_bound_by_a_limit_a_fresh_solve_reproduces():
     tolerance. Each figure starts from its own secured base case; the one that holds
     the published limits once left north-east Romania's voltages more room (240 MW of
     total export within them against 217 MW physical), and the physical search now
-    starts from both."""
+    starts from both.
+
+    The dispatch at the TTC holds in an independent AC check of every ordinary
+    contingency (fresh solves): no divergence, voltages within 0.001 p.u., CNEC loadings
+    within 0.5 %. (The step beyond a voltage-bound TTC once held with the units' voltage
+    setpoints moved, and the search stopped after eight such steps with no limit found;
+    it now goes on with LP rounds from there, to the AZ-GE 500 kV interface.)"""
     from gridsim.analysis.ttc import n1_ttc, secured_base
     from gridsim.analysis.ttc.dispatch import _blend
     from gridsim.study import cases
@@ -529,12 +535,29 @@ def test_2026_eu_ttc_is_bound_by_a_limit_a_fresh_solve_reproduces():
     assert r.base_exchange_change_mw == pytest.approx(
         sum(joining.get(j, 0.0) * mw for j, mw in moved.items()), abs=1e-9
     )
+    at = r.network
+    at_res = gridsim.run_ac(at, enforce_q_limits=True)
+    assert at_res.converged
+    held = {(e, str(i), c) for e, i, c in r.cnecs.table()[["element", "id", "contingency"]].values}
+    lo, hi = at.bus.min_vm_pu, at.bus.max_vm_pu
+    for o in gridsim.ordinary_contingencies(at, units="all"):
+        post = gridsim.solve_outage(at, o, base=at_res, enforce_q_limits=True)
+        assert post.status != "diverged", o.label
+        vm = post.power_flow.bus.vm_pu.dropna()
+        vm = vm[vm > 0]
+        out = vm[(vm < lo[vm.index] - 1e-3) | (vm > hi[vm.index] + 1e-3)]
+        assert out.empty, (o.label, out)
+        loading = post.power_flow.branch.loading_percent
+        over = [k for k in loading.index[loading > 100.5] if (k[0], str(k[1]), o.label) in held]
+        assert not over, (o.label, over)
     step = r.next_step.iloc[0]
     probe = _blend(start.network, r.network, r.next_step_mw / r.ttc_mw)
     res = gridsim.run_ac(probe, enforce_q_limits=True)
     assert res.converged
     by_label = {o.label: o for o in gridsim.ordinary_contingencies(probe, units="all")}
-    after = gridsim.solve_outage(probe, by_label[step.contingency], base=res, enforce_q_limits=True)
+    if step.contingency:
+        outage = by_label[step.contingency]
+        after = gridsim.solve_outage(probe, outage, base=res, enforce_q_limits=True)
     if step.kind == "diverged":
         assert not after.converged
     elif step.kind == "voltage":
@@ -542,6 +565,15 @@ def test_2026_eu_ttc_is_bound_by_a_limit_a_fresh_solve_reproduces():
         lo, hi = probe.bus.min_vm_pu[step.id], probe.bus.max_vm_pu[step.id]
         assert vm < lo or vm > hi  # out of the bus's limits
         assert abs(vm - step.value) <= 1e-3  # p.u., what the search found
+    elif step.kind == "interface":  # an intact-grid limit: the flow of its members
+        face = next(f for f in probe.interfaces if f["id"] == step.id)
+        flows = res.branch.p_from_mw
+        flow = sum(
+            d * (float(probe.hvdc.p_mw[i]) if e == "hvdc" else float(flows[(e, i)]))
+            for e, i, d in face["members"]
+        )
+        assert flow > face["limit_mw"]
+        assert abs(flow - step.value) <= 1.0  # MW, what the search found
     else:
         assert step.kind == "thermal"
         key = (step.element, step.id)

@@ -122,18 +122,18 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     def step_of(t):
         return max(tol_mw, rel_tol * abs(t))
 
-    def search(screen: bool):
+    def search(screen: bool, start=None, restarts: int = 0):
         """The LP rounds, the bisection and the step beyond; with ``screen``, the AC
         checks on the way solve only the outages the screen (:meth:`_Checker._suspects`)
         finds near a limit, and the TTC found is then checked against every outage.
-        Returns ``(best, lp, rounds, nxt)``; where that last check fails, None (the
-        outages it found broken now solved at every screened check,
+        ``start``: an AC-secure point ``(net, t, check)`` to go on from (default the
+        secured base case). Returns ``(best, lp, rounds, nxt)``; where that last check
+        fails, None (the outages it found broken now solved at every screened check,
         :meth:`~gridsim.analysis.ttc.check._Checker.force`), or False where they were
         already."""
-        best = (secured, 0.0, chk)
-        now = (secured, 0.0, chk)
+        best = now = (secured, 0.0, chk) if start is None else start
         lp: ScopfResult | None = None
-        grid = first_grid
+        grid = first_grid if start is None else _grid_at(start[0], start[2], check, grid_args)
         rounds = 0
         failing = None  # (net, t) of the last failing point
         while rounds < max_rounds:
@@ -190,7 +190,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
                 lp, transfer_mw=1.0, hvdc=lp.hvdc.iloc[:0], redispatch_mw=lp.redispatch_mw.iloc[:0]
             )
             direction = (along.apply(secured), 1.0)
-        for _ in range(8):
+        for _ in range(STEPS_BEYOND):
             if t_b > 0:
                 t_n = t_b + step_of(t_b)
                 probe = _blend(secured, net_b, t_n / t_b)
@@ -208,6 +208,15 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
             best = (probe, t_n, nxt[1])  # it holds every limit
             net_b, t_b, _ = best
             nxt = None
+        else:
+            if t_b > 0 and restarts < RESTARTS:
+                # every step held (the voltage setpoints that held the first step gave
+                # room): the LP rounds go on from there, as from the base case
+                more = search(screen, best, restarts + 1)
+                if not more:
+                    return more
+                best, lp_more, more_rounds, nxt = more
+                return best, lp_more or lp, rounds + more_rounds, nxt
         if best[2].skipped:
             full = check(best[0])
             if not full.ok:
@@ -307,6 +316,10 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         base_exchange_change_mw=exchange,
         **common,
     )
+
+
+STEPS_BEYOND = 8  # steps of the search tolerance past the TTC before the LPs go on
+RESTARTS = 3  # times the LP rounds go on from a point where every step beyond held
 
 
 def _held_voltages(check, trial: Network, c, grid):
