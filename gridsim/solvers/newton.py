@@ -72,40 +72,105 @@ def block_workspace(system, n_bus):  # pragma: no cover (jitted)
     )
 
 
+# The packed arrays of newton_ordered_kernel. A call's cost grows with the number of
+# arrays it takes, most for arrays in tuples: 28 arrays in three tuples cost 4.2 us per
+# call, 11 loose ones 0.7 us (case118: a solve takes 40 us). So the solver hands the
+# ordered kernel its index arrays as one (ORDERED_INDEX), its work arrays as one real
+# and one complex array, and the kernel takes them apart (slices, no copies).
+ORDERED_INDEX = (
+    "indptr",
+    "indices",
+    "nodes",
+    "b_indptr",
+    "b_indices",
+    "l_ptr",
+    "l_idx",
+    "u_ptr",
+    "u_idx",
+    "perm",
+    "ygather",
+)
+
+
+def pack_index(arrays: dict) -> np.ndarray:
+    """The arrays named in :data:`ORDERED_INDEX` as one ``uint64`` array: the offsets of
+    the parts (``len(ORDERED_INDEX) + 1`` of them, from the start of the array) and
+    then the parts."""
+    parts = [np.asarray(arrays[name], dtype=np.uint64) for name in ORDERED_INDEX]
+    head = len(parts) + 1
+    offsets = head + np.concatenate([[0], np.cumsum([a.size for a in parts])])
+    return np.concatenate([offsets.astype(np.uint64), *parts])
+
+
 @njit
-def ordered_workspace(nnz, n_bus):  # pragma: no cover (jitted)
-    """The work arrays of :func:`newton_ordered_kernel`: Ybus values, injections,
-    voltages, angles and magnitudes in elimination order."""
-    return (
-        np.empty(nnz, dtype=np.complex128),
-        np.empty(n_bus, dtype=np.complex128),
-        np.empty(n_bus, dtype=np.complex128),
-        np.empty(n_bus),
-        np.empty(n_bus),
-    )
+def _index_part(index, k):  # pragma: no cover (jitted)
+    return index[np.int64(index[k]) : np.int64(index[k + 1])]
+
+
+@njit
+def _slice(buf, start, size):  # pragma: no cover (jitted)
+    """``buf[start:start + size]`` and the end."""
+    return buf[start : start + size], start + size
+
+
+@njit
+def _ordered_sizes(index):  # pragma: no cover (jitted)
+    """Sizes of the real and complex work arrays of :func:`newton_ordered_kernel`."""
+    nb = _index_part(index, 2).size
+    n_bus = _index_part(index, 9).size
+    blocks = _index_part(index, 4).size + _index_part(index, 6).size + _index_part(index, 8).size
+    return 2 * nb + 4 * blocks + 8 * nb + 2 * n_bus, 3 * n_bus + _index_part(index, 10).size
+
+
+@njit
+def ordered_workspace(index):  # pragma: no cover (jitted)
+    """The real and complex work arrays of :func:`newton_ordered_kernel` for the packed
+    index ``index``."""
+    n_real, n_complex = _ordered_sizes(index)
+    return np.empty(n_real), np.empty(n_complex, dtype=np.complex128)
 
 
 @njit
 def newton_ordered_kernel(
-    system, perm, ygather, ydata, sbus, vdep, v, va, vm, tol, max_iter, work, ordered
+    index, pqf, ypos, ydata, sbus, vdep, v, va, vm, tol, max_iter, real, cplx
 ):  # pragma: no cover
     """:func:`newton_block_kernel` on the buses renumbered in elimination order.
 
-    ``system`` is :meth:`NewtonSolver.ordered_system`'s tuple (Ybus renumbered so that
-    bus ``perm[t]`` is bus ``t``, each row's entries in their original order, so every
-    sum is taken as before and the results are the same bit for bit), ``ygather`` the
-    original position of each of its Ybus entries. ``ydata``, ``sbus``, ``vdep``, ``v``,
-    ``va`` and ``vm`` are in bus order, as :func:`newton_block_kernel` takes them;
-    they are gathered into ``ordered`` (:func:`ordered_workspace`'s arrays,
-    overwritten) and ``v`` gets the result back. In elimination order the mismatch,
-    Jacobian and update walk the bus arrays in the order the block LU walks its
-    columns instead of jumping across them (case9241pegase: 6 % off the kernel).
+    ``index`` (:func:`pack_index`), ``pqf`` and ``ypos`` are
+    :meth:`NewtonSolver.ordered_system`'s: the :attr:`NewtonSolver.block_system` with
+    Ybus renumbered so that bus ``perm[t]`` is bus ``t`` (each row's entries in their
+    original order, at the original positions ``ygather``, so every sum is taken as
+    before and the results are the same bit for bit). ``ydata``, ``sbus``, ``vdep``,
+    ``v``, ``va`` and ``vm`` are in bus order, as :func:`newton_block_kernel` takes
+    them; they are gathered into ``real`` and ``cplx`` (:func:`ordered_workspace`'s
+    arrays, overwritten, with the kernel's own work arrays) and ``v`` gets the result
+    back. In elimination order the mismatch, Jacobian and update walk the bus arrays
+    in the order the block LU walks its columns instead of jumping across them
+    (case9241pegase: 6 % off the kernel).
     """
-    yp, sp, vp, vap, vmp = ordered
+    indptr, indices, nodes = _index_part(index, 0), _index_part(index, 1), _index_part(index, 2)
+    b_indptr, b_indices = _index_part(index, 3), _index_part(index, 4)
+    l_ptr, l_idx = _index_part(index, 5), _index_part(index, 6)
+    u_ptr, u_idx = _index_part(index, 7), _index_part(index, 8)
+    perm, ygather = _index_part(index, 9), _index_part(index, 10)
+    system = (indptr, indices, nodes, pqf, ypos, b_indptr, b_indices, l_ptr, l_idx, u_ptr, u_idx)
+    n, nb = perm.size, nodes.size
+    f, o = _slice(real, 0, 2 * nb)
+    jdata, o = _slice(real, o, 4 * b_indices.size)
+    l_val, o = _slice(real, o, 4 * l_idx.size)
+    u_val, o = _slice(real, o, 4 * u_idx.size)
+    dinv, o = _slice(real, o, 4 * nb)
+    x, o = _slice(real, o, 4 * nb)
+    vap, o = _slice(real, o, n)
+    vmp, o = _slice(real, o, n)
+    ibus, o = _slice(cplx, 0, n)
+    sp, o = _slice(cplx, o, n)
+    vp, o = _slice(cplx, o, n)
+    yp, o = _slice(cplx, o, ygather.size)
     for k in range(ygather.size):
         yp[k] = ydata[ygather[k]]
     vdp = np.empty((2, vdep.shape[1]), dtype=np.complex128)
-    for t in range(perm.size):
+    for t in range(n):
         i = perm[t]
         sp[t] = sbus[i]
         vp[t] = v[i]
@@ -114,8 +179,9 @@ def newton_ordered_kernel(
         if vdep.shape[1] > 0:
             vdp[0, t] = vdep[0, i]
             vdp[1, t] = vdep[1, i]
+    work = (ibus, f, jdata, l_val, u_val, dinv, x)
     result = newton_block_kernel(system, yp, sp, vdp, vp, vap, vmp, 0, tol, max_iter, 0.0, work)
-    for t in range(perm.size):
+    for t in range(n):
         v[perm[t]] = vp[t]
     return result
 
@@ -325,7 +391,7 @@ class NewtonSolver:
         self._block = None  # (BlockJacobianPattern, BlockLU), or False once rejected
         self._system = None
         self._ordered = None
-        self._spare = []  # (block_workspace, ordered_workspace) arrays kept between solves
+        self._spare = []  # ordered_workspace arrays kept between solves
         if linear_solver is not NumbaLU:
             self.lu  # noqa: B018 - SuperLU: the scalar pattern from the start
 
@@ -399,16 +465,17 @@ class NewtonSolver:
 
     @property
     def ordered_system(self) -> tuple | None:
-        """``(system, perm, ygather)`` of :func:`newton_ordered_kernel`: the
+        """``(index, pqf, ypos)`` of :func:`newton_ordered_kernel`: the
         :attr:`block_system` with the buses renumbered in elimination order (bus
         ``perm[t]``, the block pattern's ``nodes`` first and then the other buses, is
         bus ``t``; each Ybus row keeps its entries in their original order, at the
-        original positions ``ygather``). None where :attr:`block_system` is."""
+        original positions ``ygather``), its index arrays and ``perm`` and ``ygather``
+        packed by :func:`pack_index`. None where :attr:`block_system` is."""
         system = self.block_system
         if system is None:
             return None
         if self._ordered is None:
-            indptr, indices, nodes, pqf, ypos = (np.asarray(a) for a in system[:5])
+            indptr, indices, nodes, pqf, ypos, *pattern = system
             n_bus = indptr.size - 1
             outside = np.ones(n_bus, dtype=np.bool_)
             outside[nodes] = False
@@ -416,20 +483,21 @@ class NewtonSolver:
             new = np.empty(n_bus, dtype=np.int64)
             new[perm] = np.arange(n_bus)
             counts = np.diff(indptr.astype(np.int64))
-            rows = np.repeat(new, counts)  # each entry's new row
-            ygather = np.argsort(rows, kind="stable")  # by new row, in the old order
-            o_indptr = np.zeros(n_bus + 1, dtype=np.uint64)
+            ygather = np.argsort(np.repeat(new, counts), kind="stable")  # by new row
+            o_indptr = np.zeros(n_bus + 1, dtype=np.int64)
             np.cumsum(counts[perm], out=o_indptr[1:])
-            o_indices = new[indices.astype(np.int64)[ygather]].astype(np.uint64)
-            ordered = (
-                o_indptr,
-                o_indices,
-                np.arange(nodes.size, dtype=np.uint64),
-                pqf[perm],
-                ypos[ygather],
-                *system[5:],
+            names = ("b_indptr", "b_indices", "l_ptr", "l_idx", "u_ptr", "u_idx")
+            index = pack_index(
+                {
+                    "indptr": o_indptr,
+                    "indices": new[indices.astype(np.int64)[ygather]],
+                    "nodes": np.arange(nodes.size),
+                    **dict(zip(names, pattern, strict=True)),
+                    "perm": perm,
+                    "ygather": ygather,
+                }
             )
-            self._ordered = (ordered, perm.astype(np.uint64), ygather.astype(np.uint64))
+            self._ordered = (index, pqf[perm], ypos[ygather])
         return self._ordered
 
     def solve(
@@ -456,14 +524,13 @@ class NewtonSolver:
         handed_over = getattr(self._lu, "fallback", None) is not None
         ordered = None if handed_over else self.ordered_system
         if ordered is not None:
-            system, perm, ygather = ordered
             va, vm = (np.angle(v), np.abs(v)) if polar is None else polar  # read only
-            try:  # workspaces of an earlier solve (one per thread solving at once)
+            try:  # work arrays of an earlier solve (one per thread solving at once)
                 work = self._spare.pop()
             except IndexError:
-                work = (block_workspace(system, v.size), ordered_workspace(ygather.size, v.size))
+                work = ordered_workspace(ordered[0])
             done, norm, status = newton_ordered_kernel(
-                system, perm, ygather, ydata, sbus, vdep, v, va, vm, tol, max_iter, *work
+                *ordered, ydata, sbus, vdep, v, va, vm, tol, max_iter, *work
             )
             self._spare.append(work)
             result = _kernel_result(v, done, norm, status, tol)

@@ -375,8 +375,10 @@ def test_ordered_kernel_same_as_bus_order_bit_for_bit(zip_loads):
     loads."""
     cn = gridsim.from_pandapower(pandapower_case("case300")).compile()
     solver = newton.newton_solver(cn)
-    system, perm, _ = solver.ordered_system
-    assert np.array_equal(np.sort(perm), np.arange(cn.n_bus))
+    index = solver.ordered_system[0]
+    parts = {name: newton._index_part(index, k) for k, name in enumerate(newton.ORDERED_INDEX)}
+    assert np.array_equal(np.sort(parts["perm"]), np.arange(cn.n_bus))
+    assert np.array_equal(parts["l_idx"], solver.block_system[8])  # unpacked as packed
     vdep = NO_VOLTAGE_DEPENDENCE
     if zip_loads:
         rng = np.random.default_rng(5)
