@@ -102,6 +102,46 @@ def pack_index(arrays: dict) -> np.ndarray:
     return np.concatenate([offsets.astype(np.uint64), *parts])
 
 
+def ordered_index(indptr, indices, bp, blu) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The buses renumbered in elimination order for :func:`newton_ordered_kernel`:
+    bus ``perm[t]`` (the block pattern ``bp``'s ``nodes`` first, then the other buses)
+    becomes bus ``t``. Ybus (``indptr``, ``indices``) renumbered keeps each row's
+    entries in their original order, taken from the original positions ``ygather``.
+
+    Returns ``(index, perm, ypos)``: :func:`pack_index` of the renumbered Ybus, the
+    block pattern (nodes ``0..nb-1``), ``blu``'s symbolic LU, ``perm`` and ``ygather``;
+    ``perm``; and the block each renumbered Ybus entry feeds (-1 for none).
+    """
+    indptr = np.asarray(indptr, dtype=np.int64)
+    n_bus = indptr.size - 1
+    outside = np.ones(n_bus, dtype=np.bool_)
+    outside[bp.nodes] = False
+    perm = np.concatenate([bp.nodes, np.flatnonzero(outside)])
+    new = np.empty(n_bus, dtype=np.int64)
+    new[perm] = np.arange(n_bus)
+    counts = np.diff(indptr)[perm]  # entries of each new row
+    o_indptr = np.zeros(n_bus + 1, dtype=np.int64)
+    np.cumsum(counts, out=o_indptr[1:])
+    # row t's entries are old row perm[t]'s: its range, shifted to start at o_indptr[t]
+    ygather = np.repeat(indptr[perm] - o_indptr[:-1], counts) + np.arange(o_indptr[-1])
+    index = pack_index(
+        {
+            "indptr": o_indptr,
+            "indices": new[np.asarray(indices, dtype=np.int64)[ygather]],
+            "nodes": np.arange(bp.nodes.size),
+            "b_indptr": bp.indptr,
+            "b_indices": bp.indices,
+            "l_ptr": blu.l_ptr,
+            "l_idx": blu.l_idx,
+            "u_ptr": blu.u_ptr,
+            "u_idx": blu.u_idx,
+            "perm": perm,
+            "ygather": ygather,
+        }
+    )
+    return index, perm, bp.ypos[ygather]
+
+
 @njit
 def _index_part(index, k):  # pragma: no cover (jitted)
     return index[np.int64(index[k]) : np.int64(index[k + 1])]
@@ -465,39 +505,22 @@ class NewtonSolver:
 
     @property
     def ordered_system(self) -> tuple | None:
-        """``(index, pqf, ypos)`` of :func:`newton_ordered_kernel`: the
-        :attr:`block_system` with the buses renumbered in elimination order (bus
-        ``perm[t]``, the block pattern's ``nodes`` first and then the other buses, is
-        bus ``t``; each Ybus row keeps its entries in their original order, at the
-        original positions ``ygather``), its index arrays and ``perm`` and ``ygather``
-        packed by :func:`pack_index`. None where :attr:`block_system` is."""
-        system = self.block_system
-        if system is None:
+        """``(index, pqf, ypos)`` of :func:`newton_ordered_kernel`: the block system
+        (see :attr:`block_system`) with the buses renumbered in elimination order, its
+        index arrays packed by :func:`ordered_index` (kept with the shared block
+        pattern: they depend on the system buses only). None where :attr:`block` is."""
+        block = self.block
+        if block is None:
             return None
         if self._ordered is None:
-            indptr, indices, nodes, pqf, ypos, *pattern = system
-            n_bus = indptr.size - 1
-            outside = np.ones(n_bus, dtype=np.bool_)
-            outside[nodes] = False
-            perm = np.concatenate([nodes.astype(np.int64), np.flatnonzero(outside)])
-            new = np.empty(n_bus, dtype=np.int64)
-            new[perm] = np.arange(n_bus)
-            counts = np.diff(indptr.astype(np.int64))
-            ygather = np.argsort(np.repeat(new, counts), kind="stable")  # by new row
-            o_indptr = np.zeros(n_bus + 1, dtype=np.int64)
-            np.cumsum(counts[perm], out=o_indptr[1:])
-            names = ("b_indptr", "b_indices", "l_ptr", "l_idx", "u_ptr", "u_idx")
-            index = pack_index(
-                {
-                    "indptr": o_indptr,
-                    "indices": new[indices.astype(np.int64)[ygather]],
-                    "nodes": np.arange(nodes.size),
-                    **dict(zip(names, pattern, strict=True)),
-                    "perm": perm,
-                    "ygather": ygather,
-                }
-            )
-            self._ordered = (index, pqf[perm], ypos[ygather])
+            key = (np.sort(self.pvpq).tobytes(), "ordered")
+            shared = None if self._blocks is None else self._blocks.get(key)
+            if shared is None:
+                shared = ordered_index(self.indptr, self.indices, *block)
+                if self._blocks is not None:
+                    self._blocks[key] = shared
+            index, perm, ypos = shared
+            self._ordered = (index, block[0].pqf[perm], ypos)
         return self._ordered
 
     def solve(
