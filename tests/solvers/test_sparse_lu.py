@@ -319,13 +319,13 @@ def test_block_newton_hands_over_to_superlu_after_a_rejected_pivot(monkeypatch):
     pvpq = np.concatenate([pv, pq])
     plain = newton.NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
     a = plain.solve(cn.ydata, cn.sbus(), _flat_start(cn), tol=1e-10, max_iter=20)
-    kernel = newton.newton_block_kernel
+    kernel = newton.newton_ordered_kernel
 
     def one_step_then_reject(*args):
-        it, norm, _ = kernel(*args[:8], 1, *args[9:])  # max_iter 1
+        it, norm, _ = kernel(*args[:10], 1, *args[11:])  # max_iter 1
         return it, norm, newton.PIVOT_REJECTED
 
-    monkeypatch.setattr(newton, "newton_block_kernel", one_step_then_reject)
+    monkeypatch.setattr(newton, "newton_ordered_kernel", one_step_then_reject)
     handed = newton.NewtonSolver(cn.indptr, cn.indices, pvpq, pq, bus_order=cn.bus_order())
     b = handed.solve(cn.ydata, cn.sbus(), _flat_start(cn), tol=1e-10, max_iter=20)
     assert handed.block is None and handed.lu.fallback is not None
@@ -365,6 +365,35 @@ def test_block_kernel_same_on_signed_and_unsigned_index_arrays():
     (a, va), (b, vb) = runs
     assert a == b and a[2] == newton.CONVERGED_OR_LIMIT and a[1] < tol
     np.testing.assert_array_equal(va, vb)
+
+
+@pytest.mark.parametrize("zip_loads", [False, True])
+def test_ordered_kernel_same_as_bus_order_bit_for_bit(zip_loads):
+    """The solver runs the block kernel on the buses renumbered in elimination order
+    (each Ybus row's sum in its original order): the same iterations and voltages,
+    bit for bit, as the kernel on the bus order, with and without voltage-dependent
+    loads."""
+    cn = gridsim.from_pandapower(pandapower_case("case300")).compile()
+    solver = newton.newton_solver(cn)
+    index = solver.ordered_system[0]
+    parts = {name: newton._index_part(index, k) for k, name in enumerate(newton.ORDERED_INDEX)}
+    assert np.array_equal(np.sort(parts["perm"]), np.arange(cn.n_bus))
+    assert np.array_equal(parts["l_idx"], solver.block_system[8])  # unpacked as packed
+    vdep = NO_VOLTAGE_DEPENDENCE
+    if zip_loads:
+        rng = np.random.default_rng(5)
+        vdep = 0.01 * (rng.random((2, cn.n_bus)) + 0.5j * rng.random((2, cn.n_bus)))
+    v0, tol, sbus = _flat_start(cn), 1e-10, cn.sbus()
+    v = v0.copy()
+    work = newton.block_workspace(solver.block_system, cn.n_bus)
+    args = (np.angle(v), np.abs(v), 0, tol, 20, 0.0, work)
+    it, norm, status = newton.newton_block_kernel(
+        solver.block_system, cn.ydata, sbus, vdep, v, *args
+    )
+    res = solver.solve(cn.ydata, sbus, v0, tol=tol, max_iter=20, vdep=vdep)
+    assert status == newton.CONVERGED_OR_LIMIT and norm < tol
+    assert (res.iterations, res.max_mismatch) == (it, norm)
+    np.testing.assert_array_equal(res.v, v)
 
 
 def test_block_update_rotation_matches_the_trigonometric_update():
