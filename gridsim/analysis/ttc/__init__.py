@@ -47,7 +47,9 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    ``max(tol_mw, rel_tol t)`` more along the same direction is checked in AC: it must
    break a limit
    (:attr:`TtcResult.next_step`); where it does not, the search goes on along that
-   direction. So the reported TTC holds every limit in AC (within ``THERMAL_TOL`` of a
+   direction, and after ``STEPS_BEYOND`` (8) such steps that all hold (the voltage
+   control that held the first gave room) the LP rounds go on from there (up to
+   ``RESTARTS``, 3, times). So the reported TTC holds every limit in AC (within ``THERMAL_TOL`` of a
    thermal limit and ``VOLTAGE_TOL_PU`` of a voltage limit).
 
    The AC checks on the way are screened: the base case's are complete, but at a
