@@ -118,7 +118,7 @@ def test_injector_map_between_a_network_and_its_variants():
     """``q_start``'s matching of injectors by kind and id: the same injectors (None), one
     unit taken out (its position skipped), and any other set (positions, -1 where
     absent), each checked against a plain look-up."""
-    from gridsim.analysis.powerflow import _injector_map
+    from gridsim.analysis.qlimits import _injector_map
 
     cn = _case118().compile()
     assert _injector_map(cn, cn) is None

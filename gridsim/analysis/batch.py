@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from gridsim.analysis.dispatch import injector_q_share
-from gridsim.analysis.powerflow import MATPOWER_Q_VIOLATION, _LimitState, compiled, run_ac
+from gridsim.analysis.powerflow import compiled, run_ac
+from gridsim.analysis.qlimits import MATPOWER_Q_VIOLATION, _LimitState
 from gridsim.exceptions import GridsimError
 from gridsim.model.compile import GEN, NONE, PV, REF, SGEN, CompiledNetwork
 from gridsim.results import PowerFlowResult

@@ -58,14 +58,8 @@ import pandas as pd
 
 from gridsim.analysis.contingency import BASE_MAX_ITER
 from gridsim.analysis.dispatch import injector_q_share
-from gridsim.analysis.powerflow import (
-    MATPOWER_Q_VIOLATION,
-    Q_LIMIT_RULES,
-    _apply_q_limits,
-    _initial_voltage,
-    _LimitState,
-    _newton,
-)
+from gridsim.analysis.powerflow import Q_LIMIT_RULES, _initial_voltage, _newton
+from gridsim.analysis.qlimits import MATPOWER_Q_VIOLATION, _apply_q_limits, _LimitState
 from gridsim.exceptions import GridsimError, InvalidNetworkError
 from gridsim.model.compile import (
     EXT_GRID,
