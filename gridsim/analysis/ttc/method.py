@@ -222,12 +222,11 @@ def n1_ttc(
     )
     published.started_from = "published"
     if result.defined and pub.secured and _moved(pub, base):
-        # the base case secured with the published limits holds the physical ones too:
-        # the physical TTC from there may export more (the two securings are each the
-        # least redispatch for their own limits, not nested)
-        # (kept where it exports more by more than the search tolerance: within it the
-        # two are the same answer, and the base case secured without them is the one
-        # that moves less)
+        # the base case secured with the published limits holds the physical ones too,
+        # and the physical TTC from there may export more (each securing is the least
+        # redispatch for its own limits: not nested); kept where it exports more by more
+        # than the search tolerance (within it the two are one answer, and the base case
+        # secured without them moves less)
         alt = _transfer(network, _physical(pub, base), source, sink, options, start)
         gain = alt.total_change_mw - result.total_change_mw
         if alt.defined and gain > max(tol_mw, rel_tol * abs(result.total_change_mw)):
