@@ -311,3 +311,21 @@ def test_first_screen_and_hover_in_headless_chromium(study, tmp_path):
     assert out["after"] != out["before"]
     assert "loading" in out["after"] and " MW" in out["after"], out["after"]
     assert out["states"] >= 1
+
+
+def test_an_interface_limit_is_named_with_its_limit_and_kind():
+    """An N-1 TTC bound by an interface reads as the interface's name, its limit and its
+    kind (from the network file's ``interface`` records), not its id."""
+    model = Path(__file__).parents[1] / "networks" / "corridor_substation.yaml"
+    names = job._names(str(model), ["2026"])
+    row = pd.Series(
+        {
+            "status": "ok",
+            "limit_type": "interface",
+            "limiting_element": "interface IF_AZ_GE_500KV",
+            "limiting_contingency": "",
+        }
+    )
+    assert report._limit(row, names) == (
+        "AZ->GE Mukhrani Valley 500 kV Samukh-Gardabani, 700 MW stability (interface limit)"
+    )

@@ -59,7 +59,8 @@ Scenarios switch interfaces in and out (``status``/``year``, ``include``, ``excl
 and change their ``limit_mw`` or ``kind`` (``set`` with ``element: interface``) as they
 do elements. The in-service interfaces of the scenario applied are kept on the network
 as ``network.interfaces`` (a list of dicts ``id``, ``members`` as ``(element, id,
-direction)`` tuples, ``limit_mw``, ``kind``, ``source``), which the transfer analyses
+direction)`` tuples, ``limit_mw``, ``kind``, ``source`` and, where the record has one,
+``name``), which the transfer analyses
 hold (:func:`gridsim.analysis.ttc.n1_ttc`). A member that is not an element of the
 file is an error naming the interface.
 
@@ -217,6 +218,7 @@ def load_network(path: str | os.PathLike, scenario: str | None = None) -> Networ
             "limit_mw": float(rec["limit_mw"]),
             "kind": rec.get("kind", "ntc"),
             "source": str(rec.get("source", "")),
+            **({"name": str(rec["name"])} if rec.get("name") else {}),
         }
         for rec in faces
         if rec.get("in_service", True) is not False

@@ -653,7 +653,9 @@ def _map_data(limits: list[dict]) -> dict:
 
 def _names(path: str, years) -> dict[str, str]:
     """``"line L_X"`` -> the element's name (:func:`gridsim.plot.element_name`) for every
-    bus, line, transformer, HVDC link and generator of the studied years' scenarios."""
+    bus, line, transformer, HVDC link and generator of the studied years' scenarios, and
+    ``"interface IF_X"`` -> its name, limit and kind (``"AZ->GE Mukhrani Valley 500 kV,
+    700 MW stability"``)."""
     from gridsim.plot import element_name
 
     names = {}
@@ -662,6 +664,11 @@ def _names(path: str, years) -> dict[str, str]:
         for element in ("bus", "line", "trafo", "hvdc", "gen"):
             for eid in net[element].index:
                 names.setdefault(f"{element} {eid}", element_name(net, element, eid))
+        for face in net.interfaces:
+            label = face.get("name") or face["id"]
+            names.setdefault(
+                f"interface {face['id']}", f"{label}, {face['limit_mw']:,.0f} MW {face['kind']}"
+            )
     return names
 
 

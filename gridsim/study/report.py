@@ -63,6 +63,7 @@ LIMIT_NAMES = {
     "reactive": "reactive limit",
     "hvdc": "converter rating",
     "generation": "generator limit",
+    "interface": "interface limit",
     "voltage_stability": f"voltage stability, {100 * (1 - VOLTAGE_STABILITY_MARGIN):g} % of nose",
     "max_mw": "cap reached",
 }
