@@ -61,7 +61,8 @@ def small():
 
 @cache
 def enumerated() -> dict[frozenset, float]:
-    """N-1 TTC of every allowed set of the small case's candidates."""
+    """N-1 transfer (``total_change_mw``: on top of the setpoints) of every allowed set
+    of the small case's candidates."""
     net, table = small()
     out = {}
     for k in range(len(table) + 1):
@@ -72,7 +73,7 @@ def enumerated() -> dict[frozenset, float]:
             if any(e in ids for c in chosen for e in c.excludes):
                 continue
             built = apply_candidates(net, chosen)
-            out[frozenset(ids)] = n1_ttc(built, "A", "B", **OPTIONS).ttc_mw
+            out[frozenset(ids)] = n1_ttc(built, "A", "B", **OPTIONS).total_change_mw
     return out
 
 
@@ -124,7 +125,7 @@ def test_snapshots_plan_holds_in_each():
     assert plan.ttc_mw == pytest.approx(min(plan.ttc_by_snapshot.values()))
     for name, snap in snaps.items():  # an independent AC N-1 check in each snapshot
         built = apply_candidates(snap, [few[i] for i in plan.projects])
-        assert n1_ttc(built, "A", "B", **OPTIONS).ttc_mw >= 30.0, name
+        assert n1_ttc(built, "A", "B", **OPTIONS).total_change_mw >= 30.0, name
 
 
 def test_sets_are_secured_from_their_snapshots_secured_base(monkeypatch):
@@ -283,12 +284,13 @@ def test_corridor_sets_reach_their_targets_and_are_minimal():
     assert plan.reached and plan.projects, plan
     chosen = [sub[i] for i in plan.projects]
     fresh = n1_ttc(apply_candidates(net, chosen), "AZ", "RS", **options)
-    assert fresh.ttc_mw >= target
+    assert fresh.total_change_mw >= target  # on top of the snapshot's setpoints
     for cand in chosen:
         rest = [c for c in chosen if c is not cand]
         if any(cand.id in c.depends_on for c in rest):
             continue
-        assert n1_ttc(apply_candidates(net, rest), "AZ", "RS", **options).ttc_mw < target
+        less = n1_ttc(apply_candidates(net, rest), "AZ", "RS", **options)
+        assert less.total_change_mw < target
 
 
 class _Fake:
@@ -312,6 +314,7 @@ class _Fake:
             raise gridsim.ConvergenceError("did not converge", 30, 1.0)
         return SimpleNamespace(
             ttc_mw=self.ttc[built],
+            total_change_mw=self.ttc[built],  # no base-case exchange change here
             status="optimal",
             message="",
             binding=None,

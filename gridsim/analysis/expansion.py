@@ -3,8 +3,10 @@
 For each target ``T`` (MW of N-1 transfer capability from ``source`` to ``sink``),
 :func:`expansion_path` finds the cheapest set ``S`` of candidate projects (a
 :class:`~gridsim.io.candidates.CandidateTable`) with ``TTC(S) >= T`` in every snapshot,
-where ``TTC`` is :func:`gridsim.n1_ttc` on the network with ``S`` built: the AC-verified
-N-1 TTC from a secured base case, with the joining HVDC links and redispatch optimised
+where ``TTC`` is :func:`gridsim.n1_ttc` on the network with ``S`` built (its
+``total_change_mw``: the transfer on top of the snapshot's setpoints, the secured base
+case's moves of the joining links counted): the AC-verified N-1 TTC from a secured base
+case, with the joining HVDC links and redispatch optimised
 by successive linearised security-constrained LPs (HiGHS). Each set's base case is
 secured from the snapshot's own secured base case (``secured_base(..., start=...)``):
 the snapshot's secured dispatch is kept where it holds every limit with the set built,
@@ -104,8 +106,10 @@ class TargetPlan:
     cost_meur : float
         Their total cost (NaN where the target is not reached).
     ttc_mw : float
-        The TTC reached: the smallest over the snapshots (for an unreachable target, of
-        the best set checked).
+        The transfer reached on top of each snapshot's setpoints
+        (:attr:`gridsim.TtcResult.total_change_mw`: what its secured base case sends over
+        the joining links beyond them, and the N-1 TTC), the smallest over the snapshots
+        (for an unreachable target, of the best set checked).
     ttc_by_snapshot : dict
     binding : str
         What limits next (the limit a step beyond the TTC breaks, in the snapshot with
@@ -315,8 +319,9 @@ def expansion_path(
     source, sink : str
         Zone codes or group names, as :func:`gridsim.n1_ttc`.
     targets_mw : iterable of float
-        Export targets, MW of N-1 TTC (the transfer on top of each snapshot's own
-        operating point).
+        Export targets, MW of N-1 transfer on top of each snapshot's own setpoints
+        (:attr:`gridsim.TtcResult.total_change_mw`: TTC = BCE + dE, the secured base
+        case's joining-link moves counted).
     candidates : CandidateTable, path of a candidate file, or iterable of Candidate or
         records
         The projects (:mod:`gridsim.io.candidates`).
@@ -395,8 +400,11 @@ def expansion_path(
                     one = _Checked(-np.inf, {}, "failed", f"{name}: {exc}", failed=True)
                     values[name] = np.nan
                 else:
-                    value = r.ttc_mw if np.isfinite(r.ttc_mw) else -np.inf
-                    values[name] = r.ttc_mw
+                    # on top of the snapshot's setpoints (TTC = BCE + dE): each set's base
+                    # case is secured for itself and may move the joining links
+                    reached = r.total_change_mw
+                    value = reached if np.isfinite(reached) else -np.inf
+                    values[name] = reached
                     one = _Checked(value, {}, r.status, _limit(r))
                 if worst is None or one.value < worst.value:
                     worst = one
