@@ -100,11 +100,14 @@ def _warm_limits(cn: CompiledNetwork, state: _LimitState, start: PowerFlowResult
 def _warm_plan(cn: CompiledNetwork, start: PowerFlowResult):
     """What :func:`_warm_limits` sets on ``cn`` from ``start``: the injectors held, their
     reactive outputs, the buses held and their release thresholds (None: nothing to
-    hold). Kept on ``start`` per set of ``cn``'s arrays (every branch outage of a base
-    case shares them)."""
+    hold). Kept on ``start`` per set of ``cn``'s arrays where ``cn`` shares ``start``'s
+    injectors (every branch outage of a base case: one plan); worked out afresh for
+    others (a unit's outage has its own arrays, which a kept plan would keep alive)."""
     limits = getattr(start, "_limits", None)
     if limits is None or start.kind != "ac":
         return None
+    if cn.inj_id is not start.cn.inj_id:
+        return _plan(cn, start, *limits)
     deps = (cn.inj_kind, cn.inj_id, cn.inj_bus, cn.inj_pv, cn.bus_type, cn.bus_ids, cn.vm_set)
     deps += (cn.inj_qmin, cn.inj_qmax)
     key = tuple(map(id, deps))
