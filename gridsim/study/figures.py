@@ -266,8 +266,8 @@ NIS_METRICS = (
     (
         "n1_worst_loading_connection_percent",
         "worst N-1 loading of the plant's connection (%)",
-        1.0,
-        "point of loading",
+        5.0,
+        "points of connection loading",
     ),
     (
         "n1_worst_loading_plant_percent",
@@ -285,8 +285,11 @@ NIS_METRICS = (
 )
 """The Niš site comparison's metrics: column, name, the smallest difference the model
 resolves (losses 1 MW and loadings 1 percentage point, below the accuracy of the
-equivalent network's data; the redispatch that secures the base case and the TTC to the
-search tolerance of 10 MW) and its unit in words."""
+equivalent network's data; the connection's own N-1 loading 5 points, since the
+connection routes and conductors are estimated (no connection study is published) and a
+few points at the 30–45 % such a connection carries after an outage decide nothing; the
+redispatch that secures the base case and the TTC to the search tolerance of 10 MW) and
+its unit in words."""
 
 
 def site_bars(sites: pd.DataFrame, path: str | os.PathLike) -> None:
