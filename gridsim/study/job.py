@@ -909,7 +909,7 @@ def run_study(
         except BrokenProcessPool:
             raise GridsimError(
                 f"study of {path.name}: a worker process ended abruptly, as one out of "
-                "memory does (about 7.5 GB each on the substation model): rerun with "
+                "memory does (5 GB or more each on the substation model): rerun with "
                 f"--workers 1; nothing was written to {out_dir}"
             ) from None
         n1_curve = _frame([r["curve"] for r in limits])
