@@ -22,15 +22,15 @@ Groups (read by ``benchmarks/ratios.py``):
 * ``ac-n1-peak-rss-<case>``: the full N-1 (every branch outage) of case9241pegase
   (pandapower's) and of MATPOWER's case_ACTIVSg25k, each in a fresh process (this file
   run as a script) on 2 threads: its wall time (the benchmark's one round), and in
-  ``extra_info`` the process's peak RSS (``ru_maxrss``), the time of the N-1 call alone
-  and the status counts. Issue 22's acceptance: case9241pegase within 2 GB.
+  ``extra_info`` the process's own peak RSS (``VmHWM``, :func:`conftest.peak_rss_gb`),
+  the time of the N-1 call alone and the status counts. Issue 22's acceptance:
+  case9241pegase within 2 GB.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -46,6 +46,7 @@ from conftest import (
     lightsim2grid_contingency,
     matpower_case_path,
     paired,
+    peak_rss_gb,
 )
 
 from gridsim.analysis.contingency import ac_contingency, iter_contingency
@@ -227,7 +228,7 @@ def _full_n1_in_this_process(name: str, threads: int) -> dict:
         "threads": threads,
         "n_outages": len(result.outages),
         "n1_seconds": seconds,
-        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "peak_rss_gb": peak_rss_gb(),
         "status": {str(k): int(v) for k, v in result.outages.status.value_counts().items()},
         "violations": len(result.violations),
         "load_average": os.getloadavg()[0],
