@@ -142,12 +142,12 @@ def ordered_index(indptr, indices, bp, blu) -> tuple[np.ndarray, np.ndarray, np.
     return index, perm, bp.ypos[ygather]
 
 
-@njit
+@njit(inline="always")
 def _index_part(index, k):  # pragma: no cover (jitted)
     return index[np.int64(index[k]) : np.int64(index[k + 1])]
 
 
-@njit
+@njit(inline="always")
 def _slice(buf, start, size):  # pragma: no cover (jitted)
     """``buf[start:start + size]`` and the end."""
     return buf[start : start + size], start + size
