@@ -80,6 +80,8 @@ def test_expansion_table_is_reported_when_the_study_wrote_one(study, tmp_path):
     shutil.copytree(study, out)
     pd.DataFrame(
         {
+            "year": 2032,
+            "sink": "RS",
             "target_mw": [2000.0, 8000.0],
             "status": ["reached", "unreachable"],
             "projects": ["Sofia West–Niš 2 second circuit", ""],
@@ -93,9 +95,9 @@ def test_expansion_table_is_reported_when_the_study_wrote_one(study, tmp_path):
     report.write(out, tables, meta)
     text = (out / "report.md").read_text()
     third = re.search(r"^3\. (.*)$", text, flags=re.M).group(1)
-    assert "2,000 MW: Sofia West–Niš 2 second circuit (45 MEUR)" in third
-    assert "8,000 MW: out of reach (no set reaches it)" in third
-    assert "| 8,000 | unreachable |" in text.split("### 3b.", 1)[1]
+    assert "2,000 MW to RS: Sofia West–Niš 2 second circuit (45 MEUR)" in third
+    assert "8,000 MW to RS: out of reach (no set reaches it)" in third
+    assert "| 2032 | RS | 8,000 | unreachable |" in text.split("### 3b.", 1)[1]
 
 
 def test_expansion_out_of_reach_everywhere_is_said_once():

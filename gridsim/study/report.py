@@ -280,7 +280,8 @@ def read_expansion(out: Path) -> pd.DataFrame | None:
     """``out/data/expansion.csv`` (the least-cost expansion path per export target)
     when the study wrote one, else None."""
     path = out / "data" / "expansion.csv"
-    return pd.read_csv(path) if path.is_file() else None
+    # the year is a label (as in the other tables), not a quantity: no "2,032"
+    return pd.read_csv(path, dtype={"year": str, "sink": str}) if path.is_file() else None
 
 
 def _answer_expansion(exp: pd.DataFrame | None) -> str:
