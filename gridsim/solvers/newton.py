@@ -226,7 +226,7 @@ def newton_ordered_kernel(
     return result
 
 
-@njit
+@njit(inline="always")
 def newton_block_kernel(
     system, ydata, sbus, vdep, v, va, vm, it, tol, max_iter, reuse, work
 ):  # pragma: no cover
