@@ -247,6 +247,57 @@ def test_ttc_beats_every_split_over_three_links(name, seed, options):
     assert ours.ttc_mw >= best - tol, (ours.ttc_mw, best, share, why, check.checks)
 
 
+def voltage_bound(net: gridsim.Network, options: dict) -> gridsim.Network:
+    """``net`` with the lower voltage limit of the load bus whose lowest post-contingency
+    voltage falls most between zero transfer and the N-1 TTC set half-way between the
+    two: the base case holds it, the transfer meets it."""
+
+    def lowest(n: gridsim.Network) -> dict:
+        low: dict = {}
+        base = gridsim.run_ac(n, enforce_q_limits=False)
+        for outage in gridsim.ordinary_contingencies(n, units=None):
+            post = gridsim.solve_outage(n, outage, base=base)
+            if post.converged:
+                vm = post.power_flow.bus.vm_pu
+                for b, v in vm[vm > 0].items():
+                    low[b] = min(low.get(b, np.inf), v)
+        return low
+
+    before, after = lowest(net), lowest(ttc(net, options).network)
+    pq = set(net.load.bus) - set(net.gen.bus) - set(net.ext_grid.bus)
+    bus = max(pq, key=lambda b: before[b] - after[b])
+    out = net.copy()
+    out.bus.loc[bus, "min_vm_pu"] = 0.5 * (before[bus] + after[bus])
+    out.invalidate()
+    return out
+
+
+@pytest.mark.parametrize(
+    "name, seed",
+    [
+        # the bisection along the first LP's direction stopped at 13.1 MW (best split
+        # 22.0 MW) and 9.3 MW (15.2 MW) before the voltages became the LPs' rows
+        ("case14", 0),
+        pytest.param("case30", 1, marks=pytest.mark.slow),
+        pytest.param("case14", 1, marks=pytest.mark.slow),
+        pytest.param("case14", 2, marks=pytest.mark.slow),
+    ],
+)
+def test_ttc_beats_every_split_where_a_voltage_binds(name, seed):
+    """Acceptance 2 where a post-contingency voltage limits the transfer along the
+    first LP's direction (the units' voltage setpoints held, as the brute force holds
+    them): n1_ttc's TTC is at least the best split's less the search tolerance, and its
+    point holds in AC."""
+    options = dict(TIGHT, voltage_control=False)
+    net = voltage_bound(joined(name, seed, 3), options)
+    ours = ttc(net, options)
+    assert ours.status == "optimal" and ours.ttc_mw > 0
+    assert AcN1(net).violation(ours.network) is None
+    best, share, why, check = best_split(net, start=_split_of(ours))
+    tol = max(options["tol_mw"], options["rel_tol"] * ours.ttc_mw)
+    assert ours.ttc_mw >= best - tol, (ours.ttc_mw, best, share, why, check.checks)
+
+
 # -- acceptance 1: properties on random cases --------------------------------------------
 def slack(result) -> float:
     """The search tolerance of :data:`PROPS` at ``result``'s TTC."""

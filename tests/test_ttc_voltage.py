@@ -27,6 +27,7 @@ from gridsim.analysis.ttc.voltage import MARGIN_PU
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_ttc import OPTIONS, case, slack  # noqa: E402
+from test_ttc_optimality import AcN1  # noqa: E402
 
 VOLTAGE_TOL_PU = 1e-3  # the AC check's voltage tolerance
 THERMAL_TOL = 0.005
@@ -223,16 +224,22 @@ def voltage_limited() -> gridsim.Network:
 def test_voltage_control_never_lowers_the_ttc_and_its_answer_holds_in_ac():
     """A controllable asset never lowers a transfer capability: the TTC with the units'
     voltage setpoints free is at least the TTC with them fixed (less the search
-    tolerance), and the dispatch at it holds in an independent AC N-1 check."""
+    tolerance), with or without the voltages as rows of the LPs, and the dispatch at
+    each holds in an independent AC N-1 check."""
     net = voltage_limited()
-    fixed = n1_ttc(net, "A", "B", voltage_control=False, **OPTIONS)
+    bisected = n1_ttc(net, "A", "B", voltage_control=False, voltage_rows=False, **OPTIONS)
+    fixed = n1_ttc(net, "A", "B", voltage_control=False, **OPTIONS)  # rows by default
     free = n1_ttc(net, "A", "B", **OPTIONS)
-    assert fixed.defined and free.defined
-    assert (fixed.next_step.kind == "voltage").any()  # the transfer meets the voltage
-    assert free.ttc_mw >= fixed.ttc_mw - slack(fixed.ttc_mw)
-    # here the setpoints lift the voltage limit (12.3 -> 21.4 MW, then thermal)
-    assert free.ttc_mw > fixed.ttc_mw + 5.0
-    assert len(free.voltage_change_pu) > 0
+    assert bisected.defined and fixed.defined and free.defined
+    # the transfer meets the voltage along the first LP's direction
+    assert (bisected.next_step.kind == "voltage").any()
+    for held in (bisected, fixed):
+        assert free.ttc_mw >= held.ttc_mw - slack(held.ttc_mw)
+        assert AcN1(net).violation(held.network) is None
+    # here the setpoints lift the voltage limit (12.3 -> 21.0 MW, then thermal); the
+    # voltage as a row turns the LPs' HVDC split away from it (20.7 MW)
+    assert free.ttc_mw > bisected.ttc_mw + 5.0
+    assert fixed.ttc_mw > bisected.ttc_mw + 5.0
     margin, over = worst_margin(free.network)
     assert margin >= -VOLTAGE_TOL_PU and over <= THERMAL_TOL
     moved = free.network.gen.vm_pu - net.gen.vm_pu

@@ -33,7 +33,89 @@ from gridsim.exceptions import GridsimError
 from gridsim.numerics.jacobian import jacobian_pattern, jacobian_values
 from gridsim.results import PowerFlowResult
 
-__all__ = ["branch_mva_sensitivity"]
+__all__ = ["branch_mva_sensitivity", "bus_voltage_sensitivity"]
+
+
+def _factorised(result: PowerFlowResult, voltage_dependence: np.ndarray | None):
+    """The LU factors of the power-flow Jacobian at the converged AC ``result`` (the
+    voltage-dependent loads' ``dP/dVm``, ``dQ/dVm`` added) and its unknowns' buses
+    ``(lu, pvpq, pq)``: angles of ``pvpq``, then magnitudes of ``pq``; ``lu`` None where
+    there are no unknowns."""
+    if result.kind != "ac" or not result.converged:
+        raise GridsimError("an AC sensitivity needs a converged AC power flow")
+    cn, v = result.cn, result.v
+    _, pv, pq = cn.bus_sets(result.bus_type)
+    pvpq = np.concatenate([pv, pq])
+    if pvpq.size == 0:
+        return None, pvpq, pq
+    n_bus = cn.n_bus
+    pat = jacobian_pattern(cn.indptr, cn.indices, pvpq, pq)
+    ibus = cn.ybus() @ v
+    jdata = jacobian_values(cn.indptr, cn.indices, cn.ydata, v, ibus, pat.pos, pat.indices.size)
+    vdep = voltage_dependence
+    if vdep is not None and vdep.shape[1]:
+        rows = np.repeat(np.arange(n_bus), np.diff(cn.indptr))
+        diagonal = np.flatnonzero(cn.indices == rows)[pq]
+        d = vdep[0, pq] + 2.0 * vdep[1, pq] * np.abs(v[pq])
+        jdata[pat.pos[1, diagonal]] += d.real
+        jdata[pat.pos[3, diagonal]] += d.imag
+    jac = sp.csc_matrix((jdata, pat.indices, pat.indptr), shape=(pat.n, pat.n))
+    # a grid Jacobian is structurally symmetric: minimum degree on its pattern, pivots
+    # kept on the diagonal where they can (a quarter faster than the defaults here)
+    lu = splu(jac, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+    return lu, pvpq, pq
+
+
+def bus_voltage_sensitivity(
+    result: PowerFlowResult,
+    buses: np.ndarray,
+    *,
+    voltage_dependence: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Voltage magnitude change of buses per MW and per Mvar injected at each bus.
+
+    ``d|V_b|/ds = e_b J^-1`` at the solution (module docstring): one adjoint solve
+    ``J^T lambda = e_b`` per bus, ``e_b`` the unit vector of ``|V_b|`` among the
+    unknowns, scaled from per unit of power to per MW by ``sn_mva``.
+
+    Parameters
+    ----------
+    result : PowerFlowResult
+        A converged AC power flow.
+    buses : array of int
+        Compiled bus positions in ``result.cn``.
+    voltage_dependence : ndarray, shape (2, n_bus), optional
+        As :func:`branch_mva_sensitivity`'s.
+
+    Returns
+    -------
+    d_p, d_q : ndarray, shape (len(buses), n_bus)
+        ``d|V_b| / dP_k`` (p.u. per MW) and ``/ dQ_k`` (p.u. per Mvar), the injection at
+        ``k`` taken by the slack of its island. Zero rows for buses that hold their
+        voltage (slack and PV buses) or are de-energised, zero columns at slack buses,
+        and ``d_q`` zero at voltage-controlled buses.
+
+    Raises
+    ------
+    GridsimError
+        Where ``result`` is not a converged AC solution.
+    """
+    cn = result.cn
+    buses = np.asarray(buses, dtype=np.int64)
+    n_bus, nb = cn.n_bus, buses.size
+    d_p, d_q = np.zeros((nb, n_bus)), np.zeros((nb, n_bus))
+    lu, pvpq, pq = _factorised(result, voltage_dependence)
+    im = np.full(n_bus, -1, dtype=np.int64)
+    im[pq] = pvpq.size + np.arange(pq.size)
+    free = np.flatnonzero(im[buses] >= 0)
+    if lu is None or free.size == 0:
+        return d_p, d_q
+    grad = np.zeros((pvpq.size + pq.size, free.size))
+    grad[im[buses[free]], np.arange(free.size)] = 1.0
+    lam = lu.solve(grad, trans="T")  # (n_unknowns, len(free))
+    d_p[np.ix_(free, pvpq)] = lam[: pvpq.size].T / cn.sn_mva
+    d_q[np.ix_(free, pq)] = lam[pvpq.size :].T / cn.sn_mva
+    return d_p, d_q
 
 
 def branch_mva_sensitivity(
@@ -71,28 +153,14 @@ def branch_mva_sensitivity(
     GridsimError
         Where ``result`` is not a converged AC solution.
     """
-    if result.kind != "ac" or not result.converged:
-        raise GridsimError("an AC MVA sensitivity needs a converged AC power flow")
     cn, v = result.cn, result.v
     branches = np.asarray(branches, dtype=np.int64)
-    _, pv, pq = cn.bus_sets(result.bus_type)
-    pvpq = np.concatenate([pv, pq])
     n_bus, nb = cn.n_bus, branches.size
     d_p, d_q = np.zeros((nb, n_bus)), np.zeros((nb, n_bus))
-    if nb == 0 or pvpq.size == 0:
+    lu, pvpq, pq = _factorised(result, voltage_dependence)
+    if nb == 0 or lu is None:
         return d_p, d_q
-    # the Jacobian at the solution (the voltage-dependent loads' dP/dVm, dQ/dVm added)
-    pat = jacobian_pattern(cn.indptr, cn.indices, pvpq, pq)
-    ibus = cn.ybus() @ v
-    jdata = jacobian_values(cn.indptr, cn.indices, cn.ydata, v, ibus, pat.pos, pat.indices.size)
-    vdep = voltage_dependence
-    if vdep is not None and vdep.shape[1]:
-        rows = np.repeat(np.arange(n_bus), np.diff(cn.indptr))
-        diagonal = np.flatnonzero(cn.indices == rows)[pq]
-        d = vdep[0, pq] + 2.0 * vdep[1, pq] * np.abs(v[pq])
-        jdata[pat.pos[1, diagonal]] += d.real
-        jdata[pat.pos[3, diagonal]] += d.imag
-    jac = sp.csc_matrix((jdata, pat.indices, pat.indptr), shape=(pat.n, pat.n))
+    n_unknown = pvpq.size + pq.size
     # d|S|/dx at each branch's more loaded end
     ia = np.full(n_bus, -1, dtype=np.int64)
     im = np.full(n_bus, -1, dtype=np.int64)
@@ -116,14 +184,11 @@ def branch_mva_sensitivity(
     )
     mag = np.abs(s)
     scale = np.divide(1.0, mag, out=np.zeros(nb), where=mag > 0)
-    grad = np.zeros((pat.n, nb))
+    grad = np.zeros((n_unknown, nb))
     col = np.arange(nb)
     for row, ds in parts:
         on = row >= 0
         np.add.at(grad, (row[on], col[on]), (np.conj(s) * ds).real[on] * scale[on])
-    # a grid Jacobian is structurally symmetric: minimum degree on its pattern, pivots
-    # kept on the diagonal where they can (a quarter faster than the defaults here)
-    lu = splu(jac, permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
     lam = lu.solve(grad, trans="T")  # (n_unknowns, n_branches)
     d_p[:, pvpq] = lam[ia[pvpq]].T
     d_q[:, pq] = lam[im[pq]].T

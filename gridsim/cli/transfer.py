@@ -152,6 +152,13 @@ def add_parser(sub) -> None:
         "base case's voltages (the preventive voltage control; default: moved least)",
     )
     tr.add_argument(
+        "--no-voltage-rows",
+        action="store_true",
+        help="with --method optimal: where the transfer meets a voltage limit, only bisect "
+        "along that direction (default: the voltage becomes a row of the later LPs, the "
+        "voltage control gives it room where it binds, and the LPs go on)",
+    )
+    tr.add_argument(
         "--published-limits",
         choices=("both", "ignore", "hold"),
         default="both",
@@ -414,6 +421,7 @@ def _run_optimal(args, network, outages, shares) -> int:
             base_margin_percent=args.base_margin,
             cnec_threshold=None if args.cnec_threshold is None else args.cnec_threshold / 100,
             voltage_control=not args.no_voltage_control,
+            voltage_rows=not args.no_voltage_rows,
         )
     except TtcError as exc:
         return usage(args, str(exc))
@@ -440,6 +448,7 @@ def _run_optimal(args, network, outages, shares) -> int:
             "base_margin_percent": args.base_margin,
             "base_redispatch_zone": _records(result.base_redispatch_zone, "zone"),
             "voltage_control": not args.no_voltage_control,
+            "voltage_rows": not args.no_voltage_rows,
             "base_voltage_change_pu": {
                 str(k): float(v) for k, v in result.base_voltage_change_pu.items()
             },

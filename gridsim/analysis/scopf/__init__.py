@@ -103,6 +103,14 @@ nothing), base case only. Generation rows:
 ``min_p <= p_g(u) <= max_p`` for the units the transfer moves (a unit already outside
 a limit may stay there, not go further).
 
+Voltage rows (``grid.voltage_watch``: a bus intact or after a line or transformer
+outage with an AC solution here): ``lo <= |V| + v u <= hi``, ``|V|`` of that solution
+and ``v`` its AC sensitivity there
+(:func:`gridsim.analysis.ac_sensitivity.bus_voltage_sensitivity`, ``d|V|/dP`` and
+``d|V|/dQ`` of the sink loads as for the MVA rows) on the variables' bus injections; one
+outside its limit by at most :func:`max_transfer`'s ``voltage_tol`` is held where it is.
+:func:`gridsim.n1_ttc` watches the voltages its AC checks find broken.
+
 Rows that cannot bind are dropped. A row ``|c + s u| <= L'`` is dropped when ``|c| +
 sum_i |s_i| R_i <= L'`` with ``R_i = max(|lower_i|, |upper_i|)`` the largest magnitude
 variable ``i`` can take (for ``t``: what the source units' limits, and ``max_mw``,

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from gridsim.analysis.ac_sensitivity import branch_mva_sensitivity
+from gridsim.analysis.ac_sensitivity import branch_mva_sensitivity, bus_voltage_sensitivity
 from gridsim.analysis.outages import (
     Outage,
     OutageResult,
@@ -23,7 +23,7 @@ from gridsim.analysis.outages import (
 )
 from gridsim.analysis.sensitivity import _branch_positions, _factor
 from gridsim.exceptions import GridsimError
-from gridsim.model.compile import EXT_GRID, GEN, HVDC_FROM, HVDC_TO, LINE, NONE
+from gridsim.model.compile import EXT_GRID, GEN, HVDC_FROM, HVDC_TO, LINE, NONE, PQ
 from gridsim.model.network import Network, plain
 from gridsim.results import PowerFlowResult
 from gridsim.solvers.ptdf import ISLANDING_TOL
@@ -137,6 +137,15 @@ class LinearisedGrid:
     cnecs : CnecSelection, optional
         :func:`gridsim.analysis.cnec.select_cnecs` of this topology: thermal rows only
         on its CNECs (intact and after each outage). Default: every rated branch.
+    voltage_watch : iterable of (Outage, str or None, bus id), optional
+        Voltages to hold as rows of the LPs (:meth:`voltage_rows`): a bus intact (None)
+        or after an outage (or the outage of that label; outages that differ only in
+        which of identical circuits is lost are one). Only those with an AC solution here
+        (the intact state, an outage of ``post_results`` that cuts nothing off) at a bus
+        that does not hold its voltage there become rows. After a unit or link trip the
+        row's sensitivity is that of the post-contingency state with its slack taking
+        the injections (the participation response to the variables' change of the
+        lost output is not in it; the AC checks hold the answer).
 
     Attributes
     ----------
@@ -173,6 +182,7 @@ class LinearisedGrid:
         post_estimates: Iterable[tuple] | None = None,
         reuse: dict | None = None,
         cnecs=None,
+        voltage_watch: Iterable[tuple] | None = None,
     ):
         if not isinstance(network, Network):
             raise ScopfError("LinearisedGrid needs a Network (not a compiled one)")
@@ -204,6 +214,8 @@ class LinearisedGrid:
         self.ac_post = np.zeros(self.alive.shape, dtype=bool)
         self._post_ac: dict[int, tuple[PowerFlowResult, np.ndarray]] = {}
         self._mva: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._post_v: dict[int, PowerFlowResult] = {}
+        self.voltage_watch = frozenset(voltage_watch or ())
         if cnecs is not None:
             kind = np.where(cn.br_kind == LINE, "line", "trafo")
             intact, post = cnecs.masks(self.outages, pd.MultiIndex.from_arrays([kind, cn.br_id]))
@@ -407,15 +419,18 @@ class LinearisedGrid:
             ok = found & np.isfinite(p)
             self.post_flows_mw[o, ok] = p[ok]
             self.post_offset_mw[o, ok] = np.maximum(s[ok] - np.abs(p[ok]), 0.0)
+            same_buses = pcn.bus_ids is cn.bus_ids or pcn.bus_ids.equals(cn.bus_ids)
             if (
                 pf.kind == "ac"
-                and r.outage.element in ("line", "trafo")
                 and not self.islanding[o]
                 and not r.de_energised_buses
-                and (pcn.bus_ids is cn.bus_ids or pcn.bus_ids.equals(cn.bus_ids))
-            ):  # MVA rows can be formed on this solution (mva_sensitivity)
-                self._post_ac[o] = (pf, pos)
-                self.ac_post[o] = ok & self.alive[o]
+                and same_buses
+            ):
+                self._post_v[o] = pf  # voltage rows can be formed on it (voltage_rows)
+                if r.outage.element in ("line", "trafo"):
+                    # and MVA rows (mva_sensitivity)
+                    self._post_ac[o] = (pf, pos)
+                    self.ac_post[o] = ok & self.alive[o]
 
     def mva_sensitivity(self, o: int, branches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """AC sensitivity of the MVA loading of ``branches`` (compiled positions) intact
@@ -436,6 +451,44 @@ class LinearisedGrid:
             return np.zeros((0, self.cn.n_bus)), np.zeros((0, self.cn.n_bus))
         rows = [self._mva[(o, b)] for b in branches.tolist()]
         return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
+
+    def voltage_rows(self) -> tuple[np.ndarray, ...]:
+        """The watched voltages (``voltage_watch``) that can be rows here: ``(o, bus,
+        vm, lo, hi)``, the outage (-1 intact), the compiled bus, its voltage magnitude
+        in that state and its limits (p.u.; inf where none), sorted."""
+        cn = self.cn
+        index = {_outage_key(o): k for k, o in enumerate(self.outages)}
+        index.update({o.label: k for k, o in enumerate(self.outages)})
+        lo_all = self.network.bus.min_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
+        hi_all = self.network.bus.max_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
+        found = []
+        for contingency, bus in self.voltage_watch:
+            if isinstance(contingency, Outage):
+                contingency = _outage_key(contingency)
+            o = -1 if contingency is None else index.get(contingency)
+            if o is None or (o >= 0 and o not in self._post_v):
+                continue
+            pf = self.result if o < 0 else self._post_v[o]
+            b = pf.cn.bus_ids.get_indexer([bus])[0]
+            if b < 0 or pf.bus_type[b] != PQ:
+                continue
+            found.append((o, b, float(np.abs(pf.v[b]))))
+        found.sort()
+        o, b, vm = (np.array([f[i] for f in found]) for i in range(3))
+        o, b = o.astype(np.int64), b.astype(np.int64)
+        lo = np.nan_to_num(lo_all[b], nan=-np.inf) if b.size else np.zeros(0)
+        hi = np.nan_to_num(hi_all[b], nan=np.inf) if b.size else np.zeros(0)
+        return o, b, vm.astype(float), lo, hi
+
+    def voltage_sensitivity(self, o: int, buses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """AC sensitivity of the voltage magnitude of ``buses`` (compiled positions)
+        intact (``o = -1``) or after outage ``o`` (one of :meth:`voltage_rows`), per MW
+        and per Mvar injected at each bus (compiled bus order, the slack taking it):
+        :func:`gridsim.analysis.ac_sensitivity.bus_voltage_sensitivity` at that
+        solution. Returns ``(d_p, d_q)``, each ``(len(buses), n_bus)``."""
+        res = self.result if o < 0 else self._post_v[o]
+        vdep = self.cn.voltage_dependence()
+        return bus_voltage_sensitivity(res, np.asarray(buses), voltage_dependence=vdep)
 
     # -- labels --------------------------------------------------------------------------
     def branch_label(self, k: int) -> tuple[str, object]:

@@ -28,8 +28,8 @@ MVA_LOADING = 0.9  # thermal rows loaded this much in AC at u = 0 are MVA rows
 INF = highspy.kHighsInf
 
 # row kinds (codes of ScopfResult tables)
-N0, N1, INTERFACE, GENERATION = 0, 1, 2, 3
-ROW_KINDS = ("n-0", "n-1", "interface", "generation")
+N0, N1, INTERFACE, GENERATION, VOLTAGE = 0, 1, 2, 3, 4
+ROW_KINDS = ("n-0", "n-1", "interface", "generation", "voltage")
 
 
 class _QuietHighs(highspy.Highs):
@@ -93,9 +93,11 @@ class _Lp:
         thermal_tol: float = 0.0,
         link_cost: np.ndarray | None = None,
         margin: float = 0.0,
+        voltage_tol: float = 0.0,
     ):
         start = time.perf_counter()
         self.thermal_tol = thermal_tol
+        self.voltage_tol = voltage_tol
         self.scale = 1.0 - margin  # thermal rows held at this fraction of their ratings
         cn, net = grid.cn, grid.network
         self.grid = grid
@@ -383,6 +385,18 @@ class _Lp:
             extra.append(self.jac[moved].toarray())
             lo, hi = self.gen_lo[k], self.gen_hi[k]
             parts.append((GENERATION, moved, -1, np.nan, 0.0, grid.p_inj[moved], lo, hi, False))
+        v_out, v_bus, vm, v_lo, v_hi = grid.voltage_rows()
+        if vm.size:
+            coef = np.zeros((vm.size, self.nv))
+            for o in np.unique(v_out).tolist():
+                at = np.flatnonzero(v_out == o)
+                d_p, d_q = grid.voltage_sensitivity(o, v_bus[at])
+                coef[at] = (self.bus_inj.T @ d_p.T + self.bus_inj_q.T @ d_q.T).T
+            extra.append(coef)
+            tol = self.voltage_tol  # a voltage the AC check accepts stays feasible
+            lo = np.where((vm < v_lo) & (vm >= v_lo - tol), vm, v_lo)
+            hi = np.where((vm > v_hi) & (vm <= v_hi + tol), vm, v_hi)
+            parts.append((VOLTAGE, v_bus, v_out, np.nan, 0.0, vm, lo, hi, False))
         self.extra_coef = np.vstack(extra) if extra else np.zeros((0, self.nv))
         self.extra_coef[np.abs(self.extra_coef) <= COEF_TOL] = 0.0
         sizes = [np.size(p[5]) for p in parts]
@@ -538,6 +552,8 @@ class _Lp:
                 element, eid = grid.branch_label(el)
             elif kind == INTERFACE:
                 element, eid = "interface", self.interfaces[el].id
+            elif kind == VOLTAGE:
+                element, eid = "bus", plain(grid.cn.bus_ids[el])
             else:
                 element, eid = "gen", plain(grid.cn.inj_id[el])
             elements.append(element)

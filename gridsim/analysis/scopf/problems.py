@@ -261,6 +261,7 @@ def max_transfer(
     redispatch_balance: str = "zone",
     min_mw: float = 0.0,
     thermal_tol: float = 0.0,
+    voltage_tol: float = 0.0,
 ) -> ScopfResult:
     """The largest transfer from ``source`` to ``sink`` with optimal HVDC setpoints.
 
@@ -298,6 +299,10 @@ def max_transfer(
         loadings within a tolerance, e.g. :data:`gridsim.analysis.ttc.THERMAL_TOL`,
         then never meets an infeasible, degenerate LP at a point it accepted).
         Default 0: every row at its limit.
+    voltage_tol : float
+        The same for the voltage rows of ``grid`` (its ``voltage_watch``: the voltage
+        magnitudes intact or after an outage, linearised on the AC sensitivities,
+        p.u.): one outside its limit by at most this is held where it is.
 
     Returns
     -------
@@ -328,6 +333,7 @@ def max_transfer(
         min_mw=min_mw,
         redispatch_balance=_balance(redispatch_balance),
         thermal_tol=thermal_tol,
+        voltage_tol=voltage_tol,
     )
     cost = np.zeros(lp.nv)
     cost[0] = 1.0

@@ -40,10 +40,11 @@ class ScopfResult:
         ``t`` or the redispatch cost.
     binding : pandas.DataFrame
         The binding limits: ``kind`` (``n-0``, ``n-1``, ``interface``, ``generation``,
-        ``hvdc``, ``max_mw``), ``element``, ``id``, ``contingency`` (the outage's label,
-        None in the base case), ``flow_mw`` (linearised, at the solution; MVA for a
-        row held on its MVA loading), ``limit_mw``, ``shadow_price`` (see the module
-        docstring),
+        ``voltage``, ``hvdc``, ``max_mw``), ``element``, ``id``, ``contingency`` (the
+        outage's label, None in the base case), ``flow_mw`` (linearised, at the
+        solution; MVA for a row held on its MVA loading, p.u. for a voltage row),
+        ``limit_mw`` (p.u. for a voltage row), ``shadow_price`` (see the module
+        docstring; MW per p.u. of a voltage limit relaxed),
         ``limit_per_rating``; largest price first.
     violations_before : pandas.DataFrame
         The rows violated at ``u = 0`` (``kind``, ``element``, ``id``, ``contingency``,

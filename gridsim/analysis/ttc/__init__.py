@@ -43,7 +43,23 @@ The method a planner signs (issue 17, items 3 and 4), in two phases:
    point checked again. Where the AC check fails on a limit the LP does
    not model (voltage, a diverged or islanding outage), or the rounds run out, ``t`` is
    bisected between the last AC-secure point and the failing one along that direction
-   (same HVDC split, redispatch and voltage setpoint moves per MW). Last, a step of
+   (same HVDC split, redispatch and voltage setpoint moves per MW). With
+   ``voltage_rows`` (default), the voltages broken
+   at the failing points (intact or after a line or transformer outage) then become
+   rows of every later LP of the search (``|V| + v u`` within the bus's limits, ``v``
+   the AC sensitivity at that state's solution,
+   :func:`~gridsim.analysis.ac_sensitivity.bus_voltage_sensitivity`; one outside its
+   limit within ``VOLTAGE_TOL_PU`` held where it is) and the LP rounds go on from the
+   bisected point: the LP turns the HVDC split and the redispatch away from the
+   voltage instead of the search stopping on the first direction that met it; a
+   voltage broken that is already a row is handled as a thermal row is (the grid
+   re-linearised at the failing point). The LPs move active power only, so a voltage
+   row holds a voltage where it is even where a unit's setpoint would lift it: where
+   the LP stands still at an AC-secure point with a voltage row binding, the voltage
+   control (``voltage_control``) is asked to hold that voltage ``ROOM_PU`` (0.03 p.u.)
+   inside its limit (:func:`~gridsim.analysis.ttc.voltage.voltage_round` on the
+   binding rows' states), and where the moved point holds in AC the LP rounds go on
+   from it (up to ``MAX_ROOMS``, 6, times a search). Last, a step of
    ``max(tol_mw, rel_tol t)`` more along the same direction is checked in AC: it must
    break a limit
    (:attr:`TtcResult.next_step`); where it does not, the search goes on along that

@@ -19,7 +19,15 @@ import pandas as pd
 from gridsim.analysis.scopf import ScopfResult, max_transfer
 from gridsim.analysis.scopf.problems import _joining_signs, _shift_keys
 from gridsim.analysis.ttc.base import SecuredBase, _kept, _step_change, _voltage_only
-from gridsim.analysis.ttc.check import SCREEN_RETRIES, THERMAL_TOL, _grid_at, _table
+from gridsim.analysis.ttc.check import (
+    LP_KINDS,
+    SCREEN_RETRIES,
+    THERMAL_TOL,
+    VOLTAGE_TOL_PU,
+    _grid_at,
+    _table,
+    _tolerance,
+)
 from gridsim.analysis.ttc.dispatch import _blend, _moves, _zones
 from gridsim.analysis.ttc.prices import _ac_prices
 from gridsim.analysis.ttc.result import TtcResult
@@ -49,7 +57,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         options[k] for k in ("trm_mw", "committed_mw", "tol_mw", "rel_tol", "max_mw")
     )
     max_rounds = options["max_rounds"]
-    voltage_control = options["voltage_control"]
+    voltage_control, voltage_rows = options["voltage_control"], options["voltage_rows"]
     faces = base._faces
     shared = _kept(base._shared)
     check = base._check.fork(shared)
@@ -122,6 +130,15 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     def step_of(t):
         return max(tol_mw, rel_tol * abs(t))
 
+    # the voltages an AC check of this search found out of their limits: rows of every
+    # later LP (linearised at each AC point on the AC sensitivities), so that the LP
+    # turns away from a direction that breaks them instead of the search stopping on it
+    watch: set = set()
+    outages = check.outages
+
+    def grid_at(net_k, chk_k):
+        return _grid_at(net_k, chk_k, check, dict(grid_args, voltage_watch=frozenset(watch)))
+
     def search(screen: bool, start=None, restarts: int = 0):
         """The LP rounds, the bisection and the step beyond; with ``screen``, the AC
         checks on the way solve only the outages the screen (:meth:`_Checker._suspects`)
@@ -133,14 +150,14 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         already."""
         best = now = (secured, 0.0, chk) if start is None else start
         lp: ScopfResult | None = None
-        grid = first_grid if start is None else _grid_at(start[0], start[2], check, grid_args)
-        rounds = 0
+        grid = first_grid if start is None else grid_at(start[0], start[2])
+        rounds = rooms = 0
         failing = None  # (net, t) of the last failing point
-        while rounds < max_rounds:
+        while rounds < max_rounds + rooms:
             rounds += 1
             net_k, t_k, chk_k = now
             if rounds > 1:
-                grid = _grid_at(net_k, chk_k, check, grid_args)
+                grid = grid_at(net_k, chk_k)
             lp = max_transfer(
                 grid,
                 src,
@@ -152,12 +169,22 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
                 min_mw=-t_k,
                 max_mw=None if max_mw is None else max_mw - t_k,
                 thermal_tol=THERMAL_TOL,
+                voltage_tol=VOLTAGE_TOL_PU,
             )
             if lp.status != "optimal":
                 break
             cand, t_c = lp.apply(net_k), t_k + lp.transfer_mw
             if abs(lp.transfer_mw) < step_of(t_k) / 2 and chk_k.ok:
-                break  # the LP stands still at an AC-secure point
+                # the LP stands still at an AC-secure point: where a voltage row binds
+                # it, the voltage control gives that voltage room and the LPs go on
+                lifted = None
+                if voltage_rows and voltage_control and rooms < MAX_ROOMS:
+                    lifted = _room(net_k, chk_k, lp, check, grid if screen else None)
+                if lifted is None:
+                    break
+                rooms += 1
+                now = best = (lifted[0], t_k, lifted[1])
+                continue
             chk_c = check(cand, grid=grid if screen else None)
             if voltage_control and _voltage_only(chk_c, lp_kinds=True):
                 moved, _ = voltage_round(cand, chk_c, check)
@@ -169,13 +196,29 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
                 now = (cand, t_c, chk_c)
                 best = now if t_c >= best[1] else best
                 failing = None
-            elif chk_c.lp_fixable and rounds < max_rounds:
+            elif rounds < max_rounds + rooms and _lp_rows(chk_c, watch, outages):
+                # what is broken, the next LP holds: linearised again here
                 now, failing = (cand, t_c, chk_c), (cand, t_c)
+            elif voltage_rows and rounds < max_rounds + rooms and t_c > best[1]:
+                # a limit the LP does not model (a voltage, an outage that does not
+                # solve): back to the last AC-secure point along this direction, and
+                # where a voltage broke there (or here), the LPs go on from that point
+                # with it as a row
+                best, _, last = _bisect(
+                    check, best, (cand, t_c), step_of, grid if screen else None, voltage_control
+                )
+                now, failing = best, None
+                known = len(watch)
+                for c in (chk_c, last):
+                    if c is not None:
+                        _watched(c, watch, outages)
+                if len(watch) == known:
+                    break
             else:
                 failing = (cand, t_c)
                 break
         if failing is not None and failing[1] > best[1]:
-            best, _ = _bisect(
+            best, _, _ = _bisect(
                 check, best, failing, step_of, grid if screen else None, voltage_control
             )
         # the step beyond the TTC along the same direction must break a limit
@@ -238,7 +281,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     ttc = float(best[1])
     if lp is not None and ttc > 0:
         # the shadow prices of the LP re-linearised at the AC optimum, AC-corrected
-        at_best = _grid_at(net_b, chk_b, check, grid_args)
+        at_best = grid_at(net_b, chk_b)
         lp = _ac_prices(
             check,
             at_best,
@@ -254,6 +297,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
                 min_mw=-ttc,
                 max_mw=None if max_mw is None else max_mw - ttc,
                 thermal_tol=THERMAL_TOL,
+                voltage_tol=VOLTAGE_TOL_PU,
             ),
         )
     binding_rows = lp.binding if lp is not None else pd.DataFrame()
@@ -318,6 +362,78 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     )
 
 
+def _broken_voltages(chk, outages: list) -> set:
+    """``(outage, bus)`` of the voltages ``chk`` finds out of their limits beyond the
+    tolerance (``outage``: the :class:`Outage` of ``outages`` after which, None intact;
+    its key, which of identical circuits aside)."""
+    v = chk.violations
+    bad = v[(v.kind == "voltage") & (v.excess > _tolerance(v))]
+    by_label = {o.label: o for o in outages}
+    out = set()
+    for c, b in zip(bad.contingency, bad.id, strict=True):
+        if not c:
+            out.add((None, b))
+            continue
+        o = by_label.get(c)
+        out.add(((o.element, o.id, o.circuits) if o is not None else ("?", c, 0), b))
+    return out
+
+
+def _lp_rows(chk, watch: set, outages: list) -> bool:
+    """Every limit ``chk`` finds broken is of a kind the LPs model, or a voltage they
+    hold as a row (in ``watch``)."""
+    v = chk.violations
+    bad = v[v.excess > _tolerance(v)]
+    volts = bad.kind == "voltage"
+    if not bad.kind[~volts].isin(LP_KINDS).all():
+        return False
+    return not volts.any() or _broken_voltages(chk, outages) <= watch
+
+
+def _watched(chk, watch: set, outages: list) -> bool:
+    """Add the voltages ``chk`` finds broken (intact or after one of ``outages``) to
+    ``watch``; True where there are any."""
+    broken = {(c, b) for c, b in _broken_voltages(chk, outages) if c is None or c[0] != "?"}
+    watch |= broken
+    return bool(broken)
+
+
+def _room(net: Network, chk, lp: ScopfResult, check, grid):
+    """``(net, check)`` with the voltages of ``lp``'s binding voltage rows given room by
+    the voltage control: :func:`voltage_round` asked to hold each ``ROOM_PU`` inside
+    its limit (at the state the row is of); None where it cannot or the moved dispatch
+    breaks a limit in AC."""
+    b = lp.binding
+    rows = b[(b.kind == "voltage") & (b.shadow_price > 0)]
+    if not len(rows):
+        return None
+    tight = net.copy()
+    bus = tight.bus
+    wanted = []
+    for r in rows.itertuples():
+        lo, hi = float(bus.at[r.id, "min_vm_pu"]), float(bus.at[r.id, "max_vm_pu"])
+        if np.nan_to_num(r.flow_mw - lo, nan=np.inf) <= np.nan_to_num(hi - r.flow_mw, nan=np.inf):
+            # at its lower limit
+            bus.at[r.id, "min_vm_pu"] = limit = max(lo, r.flow_mw) + ROOM_PU
+        else:
+            bus.at[r.id, "max_vm_pu"] = limit = min(hi, r.flow_mw) - ROOM_PU
+        row = ("voltage", "bus", r.id, r.contingency, r.flow_mw, limit, ROOM_PU)
+        wanted.append(row)
+    tight.invalidate()
+    moved, _ = voltage_round(tight, dataclasses.replace(chk, violations=_table(wanted)), check)
+    if moved is None:
+        return None
+    out = net.copy()
+    out.gen["vm_pu"] = moved.gen.vm_pu
+    if len(out.shunt):
+        out.shunt["step"] = moved.shunt.step
+    out.invalidate()
+    c = check(out, grid=grid)
+    return (out, c) if c.ok else None
+
+
+ROOM_PU = 0.03  # a binding voltage row's room asked of the voltage control (_room)
+MAX_ROOMS = 6  # times per search (each with its LP rounds beside max_rounds)
 STEPS_BEYOND = 8  # steps of the search tolerance past the TTC before the LPs go on
 RESTARTS = 3  # times the LP rounds go on from a point where every step beyond held
 
@@ -339,10 +455,12 @@ def _bisect(check, ok, bad, step_of, grid, voltage_control: bool = False):
     """Bisection on ``t`` between AC-secure ``ok = (net, t, check)`` and failing ``bad =
     (net, t)`` along the line joining them (with ``voltage_control``, a point that breaks
     voltages only is held by the units' voltage setpoints where they can); returns
-    ``(last secure, last failing t)``."""
+    ``(last secure, last failing t, its check)`` (the check None where no midpoint
+    failed)."""
     (net_lo, t_lo, _), (net_hi, t_hi) = ok, bad
     span = t_hi - t_lo
     lo_s, hi_s = 0.0, 1.0
+    failed = None
     while (hi_s - lo_s) * span > step_of(t_lo + lo_s * span):
         mid = 0.5 * (lo_s + hi_s)
         trial = _blend(net_lo, net_hi, mid)
@@ -352,5 +470,5 @@ def _bisect(check, ok, bad, step_of, grid, voltage_control: bool = False):
         if c.ok:
             lo_s, ok = mid, (trial, t_lo + mid * span, c)
         else:
-            hi_s = mid
-    return ok, t_lo + hi_s * span
+            hi_s, failed = mid, c
+    return ok, t_lo + hi_s * span, failed
