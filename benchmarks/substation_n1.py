@@ -4,9 +4,11 @@ to Serbia), 2026 winter peak (``--scenario`` another), the study's options; it p
 start the physical TTC kept, the base case's exchange beyond the schedule, the TTC and
 their total, physical and within the published limits (networks/README.md's table of
 N-1 TTCs); ``--base-only`` stops after the
-secured base case and prints what securing moved. One fresh process (JIT compile
-included); run it beside an older checkout (``PYTHONPATH=<old checkout> python
-benchmarks/substation_n1.py``) to compare. Figures in benchmarks/README.md."""
+secured base case and prints what securing moved; ``--no-voltage-rows`` searches the
+transfer with the bisection alone where it meets a voltage (``voltage_rows=False``).
+One fresh process (JIT compile included); run it beside an older checkout
+(``PYTHONPATH=<old checkout> python benchmarks/substation_n1.py``) to compare. Figures
+in benchmarks/README.md."""
 
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ def main() -> None:
     parser.add_argument("--scenario", default="2026_winter_peak")
     parser.add_argument("--sink", default="EU", choices=("EU", "RS"))
     parser.add_argument("--base-only", action="store_true")
+    parser.add_argument("--no-voltage-rows", action="store_true")
     args = parser.parse_args()
     peak = [0.0]
 
@@ -69,7 +72,8 @@ def main() -> None:
             print(base.residual.head(10).to_string())
         return
     wall, cpu = time.perf_counter(), time.process_time()
-    r = n1_ttc(net, "AZ", args.sink, base=base, **cases.N1_OPTIONS)
+    rows = not args.no_voltage_rows
+    r = n1_ttc(net, "AZ", args.sink, base=base, voltage_rows=rows, **cases.N1_OPTIONS)
     print(
         f"n1_ttc AZ->{args.sink}: ttc {r.ttc_mw:.2f} MW published {r.ttc_published_mw:.2f} MW "
         f"checks {r.ac_checks} wall {time.perf_counter() - wall:.1f} s "

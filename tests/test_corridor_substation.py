@@ -578,3 +578,50 @@ def test_2026_eu_ttc_is_bound_by_a_limit_a_fresh_solve_reproduces():
         assert step.kind == "thermal"
         key = (step.element, step.id)
         assert after.power_flow.branch.loading_percent[key] > 100.0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("year", [2026, 2030, 2032])
+def test_n1_ttc_never_falls_with_more_capacity(year):
+    """Issue 17, acceptance 1, on the corridor: for each winter peak and sink (AZ -> EU,
+    AZ -> RS), the physical N-1 TTC (export beyond the schedule, the study's options,
+    published limits not held) with a 110 % emergency rating, and with the joining link
+    that carries most at the TTC rated 10 % higher, is at least the TTC as it is, less
+    the search tolerance (max(10 MW, 1 %)). The link variant starts from the secured
+    base case of the network as it is (as the study's reinforcement cases do); the 110 %
+    case secures its own. (Before the voltages were rows of the transfer LPs, 2030
+    AZ -> EU fell from 872.0 to 746.1 MW at 110 %: its least securing redispatch left
+    north-east Romania's voltage after L8251 binding at 120 MW along the first LP's
+    direction.)"""
+    from gridsim.analysis.ttc import n1_ttc, secured_base
+    from gridsim.study import cases
+
+    options = dict(cases.N1_OPTIONS, published_limits="ignore")
+    net = _solved(f"{year}_winter_peak")[0]
+    base = secured_base(net, **options)
+    relaxed = secured_base(net, **options, emergency_rating_percent=110.0)
+    for sink in ("EU", "RS"):
+        r = n1_ttc(net, "AZ", sink, base=base, **options)
+        assert r.defined, r.message
+        link = str(r.hvdc.p_mw.idxmax())
+        more = net.copy()
+        more.hvdc.loc[link, "max_p_mw"] = 1.1 * float(more.hvdc.max_p_mw[link])
+        more.invalidate()
+        more_base = secured_base(more, **options, start=base)
+        variants = {
+            "110 % emergency rating": n1_ttc(
+                net, "AZ", sink, base=relaxed, **options, emergency_rating_percent=110.0
+            ),
+            f"{link} +10 %": n1_ttc(more, "AZ", sink, base=more_base, **options),
+        }
+        for label, v in variants.items():
+            assert v.defined, (sink, label, v.message)
+            tol = max(10.0, 0.01 * r.total_change_mw, 0.01 * v.total_change_mw)
+            assert v.total_change_mw >= r.total_change_mw - tol, (
+                sink,
+                label,
+                r.total_change_mw,
+                v.total_change_mw,
+                r.message,
+                v.message,
+            )
