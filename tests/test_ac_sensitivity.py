@@ -71,21 +71,27 @@ def _zip(net):
     return net
 
 
-@pytest.mark.parametrize(
-    "name, change, q_limits",
-    [
-        ("case14", None, False),
-        ("case30", None, False),
-        ("case14", _limited, True),
-        ("case14", _zip, False),
-    ],
-)
-def test_mva_sensitivity_matches_ac_re_solves(name, change, q_limits):
+# the cases: plain, a unit switched to PQ at its reactive limit, ZIP loads
+CASES = [
+    ("case14", None, False),
+    ("case30", None, False),
+    ("case14", _limited, True),
+    ("case14", _zip, False),
+]
+
+
+def _solved(name: str, change, q_limits: bool):
     net = gridsim.from_pandapower(pandapower_case(name))
     if change is not None:
         net = change(net)
     res = gridsim.run_ac(net, enforce_q_limits=q_limits)
     assert res.converged
+    return net, res
+
+
+@pytest.mark.parametrize("name, change, q_limits", CASES)
+def test_mva_sensitivity_matches_ac_re_solves(name, change, q_limits):
+    net, res = _solved(name, change, q_limits)
     if change is _limited:
         assert res.bus_type[res.cn.bus_ids.get_loc(2)] == PQ  # switched at its limit
     zip_loads = net.compile().voltage_dependence()
@@ -107,21 +113,9 @@ def test_mva_sensitivity_matches_ac_re_solves(name, change, q_limits):
 VM_TOL = 1e-6  # p.u. per MW (per Mvar)
 
 
-@pytest.mark.parametrize(
-    "name, change, q_limits",
-    [
-        ("case14", None, False),
-        ("case30", None, False),
-        ("case14", _limited, True),
-        ("case14", _zip, False),
-    ],
-)
+@pytest.mark.parametrize("name, change, q_limits", CASES)
 def test_voltage_sensitivity_matches_ac_re_solves(name, change, q_limits):
-    net = gridsim.from_pandapower(pandapower_case(name))
-    if change is not None:
-        net = change(net)
-    res = gridsim.run_ac(net, enforce_q_limits=q_limits)
-    assert res.converged
+    net, res = _solved(name, change, q_limits)
     zip_loads = net.compile().voltage_dependence()
     buses = np.arange(res.cn.n_bus)
     d_p, d_q = bus_voltage_sensitivity(res, buses, voltage_dependence=zip_loads)
@@ -152,27 +146,38 @@ def test_mva_sensitivity_of_some_branches_and_its_errors():
         branch_mva_sensitivity(gridsim.run_dc(net), [0])
 
 
-def test_transfer_lp_holds_near_limit_rows_on_the_ac_mva_sensitivity(monkeypatch):
-    """The transfer LP's MVA row of line 1005 after line 1002 (``test_ttc_optimality``'s
-    case14 seed-0 pair with three links; every row an MVA row here) has, per MW of the
-    transfer and of each link's setpoint, the MVA change of AC re-solves of the dispatch
-    and the outage; the links' coefficients differ (their MW rows' would not)."""
-    from test_ttc_optimality import dispatch, joined, shift_keys
+def _seed0_lp(**grid_options):
+    """``test_ttc_optimality``'s case14 seed-0 pair with three links at 5 MW (away from
+    0, where the links' losses change ends), the outage of line 1002 solved in AC, and
+    the transfer LP on their linearisation: ``(net, source keys, sink keys, links,
+    outage, base result, grid, lp)``."""
+    from test_ttc_optimality import joined, shift_keys
 
-    monkeypatch.setattr(scopf_lp, "MVA_LOADING", 0.0)
     net = joined("case14", 0, 3)
-    net.hvdc["p_mw"] = 5.0  # away from 0, where the links' losses change ends
+    net.hvdc["p_mw"] = 5.0
     net.invalidate()
     src, snk = shift_keys(net)
     links = list(net.hvdc.index)
     outage = next(o for o in gridsim.ordinary_contingencies(net) if o.label == "line 1002")
     res = gridsim.run_ac(net)
     post = gridsim.solve_outage(net, outage, base=res)
-    grid = LinearisedGrid(net, res, outages=[outage], post_results=[post])
+    grid = LinearisedGrid(net, res, outages=[outage], post_results=[post], **grid_options)
     lp = scopf_lp._Lp(
         grid, source=src, sink=snk, sink_element="load", hvdc=links,
         redispatch=pd.Series(dtype=float), interfaces=[], max_mw=None, transfer=True,
     )  # fmt: skip
+    return net, src, snk, links, outage, res, grid, lp
+
+
+def test_transfer_lp_holds_near_limit_rows_on_the_ac_mva_sensitivity(monkeypatch):
+    """The transfer LP's MVA row of line 1005 after line 1002 (``test_ttc_optimality``'s
+    case14 seed-0 pair with three links; every row an MVA row here) has, per MW of the
+    transfer and of each link's setpoint, the MVA change of AC re-solves of the dispatch
+    and the outage; the links' coefficients differ (their MW rows' would not)."""
+    from test_ttc_optimality import dispatch
+
+    monkeypatch.setattr(scopf_lp, "MVA_LOADING", 0.0)
+    net, src, snk, links, outage, res, grid, lp = _seed0_lp()
     k = int(np.flatnonzero((res.cn.br_kind == LINE) & (res.cn.br_id == 1005))[0])
     row = np.flatnonzero((lp.kind == scopf_lp.N1) & (lp.element == k))
     assert row.size == 1 and lp.mva_of[row[0]] >= 0
@@ -198,22 +203,10 @@ def test_transfer_lp_voltage_row_matches_ac_re_solves():
     ``test_ttc_optimality``'s case14 seed-0 pair with three links, and the same bus
     intact) has, per MW of the transfer and of each link's setpoint, the voltage change
     of AC re-solves of the dispatch and the outage; its constant is the AC voltage."""
-    from test_ttc_optimality import dispatch, joined, shift_keys
+    from test_ttc_optimality import dispatch
 
-    net = joined("case14", 0, 3)
-    net.hvdc["p_mw"] = 5.0
-    net.invalidate()
-    src, snk = shift_keys(net)
-    links = list(net.hvdc.index)
-    outage = next(o for o in gridsim.ordinary_contingencies(net) if o.label == "line 1002")
-    res = gridsim.run_ac(net)
-    post = gridsim.solve_outage(net, outage, base=res)
-    watch = [(outage, 1013), (None, 1013), ("line 1002", 1004)]
-    grid = LinearisedGrid(net, res, outages=[outage], post_results=[post], voltage_watch=watch)
-    lp = scopf_lp._Lp(
-        grid, source=src, sink=snk, sink_element="load", hvdc=links,
-        redispatch=pd.Series(dtype=float), interfaces=[], max_mw=None, transfer=True,
-    )  # fmt: skip
+    watch = [(("line", 1002, 1), 1013), (None, 1013), ("line 1002", 1004)]  # key, label
+    net, src, snk, links, outage, res, grid, lp = _seed0_lp(voltage_watch=watch)
     rows = np.flatnonzero(lp.kind == scopf_lp.VOLTAGE)
     table = lp.label(rows)
     assert sorted(zip(table.contingency.fillna(""), table.id, strict=True)) == [

@@ -263,7 +263,12 @@ def voltage_bound(net: gridsim.Network, options: dict) -> gridsim.Network:
                     low[b] = min(low.get(b, np.inf), v)
         return low
 
-    before, after = lowest(net), lowest(ttc(net, options).network)
+    return half_way(net, lowest(net), lowest(ttc(net, options).network))
+
+
+def half_way(net: gridsim.Network, before: dict, after: dict) -> gridsim.Network:
+    """``net`` with the lower voltage limit of the load bus whose lowest voltage falls
+    most from ``before`` to ``after`` (bus -> p.u.) set half-way between the two."""
     pq = set(net.load.bus) - set(net.gen.bus) - set(net.ext_grid.bus)
     bus = max(pq, key=lambda b: before[b] - after[b])
     out = net.copy()

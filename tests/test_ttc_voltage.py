@@ -27,7 +27,7 @@ from gridsim.analysis.ttc.voltage import MARGIN_PU
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_ttc import OPTIONS, case, slack  # noqa: E402
-from test_ttc_optimality import AcN1  # noqa: E402
+from test_ttc_optimality import AcN1, half_way  # noqa: E402
 
 VOLTAGE_TOL_PU = 1e-3  # the AC check's voltage tolerance
 THERMAL_TOL = 0.005
@@ -212,13 +212,7 @@ def voltage_limited() -> gridsim.Network:
                 low[b] = min(low.get(b, np.inf), v)
         return low
 
-    before, after = lowest(net), lowest(at_ttc)
-    pq = set(net.load.bus) - set(net.gen.bus) - set(net.ext_grid.bus)
-    bus = max(pq, key=lambda b: before[b] - after[b])
-    out = net.copy()
-    out.bus.loc[bus, "min_vm_pu"] = 0.5 * (before[bus] + after[bus])
-    out.invalidate()
-    return out
+    return half_way(net, lowest(net), lowest(at_ttc))
 
 
 def test_voltage_control_never_lowers_the_ttc_and_its_answer_holds_in_ac():

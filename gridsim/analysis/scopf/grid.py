@@ -137,10 +137,11 @@ class LinearisedGrid:
     cnecs : CnecSelection, optional
         :func:`gridsim.analysis.cnec.select_cnecs` of this topology: thermal rows only
         on its CNECs (intact and after each outage). Default: every rated branch.
-    voltage_watch : iterable of (Outage, str or None, bus id), optional
-        Voltages to hold as rows of the LPs (:meth:`voltage_rows`): a bus intact (None)
-        or after an outage (or the outage of that label; outages that differ only in
-        which of identical circuits is lost are one). Only those with an AC solution here
+    voltage_watch : iterable of (outage, bus id), optional
+        Voltages to hold as rows of the LPs (:meth:`voltage_rows`): a bus intact
+        (outage None) or after an outage, given as an :class:`Outage`, its label or its
+        key ``(element, id, circuits lost)`` (outages that differ only in which of
+        identical circuits is lost are one). Only those with an AC solution here
         (the intact state, an outage of ``post_results`` that cuts nothing off) at a bus
         that does not hold its voltage there become rows. After a unit or link trip the
         row's sensitivity is that of the post-contingency state with its slack taking
