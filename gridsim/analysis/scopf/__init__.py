@@ -103,8 +103,8 @@ nothing), base case only. Generation rows:
 ``min_p <= p_g(u) <= max_p`` for the units the transfer moves (a unit already outside
 a limit may stay there, not go further).
 
-Voltage rows (``grid.voltage_watch``: a bus intact or after a line or transformer
-outage with an AC solution here): ``lo <= |V| + v u <= hi``, ``|V|`` of that solution
+Voltage rows (``grid.voltage_watch``: a bus intact or after an outage whose AC
+solution here cuts nothing off): ``lo <= |V| + v u <= hi``, ``|V|`` of that solution
 and ``v`` its AC sensitivity there
 (:func:`gridsim.analysis.ac_sensitivity.bus_voltage_sensitivity`, ``d|V|/dP`` and
 ``d|V|/dQ`` of the sink loads as for the MVA rows) on the variables' bus injections; one
