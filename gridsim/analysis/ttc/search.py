@@ -186,7 +186,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
                 now = best = (lifted[0], t_k, lifted[1])
                 continue
             chk_c = check(cand, grid=grid if screen else None)
-            if voltage_control and _voltage_only(chk_c, lp_kinds=True):
+            if voltage_control and not voltage_rows and _voltage_only(chk_c, lp_kinds=True):
                 moved, _ = voltage_round(cand, chk_c, check)
                 if moved is not None:  # the units' voltage setpoints hold the voltages
                     chk_m = check(moved, grid=grid if screen else None)
