@@ -124,7 +124,7 @@ def n1_ttc(
         docstring, item 2). Default True. False: only bisect along the direction that
         met a voltage (the method before these rows: on the substation model's 2026
         AZ->EU case, published limits ignored, it stops at 217.5 MW of export beyond
-        the schedule where the rows find 749.5 MW; with a 110 % emergency rating in
+        the schedule where the rows find 749.3 MW; with a 110 % emergency rating in
         2030 at 120.4 MW where they find 860.1).
     secure_base : bool
         Secure the base case first (default); False: start from it as it is.
