@@ -180,18 +180,22 @@ def test_reused_post_outage_networks_follow_switched_banks():
     assert kept.bus.vm_pu[bus] - before.bus.vm_pu[bus] > 1e-4
 
 
-def test_cli_reports_and_turns_off_the_voltage_control(tmp_path, capsys):
+def test_cli_reports_and_turns_off_the_voltage_control_and_rows(tmp_path, capsys):
     from conftest import run_cli
     from test_scopf import zone_triangle
 
     zone_triangle(tmp_path / "net.yaml")
     args = ["transfer", tmp_path / "net.yaml", "--source", "A", "--sink", "B", "--method"]
     args += ["optimal", "--units", "none", "--json"]
-    for flag, on in (([], True), (["--no-voltage-control"], False)):
+    for flag, on, rows in (
+        ([], True, True),
+        (["--no-voltage-control"], False, True),
+        (["--no-voltage-rows"], True, False),
+    ):
         status, out, err = run_cli([*args, *flag], capsys)
         assert status == 0, err
         doc = json.loads(out)
-        assert doc["voltage_control"] is on
+        assert doc["voltage_control"] is on and doc["voltage_rows"] is rows
         assert doc["base_voltage_change_pu"] == {}  # nothing to hold in this case
         assert doc["voltage_change_pu"] == {}
 
