@@ -25,6 +25,7 @@ from gridsim.analysis.ttc.check import (
     THERMAL_TOL,
     VOLTAGE_TOL_PU,
     _grid_at,
+    _key,
     _table,
     _tolerance,
 )
@@ -375,7 +376,7 @@ def _broken_voltages(chk, outages: list) -> set:
             out.add((None, b))
             continue
         o = by_label.get(c)
-        out.add(((o.element, o.id, o.circuits) if o is not None else ("?", c, 0), b))
+        out.add((_key(o) if o is not None else ("?", c, 0), b))
     return out
 
 
