@@ -216,6 +216,7 @@ class LinearisedGrid:
         self._post_ac: dict[int, tuple[PowerFlowResult, np.ndarray]] = {}
         self._mva: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self._post_v: dict[int, PowerFlowResult] = {}
+        self._vm: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         self.voltage_watch = frozenset(voltage_watch or ())
         if cnecs is not None:
             kind = np.where(cn.br_kind == LINE, "line", "trafo")
@@ -439,18 +440,27 @@ class LinearisedGrid:
         per MW and per Mvar injected at each bus (compiled bus order, the slack taking
         it): :func:`gridsim.analysis.ac_sensitivity.branch_mva_sensitivity` at that
         solution (cached). Returns ``(d_p, d_q)``, each ``(len(branches), n_bus)``."""
-        branches = np.asarray(branches, dtype=np.int64)
-        new = [b for b in np.unique(branches).tolist() if (o, b) not in self._mva]
-        if new:
+
+        def compute(new: np.ndarray):
             res, pos = (self.result, None) if o < 0 else self._post_ac[o]
-            at = np.asarray(new) if pos is None else pos[new]
+            at = new if pos is None else pos[new]
             vdep = self.cn.voltage_dependence()
-            d_p, d_q = branch_mva_sensitivity(res, at, voltage_dependence=vdep)
-            for n, b in enumerate(new):
-                self._mva[(o, b)] = (d_p[n], d_q[n])
-        if branches.size == 0:
+            return branch_mva_sensitivity(res, at, voltage_dependence=vdep)
+
+        return self._cached(self._mva, o, branches, compute)
+
+    def _cached(self, store: dict, o: int, items, compute) -> tuple[np.ndarray, np.ndarray]:
+        """``(d_p, d_q)`` rows of ``items`` in state ``o`` from ``store`` (keyed ``(o,
+        item)``), ``compute(new items)`` filling in those not there yet."""
+        items = np.asarray(items, dtype=np.int64)
+        new = [k for k in np.unique(items).tolist() if (o, k) not in store]
+        if new:
+            d_p, d_q = compute(np.asarray(new, dtype=np.int64))
+            for n, k in enumerate(new):
+                store[(o, k)] = (d_p[n], d_q[n])
+        if items.size == 0:
             return np.zeros((0, self.cn.n_bus)), np.zeros((0, self.cn.n_bus))
-        rows = [self._mva[(o, b)] for b in branches.tolist()]
+        rows = [store[(o, k)] for k in items.tolist()]
         return np.stack([r[0] for r in rows]), np.stack([r[1] for r in rows])
 
     def voltage_rows(self) -> tuple[np.ndarray, ...]:
@@ -486,10 +496,15 @@ class LinearisedGrid:
         intact (``o = -1``) or after outage ``o`` (one of :meth:`voltage_rows`), per MW
         and per Mvar injected at each bus (compiled bus order, the slack taking it):
         :func:`gridsim.analysis.ac_sensitivity.bus_voltage_sensitivity` at that
-        solution. Returns ``(d_p, d_q)``, each ``(len(buses), n_bus)``."""
-        res = self.result if o < 0 else self._post_v[o]
-        vdep = self.cn.voltage_dependence()
-        return bus_voltage_sensitivity(res, np.asarray(buses), voltage_dependence=vdep)
+        solution (cached: the LPs of one linearisation, e.g. the shadow prices', share
+        it). Returns ``(d_p, d_q)``, each ``(len(buses), n_bus)``."""
+
+        def compute(new: np.ndarray):
+            res = self.result if o < 0 else self._post_v[o]
+            vdep = self.cn.voltage_dependence()
+            return bus_voltage_sensitivity(res, new, voltage_dependence=vdep)
+
+        return self._cached(self._vm, o, buses, compute)
 
     # -- labels --------------------------------------------------------------------------
     def branch_label(self, k: int) -> tuple[str, object]:
