@@ -5,7 +5,10 @@ start the physical TTC kept, the base case's exchange beyond the schedule, the T
 their total, physical and within the published limits (networks/README.md's table of
 N-1 TTCs); ``--base-only`` stops after the
 secured base case and prints what securing moved; ``--no-voltage-rows`` searches the
-transfer with the bisection alone where it meets a voltage (``voltage_rows=False``).
+transfer with the bisection alone where it meets a voltage (``voltage_rows=False``);
+``--joint-base`` also arranges the base case's redispatch for the transfer
+(``joint_base=True``); ``--emergency-rating PERCENT`` holds that post-contingency rating,
+with the base case secured at 100 % as the start (``secured_base(..., start=...)``).
 One fresh process (JIT compile included); run it beside an older checkout
 (``PYTHONPATH=<old checkout> python benchmarks/substation_n1.py``) to compare. Figures
 in benchmarks/README.md."""
@@ -38,6 +41,8 @@ def main() -> None:
     parser.add_argument("--sink", default="EU", choices=("EU", "RS"))
     parser.add_argument("--base-only", action="store_true")
     parser.add_argument("--no-voltage-rows", action="store_true")
+    parser.add_argument("--joint-base", action="store_true")
+    parser.add_argument("--emergency-rating", type=float, default=None)
     args = parser.parse_args()
     peak = [0.0]
 
@@ -71,9 +76,22 @@ def main() -> None:
         if not base.secured:
             print(base.residual.head(10).to_string())
         return
+    options = dict(cases.N1_OPTIONS)
+    if args.emergency_rating is not None:
+        options["emergency_rating_percent"] = args.emergency_rating
+        base = secured_base(net, **options, start=base)
+        print(f"secured at {args.emergency_rating:g} % from it: {base.base_rounds} LP rounds")
     wall, cpu = time.perf_counter(), time.process_time()
     rows = not args.no_voltage_rows
-    r = n1_ttc(net, "AZ", args.sink, base=base, voltage_rows=rows, **cases.N1_OPTIONS)
+    r = n1_ttc(
+        net,
+        "AZ",
+        args.sink,
+        base=base,
+        voltage_rows=rows,
+        joint_base=args.joint_base,
+        **options,
+    )
     print(
         f"n1_ttc AZ->{args.sink}: ttc {r.ttc_mw:.2f} MW published {r.ttc_published_mw:.2f} MW "
         f"checks {r.ac_checks} wall {time.perf_counter() - wall:.1f} s "

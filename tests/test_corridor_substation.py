@@ -625,3 +625,45 @@ def test_n1_ttc_never_falls_with_more_capacity(year):
                 r.message,
                 v.message,
             )
+
+
+@pytest.mark.slow
+def test_n1_ttc_never_falls_with_more_capacity_from_one_base_case():
+    """The same on the 2032 summer peak, both variants started from the secured base
+    case of the network as it is (``secured_base(..., start=...)``; the 110 % case's
+    start made at 100 %: ``START_FREE``), so that the two TTCs compare the limits and not
+    two least securing redispatches. Secured on its own, the 110 % case is not monotonic
+    there: AZ -> EU 142.6 MW as it is (published limits held beside), -0.7 MW at 110 %
+    (its least securing moves 625 MW instead of 1,274 MW and leaves the units where the
+    transfer stops early); from the base case as it is, 627.8 MW."""
+    from gridsim.analysis.ttc import n1_ttc, secured_base
+    from gridsim.study import cases
+
+    options = dict(cases.N1_OPTIONS, published_limits="ignore")
+    net = _solved("2032_summer_peak")[0]
+    base = secured_base(net, **options)
+    relaxed = secured_base(net, **options, emergency_rating_percent=110.0, start=base)
+    assert relaxed.base_rounds == 0  # the same dispatch: secure at the looser limits too
+    for sink in ("EU", "RS"):
+        r = n1_ttc(net, "AZ", sink, base=base, **options)
+        assert r.defined, r.message
+        link = str(r.hvdc.p_mw.idxmax())
+        more = net.copy()
+        more.hvdc.loc[link, "max_p_mw"] = 1.1 * float(more.hvdc.max_p_mw[link])
+        more.invalidate()
+        more_base = secured_base(more, **options, start=base)
+        variants = {
+            "110 % emergency rating": n1_ttc(
+                net, "AZ", sink, base=relaxed, **options, emergency_rating_percent=110.0
+            ),
+            f"{link} +10 %": n1_ttc(more, "AZ", sink, base=more_base, **options),
+        }
+        for label, v in variants.items():
+            assert v.defined, (sink, label, v.message)
+            tol = max(10.0, 0.01 * r.total_change_mw, 0.01 * v.total_change_mw)
+            assert v.total_change_mw >= r.total_change_mw - tol, (
+                sink,
+                label,
+                r.total_change_mw,
+                v.total_change_mw,
+            )

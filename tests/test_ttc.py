@@ -451,9 +451,11 @@ def _same_result(a: ttc.TtcResult, b: ttc.TtcResult) -> None:
             assert (x is None) == (y is None) and (x is a) == (y is b)
             if x is not None and x is not a:
                 _same_result(x, y)
-        elif name == "network":
+        elif name in ("network", "secured_network"):
             for element in ("gen", "hvdc", "load"):
                 pd.testing.assert_frame_equal(x[element], y[element])
+        elif name == "_proposal":
+            assert (x[0] is None) == (y[0] is None) and x[1] == y[1], name
         elif isinstance(x, pd.DataFrame):
             pd.testing.assert_frame_equal(x, y)
         elif isinstance(x, pd.Series):
@@ -755,6 +757,24 @@ def test_a_variant_warm_started_from_its_parents_base():
         ttc.secured_base(variant, start=first, max_lost_mw=10.0, **BASE_OPTIONS)
     with pytest.raises(ttc.TtcError, match="start must be a SecuredBase"):
         ttc.secured_base(variant, start=first.network, **BASE_OPTIONS)
+
+
+def test_a_start_secured_at_other_limits():
+    """A start made at another emergency rating is taken (``START_FREE``): at a looser
+    rating its dispatch holds as it is (no LP round, the same redispatch), at a tighter
+    one the LP rounds go on from it, and the TTC at the looser rating from that base
+    case is at least the TTC at 100 % (less the search tolerance)."""
+    parent, _ = parent_and_variant()
+    first = ttc.secured_base(parent, **BASE_OPTIONS)
+    assert set(ttc.START_FREE) == {"emergency_rating_percent", "interfaces"}
+    looser = ttc.secured_base(parent, start=first, emergency_rating_percent=110.0, **BASE_OPTIONS)
+    assert looser.secured and looser.base_rounds == 0
+    pd.testing.assert_series_equal(looser.base_redispatch_mw, first.base_redispatch_mw)
+    tighter = ttc.secured_base(parent, start=first, emergency_rating_percent=95.0, **BASE_OPTIONS)
+    assert tighter.secured and tighter.base_rounds >= 1
+    at_100 = n1_ttc(parent, "A", "B", base=first, **OPTIONS)
+    at_110 = n1_ttc(parent, "A", "B", base=looser, emergency_rating_percent=110.0, **OPTIONS)
+    assert at_110.ttc_mw >= at_100.ttc_mw - slack(at_100.ttc_mw)
 
 
 def test_a_start_without_the_checks_state_secures_the_variant_alike():

@@ -159,6 +159,14 @@ def add_parser(sub) -> None:
         "voltage control gives it room where it binds, and the LPs go on)",
     )
     tr.add_argument(
+        "--joint-base",
+        action="store_true",
+        help="with --method optimal: also arrange the base case's redispatch for the "
+        "transfer (each zone within what securing moved there, the base case's export not "
+        "raised) and keep the larger TTC (default: the transfer from the least securing "
+        "redispatch)",
+    )
+    tr.add_argument(
         "--published-limits",
         choices=("both", "ignore", "hold"),
         default="both",
@@ -422,6 +430,7 @@ def _run_optimal(args, network, outages, shares) -> int:
             cnec_threshold=None if args.cnec_threshold is None else args.cnec_threshold / 100,
             voltage_control=not args.no_voltage_control,
             voltage_rows=not args.no_voltage_rows,
+            joint_base=args.joint_base,
         )
     except TtcError as exc:
         return usage(args, str(exc))
@@ -449,6 +458,8 @@ def _run_optimal(args, network, outages, shares) -> int:
             "base_redispatch_zone": _records(result.base_redispatch_zone, "zone"),
             "voltage_control": not args.no_voltage_control,
             "voltage_rows": not args.no_voltage_rows,
+            "joint_base": args.joint_base,
+            "started_from": result.started_from,
             "base_voltage_change_pu": {
                 str(k): float(v) for k, v in result.base_voltage_change_pu.items()
             },

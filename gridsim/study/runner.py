@@ -417,8 +417,9 @@ def _run_n1(
     out = {"row": row}
     if r.defined:  # the operating points of the study's figures (job._limits)
         key = {k: row[k] for k in ("year", "sink", "case", "route", "site")}
-        start = base.published if r.started_from == "published" else base
-        out["dispatch"] = dispatch_table(secured_base=start.network, ttc=r.network).assign(**key)
+        out["dispatch"] = dispatch_table(secured_base=r.secured_network, ttc=r.network).assign(
+            **key
+        )
     return out
 
 

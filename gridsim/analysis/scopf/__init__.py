@@ -143,7 +143,9 @@ Layout
 :mod:`~gridsim.analysis.scopf.grid` (the linearisation, :class:`Interface`),
 :mod:`~gridsim.analysis.scopf.lp` (the LP: rows, screen, row generation, tolerances),
 :mod:`~gridsim.analysis.scopf.result` (:class:`ScopfResult`, binding rows and prices),
-:mod:`~gridsim.analysis.scopf.problems` (:func:`secure_base_case`, :func:`max_transfer`).
+:mod:`~gridsim.analysis.scopf.problems` (:func:`secure_base_case`, :func:`max_transfer`),
+:mod:`~gridsim.analysis.scopf.joint` (:func:`~gridsim.analysis.scopf.joint.secure_for_transfer`:
+both in one LP over the base case and the transfer state).
 """
 
 from gridsim.analysis.scopf.grid import Interface, LinearisedGrid, ScopfError

@@ -104,7 +104,28 @@ once (a :class:`SecuredBase`, with the AC checks' state it ends with), and every
 from a copy of that state, with the same result as securing it again. A variant of a
 network starts from its parent's: ``secured_base(variant, start=parent_base)`` checks the
 parent's secured dispatch mapped onto the variant and goes on with LP rounds only where
-it breaks a limit.
+it breaks a limit. The start may have been secured with other limits (``START_FREE``: the
+emergency rating, the interfaces), so a what-if on a limit compares the limits from one
+base case, as a reinforcement does, and not two least securing redispatches: these are
+not unique, and which one the LP picks can decide the TTC (the corridor's 2032 summer
+peak, AZ->EU, export beyond the schedule: 142.6 MW as it is; at a 110 % emergency rating
+627.8 MW from that base case, -0.7 MW from the 110 % case's own least securing, which
+moves 625 MW instead of 1,274 MW and leaves the units where the transfer stops early).
+
+With ``joint_base``, after the search one LP over both states
+(:func:`gridsim.analysis.scopf.joint.secure_for_transfer`) rearranges the secured base
+case's moves for the transfer: the base case and the transfer state each hold every row,
+the units move by the same amounts in both, each zone within the volume securing moved
+there (or within ``base_redispatch_limit_percent``), the base case's export not above
+the schedule (or the least securing's, where that is more); its export at the transfer state is
+maximised, then the moves from the secured base case minimised. Where it gains more than
+the search tolerance, the base case it proposes is secured in AC (:mod:`~.joint`) and the
+transfer searched from it too; the larger total is kept (:attr:`TtcResult.started_from`
+``"joint"``). It is off by default: it uses redispatch to raise the transfer, which
+ENTSO-E's capacity calculation does not, and its budget is the least securing's volume,
+so it does not make the TTC monotonic in the limits either (the same case: 431.5 MW as it
+is, 259.8 MW at 110 % on its own securing); it measures how much the answer depends on
+the securing redispatch chosen.
 
 The transfer LPs hold a thermal row that the AC check accepts (over its limit by at most
 ``THERMAL_TOL`` at the operating point) at its flow there (``max_transfer``'s
@@ -139,6 +160,7 @@ Layout: :mod:`~gridsim.analysis.ttc.method` (:func:`n1_ttc`, :func:`verify_shado
 :mod:`~gridsim.analysis.ttc.search` (phase 2), :mod:`~gridsim.analysis.ttc.prices` (the
 AC-corrected shadow prices), :mod:`~gridsim.analysis.ttc.check` (the AC N-1 check, its
 screen and tolerances), :mod:`~gridsim.analysis.ttc.dispatch` (dispatch arithmetic),
+:mod:`~gridsim.analysis.ttc.joint` (the base case chosen with the transfer),
 :mod:`~gridsim.analysis.ttc.result` (:class:`TtcResult`, :class:`TtcError`),
 :mod:`~gridsim.analysis.ttc.voltage` (the base case's preventive voltage control). The
 constants (``THERMAL_TOL``, ``DAMPING_STEPS``, ...) are re-exported here; each is read
@@ -149,6 +171,7 @@ from gridsim.analysis.ttc.base import (
     BASE_OPTIONS,
     DAMPING_STEPS,
     DEFAULT_MAX_LOST_MW,
+    START_FREE,
     SecuredBase,
     network_fingerprint,
     secured_base,
@@ -185,6 +208,7 @@ __all__ = [
     "SCREEN_LOADING",
     "SCREEN_VOLTAGE_PU",
     "SETPOINT_TOL_MW",
+    "START_FREE",
     "THERMAL_TOL",
     "VIOLATION_COLUMNS",
     "VOLTAGE_TOL_PU",

@@ -24,6 +24,7 @@ from gridsim.analysis.ttc.base import (
     _secured_base,
     network_fingerprint,
 )
+from gridsim.analysis.ttc.joint import _joint_base
 from gridsim.analysis.ttc.result import TtcError, TtcResult
 from gridsim.analysis.ttc.search import _transfer
 from gridsim.model.network import Network
@@ -46,6 +47,7 @@ def n1_ttc(
     cnec_threshold: float | None = None,
     voltage_control: bool = True,
     voltage_rows: bool = True,
+    joint_base: bool = False,
     secure_base: bool = True,
     interfaces: Iterable | None = None,
     sink_element: str = "load",
@@ -126,6 +128,23 @@ def n1_ttc(
         AZ->EU case, published limits ignored, it stops at 217.5 MW of export beyond
         the schedule where the rows find 749.3 MW; with a 110 % emergency rating in
         2030 at 120.4 MW where they find 860.1).
+    joint_base : bool
+        Also choose the base case's redispatch with the transfer: after the search, one
+        LP over both states (:func:`gridsim.analysis.scopf.joint.secure_for_transfer`)
+        moves the secured base case's units and links, each zone within the volume
+        securing moved there (or within ``base_redispatch_limit_percent`` where given;
+        the AC securing of the base case it proposes may add to that)
+        and the base case's export not raised above the schedule (or the least
+        securing's, where that is more), to let the most
+        through; where that gains more than the search tolerance, the base case it
+        proposes is secured in AC, the transfer searched from it too and the larger
+        total kept (:attr:`TtcResult.started_from` ``"joint"``). It measures how much
+        the TTC depends on which of the many least securing redispatches phase 1
+        picked (the corridor's 2032 summer peak, AZ->EU: 142.6 MW of export beyond the
+        schedule from the least securing, 431.5 MW with the same 1,274 MW of
+        redispatch arranged for the transfer). Default False: the transfer from the
+        least securing redispatch, as ENTSO-E's capacity calculation uses redispatch
+        (for security, not to raise capacity).
     secure_base : bool
         Secure the base case first (default); False: start from it as it is.
     interfaces : iterable of Interface or dict, optional
@@ -216,6 +235,7 @@ def n1_ttc(
         max_mw=max_mw,
         hvdc=None if hvdc is None else list(hvdc),
         voltage_rows=bool(voltage_rows),
+        joint_base=bool(joint_base),
     )
     if base is None:
         base = _secured_base(network, base_options)
@@ -224,14 +244,18 @@ def n1_ttc(
     result = _transfer(network, base, source, sink, options, start)
     pub = base.published
     if pub is None:
-        return result
+        return _joint(network, base, result, source, sink, options, start)
     if pub is base:
+        result = _joint(network, base, result, source, sink, options, start)
         result.published = result
         return result
     published = _transfer(
         network, pub, source, sink, {**options, "published_limits": "hold"}, time.perf_counter()
     )
     published.started_from = "published"
+    published = _joint(
+        network, pub, published, source, sink, {**options, "published_limits": "hold"}, start
+    )
     if result.defined and pub.secured and _moved(pub, base):
         # the base case secured with the published limits holds the physical ones too,
         # and the physical TTC from there may export more (each securing is the least
@@ -248,8 +272,34 @@ def n1_ttc(
                 "physical TTC from the base case secured without them)"
             )
             result = alt
+    start_base = _physical(pub, base) if result.started_from == "published" else base
+    result = _joint(network, start_base, result, source, sink, options, start)
     result.published = published
     return result
+
+
+def _joint(network, base: SecuredBase, result: TtcResult, source, sink, options, start):
+    """``result``, or the TTC from the base case the two-state LP proposed
+    (``result._proposal``, package :mod:`~gridsim.analysis.ttc.joint`) where that base
+    case is secure in AC and its total is larger by more than the search tolerance."""
+    proposal, gain = result._proposal
+    tol = max(options["tol_mw"], options["rel_tol"] * abs(result.total_change_mw))
+    if proposal is None or not result.defined or gain <= tol:
+        return result
+    joint = _joint_base(network, base, proposal)
+    if not joint.secured:
+        return result
+    alt = _transfer(network, joint, source, sink, {**options, "joint_base": False}, start)
+    more = alt.total_change_mw - result.total_change_mw
+    if not (alt.defined and more > tol):
+        return result
+    alt.started_from = "joint"
+    alt.options = options
+    alt.message += (
+        f" (from the base case whose redispatch was chosen with the transfer, which "
+        f"exports {more:.3g} MW more than from the least securing redispatch)"
+    )
+    return alt
 
 
 def _moved(a: SecuredBase, b: SecuredBase) -> bool:

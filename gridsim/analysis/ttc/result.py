@@ -101,7 +101,12 @@ class TtcResult:
         physical limits), or ``"published"`` (the one secured with the published limits
         held too, which also holds the physical ones: with ``published_limits="both"``
         the physical TTC is searched from both and the larger :attr:`total_change_mw`
-        kept, so that relaxing the published limits never lowers the export).
+        kept, so that relaxing the published limits never lowers the export), or
+        ``"joint"`` (the base case whose redispatch was chosen with the transfer, with
+        ``joint_base``: searched where the two-state LP lets more through, and kept
+        where its total is larger).
+    secured_network : Network or None
+        The secured base case's dispatch the transfer started from.
     """
 
     ttc_mw: float
@@ -149,6 +154,9 @@ class TtcResult:
     )
     base_exchange_change_mw: float = np.nan
     started_from: str = "physical"
+    secured_network: Network | None = dataclasses.field(repr=False, default=None)
+    # with joint_base: the base case the two-state LP proposes and what it gains (MW)
+    _proposal: tuple = dataclasses.field(repr=False, default=(None, 0.0))
 
     @property
     def defined(self) -> bool:

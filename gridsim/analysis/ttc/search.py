@@ -30,6 +30,7 @@ from gridsim.analysis.ttc.check import (
     _tolerance,
 )
 from gridsim.analysis.ttc.dispatch import _blend, _moves, _zones
+from gridsim.analysis.ttc.joint import _proposal
 from gridsim.analysis.ttc.prices import _ac_prices
 from gridsim.analysis.ttc.result import TtcResult
 from gridsim.analysis.ttc.voltage import voltage_round
@@ -115,6 +116,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
             ac_checks=check.count,
             elapsed_s=time.perf_counter() - start,
             network=base.network.copy(),
+            secured_network=base.network,
             **common,
         )
 
@@ -280,6 +282,7 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
     best, lp, rounds, nxt = found
     net_b, t_b, chk_b = best
     ttc = float(best[1])
+    at_best = first_grid if ttc <= 0 else None
     if lp is not None and ttc > 0:
         # the shadow prices of the LP re-linearised at the AC optimum, AC-corrected
         at_best = grid_at(net_b, chk_b)
@@ -300,6 +303,20 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
                 thermal_tol=THERMAL_TOL,
                 voltage_tol=VOLTAGE_TOL_PU,
             ),
+        )
+    proposal = (None, 0.0)
+    if options["joint_base"] and at_best is not None:
+        # the base case chosen with the transfer: tried by n1_ttc where it gains
+        proposal = _proposal(
+            base,
+            first_grid,
+            at_best,
+            src,
+            snk,
+            {j: signs[j] for j in links},
+            ttc,
+            exchange,
+            options,
         )
     binding_rows = lp.binding if lp is not None else pd.DataFrame()
     binding = None
@@ -359,6 +376,8 @@ def _transfer(network: Network, base: SecuredBase, source, sink, options: dict, 
         elapsed_s=time.perf_counter() - start,
         network=net_b if net_b is not secured else secured.copy(),  # the base is kept
         base_exchange_change_mw=exchange,
+        secured_network=secured,
+        _proposal=proposal,
         **common,
     )
 
