@@ -387,7 +387,7 @@ def test_an_outage_the_screen_missed_is_forced_not_every_outage_solved(seed, mon
 
     def missing(self, res, grid):
         near, guess = suspects(self, res, grid)
-        key = next(ttc_check._key(o) for o in self.outages if o.label == binding)
+        key = next(o.key for o in self.outages if o.label == binding)
         return (near - {key} if key in guess else near), guess
 
     def forcing(self, chk):
@@ -415,9 +415,9 @@ def test_corridor_outages_the_screen_passes_over_hold_every_limit(scenario, sink
     def checked(self, net, *, fail_fast=False, grid=None):
         out = check(self, net, fail_fast=fail_fast, grid=grid)
         if grid is not None and out.complete:
-            solved = {ttc_check._key(post.outage) for post in out.posts}
+            solved = {post.outage.key for post in out.posts}
             for outage in self.outages:
-                if ttc_check._key(outage) not in solved:
+                if outage.key not in solved:
                     post = solve_outage(net, outage, base=out.result, enforce_q_limits=True)
                     rows = self._n1(net, post, [])
                     passed_over.append(

@@ -122,8 +122,8 @@ class CnecSelection:
         pos = self.branches.get_indexer(branches)
         found = pos >= 0
         intact = np.where(found, self.n_cnec[np.maximum(pos, 0)], True)
-        index = {_key(o): i for i, o in enumerate(self.outages)}
-        rows = np.array([index.get(_key(o), -1) for o in outages], dtype=np.int64)
+        index = {o.key: i for i, o in enumerate(self.outages)}
+        rows = np.array([index.get(o.key, -1) for o in outages], dtype=np.int64)
         flags = self.post_cnec
         post = np.ones((rows.size, pos.size), dtype=bool)
         if rows.size and flags.size:
@@ -156,10 +156,6 @@ class CnecSelection:
                 "cnec": cnec[keep],
             }
         )
-
-
-def _key(o: Outage) -> tuple:
-    return (o.element, o.id, o.circuits)
 
 
 def _spread(values: np.ndarray, group_island: np.ndarray, branch_island: np.ndarray):
@@ -211,7 +207,7 @@ def select_cnecs(
         outages = ordinary_contingencies(network)
     distinct: dict[tuple, Outage] = {}
     for o in outages:
-        distinct.setdefault(_key(o), o)
+        distinct.setdefault(o.key, o)
     outages = list(distinct.values())
     cn = network.compile()
     nbr = cn.n_branch

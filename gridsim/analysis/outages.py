@@ -175,6 +175,12 @@ class Outage:
             )
 
     @property
+    def key(self) -> tuple:
+        """``(element, id, circuits)``: what is lost. The outages of any one of a line's
+        identical circuits share it (their post-contingency states are the same)."""
+        return (self.element, self.id, self.circuits)
+
+    @property
     def label(self) -> str:
         """Readable name, e.g. ``"line L_RO_06 (circuit 1 of 2)"``."""
         name = f"{self.element} {plain(self.id)}"

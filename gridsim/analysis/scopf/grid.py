@@ -282,7 +282,7 @@ class LinearisedGrid:
         self.outages: list[Outage] = []
         self.outage_index: list[int] = []  # per given outage: its distinct row
         for o in outages:
-            key = _outage_key(o)
+            key = o.key
             if key not in unique:
                 unique[key] = len(self.outages)
                 self.outages.append(o)
@@ -385,9 +385,9 @@ class LinearisedGrid:
 
     def _post_estimated(self, estimates: Iterable[tuple]) -> None:
         """Estimated post-contingency flows and offsets as N-1 constants."""
-        index = {key: o for o, key in enumerate(_outage_key(o) for o in self.outages)}
+        index = {key: o for o, key in enumerate(o.key for o in self.outages)}
         for outage, flows, offsets in estimates:
-            o = index.get(_outage_key(outage))
+            o = index.get(outage.key)
             if o is None:
                 continue
             ok = self.alive[o] & np.isfinite(flows) & np.isfinite(offsets)
@@ -397,10 +397,10 @@ class LinearisedGrid:
     def _post_from_ac(self, post_results: Iterable[OutageResult]) -> None:
         """AC post-contingency flows and offsets as the N-1 constants of their outages."""
         cn = self.cn
-        index = {key: o for o, key in enumerate(_outage_key(o) for o in self.outages)}
+        index = {key: o for o, key in enumerate(o.key for o in self.outages)}
         names = pd.MultiIndex.from_arrays([cn.br_kind, cn.br_id])
         for r in post_results:
-            o = index.get(_outage_key(r.outage))
+            o = index.get(r.outage.key)
             if o is None or not r.converged:
                 continue
             pf = r.power_flow
@@ -468,14 +468,14 @@ class LinearisedGrid:
         vm, lo, hi)``, the outage (-1 intact), the compiled bus, its voltage magnitude
         in that state and its limits (p.u.; inf where none), sorted."""
         cn = self.cn
-        index = {_outage_key(o): k for k, o in enumerate(self.outages)}
+        index = {o.key: k for k, o in enumerate(self.outages)}
         index.update({o.label: k for k, o in enumerate(self.outages)})
         lo_all = self.network.bus.min_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
         hi_all = self.network.bus.max_vm_pu.reindex(cn.bus_ids).to_numpy(dtype=float)
         found = []
         for contingency, bus in self.voltage_watch:
             if isinstance(contingency, Outage):
-                contingency = _outage_key(contingency)
+                contingency = contingency.key
             o = -1 if contingency is None else index.get(contingency)
             if o is None or (o >= 0 and o not in self._post_v):
                 continue
@@ -510,10 +510,6 @@ class LinearisedGrid:
     def branch_label(self, k: int) -> tuple[str, object]:
         """``(element, id)`` of compiled branch ``k``."""
         return ("line" if self.cn.br_kind[k] == LINE else "trafo", plain(self.cn.br_id[k]))
-
-
-def _outage_key(o: Outage) -> tuple:
-    return (o.element, o.id, o.circuits)
 
 
 def _checked(network: Network, cn, outages: list[Outage]) -> list:

@@ -31,7 +31,6 @@ from gridsim.analysis.ttc.check import (
     _Check,
     _Checker,
     _grid_at,
-    _key,
     _table,
     _tolerance,
 )
@@ -486,10 +485,10 @@ def _secure(
         chk = check(net)  # the last round checked against every outage
     if not chk.ok and options["set_aside_insecure"]:
         bad = set(chk.violations.contingency.dropna())
-        keys = {_key(o) for o in check.outages if o.label in bad}
-        set_aside = [o for o in studied if _key(o) in keys]
+        keys = {o.key for o in check.outages if o.label in bad}
+        set_aside = [o for o in studied if o.key in keys]
         if set_aside:
-            check = checker([o for o in studied if _key(o) not in keys])
+            check = checker([o for o in studied if o.key not in keys])
             chk = check(net)
             secured_note = " (insecure outages set aside)"
     base_moves = _moves(network, net, pd.Index(units_checked))

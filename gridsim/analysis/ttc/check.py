@@ -112,7 +112,7 @@ class _Checker:
         if cnecs is not None:
             names = pd.MultiIndex.from_arrays([[e for e, _ in self.br_label], cn.br_id])
             self.n0_cnec, post = cnecs.masks(self.outages, names)
-            self.post_cnec = {_key(o): row for o, row in zip(self.outages, post, strict=True)}
+            self.post_cnec = {o.key: row for o, row in zip(self.outages, post, strict=True)}
         self.max_lost = max_lost_mw
         self.q_limits = q_limits
         self.interfaces = interfaces
@@ -151,23 +151,23 @@ class _Checker:
         if grid is not None:
             near, guess = self._suspects(res, grid)
             near |= self.forced | self.broke
-            kept = [o for o in order if _key(o) in near or _key(o) in solved]
-            estimates = [(o, *guess[_key(o)]) for o in order if o not in kept]
+            kept = [o for o in order if o.key in near or o.key in solved]
+            estimates = [(o, *guess[o.key]) for o in order if o not in kept]
             skipped, order = len(estimates), kept
         for o in order:
-            post = solved.get(_key(o))
+            post = solved.get(o.key)
             if post is None:
                 post = solve_outage(
                     net, o, base=res, enforce_q_limits=self.q_limits, reuse=self.reuse
                 )
-                solved[_key(o)] = post
+                solved[o.key] = post
                 self._remember(post, res)
             posts.append(post)
             found = self._n1(net, post, outside)
             worst = max((r[6] / max(_tol_row(r), 1e-9) for r in found), default=0.0)
             self.priority[o] = worst
             if worst > 0.0:
-                self.broke.add(_key(o))
+                self.broke.add(o.key)
             rows += found
             if fail_fast and _any_over(found):
                 complete = len(posts) == len(order)
@@ -189,7 +189,7 @@ class _Checker:
     def force(self, check: _Check) -> int:
         """Solve the outages whose post-contingency state breaks a limit in ``check`` (a
         full check) in every screened check from now on; returns how many were new."""
-        broken = {_key(p.outage) for p in check.posts if self.priority.get(p.outage, 0.0) > 1.0}
+        broken = {p.outage.key for p in check.posts if self.priority.get(p.outage, 0.0) > 1.0}
         new = broken - self.forced
         self.forced |= new
         return len(new)
@@ -202,7 +202,7 @@ class _Checker:
         pf = post.power_flow
         same = pf.cn.bus_ids is self.bus_ids or pf.cn.bus_ids.equals(self.bus_ids)
         if not (post.converged and same) or post.de_energised_buses:
-            self.last[_key(post.outage)] = None
+            self.last[post.outage.key] = None
             return
         vm = np.where(pf.cn.bus_type != NONE, np.abs(pf.v), np.nan)
         pos = self._positions(pf.cn)
@@ -210,7 +210,7 @@ class _Checker:
         p = np.where(found, pf.branch_p_from_mw[np.maximum(pos, 0)], np.nan)
         s = np.maximum(np.abs(pf._s_from), np.abs(pf._s_to))[np.maximum(pos, 0)]
         offset = np.where(found, np.maximum(s - np.abs(p), 0.0), 0.0)
-        self.last[_key(post.outage)] = (
+        self.last[post.outage.key] = (
             vm,
             np.abs(base.v),
             p,
@@ -236,11 +236,11 @@ class _Checker:
         those that broke a limit before: ``forced``, ``broke``).
         """
         cn, gcn = res.cn, grid.cn
-        keys = [_key(o) for o in grid.outages]
+        keys = [o.key for o in grid.outages]
         if (
             cn.n_branch != gcn.n_branch
             or cn.inj_kind.size != gcn.inj_kind.size
-            or keys != [_key(o) for o in self.outages]
+            or keys != [o.key for o in self.outages]
         ):
             return set(keys), {}
         last = [self.last.get(k) for k in keys]
@@ -408,7 +408,7 @@ class _Checker:
         if o.element in ("line", "trafo"):
             k = self.br_key.get_loc((0 if o.element == "line" else 1, o.id))
             keep[k] = (o.parallel - o.circuits) / o.parallel
-        held = self.post_cnec.get(_key(o))
+        held = self.post_cnec.get(o.key)
         rows += self._thermal(post.power_flow, keep, label, self.emergency, held, outside)
         return rows + self._voltage(post.power_flow, label)
 
@@ -429,16 +429,12 @@ def _table(rows: list) -> pd.DataFrame:
     return table.sort_values("excess", ascending=False, ignore_index=True)
 
 
-def _key(o: Outage) -> tuple:
-    return (o.element, o.id, o.circuits)
-
-
 def _distinct(outages: list[Outage]) -> list[Outage]:
     """One outage per (element, id, circuits lost): identical circuits give identical
     results."""
     seen, out = set(), []
     for o in outages:
-        key = _key(o)
+        key = o.key
         if key not in seen:
             seen.add(key)
             out.append(o)

@@ -25,7 +25,6 @@ from gridsim.analysis.ttc.check import (
     THERMAL_TOL,
     VOLTAGE_TOL_PU,
     _grid_at,
-    _key,
     _table,
     _tolerance,
 )
@@ -395,7 +394,7 @@ def _broken_voltages(chk, outages: list) -> set:
             out.add((None, b))
             continue
         o = by_label.get(c)
-        out.add((_key(o) if o is not None else ("?", c, 0), b))
+        out.add((o.key if o is not None else ("?", c, 0), b))
     return out
 
 
