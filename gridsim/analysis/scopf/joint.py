@@ -29,9 +29,11 @@ redispatch and the transfer together:
   cut from the schedule, or 0), so that the base-case redispatch serves security and
   the transfer is made by the shift keys, not by moving units across the border.
 
-Relaxing any limit (a rating, an emergency rating, an interface) only enlarges this LP's
-feasible set, so its optimum never falls; :func:`gridsim.n1_ttc` then secures the
-proposed base case in AC and searches the transfer from it, keeping the larger answer.
+At given linearisation points and redispatch bounds, relaxing a limit (a rating, an
+emergency rating, an interface) only enlarges this LP's feasible set, so its optimum never
+falls; :func:`gridsim.n1_ttc` (``joint_base``) then secures the proposed base case in AC
+and searches the transfer from it, keeping the larger answer. Its bounds are the least
+securing's volume per zone where no bound is given, and those change with the limits.
 Both states' thermal rows are held within ``thermal_tol`` at their AC flows (the two AC
 points the caller passes are secure), so ``u = 0`` is feasible; no flow reliability
 margin is applied here (it exists so that a least redispatch does not leave the transfer
