@@ -300,3 +300,23 @@ def test_a_switched_bank_secures_the_voltage_with_the_fewest_steps(monkeypatch):
     fixed.shunt.loc["BANK", "max_step"] = np.nan
     fixed.invalidate()
     assert not secured_base(fixed, units=None, enforce_q_limits=False).secured
+
+
+def test_a_step_beyond_keeps_the_banks_switched_at_the_ttc():
+    """``_blend`` (the step beyond the TTC, the bisection): the units' setpoints between
+    or beyond the two dispatches, the banks' steps of the far one where the blend goes
+    past it (a bank the voltage control switched at the TTC stays in for the step
+    beyond), else of the near one."""
+    from gridsim.analysis.ttc.dispatch import _blend
+
+    lo = banked()
+    hi = lo.copy()
+    hi.shunt.loc["BANK", "step"] = float(lo.shunt.step["BANK"]) + 3.0
+    unit = hi.gen.index[0]
+    hi.gen.loc[unit, "vm_pu"] = float(lo.gen.vm_pu[unit]) + 0.02
+    hi.invalidate()
+    for s, steps in ((0.5, lo), (1.0, hi), (1.2, hi)):
+        out = _blend(lo, hi, s)
+        assert out.shunt.step["BANK"] == steps.shunt.step["BANK"], s
+        want = lo.gen.vm_pu[unit] + s * 0.02
+        assert abs(out.gen.vm_pu[unit] - want) < 1e-12

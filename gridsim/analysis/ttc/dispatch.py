@@ -14,8 +14,12 @@ from gridsim.results import PowerFlowResult
 
 def _blend(lo: Network, hi: Network, s: float) -> Network:
     """``lo + s (hi - lo)`` in every setpoint a transfer moves (units' active power and
-    voltage, links, loads)."""
+    voltage, links, loads); the switched banks' steps (whole numbers) of ``hi`` where
+    ``s >= 1`` (a step beyond ``hi``: the banks the voltage control switched there stay
+    in), else of ``lo`` (a point between the two)."""
     net = lo.copy()
+    if len(net.shunt) and s >= 1.0:
+        net.shunt["step"] = hi.shunt.step.to_numpy()
     blended = (("gen", ("p_mw", "vm_pu")), ("hvdc", ("p_mw",)), ("load", ("p_mw", "q_mvar")))
     for element, cols in blended:
         if not len(net[element]):
