@@ -593,13 +593,22 @@ def test_n1_ttc_never_falls_with_more_capacity(year):
     AZ -> EU fell from 872.0 to 746.1 MW at 110 %: its least securing redispatch left
     north-east Romania's voltage after L8251 binding at 120 MW along the first LP's
     direction.)"""
-    from gridsim.analysis.ttc import n1_ttc, secured_base
+    from gridsim.analysis.ttc import secured_base
     from gridsim.study import cases
 
     options = dict(cases.N1_OPTIONS, published_limits="ignore")
     net = _solved(f"{year}_winter_peak")[0]
     base = secured_base(net, **options)
     relaxed = secured_base(net, **options, emergency_rating_percent=110.0)
+    _never_falls(net, base, relaxed, options)
+
+
+def _never_falls(net, base, relaxed, options: dict) -> None:
+    """For AZ -> EU and AZ -> RS: the TTC from ``base``, at a 110 % emergency rating
+    from ``relaxed`` and with the joining link that carries most rated 10 % higher
+    (from ``base``) is at least the first, less the search tolerance."""
+    from gridsim.analysis.ttc import n1_ttc, secured_base
+
     for sink in ("EU", "RS"):
         r = n1_ttc(net, "AZ", sink, base=base, **options)
         assert r.defined, r.message
@@ -636,7 +645,7 @@ def test_n1_ttc_never_falls_with_more_capacity_from_one_base_case():
     there: AZ -> EU 142.6 MW as it is (published limits held beside), -0.7 MW at 110 %
     (its least securing moves 625 MW instead of 1,274 MW and leaves the units where the
     transfer stops early); from the base case as it is, 627.8 MW."""
-    from gridsim.analysis.ttc import n1_ttc, secured_base
+    from gridsim.analysis.ttc import secured_base
     from gridsim.study import cases
 
     options = dict(cases.N1_OPTIONS, published_limits="ignore")
@@ -644,26 +653,4 @@ def test_n1_ttc_never_falls_with_more_capacity_from_one_base_case():
     base = secured_base(net, **options)
     relaxed = secured_base(net, **options, emergency_rating_percent=110.0, start=base)
     assert relaxed.base_rounds == 0  # the same dispatch: secure at the looser limits too
-    for sink in ("EU", "RS"):
-        r = n1_ttc(net, "AZ", sink, base=base, **options)
-        assert r.defined, r.message
-        link = str(r.hvdc.p_mw.idxmax())
-        more = net.copy()
-        more.hvdc.loc[link, "max_p_mw"] = 1.1 * float(more.hvdc.max_p_mw[link])
-        more.invalidate()
-        more_base = secured_base(more, **options, start=base)
-        variants = {
-            "110 % emergency rating": n1_ttc(
-                net, "AZ", sink, base=relaxed, **options, emergency_rating_percent=110.0
-            ),
-            f"{link} +10 %": n1_ttc(more, "AZ", sink, base=more_base, **options),
-        }
-        for label, v in variants.items():
-            assert v.defined, (sink, label, v.message)
-            tol = max(10.0, 0.01 * r.total_change_mw, 0.01 * v.total_change_mw)
-            assert v.total_change_mw >= r.total_change_mw - tol, (
-                sink,
-                label,
-                r.total_change_mw,
-                v.total_change_mw,
-            )
+    _never_falls(net, base, relaxed, options)

@@ -51,7 +51,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from gridsim.analysis.scopf.grid import Interface, LinearisedGrid, ScopfError
-from gridsim.analysis.scopf.lp import ADD_ROWS, INF, _highs_model, _Lp, _solve
+from gridsim.analysis.scopf.lp import ADD_ROWS, INF, _append_rows, _highs_model, _Lp, _solve
 from gridsim.analysis.scopf.problems import _balance, _unit_ids
 from gridsim.analysis.scopf.result import ScopfResult, _outcome
 
@@ -218,11 +218,7 @@ class _Joint:
         lp = self.lp_b if block == 0 else self.lp_t
         coef = lp.coefs(rows)
         coef = self._pad(coef) if block == 0 else self._of_t(coef)
-        const = lp.const[rows]
-        with np.errstate(invalid="ignore"):
-            lo = np.where(np.isfinite(lp.lo[rows]), lp.lo[rows] - const, -INF)
-            hi = np.where(np.isfinite(lp.hi[rows]), lp.hi[rows] - const, INF)
-        return coef, lo, hi
+        return (coef, *lp.row_bounds(rows))
 
     def _x(self, block: int, x: np.ndarray) -> np.ndarray:
         return x[: self.lp_b.nv] if block == 0 else x[self.map_t]
@@ -269,16 +265,7 @@ class _Joint:
                         excess = np.fmax(flows[more] - lp.hi[more], lp.lo[more] - flows[more])
                     more = more[np.argsort(-excess, kind="stable")[:ADD_ROWS]]
                 if more.size:
-                    coef, lo, hi = self._rows(b, more)
-                    h.addRows(
-                        more.size,
-                        lo,
-                        hi,
-                        coef.nnz,
-                        coef.indptr[:-1].astype(np.int32),
-                        coef.indices.astype(np.int32),
-                        coef.data.astype(float),
-                    )
+                    _append_rows(h, *self._rows(b, more))
                     rows[b] = np.concatenate([rows[b], more])
                     added += more.size
             if not added:

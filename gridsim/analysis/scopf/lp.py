@@ -523,10 +523,7 @@ class _Lp:
         hard = sp.hstack([self.hard, sp.csr_matrix((nb, width - nv - na))])
         coef = sp.vstack([coef, hard], format="csr")
         coef.eliminate_zeros()
-        const = self.const[rows]
-        with np.errstate(invalid="ignore"):
-            lo = np.where(np.isfinite(self.lo[rows]), self.lo[rows] - const, -INF)
-            hi = np.where(np.isfinite(self.hi[rows]), self.hi[rows] - const, INF)
+        lo, hi = self.row_bounds(rows)
         return _highs_model(
             coef,
             col_cost,
@@ -536,6 +533,15 @@ class _Lp:
             np.concatenate([hi, self.hard_hi]),
             maximise,
         )
+
+    def row_bounds(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The bounds of candidate ``rows`` on their variable part (their limits less
+        their constants; ``INF`` where none)."""
+        const = self.const[rows]
+        with np.errstate(invalid="ignore"):
+            lo = np.where(np.isfinite(self.lo[rows]), self.lo[rows] - const, -INF)
+            hi = np.where(np.isfinite(self.hi[rows]), self.hi[rows] - const, INF)
+        return lo, hi
 
     def label(self, rows: np.ndarray) -> pd.DataFrame:
         """``kind``, ``element``, ``id``, ``contingency`` of candidate ``rows``."""
@@ -624,21 +630,8 @@ class _Lp:
     def _add_rows(self, h: highspy.Highs, rows: np.ndarray, elastic: bool) -> None:
         """Append candidate ``rows`` to ``h`` (with their two slack columns if
         ``elastic``)."""
-        coef = sp.csr_matrix(self.coefs(rows))
-        const = self.const[rows]
-        with np.errstate(invalid="ignore"):
-            lo = np.where(np.isfinite(self.lo[rows]), self.lo[rows] - const, -INF)
-            hi = np.where(np.isfinite(self.hi[rows]), self.hi[rows] - const, INF)
         first = h.getNumRow()
-        h.addRows(
-            rows.size,
-            lo,
-            hi,
-            coef.nnz,
-            coef.indptr[:-1].astype(np.int32),
-            coef.indices.astype(np.int32),
-            coef.data.astype(float),
-        )
+        _append_rows(h, sp.csr_matrix(self.coefs(rows)), *self.row_bounds(rows))
         if elastic:
             n = rows.size
             at = np.tile(first + np.arange(n, dtype=np.int32), 2)
@@ -652,6 +645,19 @@ class _Lp:
                 at,
                 np.concatenate([np.ones(n), -np.ones(n)]),
             )
+
+
+def _append_rows(h: highspy.Highs, coef: sp.csr_matrix, lo, hi) -> None:
+    """Append the rows ``lo <= coef x <= hi`` to ``h``."""
+    h.addRows(
+        coef.shape[0],
+        lo,
+        hi,
+        coef.nnz,
+        coef.indptr[:-1].astype(np.int32),
+        coef.indices.astype(np.int32),
+        coef.data.astype(float),
+    )
 
 
 def _solve(h: highspy.Highs) -> str:
