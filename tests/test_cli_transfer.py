@@ -193,3 +193,22 @@ def test_optimal_method_reports_the_ttc_within_published_limits(tmp_path, capsys
     status, out, err = run_cli([*args, "--published-limits", "hold", "--json"], capsys)
     doc = json.loads(out)
     assert doc["ttc_mw"] <= 50.0 + 1e-6 and doc["ttc_published_mw"] is None
+
+
+def test_optimal_method_secures_the_base_case_at_another_emergency_rating(tmp_path, capsys):
+    """``--base-emergency-rating 100 --emergency-rating 110``: the TTC at 110 % from the
+    base case secured at 100 % (``secured_base(..., start=...)``), at least the TTC at
+    100 % less the search tolerance; said in the JSON."""
+    example = MODEL.parent / "examples" / "two_area_hvdc.yaml"
+    args = ["transfer", example, "--source", "W", "--sink", "E", "--method", "optimal", "--json"]
+    status, out, err = run_cli(args, capsys)
+    assert status == 0, err
+    at_100 = json.loads(out)
+    assert at_100["ttc_mw"] > 0, at_100["message"]
+    assert at_100["base_emergency_rating_percent"] is None
+    more = ["--emergency-rating", "110", "--base-emergency-rating", "100"]
+    status, out, err = run_cli([*args, *more], capsys)
+    assert status == 0, err
+    doc = json.loads(out)
+    assert doc["base_emergency_rating_percent"] == 100.0
+    assert doc["ttc_mw"] >= at_100["ttc_mw"] - max(10.0, 0.01 * at_100["ttc_mw"])

@@ -55,6 +55,15 @@ def add_parser(sub) -> None:
         help="post-contingency thermal limit, percent of rate_mva (100)",
     )
     tr.add_argument(
+        "--base-emergency-rating",
+        type=positive_float,
+        metavar="PERCENT",
+        help="with --method optimal: secure the base case at this post-contingency rating "
+        "and search the TTC at --emergency-rating from that base case (a what-if on the "
+        "emergency rating compared from one base case; default: the base case secured at "
+        "--emergency-rating)",
+    )
+    tr.add_argument(
         "--voltage-stability-margin",
         type=nonneg_float,
         default=0.05,
@@ -395,7 +404,7 @@ def run(args) -> int:
 
 def _run_optimal(args, network, outages, shares) -> int:
     """``--method optimal``: :func:`gridsim.analysis.ttc.n1_ttc`, printed."""
-    from gridsim.analysis.ttc import TtcError, n1_ttc
+    from gridsim.analysis.ttc import BASE_OPTIONS, TtcError, n1_ttc, secured_base
 
     for given, option in (
         (outages, "--outages"),
@@ -409,29 +418,32 @@ def _run_optimal(args, network, outages, shares) -> int:
     areas = (
         [a.strip() for a in args.redispatch.split(",") if a.strip()] if args.redispatch else None
     )
+    kwargs = dict(
+        units=None if args.units == "none" else args.units,
+        exceptional=args.exceptional,
+        emergency_rating_percent=args.emergency_rating,
+        redispatch_areas=areas,
+        trm_mw=args.trm,
+        committed_mw=args.committed,
+        tol_mw=args.tol_mw or 10.0,
+        max_mw=args.max_mw,
+        set_aside_insecure=args.set_aside_insecure,
+        published_limits=args.published_limits,
+        base_redispatch_balance=args.base_redispatch_balance,
+        base_redispatch_limit_percent=args.base_redispatch_limit,
+        base_margin_percent=args.base_margin,
+        cnec_threshold=None if args.cnec_threshold is None else args.cnec_threshold / 100,
+        voltage_control=not args.no_voltage_control,
+        voltage_rows=not args.no_voltage_rows,
+        joint_base=args.joint_base,
+    )
     try:
-        result = n1_ttc(
-            network,
-            args.source,
-            args.sink,
-            units=None if args.units == "none" else args.units,
-            exceptional=args.exceptional,
-            emergency_rating_percent=args.emergency_rating,
-            redispatch_areas=areas,
-            trm_mw=args.trm,
-            committed_mw=args.committed,
-            tol_mw=args.tol_mw or 10.0,
-            max_mw=args.max_mw,
-            set_aside_insecure=args.set_aside_insecure,
-            published_limits=args.published_limits,
-            base_redispatch_balance=args.base_redispatch_balance,
-            base_redispatch_limit_percent=args.base_redispatch_limit,
-            base_margin_percent=args.base_margin,
-            cnec_threshold=None if args.cnec_threshold is None else args.cnec_threshold / 100,
-            voltage_control=not args.no_voltage_control,
-            voltage_rows=not args.no_voltage_rows,
-            joint_base=args.joint_base,
-        )
+        base = None
+        if args.base_emergency_rating is not None:
+            options = {k: v for k, v in kwargs.items() if k in BASE_OPTIONS}
+            at = dict(options, emergency_rating_percent=args.base_emergency_rating)
+            base = secured_base(network, **options, start=secured_base(network, **at))
+        result = n1_ttc(network, args.source, args.sink, base=base, **kwargs)
     except TtcError as exc:
         return usage(args, str(exc))
     binding = result.binding or {}
@@ -459,6 +471,7 @@ def _run_optimal(args, network, outages, shares) -> int:
             "voltage_control": not args.no_voltage_control,
             "voltage_rows": not args.no_voltage_rows,
             "joint_base": args.joint_base,
+            "base_emergency_rating_percent": args.base_emergency_rating,
             "started_from": result.started_from,
             "base_voltage_change_pu": {
                 str(k): float(v) for k, v in result.base_voltage_change_pu.items()
